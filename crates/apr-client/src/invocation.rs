@@ -1,0 +1,791 @@
+//! Fully specified apr calls.
+//!
+//! Every constructor puts `--json` in the global position (`apr --json <sub> ...`): it works for
+//! every subcommand and is the form apr's `--quiet` latch sees. Paths must be absolute and free
+//! of `..`: apr rewrites a missing relative path into an `hf://` download, and its loader
+//! rejects any path string containing `..`.
+
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::AprError;
+
+/// Quantization types accepted by `apr import`/`apr export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantize {
+    /// APR Q8 (32-element blocks).
+    Int8,
+    /// APR Q4 (32-element blocks).
+    Int4,
+    /// Half precision.
+    Fp16,
+    /// Q4_K (256-element super-blocks).
+    Q4k,
+}
+
+impl Quantize {
+    /// apr's CLI spelling.
+    #[must_use]
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            Quantize::Int8 => "int8",
+            Quantize::Int4 => "int4",
+            Quantize::Fp16 => "fp16",
+            Quantize::Q4k => "q4k",
+        }
+    }
+}
+
+/// A fully specified apr call: the argv after the binary, plus the files it reads and writes.
+///
+/// Identical invocations compare equal and hash alike, so a run engine can reuse one result.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Invocation {
+    subcommand: String,
+    args: Vec<String>,
+    inputs: Vec<PathBuf>,
+    outputs: Vec<PathBuf>,
+}
+
+/// Checks a path argument and returns it as a string.
+fn path_arg(path: &Path) -> Result<String, AprError> {
+    let relative = || AprError::RelativePath {
+        path: path.to_path_buf(),
+    };
+    if !path.is_absolute() || path.components().any(|c| c == Component::ParentDir) {
+        return Err(relative());
+    }
+    let Some(s) = path.to_str() else {
+        return Err(AprError::InvalidArgument {
+            subcommand: String::new(),
+            detail: format!("path {path:?} is not valid UTF-8"),
+        });
+    };
+    // realizar rejects any path *string* containing `..`, even inside a file name.
+    if s.contains("..") {
+        return Err(relative());
+    }
+    Ok(s.to_string())
+}
+
+fn invalid(subcommand: &str, detail: impl Into<String>) -> AprError {
+    AprError::InvalidArgument {
+        subcommand: subcommand.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Builder of one invocation.
+#[derive(Debug)]
+struct Build {
+    inv: Invocation,
+}
+
+impl Build {
+    fn new(subcommand: &str) -> Build {
+        let mut args = vec!["--json".to_string()];
+        args.extend(subcommand.split(' ').map(str::to_string));
+        Build {
+            inv: Invocation {
+                subcommand: subcommand.to_string(),
+                args,
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+            },
+        }
+    }
+
+    fn arg(mut self, a: impl Into<String>) -> Build {
+        self.inv.args.push(a.into());
+        self
+    }
+
+    fn flag(self, name: &str, on: bool) -> Build {
+        if on { self.arg(name) } else { self }
+    }
+
+    fn opt(self, name: &str, value: impl ToString) -> Build {
+        self.arg(name).arg(value.to_string())
+    }
+
+    /// `--name=value`, safe for free text that may start with `-`.
+    fn text(self, name: &str, value: &str) -> Build {
+        self.arg(format!("{name}={value}"))
+    }
+
+    fn input(mut self, path: &Path) -> Result<Build, AprError> {
+        let s = path_arg(path).map_err(|e| self.name_error(e))?;
+        self.inv.inputs.push(path.to_path_buf());
+        Ok(self.arg(s))
+    }
+
+    fn output(mut self, flag: &str, path: &Path) -> Result<Build, AprError> {
+        let s = path_arg(path).map_err(|e| self.name_error(e))?;
+        self.inv.outputs.push(path.to_path_buf());
+        Ok(self.arg(flag).arg(s))
+    }
+
+    fn name_error(&self, e: AprError) -> AprError {
+        match e {
+            AprError::InvalidArgument { detail, .. } => invalid(&self.inv.subcommand, detail),
+            other => other,
+        }
+    }
+
+    fn done(self) -> Invocation {
+        self.inv
+    }
+}
+
+fn finite_threshold(subcommand: &str, threshold: f64) -> Result<String, AprError> {
+    if threshold.is_finite() && threshold >= 0.0 {
+        Ok(format!("{threshold}"))
+    } else {
+        Err(invalid(
+            subcommand,
+            format!("threshold must be finite and >= 0, got {threshold}"),
+        ))
+    }
+}
+
+/// Options of `apr run`. Greedy decoding (`--temperature 0`) on the CPU unless asked otherwise.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RunRequest {
+    model: PathBuf,
+    prompt: String,
+    max_tokens: u32,
+    logprobs: Option<u8>,
+    gpu: bool,
+    chat: bool,
+    verbose: bool,
+}
+
+impl RunRequest {
+    /// Greedy CPU run of `prompt` on `model`, 32 tokens.
+    #[must_use]
+    pub fn new(model: &Path, prompt: &str) -> RunRequest {
+        RunRequest {
+            model: model.to_path_buf(),
+            prompt: prompt.to_string(),
+            max_tokens: 32,
+            logprobs: None,
+            gpu: false,
+            chat: false,
+            verbose: false,
+        }
+    }
+
+    /// `--max-tokens`.
+    #[must_use]
+    pub fn max_tokens(mut self, n: u32) -> RunRequest {
+        self.max_tokens = n;
+        self
+    }
+
+    /// `--logprobs K` (K ≤ 20; GGUF only).
+    #[must_use]
+    pub fn logprobs(mut self, k: Option<u8>) -> RunRequest {
+        self.logprobs = k;
+        self
+    }
+
+    /// Let apr pick an accelerator (omit `--no-gpu`).
+    #[must_use]
+    pub fn gpu(mut self, on: bool) -> RunRequest {
+        self.gpu = on;
+        self
+    }
+
+    /// `--chat`: apply the model's chat template.
+    #[must_use]
+    pub fn chat(mut self, on: bool) -> RunRequest {
+        self.chat = on;
+        self
+    }
+
+    /// `-v`: on the GGUF path apr prints the prompt token ids on stderr.
+    #[must_use]
+    pub fn verbose(mut self, on: bool) -> RunRequest {
+        self.verbose = on;
+        self
+    }
+
+    /// The invocation.
+    ///
+    /// # Errors
+    /// Relative model path, or K > 20.
+    pub fn build(&self) -> Result<Invocation, AprError> {
+        if let Some(k) = self.logprobs
+            && k > 20
+        {
+            return Err(invalid("run", format!("--logprobs must be <= 20, got {k}")));
+        }
+        let mut b = Build::new("run")
+            .input(&self.model)?
+            .text("--prompt", &self.prompt)
+            .opt("--max-tokens", self.max_tokens)
+            .opt("--temperature", "0")
+            .flag("--no-gpu", !self.gpu)
+            .flag("--chat", self.chat)
+            .flag("--verbose", self.verbose);
+        if let Some(k) = self.logprobs {
+            b = b.opt("--logprobs", k);
+        }
+        Ok(b.done())
+    }
+}
+
+/// Gate selection of `apr qa`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct QaOptions {
+    /// `--skip-golden` (expects "4" for "What is 2+2?": fails on tiny random models).
+    pub skip_golden: bool,
+    /// `--skip-throughput`.
+    pub skip_throughput: bool,
+    /// `--skip-ollama`.
+    pub skip_ollama: bool,
+    /// `--skip-gpu-speedup`.
+    pub skip_gpu_speedup: bool,
+    /// `--skip-contract`.
+    pub skip_contract: bool,
+    /// `--skip-format-parity`.
+    pub skip_format_parity: bool,
+    /// `--skip-ptx-parity`.
+    pub skip_ptx_parity: bool,
+    /// `--skip-gpu-state`.
+    pub skip_gpu_state: bool,
+    /// `--skip-metadata` (max_position_embeddings < 128 is flagged).
+    pub skip_metadata: bool,
+    /// `--skip-capability`.
+    pub skip_capability: bool,
+    /// `--safetensors-path` for the GGUF-vs-SafeTensors `format_parity` gate.
+    pub safetensors_path: Option<PathBuf>,
+    /// `--previous-report` (otherwise apr compares with its own cache of the last run).
+    pub previous_report: Option<PathBuf>,
+    /// `--iterations`.
+    pub iterations: Option<u32>,
+    /// `--warmup`.
+    pub warmup: Option<u32>,
+    /// `--max-tokens`.
+    pub max_tokens: Option<u32>,
+    /// `--min-executed`.
+    pub min_executed: Option<u32>,
+}
+
+impl QaOptions {
+    /// Skips that a tiny random model and a CPU-only host need: golden output, metadata
+    /// plausibility, throughput, ollama and every GPU gate.
+    #[must_use]
+    pub fn tiny_model() -> QaOptions {
+        QaOptions {
+            skip_golden: true,
+            skip_throughput: true,
+            skip_ollama: true,
+            skip_gpu_speedup: true,
+            skip_ptx_parity: true,
+            skip_gpu_state: true,
+            skip_metadata: true,
+            ..QaOptions::default()
+        }
+    }
+}
+
+impl Invocation {
+    /// The subcommand (`run`, `rosetta diff-tensors`, `version` for `--version`).
+    #[must_use]
+    pub fn subcommand(&self) -> &str {
+        &self.subcommand
+    }
+
+    /// The argv after the binary.
+    #[must_use]
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Files apr reads.
+    #[must_use]
+    pub fn inputs(&self) -> &[PathBuf] {
+        &self.inputs
+    }
+
+    /// Files apr writes.
+    #[must_use]
+    pub fn outputs(&self) -> &[PathBuf] {
+        &self.outputs
+    }
+
+    /// A shell-quoted `apr ...` line to reproduce the call.
+    #[must_use]
+    pub fn display(&self) -> String {
+        let mut s = String::from("apr");
+        for a in &self.args {
+            let _ = write!(s, " {}", shell_quote(a));
+        }
+        s
+    }
+
+    /// `apr --version --json`.
+    #[must_use]
+    pub fn version() -> Invocation {
+        Invocation {
+            subcommand: "version".into(),
+            args: vec!["--version".into(), "--json".into()],
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Greedy CPU `apr run` (see [`RunRequest`] for more options).
+    ///
+    /// # Errors
+    /// Relative model path, or `logprobs` > 20.
+    pub fn run(
+        model: &Path,
+        prompt: &str,
+        max_tokens: u32,
+        logprobs: Option<u8>,
+    ) -> Result<Invocation, AprError> {
+        RunRequest::new(model, prompt)
+            .max_tokens(max_tokens)
+            .logprobs(logprobs)
+            .build()
+    }
+
+    /// Perplexity of `text`: `--dataset custom --text`, and a threshold of 1e9 so the gate
+    /// never hides the number.
+    ///
+    /// # Errors
+    /// Relative model path, or empty text.
+    pub fn eval_text(model: &Path, text: &str, max_tokens: u32) -> Result<Invocation, AprError> {
+        if text.is_empty() {
+            return Err(invalid("eval", "--text must not be empty"));
+        }
+        Ok(Build::new("eval")
+            .input(model)?
+            .opt("--dataset", "custom")
+            .text("--text", text)
+            .opt("--max-tokens", max_tokens)
+            .opt("--threshold", "1000000000")
+            .done())
+    }
+
+    /// Perplexity of apr's built-in paragraph, gated at `threshold`.
+    ///
+    /// # Errors
+    /// Relative model path, or a threshold that is negative or not finite.
+    pub fn eval_builtin(model: &Path, threshold: f64) -> Result<Invocation, AprError> {
+        let t = finite_threshold("eval", threshold)?;
+        Ok(Build::new("eval")
+            .input(model)?
+            .opt("--threshold", t)
+            .done())
+    }
+
+    /// `apr --json inspect MODEL`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn inspect(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("inspect").input(model)?.done())
+    }
+
+    /// `apr --json validate MODEL`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn validate(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("validate").input(model)?.done())
+    }
+
+    /// `apr --json tensors MODEL --limit 0 [--stats]` (all tensors).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn tensors(model: &Path, stats: bool) -> Result<Invocation, AprError> {
+        Ok(Build::new("tensors")
+            .input(model)?
+            .opt("--limit", 0)
+            .flag("--stats", stats)
+            .done())
+    }
+
+    /// `apr --json lint MODEL`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn lint(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("lint").input(model)?.done())
+    }
+
+    /// `apr --json check MODEL --no-gpu` (always exits 0: read `all_passed`).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn check(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("check").input(model)?.arg("--no-gpu").done())
+    }
+
+    /// `apr --json diff A B` (structure and metadata).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn diff(a: &Path, b: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("diff").input(a)?.input(b)?.done())
+    }
+
+    /// `apr --json diff A B --values --limit N` (per-tensor value statistics; never fails).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn diff_values(a: &Path, b: &Path, limit: u32) -> Result<Invocation, AprError> {
+        Ok(Build::new("diff")
+            .input(a)?
+            .input(b)?
+            .arg("--values")
+            .opt("--limit", limit)
+            .done())
+    }
+
+    /// `apr --json tree MODEL --sizes`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn tree(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("tree").input(model)?.arg("--sizes").done())
+    }
+
+    /// `apr --json oracle MODEL`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn oracle(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("oracle").input(model)?.done())
+    }
+
+    /// `apr --json hex MODEL --tensor FILTER [--stats]` (substring filter).
+    ///
+    /// # Errors
+    /// Relative path, or an empty filter.
+    pub fn hex(model: &Path, tensor_filter: &str, stats: bool) -> Result<Invocation, AprError> {
+        if tensor_filter.is_empty() {
+            return Err(invalid("hex", "the tensor filter must not be empty"));
+        }
+        Ok(Build::new("hex")
+            .input(model)?
+            .text("--tensor", tensor_filter)
+            .flag("--stats", stats)
+            .done())
+    }
+
+    /// `apr --json debug MODEL`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn debug(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("debug").input(model)?.done())
+    }
+
+    /// `apr --json bench MODEL --iterations I --warmup W --max-tokens N`.
+    ///
+    /// `iterations = 0` is passed through: apr 0.72.3 panics on it (exit 101).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn bench(
+        model: &Path,
+        iterations: u32,
+        warmup: u32,
+        max_tokens: u32,
+    ) -> Result<Invocation, AprError> {
+        Ok(Build::new("bench")
+            .input(model)?
+            .opt("--iterations", iterations)
+            .opt("--warmup", warmup)
+            .opt("--max-tokens", max_tokens)
+            .done())
+    }
+
+    /// `apr --json qa MODEL [skips...]`.
+    ///
+    /// # Errors
+    /// Relative model or option path.
+    pub fn qa(model: &Path, options: &QaOptions) -> Result<Invocation, AprError> {
+        let o = options;
+        let mut b = Build::new("qa")
+            .input(model)?
+            .flag("--skip-golden", o.skip_golden)
+            .flag("--skip-throughput", o.skip_throughput)
+            .flag("--skip-ollama", o.skip_ollama)
+            .flag("--skip-gpu-speedup", o.skip_gpu_speedup)
+            .flag("--skip-contract", o.skip_contract)
+            .flag("--skip-format-parity", o.skip_format_parity)
+            .flag("--skip-ptx-parity", o.skip_ptx_parity)
+            .flag("--skip-gpu-state", o.skip_gpu_state)
+            .flag("--skip-metadata", o.skip_metadata)
+            .flag("--skip-capability", o.skip_capability);
+        if let Some(p) = &o.safetensors_path {
+            b = b.arg("--safetensors-path").input(p)?;
+        }
+        if let Some(p) = &o.previous_report {
+            b = b.arg("--previous-report").input(p)?;
+        }
+        for (flag, value) in [
+            ("--iterations", o.iterations),
+            ("--warmup", o.warmup),
+            ("--max-tokens", o.max_tokens),
+            ("--min-executed", o.min_executed),
+        ] {
+            if let Some(v) = value {
+                b = b.opt(flag, v);
+            }
+        }
+        Ok(b.done())
+    }
+
+    /// `apr --json list`.
+    #[must_use]
+    pub fn list() -> Invocation {
+        Build::new("list").done()
+    }
+
+    /// `apr --json parity GGUF --prompt P` (CPU vs GPU; needs a CUDA build).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn parity(gguf: &Path, prompt: &str) -> Result<Invocation, AprError> {
+        Ok(Build::new("parity")
+            .input(gguf)?
+            .text("--prompt", prompt)
+            .done())
+    }
+
+    /// `apr --json rosetta diff-tensors A B` (names and shapes).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn rosetta_diff_tensors(a: &Path, b: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("rosetta diff-tensors")
+            .input(a)?
+            .input(b)?
+            .done())
+    }
+
+    /// `apr --json rosetta fingerprint MODEL`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn rosetta_fingerprint(model: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("rosetta fingerprint").input(model)?.done())
+    }
+
+    /// `apr --json compare-hf MODEL --hf ORG/REPO` (downloads the hub copy).
+    ///
+    /// # Errors
+    /// Relative path, or a repo that is not `org/name`.
+    pub fn compare_hf(model: &Path, repo: &str) -> Result<Invocation, AprError> {
+        if repo.starts_with('-') || !repo.contains('/') {
+            return Err(invalid(
+                "compare-hf",
+                format!("repo must be `org/name`, got {repo:?}"),
+            ));
+        }
+        Ok(Build::new("compare-hf")
+            .input(model)?
+            .text("--hf", repo)
+            .done())
+    }
+
+    /// `apr --json pull REF --dry-run`.
+    ///
+    /// # Errors
+    /// An empty reference or one starting with `-`.
+    pub fn pull_dry_run(model_ref: &str) -> Result<Invocation, AprError> {
+        if model_ref.is_empty() || model_ref.starts_with('-') {
+            return Err(invalid(
+                "pull",
+                format!("bad model reference {model_ref:?}"),
+            ));
+        }
+        Ok(Build::new("pull").arg(model_ref).arg("--dry-run").done())
+    }
+
+    /// `apr --json import SOURCE -o OUT [--quantize Q]` from a local `.safetensors` file, HF
+    /// folder or `.gguf`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn import(
+        source: &Path,
+        out: &Path,
+        quant: Option<Quantize>,
+    ) -> Result<Invocation, AprError> {
+        let mut b = Build::new("import").input(source)?.output("-o", out)?;
+        if let Some(q) = quant {
+            b = b.opt("--quantize", q.as_arg());
+        }
+        Ok(b.done())
+    }
+
+    /// `apr --json export INPUT --format gguf -o OUT` (fails with exit 5 if OUT exists).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn export_gguf(input: &Path, out: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("export")
+            .input(input)?
+            .opt("--format", "gguf")
+            .output("-o", out)?
+            .done())
+    }
+
+    /// `apr --json export INPUT --format FORMAT -o OUT [--quantize Q]`.
+    ///
+    /// # Errors
+    /// Relative path, or a format other than `safetensors`, `gguf`, `mlx`.
+    pub fn export(
+        input: &Path,
+        out: &Path,
+        format: &str,
+        quant: Option<Quantize>,
+    ) -> Result<Invocation, AprError> {
+        if !matches!(format, "safetensors" | "gguf" | "mlx") {
+            return Err(invalid(
+                "export",
+                format!("format must be safetensors, gguf or mlx, got {format:?}"),
+            ));
+        }
+        let mut b = Build::new("export")
+            .input(input)?
+            .opt("--format", format)
+            .output("-o", out)?;
+        if let Some(q) = quant {
+            b = b.opt("--quantize", q.as_arg());
+        }
+        Ok(b.done())
+    }
+}
+
+/// Quotes an argument for a POSIX shell.
+#[must_use]
+pub fn shell_quote(arg: &str) -> String {
+    let safe = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
+    if safe {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_global_and_first() {
+        let inv = Invocation::inspect(Path::new("/m/a.apr")).unwrap();
+        assert_eq!(inv.args(), ["--json", "inspect", "/m/a.apr"]);
+        assert_eq!(inv.inputs(), [PathBuf::from("/m/a.apr")]);
+        let inv =
+            Invocation::rosetta_diff_tensors(Path::new("/a.gguf"), Path::new("/b.apr")).unwrap();
+        assert_eq!(
+            inv.args(),
+            ["--json", "rosetta", "diff-tensors", "/a.gguf", "/b.apr"]
+        );
+        assert_eq!(inv.subcommand(), "rosetta diff-tensors");
+    }
+
+    #[test]
+    fn rejects_relative_and_dotdot() {
+        for bad in ["m.apr", "a/b.gguf", "/a/../b.gguf", "/a/b..c.gguf"] {
+            assert!(
+                matches!(
+                    Invocation::inspect(Path::new(bad)),
+                    Err(AprError::RelativePath { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_is_greedy_cpu() {
+        let inv = Invocation::run(Path::new("/m/x.gguf"), "-hi there", 8, Some(5)).unwrap();
+        assert_eq!(
+            inv.args(),
+            [
+                "--json",
+                "run",
+                "/m/x.gguf",
+                "--prompt=-hi there",
+                "--max-tokens",
+                "8",
+                "--temperature",
+                "0",
+                "--no-gpu",
+                "--logprobs",
+                "5"
+            ]
+        );
+        assert!(Invocation::run(Path::new("/m/x.gguf"), "p", 8, Some(21)).is_err());
+        assert_eq!(
+            inv.display(),
+            "apr --json run /m/x.gguf '--prompt=-hi there' --max-tokens 8 --temperature 0 \
+             --no-gpu --logprobs 5"
+        );
+    }
+
+    #[test]
+    fn outputs_are_recorded() {
+        let inv = Invocation::import(
+            Path::new("/hf/tiny"),
+            Path::new("/out/t.apr"),
+            Some(Quantize::Q4k),
+        )
+        .unwrap();
+        assert_eq!(inv.outputs(), [PathBuf::from("/out/t.apr")]);
+        assert_eq!(
+            inv.args(),
+            [
+                "--json",
+                "import",
+                "/hf/tiny",
+                "-o",
+                "/out/t.apr",
+                "--quantize",
+                "q4k"
+            ]
+        );
+    }
+
+    #[test]
+    fn eval_threshold_validated() {
+        assert!(Invocation::eval_builtin(Path::new("/m.gguf"), f64::NAN).is_err());
+        assert!(Invocation::eval_builtin(Path::new("/m.gguf"), -1.0).is_err());
+        let inv = Invocation::eval_builtin(Path::new("/m.gguf"), 50.0).unwrap();
+        assert_eq!(inv.args()[3..], ["--threshold", "50"]);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("/x/y.gguf"), "/x/y.gguf");
+    }
+
+    #[test]
+    fn hash_distinguishes_calls() {
+        use std::collections::HashSet;
+        let a = Invocation::tensors(Path::new("/m.apr"), true).unwrap();
+        let b = Invocation::tensors(Path::new("/m.apr"), false).unwrap();
+        let set: HashSet<_> = [a.clone(), b, a].into_iter().collect();
+        assert_eq!(set.len(), 2);
+    }
+}

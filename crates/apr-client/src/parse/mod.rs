@@ -1,0 +1,395 @@
+//! Pure parsers of apr's output, one per subcommand.
+//!
+//! Every parser takes a [`Captured`] and applies the same rules:
+//!
+//! * a timeout, a foreign signal or the output limit map to their [`AprError`] variants;
+//! * when stdout carries a JSON document it is parsed **whatever the exit code** (apr prints
+//!   the document first and then exits non-zero for failed gates: `run` exit 8 on an empty
+//!   completion, exit 5 for `validate`, `lint`, `qa`, `bench`, `eval`, `parity`,
+//!   `rosetta diff-tensors`), and the code is returned in [`Reply::exit_code`];
+//! * without a document, a non-zero exit is [`AprError::Exit`] (with apr's stderr tail) and
+//!   exit 0 is [`AprError::NotJson`];
+//! * unknown fields are ignored; every expected field that is missing or mistyped is listed in
+//!   [`Reply::drift`] and its value falls back to something that fails any check (`false`,
+//!   `0`, empty, NaN). Callers that need the exact shape use [`Reply::strict`].
+
+mod fields;
+mod json;
+mod models;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::AprError;
+use crate::error::exit_code_meaning;
+use crate::process::{Captured, Termination};
+
+pub use fields::{FieldProblem, Problem};
+pub use models::*;
+
+pub(crate) use fields::{Cx, Node};
+
+/// A typed parse result: the value, apr's exit code, and the schema drift found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reply<T> {
+    /// The typed document.
+    pub value: T,
+    /// apr's exit code (non-zero when apr printed the document and then failed a gate).
+    pub exit_code: i32,
+    /// Expected fields that were missing or mistyped. Empty when the shape matched.
+    pub drift: Vec<FieldProblem>,
+}
+
+impl<T> Reply<T> {
+    /// Whether the document had every expected field with the expected type.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.drift.is_empty()
+    }
+
+    /// The value, or [`AprError::Shape`] listing the drift if there was any.
+    ///
+    /// # Errors
+    /// When any expected field was missing or mistyped.
+    pub fn strict(self) -> Result<T, AprError> {
+        if self.drift.is_empty() {
+            Ok(self.value)
+        } else {
+            let detail = self
+                .drift
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(AprError::Shape { detail })
+        }
+    }
+
+    /// Maps the value, keeping exit code and drift.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Reply<U> {
+        Reply {
+            value: f(self.value),
+            exit_code: self.exit_code,
+            drift: self.drift,
+        }
+    }
+}
+
+/// Lines of stderr quoted in [`AprError::Exit`].
+const STDERR_TAIL_LINES: usize = 20;
+
+fn snippet(text: &str) -> String {
+    let t = text.trim();
+    let mut end = t.len().min(200);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    t[..end].to_string()
+}
+
+/// Maps a non-exit termination to its error; returns the exit code otherwise.
+pub(crate) fn exit_code(c: &Captured) -> Result<i32, AprError> {
+    match c.termination {
+        Termination::Exited(code) => Ok(code),
+        Termination::TimedOut(after) => Err(AprError::TimedOut {
+            argv: c.argv.clone(),
+            after,
+        }),
+        Termination::Signaled(signal) => Err(AprError::Signaled {
+            argv: c.argv.clone(),
+            signal,
+        }),
+        Termination::OutputLimit(limit) => Err(AprError::OutputLimit {
+            argv: c.argv.clone(),
+            limit,
+        }),
+    }
+}
+
+pub(crate) fn exit_error(c: &Captured, code: i32) -> AprError {
+    AprError::Exit {
+        code,
+        meaning: exit_code_meaning(code),
+        stderr_tail: c.stderr_tail(STDERR_TAIL_LINES),
+    }
+}
+
+/// A located document plus the exit code.
+#[derive(Debug)]
+pub(crate) struct Doc {
+    pub value: Value,
+    pub prefix: String,
+    pub exit_code: i32,
+}
+
+/// Finds the JSON document of a call (see the module rules).
+pub(crate) fn document(c: &Captured) -> Result<Doc, AprError> {
+    let code = exit_code(c)?;
+    let text = String::from_utf8_lossy(&c.stdout);
+    match json::find_document(&text) {
+        Some(found) => Ok(Doc {
+            value: found.value,
+            prefix: found.prefix,
+            exit_code: code,
+        }),
+        None if code != 0 => Err(exit_error(c, code)),
+        None => Err(AprError::NotJson {
+            snippet: snippet(&text),
+        }),
+    }
+}
+
+/// Parses an object document with `read`.
+pub(crate) fn object<T>(
+    c: &Captured,
+    what: &str,
+    read: impl FnOnce(&mut Cx, &Node<'_>) -> T,
+) -> Result<Reply<T>, AprError> {
+    let doc = document(c)?;
+    if !doc.value.is_object() {
+        return Err(shape_error(c, &doc, what, "object"));
+    }
+    let mut cx = Cx::default();
+    let value = read(&mut cx, &Node::root(&doc.value));
+    Ok(Reply {
+        value,
+        exit_code: doc.exit_code,
+        drift: cx.drift,
+    })
+}
+
+pub(crate) fn shape_error(c: &Captured, doc: &Doc, what: &str, expected: &str) -> AprError {
+    // A wrong-shaped document together with a failure exit is better reported as the failure.
+    if doc.exit_code != 0 {
+        return exit_error(c, doc.exit_code);
+    }
+    AprError::Shape {
+        detail: format!(
+            "`{what}` output should be a JSON {expected}, found {}",
+            fields::type_name(&doc.value)
+        ),
+    }
+}
+
+/// `apr --version --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn version(c: &Captured) -> Result<Reply<VersionInfo>, AprError> {
+    object(c, "--version", read_version)
+}
+
+/// `apr run --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn run(c: &Captured) -> Result<Reply<RunOutput>, AprError> {
+    object(c, "run", read_run)
+}
+
+/// `apr eval --json` (built-in or custom text).
+///
+/// # Errors
+/// See the module rules.
+pub fn eval(c: &Captured) -> Result<Reply<EvalOutput>, AprError> {
+    object(c, "eval", read_eval)
+}
+
+/// `apr inspect --json` (APR, GGUF and SafeTensors shapes).
+///
+/// # Errors
+/// See the module rules.
+pub fn inspect(c: &Captured) -> Result<Reply<InspectOutput>, AprError> {
+    object(c, "inspect", read_inspect)
+}
+
+/// `apr validate --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn validate(c: &Captured) -> Result<Reply<ValidateOutput>, AprError> {
+    object(c, "validate", read_validate)
+}
+
+/// `apr tensors --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn tensors(c: &Captured) -> Result<Reply<TensorsOutput>, AprError> {
+    object(c, "tensors", read_tensors)
+}
+
+/// `apr lint --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn lint(c: &Captured) -> Result<Reply<LintOutput>, AprError> {
+    object(c, "lint", read_lint)
+}
+
+/// `apr check --json` (always exits 0: read [`CheckOutput::all_passed`]).
+///
+/// # Errors
+/// See the module rules.
+pub fn check(c: &Captured) -> Result<Reply<CheckOutput>, AprError> {
+    object(c, "check", read_check)
+}
+
+/// `apr diff --json` (structure/metadata diff).
+///
+/// # Errors
+/// See the module rules.
+pub fn diff(c: &Captured) -> Result<Reply<DiffOutput>, AprError> {
+    object(c, "diff", read_diff)
+}
+
+/// `apr diff --values --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn diff_values(c: &Captured) -> Result<Reply<DiffValuesOutput>, AprError> {
+    object(c, "diff --values", read_diff_values)
+}
+
+/// `apr tree --json`: the root node.
+///
+/// # Errors
+/// See the module rules.
+pub fn tree(c: &Captured) -> Result<Reply<TreeNode>, AprError> {
+    object(c, "tree", read_tree)
+}
+
+/// `apr oracle --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn oracle(c: &Captured) -> Result<Reply<OracleOutput>, AprError> {
+    object(c, "oracle", read_oracle)
+}
+
+/// `apr hex --json`: a JSON array (APR), or a human header then the array (GGUF). No match
+/// gives an empty list (APR prints nothing, GGUF prints "No tensors match").
+///
+/// # Errors
+/// See the module rules.
+pub fn hex(c: &Captured) -> Result<Reply<HexOutput>, AprError> {
+    let code = exit_code(c)?;
+    let text = String::from_utf8_lossy(&c.stdout);
+    let doc = match document(c) {
+        Ok(doc) => doc,
+        Err(AprError::NotJson { .. })
+            if code == 0 && (text.trim().is_empty() || text.contains("No tensors match")) =>
+        {
+            return Ok(Reply {
+                value: HexOutput {
+                    header: Some(text.trim().to_string()).filter(|s| !s.is_empty()),
+                    tensors: Vec::new(),
+                },
+                exit_code: code,
+                drift: Vec::new(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    if !doc.value.is_array() {
+        return Err(shape_error(c, &doc, "hex", "array"));
+    }
+    let mut cx = Cx::default();
+    let tensors = read_hex(&mut cx, &Node::root(&doc.value));
+    Ok(Reply {
+        value: HexOutput {
+            header: Some(doc.prefix).filter(|s| !s.is_empty()),
+            tensors,
+        },
+        exit_code: doc.exit_code,
+        drift: cx.drift,
+    })
+}
+
+/// `apr debug --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn debug(c: &Captured) -> Result<Reply<DebugOutput>, AprError> {
+    object(c, "debug", read_debug)
+}
+
+/// `apr bench --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn bench(c: &Captured) -> Result<Reply<BenchOutput>, AprError> {
+    object(c, "bench", read_bench)
+}
+
+/// `apr qa --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn qa(c: &Captured) -> Result<Reply<QaOutput>, AprError> {
+    object(c, "qa", read_qa)
+}
+
+/// `apr list --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn list(c: &Captured) -> Result<Reply<ListOutput>, AprError> {
+    object(c, "list", read_list)
+}
+
+/// `apr parity --json`: a measurement or a refusal.
+///
+/// # Errors
+/// See the module rules (a build without CUDA exits 9 with no document → [`AprError::Exit`]).
+pub fn parity(c: &Captured) -> Result<Reply<ParityOutput>, AprError> {
+    object(c, "parity", read_parity)
+}
+
+/// `apr rosetta diff-tensors --json` (hand-rolled JSON, parsed leniently).
+///
+/// # Errors
+/// See the module rules.
+pub fn rosetta_diff_tensors(c: &Captured) -> Result<Reply<DiffTensorsOutput>, AprError> {
+    object(c, "rosetta diff-tensors", read_diff_tensors)
+}
+
+/// `apr rosetta fingerprint --json` for one model (hand-rolled JSON, parsed leniently).
+///
+/// # Errors
+/// See the module rules.
+pub fn rosetta_fingerprint(c: &Captured) -> Result<Reply<FingerprintOutput>, AprError> {
+    object(c, "rosetta fingerprint", read_fingerprint)
+}
+
+/// `apr compare-hf --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn compare_hf(c: &Captured) -> Result<Reply<CompareHfOutput>, AprError> {
+    object(c, "compare-hf", read_compare_hf)
+}
+
+/// `apr pull --dry-run --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn pull_dry_run(c: &Captured) -> Result<Reply<PullDryRunOutput>, AprError> {
+    object(c, "pull --dry-run", read_pull_dry_run)
+}
+
+/// `apr import --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn import(c: &Captured) -> Result<Reply<ImportOutput>, AprError> {
+    object(c, "import", read_import)
+}
+
+/// `apr export --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn export(c: &Captured) -> Result<Reply<ExportOutput>, AprError> {
+    object(c, "export", read_export)
+}
