@@ -1,0 +1,378 @@
+//! Token and log-probability comparison against an oracle trajectory.
+//!
+//! Greedy decoding feeds each token back in, so once two sequences differ everything after is
+//! conditioned on different text: only the first divergence is an independent error. Its
+//! cause is judged from the oracle's top-1/top-2 margin at that step: below the tie tolerance
+//! float noise can flip it (`tie-flip`); above it the runtime computed something else
+//! (`divergence`).
+
+use serde::Serialize;
+use tmgt_oracle::Trajectory;
+
+/// How apr's generated tokens relate to the oracle's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenComparison {
+    pub expected_len: usize,
+    pub actual_len: usize,
+    /// The reference project's count: differing positions plus the length difference.
+    pub mismatches: usize,
+    /// The first position that differs (or where one sequence ends early).
+    pub first_divergence: Option<usize>,
+}
+
+impl TokenComparison {
+    pub fn new(expected: &[u32], actual: &[u32]) -> TokenComparison {
+        let common = expected.len().min(actual.len());
+        let differing = expected.iter().zip(actual).filter(|(a, b)| a != b).count();
+        let length_gap = expected.len().abs_diff(actual.len());
+        let first_divergence = expected
+            .iter()
+            .zip(actual)
+            .position(|(a, b)| a != b)
+            .or((length_gap > 0).then_some(common));
+        TokenComparison {
+            expected_len: expected.len(),
+            actual_len: actual.len(),
+            mismatches: differing + length_gap,
+            first_divergence,
+        }
+    }
+
+    pub fn exact(&self) -> bool {
+        self.first_divergence.is_none()
+    }
+
+    /// Positions compared, counting both lengths (the evidence behind the verdict).
+    pub fn evidence(&self) -> usize {
+        self.expected_len.max(self.actual_len)
+    }
+}
+
+/// Why the sequences part, judged by the oracle's margin at the first divergence.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Classification {
+    /// The oracle itself nearly tied there: noise can flip it.
+    TieFlip { step: usize, margin: f64 },
+    /// The oracle was confident there: apr computed something else.
+    Divergence { step: usize, margin: f64 },
+    /// The oracle records no margin at that step (a reference oracle, or apr ran longer).
+    Unclassified { step: usize },
+}
+
+impl Classification {
+    pub fn of(trajectory: Option<&Trajectory<'_>>, step: usize, tie_margin: f64) -> Classification {
+        match trajectory.and_then(|t| t.margin(step)) {
+            Some(margin) if margin < tie_margin => Classification::TieFlip { step, margin },
+            Some(margin) => Classification::Divergence { step, margin },
+            None => Classification::Unclassified { step },
+        }
+    }
+
+    pub fn is_tie_flip(&self) -> bool {
+        matches!(self, Classification::TieFlip { .. })
+    }
+}
+
+impl std::fmt::Display for Classification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Classification::TieFlip { step, margin } => {
+                write!(
+                    f,
+                    "tie-flip at step {step} (oracle margin {margin:.3} logits)"
+                )
+            }
+            Classification::Divergence { step, margin } => {
+                write!(
+                    f,
+                    "divergence at step {step} (oracle margin {margin:.3} logits)"
+                )
+            }
+            Classification::Unclassified { step } => {
+                write!(f, "divergence at step {step} (oracle has no margin there)")
+            }
+        }
+    }
+}
+
+/// The tokens around a position on both sides, with the oracle's margins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Window {
+    pub start: usize,
+    pub expected: Vec<u32>,
+    pub actual: Vec<u32>,
+    pub margins: Vec<Option<f64>>,
+}
+
+impl Window {
+    pub fn around(
+        expected: &[u32],
+        actual: &[u32],
+        at: usize,
+        radius: usize,
+        trajectory: Option<&Trajectory<'_>>,
+    ) -> Window {
+        let start = at.saturating_sub(radius);
+        let end = at + radius + 1;
+        let slice = |s: &[u32]| s.get(start..end.min(s.len())).unwrap_or_default().to_vec();
+        Window {
+            start,
+            expected: slice(expected),
+            actual: slice(actual),
+            margins: (start..end.min(expected.len()))
+                .map(|i| trajectory.and_then(|t| t.margin(i)))
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "steps {}..: oracle {:?} / apr {:?}",
+            self.start, self.expected, self.actual
+        )
+    }
+}
+
+/// One side's view of a generated step: the chosen token and its top-k log-probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLogprobs {
+    pub chosen: u32,
+    pub top: Vec<(u32, f64)>,
+}
+
+/// Log-probability agreement over the steps both sides share a context for (up to and
+/// including the first divergence).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogprobAgreement {
+    pub steps: usize,
+    pub same_top1: usize,
+    pub mean_kl: f64,
+    pub max_kl: f64,
+    pub max_abs_logprob_diff: f64,
+    /// Shared top-k entries compared across all steps.
+    pub shared_entries: usize,
+    /// At the first differing step: is each side's choice in the other's top-k?
+    pub containment: Option<Containment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Containment {
+    pub step: usize,
+    pub oracle_choice_in_apr_top_k: bool,
+    pub apr_choice_in_oracle_top_k: bool,
+}
+
+impl LogprobAgreement {
+    pub fn same_top1_rate(&self) -> f64 {
+        if self.steps == 0 {
+            0.0
+        } else {
+            self.same_top1 as f64 / self.steps as f64
+        }
+    }
+
+    pub fn new(oracle: &[StepLogprobs], apr: &[StepLogprobs]) -> LogprobAgreement {
+        let mut out = LogprobAgreement {
+            steps: 0,
+            same_top1: 0,
+            mean_kl: 0.0,
+            max_kl: 0.0,
+            max_abs_logprob_diff: 0.0,
+            shared_entries: 0,
+            containment: None,
+        };
+        let mut kl_sum = 0.0;
+        for (step, (o, a)) in oracle.iter().zip(apr).enumerate() {
+            out.steps += 1;
+            let mut p = Vec::new();
+            let mut q = Vec::new();
+            for (id, lp) in &o.top {
+                if let Some((_, lq)) = a.top.iter().find(|(aid, _)| aid == id) {
+                    p.push(*lp);
+                    q.push(*lq);
+                    out.max_abs_logprob_diff = out.max_abs_logprob_diff.max((lp - lq).abs());
+                }
+            }
+            out.shared_entries += p.len();
+            let kl = renormalised_kl(&p, &q);
+            kl_sum += kl;
+            out.max_kl = out.max_kl.max(kl);
+            if o.chosen == a.chosen {
+                out.same_top1 += 1;
+            } else {
+                out.containment = Some(Containment {
+                    step,
+                    oracle_choice_in_apr_top_k: a.top.iter().any(|(id, _)| *id == o.chosen),
+                    apr_choice_in_oracle_top_k: o.top.iter().any(|(id, _)| *id == a.chosen),
+                });
+                break;
+            }
+        }
+        if out.steps > 0 {
+            out.mean_kl = kl_sum / out.steps as f64;
+        }
+        out
+    }
+}
+
+/// KL(p || q) over log-probabilities of the same tokens, each renormalised to sum to one.
+fn renormalised_kl(p: &[f64], q: &[f64]) -> f64 {
+    if p.is_empty() {
+        return 0.0;
+    }
+    let norm = |v: &[f64]| {
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lse = max + v.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+        v.iter().map(|x| x - lse).collect::<Vec<_>>()
+    };
+    let (lp, lq) = (norm(p), norm(q));
+    lp.iter()
+        .zip(&lq)
+        .map(|(a, b)| a.exp() * (a - b))
+        .sum::<f64>()
+        .max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_sequences_agree_with_no_evidence() {
+        let c = TokenComparison::new(&[], &[]);
+        assert!(c.exact());
+        assert_eq!((c.mismatches, c.evidence()), (0, 0));
+    }
+
+    #[test]
+    fn equal_sequences_are_exact() {
+        let c = TokenComparison::new(&[1, 2, 3], &[1, 2, 3]);
+        assert!(c.exact());
+        assert_eq!(c.evidence(), 3);
+    }
+
+    #[test]
+    fn divergence_at_zero_counts_every_differing_position() {
+        let c = TokenComparison::new(&[1, 2, 3, 4], &[9, 2, 8, 7]);
+        assert_eq!(c.first_divergence, Some(0));
+        assert_eq!(c.mismatches, 3);
+    }
+
+    #[test]
+    fn divergence_at_the_end() {
+        let c = TokenComparison::new(&[1, 2, 3], &[1, 2, 4]);
+        assert_eq!(c.first_divergence, Some(2));
+        assert_eq!(c.mismatches, 1);
+    }
+
+    #[test]
+    fn unequal_lengths_count_the_gap_and_diverge_where_one_stops() {
+        let c = TokenComparison::new(&[1, 2, 3, 4], &[1, 2]);
+        assert_eq!(c.first_divergence, Some(2));
+        assert_eq!(c.mismatches, 2);
+        assert_eq!(c.evidence(), 4);
+        let longer = TokenComparison::new(&[1], &[1, 5, 6]);
+        assert_eq!((longer.first_divergence, longer.mismatches), (Some(1), 2));
+    }
+
+    fn trajectory_with_margins(margins: &[f64]) -> (Vec<u32>, Vec<tmgt_oracle::Step>) {
+        let tokens: Vec<u32> = (0..margins.len() as u32).collect();
+        let steps = margins
+            .iter()
+            .zip(&tokens)
+            .map(|(m, t)| tmgt_oracle::Step {
+                token_id: *t,
+                logprob: -0.1,
+                margin: *m,
+                top: vec![],
+            })
+            .collect();
+        (tokens, steps)
+    }
+
+    #[test]
+    fn classification_follows_the_oracle_margin() {
+        let (tokens, steps) = trajectory_with_margins(&[3.0, 0.2, 5.0]);
+        let t = Trajectory {
+            bos: None,
+            prompt_token_ids: &[],
+            tokens: &tokens,
+            text: "",
+            steps: &steps,
+        };
+        assert!(Classification::of(Some(&t), 1, 0.5).is_tie_flip());
+        assert_eq!(
+            Classification::of(Some(&t), 2, 0.5),
+            Classification::Divergence {
+                step: 2,
+                margin: 5.0
+            }
+        );
+        assert_eq!(
+            Classification::of(Some(&t), 7, 0.5),
+            Classification::Unclassified { step: 7 }
+        );
+        assert_eq!(
+            Classification::of(None, 0, 0.5),
+            Classification::Unclassified { step: 0 }
+        );
+    }
+
+    #[test]
+    fn window_clips_at_both_ends() {
+        let w = Window::around(&[1, 2, 3, 4, 5], &[1, 2, 9], 1, 3, None);
+        assert_eq!((w.start, w.expected.len(), w.actual.len()), (0, 5, 3));
+        let w = Window::around(
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            &[1, 2, 3, 4, 5, 6, 7, 0],
+            7,
+            3,
+            None,
+        );
+        assert_eq!(
+            (w.start, w.expected, w.actual),
+            (4, vec![5, 6, 7, 8], vec![5, 6, 7, 0])
+        );
+    }
+
+    fn step(chosen: u32, top: &[(u32, f64)]) -> StepLogprobs {
+        StepLogprobs {
+            chosen,
+            top: top.to_vec(),
+        }
+    }
+
+    #[test]
+    fn identical_logprobs_have_zero_kl_and_full_top1() {
+        let s = vec![
+            step(1, &[(1, -0.1), (2, -2.5)]),
+            step(3, &[(3, -0.2), (1, -1.9)]),
+        ];
+        let a = LogprobAgreement::new(&s, &s);
+        assert_eq!((a.steps, a.same_top1, a.shared_entries), (2, 2, 4));
+        assert!(a.mean_kl.abs() < 1e-12 && a.max_abs_logprob_diff == 0.0);
+        assert!(a.containment.is_none());
+    }
+
+    #[test]
+    fn a_flip_stops_the_comparison_and_records_containment() {
+        let oracle = vec![step(1, &[(1, -0.6), (2, -0.8)]), step(5, &[(5, -0.1)])];
+        let apr = vec![step(2, &[(2, -0.6), (1, -0.8)]), step(6, &[(6, -0.1)])];
+        let a = LogprobAgreement::new(&oracle, &apr);
+        assert_eq!((a.steps, a.same_top1), (1, 0));
+        assert!(a.mean_kl > 0.0);
+        assert!((a.max_abs_logprob_diff - 0.2).abs() < 1e-9);
+        let c = a.containment.unwrap();
+        assert!(c.oracle_choice_in_apr_top_k && c.apr_choice_in_oracle_top_k);
+    }
+
+    #[test]
+    fn no_steps_means_zero_rate() {
+        let a = LogprobAgreement::new(&[], &[]);
+        assert_eq!((a.steps, a.same_top1_rate()), (0, 0.0));
+    }
+}

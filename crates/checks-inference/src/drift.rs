@@ -1,0 +1,43 @@
+use crate::compare::TokenComparison;
+use crate::generation::generate;
+use tmgt_check::{
+    ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Verdict, declare_check,
+};
+
+declare_check! {
+    /// Int8 keeps more precision than Int4, so it may not drift further from the oracle:
+    /// Int8 mismatches <= Int4 mismatches + slack. The opposite points at a broken Int8 path
+    /// (scales, block layout) rather than at quantization itself.
+    pub Drift {
+        code: "DRF001",
+        name: "int8-drifts-more-than-int4",
+        suite: "drift",
+        scope: Scope::ModelPrompt,
+        summary: "Int8 does not mismatch more than Int4 plus slack",
+    }
+}
+
+impl Check for Drift {
+    fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        let quants = &cx.model()?.quants;
+        if !(quants.contains(&Quant::Int8) && quants.contains(&Quant::Int4)) {
+            return Ok(Verdict::skip(
+                "the model needs both int8 and int4 levels in suites.toml",
+            ));
+        }
+        let oracle = cx.oracle()?;
+        let int8 = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::Int8))?, false)?;
+        let int4 = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::Int4))?, false)?;
+        let c8 = TokenComparison::new(&oracle.tokens, &int8.tokens);
+        let c4 = TokenComparison::new(&oracle.tokens, &int4.tokens);
+        let slack = cx.thresholds().drift.slack;
+        Ok(Verdict::judge(
+            c8.mismatches <= c4.mismatches + slack,
+            Evidence::new(c8.evidence() + c4.evidence(), "tokens"),
+            format!(
+                "Int8 {} mismatches (first at {:?}), Int4 {} (first at {:?}); allowed Int8 <= Int4 + {slack}",
+                c8.mismatches, c8.first_divergence, c4.mismatches, c4.first_divergence
+            ),
+        ))
+    }
+}

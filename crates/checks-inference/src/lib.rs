@@ -1,0 +1,18 @@
+//! Inference suites: apr's generated tokens, log-probabilities and perplexity against the
+//! HuggingFace float32 oracles, with every divergence located and classified.
+
+pub mod compare;
+mod generation;
+
+mod canary;
+mod drift;
+mod logprobs;
+mod ppl_ceiling;
+mod ppl_drift;
+mod ppl_oracle;
+mod prompt_bos;
+mod prompt_tokens;
+mod roundtrip;
+mod runtime_apr;
+mod runtime_gguf;
+mod token;

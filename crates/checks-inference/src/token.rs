@@ -1,0 +1,35 @@
+use crate::generation::{generate, judge_tokens};
+use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Verdict, declare_check};
+
+declare_check! {
+    /// A quantized `.apr` generates the oracle's greedy tokens, within the reference's
+    /// per-level budget of mismatches (Int8 <= 3/32, Int4 <= 5/32). The first divergence is
+    /// located and classified: a tie-flip at a step the oracle nearly tied passes, since
+    /// quantization noise may legitimately choose the other branch there.
+    pub Token {
+        code: "TOK001",
+        name: "quantized-tokens-diverge",
+        suite: "token",
+        scope: Scope::ModelQuantPrompt,
+        summary: "quantized tokens stay within the mismatch budget of the oracle",
+    }
+}
+
+impl Check for Token {
+    fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        let quant = cx.quant()?;
+        let oracle = cx.oracle()?;
+        let model = cx.artifact(ArtifactKind::Apr(quant))?;
+        let generation = generate(cx, &model, false)?;
+        let t = cx.thresholds();
+        let trajectory = oracle.plain().ok();
+        Ok(judge_tokens(
+            &format!("{quant} .apr"),
+            &oracle.tokens,
+            &generation,
+            trajectory.as_ref(),
+            t.token.for_quant(quant),
+            t.tie.margin,
+        ))
+    }
+}

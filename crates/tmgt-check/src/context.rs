@@ -1,0 +1,59 @@
+use crate::{CheckError, ModelUnderTest, Prompt, Quant, Thresholds};
+use apr_client::{Captured, Invocation, VersionInfo};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tmgt_oracle::{Oracle, PerplexityOracle};
+
+/// A file the runner prepares from a model before checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum ArtifactKind {
+    /// `apr import` of the source at a quantization level.
+    Apr(Quant),
+    /// `apr export --format gguf` of the f32 `.apr`.
+    Gguf,
+    /// `apr import` of that GGUF back to `.apr`: the round trip.
+    RoundTrip,
+}
+
+impl std::fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArtifactKind::Apr(q) => write!(f, "apr-{q}"),
+            ArtifactKind::Gguf => f.write_str("gguf-f32"),
+            ArtifactKind::RoundTrip => f.write_str("apr-roundtrip"),
+        }
+    }
+}
+
+/// What a check instance can reach. The runner implements it; calls to apr go through it so
+/// identical calls run once per run and every result records the calls it used.
+pub trait Context: Sync {
+    /// Every model of the run (global checks iterate them).
+    fn models(&self) -> &[ModelUnderTest];
+    /// The instance's model.
+    fn model(&self) -> Result<&ModelUnderTest, CheckError>;
+    /// The instance's quantization level.
+    fn quant(&self) -> Result<Quant, CheckError>;
+    /// The instance's prompt.
+    fn prompt(&self) -> Result<&Prompt, CheckError>;
+    /// Every prompt of the run.
+    fn prompts(&self) -> &[Prompt];
+    fn thresholds(&self) -> &Thresholds;
+    /// Tokens generated per prompt (the oracles' `max_new_tokens`).
+    fn max_new_tokens(&self) -> u32;
+    /// What `apr --version --json` said.
+    fn apr_version(&self) -> &VersionInfo;
+    /// The path of a prepared artifact of the instance's model.
+    fn artifact(&self, kind: ArtifactKind) -> Result<PathBuf, CheckError>;
+    /// The oracle of the instance's model and prompt, verified against the model's files.
+    fn oracle(&self) -> Result<Arc<Oracle>, CheckError>;
+    /// The reference perplexity of the evaluation text for the instance's model.
+    fn perplexity_oracle(&self) -> Result<Arc<PerplexityOracle>, CheckError>;
+    /// The evaluation text whose perplexity the oracle records.
+    fn eval_text(&self) -> Result<Arc<str>, CheckError>;
+    /// Runs (or reuses) one apr call. `Err` only when apr could not be started.
+    fn apr(&self, invocation: &Invocation) -> Result<Arc<Captured>, CheckError>;
+    /// A fresh folder owned by this instance, for files it makes (corrupted copies).
+    fn scratch_dir(&self) -> Result<PathBuf, CheckError>;
+}

@@ -1,0 +1,43 @@
+use apr_client::AprError;
+use tmgt_oracle::OracleError;
+
+/// Why a check could not reach a verdict. Never a failed check: a failure is a
+/// [`crate::Verdict`]; this is the harness (or apr) not letting the check run.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Apr(#[from] AprError),
+    #[error("apr could not be run: {0}")]
+    Spawn(String),
+    #[error("artifact {artifact} unavailable: {reason}")]
+    ArtifactUnavailable { artifact: String, reason: String },
+    #[error(transparent)]
+    Oracle(#[from] OracleError),
+    #[error("apr {command} output lacks what this check needs: {detail}")]
+    Schema { command: String, detail: String },
+    #[error("cannot read {what}: {reason}")]
+    Input { what: String, reason: String },
+    #[error("compared nothing: {0}")]
+    NoEvidence(String),
+    #[error("this check needs a {0} but its instance has none (a scope bug in the check)")]
+    Scope(&'static str),
+    #[error("interrupted before it finished")]
+    Interrupted,
+}
+
+impl CheckError {
+    /// A short machine-readable class for grouping in reports and tickets.
+    pub fn class(&self) -> &'static str {
+        match self {
+            CheckError::Apr(_) => "apr",
+            CheckError::Spawn(_) => "spawn",
+            CheckError::ArtifactUnavailable { .. } => "artifact-unavailable",
+            CheckError::Oracle(_) => "oracle",
+            CheckError::Schema { .. } => "schema",
+            CheckError::Input { .. } => "input",
+            CheckError::NoEvidence(_) => "no-evidence",
+            CheckError::Scope(_) => "scope",
+            CheckError::Interrupted => "interrupted",
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The contract between tmgt's runner and its suites.
+//!
+//! A suite is a crate of checks. Each check is a unit struct declared with
+//! [`declare_check!`], which records its code, name, suite, scope and docs and registers it
+//! through `inventory`; the runner finds every check with [`Registry::load`] and gives each
+//! instance a [`Context`] that reaches apr, the artifacts and the oracles. This crate knows
+//! nothing of the runner, so a suite depends on it alone.
+
+mod check;
+mod context;
+mod error;
+mod registry;
+mod subject;
+mod thresholds;
+mod verdict;
+
+pub use check::{Check, CheckMeta, Scope};
+pub use context::{ArtifactKind, Context};
+pub use error::CheckError;
+pub use registry::{Registration, Registry, RegistryError};
+pub use subject::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant};
+pub use thresholds::{
+    DriftThresholds, LogprobThresholds, PerplexityThresholds, QaThresholds, RuntimeThresholds,
+    SelftestThresholds, StructureThresholds, Thresholds, TieThresholds, TokenThresholds,
+};
+pub use verdict::{Evidence, Status, Verdict};
+
+#[doc(hidden)]
+pub use inventory;
+
+/// Declares a check: a unit struct, its metadata (docs from the doc comment) and its
+/// registration. The `run` logic follows in an `impl Check for Name` block.
+///
+/// ```ignore
+/// declare_check! {
+///     /// What it checks, and why it matters.
+///     pub CanaryText {
+///         code: "CAN001",
+///         name: "int8-text-differs",
+///         suite: "canary",
+///         scope: Scope::ModelPrompt,
+///         summary: "Int8 decoded text equals the oracle's text",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! declare_check {
+    (
+        $(#[doc = $doc:expr])*
+        $vis:vis $ty:ident {
+            code: $code:expr,
+            name: $name:expr,
+            suite: $suite:expr,
+            scope: $scope:expr,
+            summary: $summary:expr $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $ty;
+
+        impl $ty {
+            /// This check's registered metadata.
+            pub const META: $crate::CheckMeta = $crate::CheckMeta {
+                code: $code,
+                name: $name,
+                suite: $suite,
+                scope: $scope,
+                summary: $summary,
+                docs: concat!($($doc, "\n"),*),
+            };
+        }
+
+        $crate::inventory::submit! {
+            $crate::Registration::new(&$ty::META, &$ty)
+        }
+    };
+}

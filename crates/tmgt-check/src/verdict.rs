@@ -1,0 +1,84 @@
+use serde::Serialize;
+
+/// The outcome of a check that ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+/// How much a check compared: `count` things of kind `unit` ("tokens", "tensors", "fields").
+/// A pass with no evidence is not a pass; the runner turns it into an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub count: u64,
+    pub unit: &'static str,
+}
+
+impl Evidence {
+    pub fn new(count: impl TryInto<u64>, unit: &'static str) -> Evidence {
+        Evidence {
+            count: count.try_into().unwrap_or(u64::MAX),
+            unit,
+        }
+    }
+
+    pub const NONE: Evidence = Evidence {
+        count: 0,
+        unit: "items",
+    };
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.count, self.unit)
+    }
+}
+
+/// What a check concluded, with the evidence behind it and structured details for reports
+/// (divergence windows, token streams, per-tensor numbers).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub message: String,
+    pub evidence: Evidence,
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
+}
+
+impl Verdict {
+    pub fn pass(evidence: Evidence, message: impl Into<String>) -> Verdict {
+        Verdict::new(Status::Pass, evidence, message)
+    }
+
+    pub fn fail(evidence: Evidence, message: impl Into<String>) -> Verdict {
+        Verdict::new(Status::Fail, evidence, message)
+    }
+
+    /// A check that does not apply here; the message says what is missing.
+    pub fn skip(reason: impl Into<String>) -> Verdict {
+        Verdict::new(Status::Skip, Evidence::NONE, reason)
+    }
+
+    /// Pass when `ok`, fail otherwise, with the same evidence and message.
+    pub fn judge(ok: bool, evidence: Evidence, message: impl Into<String>) -> Verdict {
+        let status = if ok { Status::Pass } else { Status::Fail };
+        Verdict::new(status, evidence, message)
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Verdict {
+        self.details = details;
+        self
+    }
+
+    fn new(status: Status, evidence: Evidence, message: impl Into<String>) -> Verdict {
+        Verdict {
+            status,
+            message: message.into(),
+            evidence,
+            details: serde_json::Value::Null,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Artifact preparation: the `.apr` and `.gguf` files checks run apr on.
+//!
+//! Each artifact is made once per run, on first request, and kept in a cache folder under a
+//! name keyed by the source's content, the apr binary and the arguments, so a second run
+//! reuses it and a different apr rebuilds it. Files appear under their final name only once
+//! apr finished successfully (written to a temporary name, then renamed).
+
+use crate::engine::{Engine, UsedCall};
+use apr_client::{Invocation, Termination};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use tmgt_check::{ArtifactKind, CheckError, ModelSource, ModelUnderTest, Quant};
+
+/// A prepared artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    pub path: PathBuf,
+    /// Found in the cache: no apr work was done for it in this run.
+    pub cached: bool,
+    /// The apr call that made it, when it was made in this run.
+    pub call: Option<usize>,
+}
+
+type Slot = Arc<OnceLock<Result<Prepared, String>>>;
+
+#[derive(Debug)]
+pub struct Artifacts {
+    dir: PathBuf,
+    slots: Mutex<HashMap<(String, ArtifactKind), Slot>>,
+    source_keys: Mutex<HashMap<String, String>>,
+}
+
+impl Artifacts {
+    pub fn new(dir: PathBuf) -> Artifacts {
+        Artifacts {
+            dir,
+            slots: Mutex::default(),
+            source_keys: Mutex::default(),
+        }
+    }
+
+    /// The artifact, made now if this run has not made or found it yet. The error names
+    /// apr's failure so every check that needed the artifact can say why it is missing.
+    /// The second value says whether this request is the one that made (or found) it.
+    pub fn get(
+        &self,
+        engine: &Engine,
+        model: &ModelUnderTest,
+        kind: ArtifactKind,
+    ) -> Result<(Prepared, bool), CheckError> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slots.entry((model.name.clone(), kind)).or_default())
+        };
+        let mut here = false;
+        let prepared = slot.get_or_init(|| {
+            here = true;
+            self.make(engine, model, kind)
+        });
+        prepared
+            .clone()
+            .map(|p| (p, here))
+            .map_err(|reason| CheckError::ArtifactUnavailable {
+                artifact: format!("{}/{kind}", model.name),
+                reason,
+            })
+    }
+
+    fn make(
+        &self,
+        engine: &Engine,
+        model: &ModelUnderTest,
+        kind: ArtifactKind,
+    ) -> Result<Prepared, String> {
+        let (input, quant) = match kind {
+            ArtifactKind::Apr(quant) => (self.source_input(model)?, Some(quant)),
+            ArtifactKind::Gguf => (
+                self.get(engine, model, ArtifactKind::Apr(Quant::F32))
+                    .map_err(|e| e.to_string())?
+                    .0
+                    .path,
+                None,
+            ),
+            ArtifactKind::RoundTrip => (
+                self.get(engine, model, ArtifactKind::Gguf)
+                    .map_err(|e| e.to_string())?
+                    .0
+                    .path,
+                None,
+            ),
+        };
+        let extension = if kind == ArtifactKind::Gguf {
+            "gguf"
+        } else {
+            "apr"
+        };
+        let key = self.cache_key(engine, model, kind, &input)?;
+        let folder = self.dir.join(&model.name);
+        let final_path = folder.join(format!("{}-{kind}-{}.{extension}", model.name, &key[..16]));
+        if final_path.is_file() {
+            return Ok(Prepared {
+                path: final_path,
+                cached: true,
+                call: None,
+            });
+        }
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let partial = folder.join(format!(
+            "{}-{kind}-{}.partial-{}.{extension}",
+            model.name,
+            &key[..16],
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&partial);
+        let invocation = match kind {
+            ArtifactKind::Apr(q) => {
+                Invocation::import(&input, &partial, quant.and_then(|_| q.apr_quantize()))
+            }
+            ArtifactKind::Gguf => Invocation::export_gguf(&input, &partial),
+            ArtifactKind::RoundTrip => Invocation::import(&input, &partial, None),
+        }
+        .map_err(|e| e.to_string())?;
+        let result = engine.call(&invocation);
+        let outcome = match result {
+            Ok((captured, UsedCall { id, .. })) => match captured.termination {
+                Termination::Exited(0) if partial.is_file() => {
+                    std::fs::rename(&partial, &final_path)
+                        .map(|()| Prepared {
+                            path: final_path,
+                            cached: false,
+                            call: Some(id),
+                        })
+                        .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))
+                }
+                Termination::Exited(0) => Err(format!(
+                    "`{}` exited 0 but wrote no file (call #{id})",
+                    invocation.display()
+                )),
+                other => Err(format!(
+                    "`{}` failed ({}, call #{id}): {}",
+                    invocation.display(),
+                    describe(other),
+                    captured.stderr_tail(4).trim()
+                )),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        if outcome.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        outcome
+    }
+
+    /// The path apr imports from: the model folder, or the hub id for hub models.
+    fn source_input(&self, model: &ModelUnderTest) -> Result<PathBuf, String> {
+        match &model.source {
+            ModelSource::Local { dir } => Ok(dir.clone()),
+            ModelSource::Hub { id } => Err(format!(
+                "hub model hf://{id} is not available locally; download it (for example with \
+                 `huggingface-cli download {id} --local-dir models/{}`) and set its `source` to that folder",
+                model.name
+            )),
+        }
+    }
+
+    /// sha256 over the source content, the apr binary, and what is made from it.
+    fn cache_key(
+        &self,
+        engine: &Engine,
+        model: &ModelUnderTest,
+        kind: ArtifactKind,
+        input: &Path,
+    ) -> Result<String, String> {
+        let source = {
+            let known = self
+                .source_keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&model.name)
+                .cloned();
+            match known {
+                Some(k) => k,
+                None => {
+                    let k = hash_source(input, model)?;
+                    self.source_keys
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(model.name.clone(), k.clone());
+                    k
+                }
+            }
+        };
+        let mut h = Sha256::new();
+        h.update(source.as_bytes());
+        h.update(engine.apr().binary_sha256().as_bytes());
+        h.update(kind.to_string().as_bytes());
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+/// Content hash of a model folder: every file's name and bytes, in name order.
+fn hash_source(input: &Path, model: &ModelUnderTest) -> Result<String, String> {
+    let dir = match &model.source {
+        ModelSource::Local { dir } => dir.as_path(),
+        ModelSource::Hub { .. } => input,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let mut h = Sha256::new();
+    for file in files {
+        let digest = tmgt_oracle::sha256_file(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        h.update(file.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update(digest.as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn describe(t: Termination) -> String {
+    match t {
+        Termination::Exited(code) => {
+            format!("exit {code}: {}", apr_client::exit_code_meaning(code))
+        }
+        Termination::Signaled(sig) => format!("killed by signal {sig}"),
+        Termination::TimedOut(after) => format!("timed out after {}s", after.as_secs()),
+        Termination::OutputLimit(bytes) => format!("output passed {bytes} bytes"),
+    }
+}

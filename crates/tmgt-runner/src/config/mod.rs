@@ -1,0 +1,383 @@
+//! `suites.toml`: what a run tests, against which oracles, with which pass criteria.
+//!
+//! Loading is two passes. The first reads every section into its typed form, collecting
+//! syntax errors, unknown keys and wrong types across the whole file; the second checks what
+//! the types cannot (known suites and models, existing folders and files) for the profile
+//! being run. Every problem keeps the key path it is about, so the diagnostic can point at it.
+
+mod diagnostic;
+mod raw;
+
+pub use diagnostic::{ConfigError, Problem};
+
+use raw::RawConfig;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tmgt_check::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant, Registry, Thresholds};
+
+/// A loaded, validated configuration for one profile.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Config {
+    /// The file it came from.
+    pub file: PathBuf,
+    pub profile: String,
+    pub apr: AprSettings,
+    pub max_new_tokens: u32,
+    /// Parallel jobs; 0 means one per core.
+    pub jobs: usize,
+    pub artifacts_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub eval_text: PathBuf,
+    pub timeouts: Timeouts,
+    pub prompts: Vec<Prompt>,
+    pub suites: Vec<String>,
+    pub thresholds: Thresholds,
+    pub models: Vec<ModelUnderTest>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AprSettings {
+    /// Explicit binary; `None` falls back to `$TMGT_APR`, then PATH.
+    pub binary: Option<PathBuf>,
+    /// The release this configuration was verified against.
+    pub pinned_version: semver::Version,
+    pub min_version: semver::Version,
+}
+
+/// Per-kind limits on one apr call.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Timeouts {
+    pub default: Duration,
+    pub import: Duration,
+    pub export: Duration,
+    pub run: Duration,
+}
+
+impl Timeouts {
+    /// The limit for one apr subcommand.
+    pub fn for_subcommand(&self, subcommand: &str) -> Duration {
+        match subcommand {
+            "import" => self.import,
+            "export" => self.export,
+            "run" | "eval" | "bench" | "qa" | "check" => self.run,
+            _ => self.default,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `file` and resolves `profile` (the file's `run.profile` when `None`).
+    pub fn load(
+        file: &Path,
+        profile: Option<&str>,
+        registry: &Registry,
+    ) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(file)
+            .map_err(|e| ConfigError::unreadable(file, &e.to_string()))?;
+        let mut problems = Vec::new();
+        let raw = RawConfig::parse(&source, &mut problems);
+        let config = raw.and_then(|raw| resolve(file, raw, profile, registry, &mut problems));
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::new(file, source, problems)),
+        }
+    }
+}
+
+fn resolve(
+    file: &Path,
+    raw: RawConfig,
+    profile: Option<&str>,
+    registry: &Registry,
+    problems: &mut Vec<Problem>,
+) -> Option<Config> {
+    let root = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
+    let root = std::path::absolute(&root).unwrap_or(root);
+    let at = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            root.join(p)
+        }
+    };
+
+    let pinned_version = parse_version(&raw.apr.version, &["apr", "version"], problems);
+    let min_version = parse_version(&raw.apr.min_version, &["apr", "min_version"], problems);
+
+    // Suites: every name must be a registered suite.
+    let known = registry.suites();
+    for (i, suite) in raw.suites.enabled.iter().enumerate() {
+        if !known.contains(&suite.as_str()) {
+            let mut p = Problem::at(
+                &["suites", "enabled", &i.to_string()],
+                format!("unknown suite `{suite}`"),
+                "not a registered suite",
+            );
+            p.help = Some(match registry.suggest(suite) {
+                Some(s) => format!("did you mean `{s}`? `tmgt list-checks` lists every suite"),
+                None => "`tmgt list-checks` lists every suite".into(),
+            });
+            problems.push(p);
+        }
+    }
+
+    // Profiles name defined models and prompts.
+    for (name, p) in &raw.profiles {
+        for (i, model) in p.models.iter().enumerate() {
+            if !raw.models.contains_key(model) {
+                problems.push(unknown_name(
+                    &["profiles", name, "models", &i.to_string()],
+                    "model",
+                    model,
+                    raw.models.keys(),
+                    "[models.<name>]",
+                ));
+            }
+        }
+        for (i, prompt) in p.prompts.iter().flatten().enumerate() {
+            if !raw.prompts.contains_key(prompt) {
+                problems.push(unknown_name(
+                    &["profiles", name, "prompts", &i.to_string()],
+                    "prompt",
+                    prompt,
+                    raw.prompts.keys(),
+                    "[prompts]",
+                ));
+            }
+        }
+    }
+
+    let profile_name = profile.unwrap_or(&raw.run.profile).to_string();
+    let Some(selected) = raw.profiles.get(&profile_name) else {
+        let mut p = Problem::at(
+            &["run", "profile"],
+            format!("no profile named `{profile_name}`"),
+            "the profile to run",
+        );
+        p.help = Some(format!(
+            "define [profiles.{profile_name}] or pick one of: {}",
+            raw.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+        problems.push(p);
+        return None;
+    };
+
+    let prompt_names: Vec<&String> = match &selected.prompts {
+        Some(names) => names.iter().collect(),
+        None => raw.prompts.keys().collect(),
+    };
+    let mut prompts = Vec::new();
+    for name in prompt_names {
+        let Some(path) = raw.prompts.get(name) else {
+            continue;
+        };
+        match std::fs::read_to_string(at(path)) {
+            Ok(text) => prompts.push(Prompt {
+                name: name.clone(),
+                text,
+            }),
+            Err(e) => problems.push(
+                Problem::at(
+                    &["prompts", name],
+                    format!("cannot read prompt file {}: {e}", at(path).display()),
+                    "this file",
+                )
+                .with_help("prompt files hold the prompt text exactly, with no trailing newline"),
+            ),
+        }
+    }
+
+    let mut models = Vec::new();
+    for name in &selected.models {
+        let Some(m) = raw.models.get(name) else {
+            continue;
+        };
+        if let Some(model) = resolve_model(name, m, &at, problems) {
+            models.push(model);
+        }
+    }
+
+    let eval_text = at(&raw.paths.eval_text);
+    if !eval_text.is_file() {
+        problems.push(
+            Problem::at(&["paths", "eval_text"], format!("{} does not exist", eval_text.display()), "this file")
+                .with_help("the perplexity suites score this text; point it at the file the oracles' perplexity.json names"),
+        );
+    }
+
+    Some(Config {
+        file: file.to_path_buf(),
+        profile: profile_name,
+        apr: AprSettings {
+            binary: raw
+                .apr
+                .binary
+                .filter(|b| !b.as_os_str().is_empty())
+                .map(|b| at(&b)),
+            pinned_version: pinned_version?,
+            min_version: min_version?,
+        },
+        max_new_tokens: raw.run.max_new_tokens,
+        jobs: raw.run.jobs,
+        artifacts_dir: at(&raw.paths.artifacts),
+        out_dir: at(&raw.paths.out),
+        eval_text,
+        timeouts: Timeouts {
+            default: Duration::from_secs(raw.timeouts.default),
+            import: Duration::from_secs(raw.timeouts.import),
+            export: Duration::from_secs(raw.timeouts.export),
+            run: Duration::from_secs(raw.timeouts.run),
+        },
+        prompts,
+        suites: raw.suites.enabled,
+        thresholds: raw.thresholds,
+        models,
+    })
+}
+
+fn resolve_model(
+    name: &str,
+    m: &raw::RawModel,
+    at: &dyn Fn(&Path) -> PathBuf,
+    problems: &mut Vec<Problem>,
+) -> Option<ModelUnderTest> {
+    let source = if let Some(id) = m.source.strip_prefix("hf://") {
+        ModelSource::Hub { id: id.to_string() }
+    } else {
+        let dir = at(Path::new(&m.source));
+        if !dir.join("config.json").is_file() {
+            problems.push(
+                Problem::at(
+                    &["models", name, "source"],
+                    format!("{} is not a model folder (no config.json)", dir.display()),
+                    "expected an HF-layout folder",
+                )
+                .with_help("give a folder with config.json, model.safetensors and tokenizer.json, or a hub id as hf://org/name"),
+            );
+            return None;
+        }
+        ModelSource::Local { dir }
+    };
+    let facts = match (&source, &m.expect) {
+        (ModelSource::Local { dir }, expect) => {
+            let read = match ModelFacts::from_hf_config(&dir.join("config.json")) {
+                Ok(f) => f,
+                Err(e) => {
+                    problems.push(Problem::at(&["models", name, "source"], e, "this model"));
+                    return None;
+                }
+            };
+            if let Some(expect) = expect {
+                if expect != &read {
+                    problems.push(
+                        Problem::at(
+                            &["models", name, "expect"],
+                            format!("expected facts differ from {}: config.json gives {read:?}", dir.join("config.json").display()),
+                            "these facts",
+                        )
+                        .with_help("remove `expect` for local models (tmgt reads config.json) or correct it"),
+                    );
+                }
+            }
+            read
+        }
+        (ModelSource::Hub { .. }, Some(expect)) => expect.clone(),
+        (ModelSource::Hub { .. }, None) => {
+            problems.push(
+                Problem::at(&["models", name, "source"], format!("hub model `{name}` needs an `expect` table"), "a hub model")
+                    .with_help("tmgt cannot read config.json of a model it does not have; state architecture, layers, heads, kv_heads, hidden, vocab and tied_embeddings"),
+            );
+            return None;
+        }
+    };
+    let oracle_dir = at(&m.oracle);
+    if !oracle_dir.is_dir() {
+        problems.push(
+            Problem::at(
+                &["models", name, "oracle"],
+                format!("oracle folder {} does not exist", oracle_dir.display()),
+                "this folder",
+            )
+            .with_help(
+                "oracles are made by tools/fixtures/generate.py; see tools/fixtures/README.md",
+            ),
+        );
+    }
+    let mut quants: Vec<Quant> = Vec::new();
+    for (i, q) in m.quants.iter().enumerate() {
+        if quants.contains(q) {
+            problems.push(Problem::at(
+                &["models", name, "quants", &i.to_string()],
+                format!("`{q}` is listed twice"),
+                "duplicate",
+            ));
+        }
+        quants.push(*q);
+    }
+    Some(ModelUnderTest {
+        name: name.to_string(),
+        source,
+        facts,
+        oracle_dir,
+        quants,
+        ppl_ceiling: m.ppl_ceiling,
+    })
+}
+
+fn parse_version(
+    text: &str,
+    path: &[&str],
+    problems: &mut Vec<Problem>,
+) -> Option<semver::Version> {
+    match semver::Version::parse(text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(
+                Problem::at(
+                    path,
+                    format!("`{text}` is not a version: {e}"),
+                    "expected MAJOR.MINOR.PATCH",
+                )
+                .with_help("for example \"0.72.3\""),
+            );
+            None
+        }
+    }
+}
+
+fn unknown_name<'a>(
+    path: &[&str],
+    what: &str,
+    name: &str,
+    known: impl Iterator<Item = &'a String>,
+    defined_in: &str,
+) -> Problem {
+    let known: Vec<&String> = known.collect();
+    let best = known
+        .iter()
+        .map(|k| (strsim::normalized_levenshtein(name, k), *k))
+        .filter(|(s, _)| *s > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let help = match best {
+        Some((_, k)) => format!("did you mean `{k}`? {what}s are defined in {defined_in}"),
+        None => format!(
+            "{what}s are defined in {defined_in}; known: {}",
+            known
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Problem::at(
+        path,
+        format!("unknown {what} `{name}`"),
+        format!("no such {what}"),
+    )
+    .with_help(help)
+}

@@ -1,0 +1,264 @@
+//! The file's typed shape, read section by section so one bad section does not hide the
+//! problems of the others.
+
+use super::Problem;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tmgt_check::{ModelFacts, Quant, Thresholds};
+
+#[derive(Debug)]
+pub(super) struct RawConfig {
+    pub apr: RawApr,
+    pub run: RawRun,
+    pub paths: RawPaths,
+    pub timeouts: RawTimeouts,
+    pub prompts: BTreeMap<String, PathBuf>,
+    pub suites: RawSuites,
+    pub thresholds: Thresholds,
+    pub models: BTreeMap<String, RawModel>,
+    pub profiles: BTreeMap<String, RawProfile>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawApr {
+    #[serde(default)]
+    pub binary: Option<PathBuf>,
+    pub version: String,
+    pub min_version: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawRun {
+    pub max_new_tokens: u32,
+    #[serde(default)]
+    pub jobs: usize,
+    pub profile: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawPaths {
+    pub artifacts: PathBuf,
+    pub out: PathBuf,
+    pub eval_text: PathBuf,
+}
+
+/// Seconds.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawTimeouts {
+    pub default: u64,
+    pub import: u64,
+    pub export: u64,
+    pub run: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawSuites {
+    pub enabled: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawModel {
+    /// An HF folder (relative to the config file) or `hf://org/name`.
+    pub source: String,
+    pub oracle: PathBuf,
+    pub quants: Vec<Quant>,
+    pub ppl_ceiling: f64,
+    #[serde(default)]
+    pub expect: Option<ModelFacts>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawProfile {
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub prompts: Option<Vec<String>>,
+}
+
+const SECTIONS: [&str; 9] = [
+    "apr",
+    "run",
+    "paths",
+    "timeouts",
+    "prompts",
+    "suites",
+    "thresholds",
+    "models",
+    "profiles",
+];
+
+impl RawConfig {
+    /// Parses the text, pushing every problem found; `None` when a section could not be read.
+    pub fn parse(source: &str, problems: &mut Vec<Problem>) -> Option<RawConfig> {
+        let (_, syntax) = toml::de::DeTable::parse_recoverable(source);
+        if !syntax.is_empty() {
+            problems.extend(syntax.iter().map(Problem::syntax));
+            return None;
+        }
+        let table: toml::Table = match toml::from_str(source) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem::syntax(&e));
+                return None;
+            }
+        };
+        for key in table.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                problems.push(unknown_key(&[key.clone()], &SECTIONS));
+            }
+        }
+        let apr = section::<RawApr>(&table, "apr", problems);
+        let run = section::<RawRun>(&table, "run", problems);
+        let paths = section::<RawPaths>(&table, "paths", problems);
+        let timeouts = section::<RawTimeouts>(&table, "timeouts", problems);
+        let prompts = section::<BTreeMap<String, PathBuf>>(&table, "prompts", problems);
+        let suites = section::<RawSuites>(&table, "suites", problems);
+        let thresholds = optional_section::<Thresholds>(&table, "thresholds", problems);
+        let models = entries::<RawModel>(&table, "models", problems);
+        let profiles = entries::<RawProfile>(&table, "profiles", problems);
+        Some(RawConfig {
+            apr: apr?,
+            run: run?,
+            paths: paths?,
+            timeouts: timeouts?,
+            prompts: prompts?,
+            suites: suites?,
+            thresholds: thresholds?,
+            models: models?,
+            profiles: profiles?,
+        })
+    }
+}
+
+/// A required top-level table.
+fn section<T: DeserializeOwned>(
+    table: &toml::Table,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match table.get(name) {
+        Some(value) => typed(value, &[name.to_string()], problems),
+        None => {
+            problems.push(
+                Problem::at(&[], format!("missing section [{name}]"), "in this file")
+                    .with_help(format!("add a [{name}] table; the suites.toml at the repository root documents every key")),
+            );
+            None
+        }
+    }
+}
+
+/// A top-level table whose absence means its defaults.
+fn optional_section<T: DeserializeOwned + Default>(
+    table: &toml::Table,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match table.get(name) {
+        Some(value) => typed(value, &[name.to_string()], problems),
+        None => Some(T::default()),
+    }
+}
+
+/// A table of named entries (`[models.<name>]`), each read on its own.
+fn entries<T: DeserializeOwned>(
+    table: &toml::Table,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<BTreeMap<String, T>> {
+    let Some(value) = table.get(name) else {
+        problems.push(Problem::at(
+            &[],
+            format!("missing section [{name}]"),
+            "in this file",
+        ));
+        return None;
+    };
+    let Some(inner) = value.as_table() else {
+        problems.push(Problem::at(
+            &[name],
+            format!("`{name}` must be a table of named entries"),
+            "not a table",
+        ));
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (key, entry) in inner {
+        match typed::<T>(entry, &[name.to_string(), key.clone()], problems) {
+            Some(v) => {
+                out.insert(key.clone(), v);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// Deserializes one value, recording its unknown keys and its first type error with their
+/// full key paths.
+fn typed<T: DeserializeOwned>(
+    value: &toml::Value,
+    prefix: &[String],
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let mut unknown = Vec::new();
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(value.clone(), &mut track);
+    let result = serde_ignored::deserialize(de, |path| unknown.push(path.to_string()));
+    for path in unknown {
+        let mut full = prefix.to_vec();
+        full.extend(path.split('.').map(str::to_string));
+        problems.push(
+            Problem::at_owned(full, format!("unknown key `{path}` in [{}]", prefix.join(".")), "not a known key")
+                .on_key()
+                .with_help("remove it or check its spelling; the suites.toml at the repository root documents every key"),
+        );
+    }
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let mut full = prefix.to_vec();
+            full.extend(track.path().iter().filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            }));
+            let message = e.to_string();
+            let label = if message.starts_with("missing field") {
+                "in this table"
+            } else {
+                "this value"
+            };
+            problems.push(
+                Problem::at_owned(full, format!("[{}]: {message}", prefix.join(".")), label)
+                    .with_help(
+                        "see the comment above this key in the suites.toml at the repository root",
+                    ),
+            );
+            None
+        }
+    }
+}
+
+fn unknown_key(path: &[String], known: &[&str]) -> Problem {
+    let name = path.last().map(String::as_str).unwrap_or_default();
+    let suggestion = known
+        .iter()
+        .map(|k| (strsim::normalized_levenshtein(name, k), *k))
+        .filter(|(s, _)| *s > 0.5)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let help = match suggestion {
+        Some((_, k)) => format!("did you mean [{k}]?"),
+        None => format!("known sections: {}", known.join(", ")),
+    };
+    Problem::at_owned(
+        path.to_vec(),
+        format!("unknown section `{name}`"),
+        "not a known section",
+    )
+    .on_key()
+    .with_help(help)
+}

@@ -1,0 +1,173 @@
+//! Every apr call of a run goes through the engine: identical calls (same argv, same input
+//! file contents, same apr binary) run once and are shared, and every call is recorded for
+//! the report.
+
+use crate::config::Timeouts;
+use apr_client::{Apr, Captured, Invocation};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
+use tmgt_check::CheckError;
+
+/// One apr call as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallRecord {
+    pub id: usize,
+    /// The shell line that reproduces it.
+    pub command: String,
+    pub subcommand: String,
+    /// Exit code when apr exited on its own.
+    pub exit_code: Option<i32>,
+    /// How it ended (`exited`, `signaled`, `timed_out`, `output_limit`).
+    pub termination: apr_client::Termination,
+    pub duration_ms: u64,
+    pub stdout_bytes: u64,
+    pub stderr_bytes: u64,
+}
+
+/// A call a result used, and whether it was shared with an earlier request.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsedCall {
+    pub id: usize,
+    pub reused: bool,
+}
+
+type Outcome = Result<(usize, Arc<Captured>), String>;
+
+/// The identity of a call for reuse: its argv and the contents of the files it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CallKey {
+    invocation: Invocation,
+    input_hashes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    apr: Apr,
+    timeouts: Timeouts,
+    reuse: bool,
+    calls: Mutex<HashMap<CallKey, Arc<OnceLock<Outcome>>>>,
+    records: Mutex<Vec<CallRecord>>,
+    hashes: Mutex<HashMap<PathBuf, (SystemTime, u64, String)>>,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Engine {
+    pub fn new(apr: Apr, timeouts: Timeouts, reuse: bool, interrupted: Arc<AtomicBool>) -> Engine {
+        Engine {
+            apr,
+            timeouts,
+            reuse,
+            calls: Mutex::default(),
+            records: Mutex::default(),
+            hashes: Mutex::default(),
+            interrupted,
+        }
+    }
+
+    pub fn apr(&self) -> &Apr {
+        &self.apr
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Runs `invocation`, or hands back the result of an identical earlier call.
+    pub fn call(&self, invocation: &Invocation) -> Result<(Arc<Captured>, UsedCall), CheckError> {
+        if self.interrupted() {
+            return Err(CheckError::Interrupted);
+        }
+        if !self.reuse {
+            let (id, captured) = self.execute(invocation)?;
+            return Ok((captured, UsedCall { id, reused: false }));
+        }
+        let key = CallKey {
+            invocation: invocation.clone(),
+            input_hashes: invocation
+                .inputs()
+                .iter()
+                .map(|p| self.content_hash(p))
+                .collect(),
+        };
+        let slot = {
+            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(calls.entry(key).or_default())
+        };
+        let mut ran_here = false;
+        let outcome = slot.get_or_init(|| {
+            ran_here = true;
+            self.execute(invocation).map_err(|e| e.to_string())
+        });
+        match outcome {
+            Ok((id, captured)) => Ok((
+                Arc::clone(captured),
+                UsedCall {
+                    id: *id,
+                    reused: !ran_here,
+                },
+            )),
+            Err(reason) if ran_here => Err(CheckError::Spawn(reason.clone())),
+            Err(reason) => Err(CheckError::Spawn(format!("{reason} (shared call)"))),
+        }
+    }
+
+    fn execute(&self, invocation: &Invocation) -> Result<(usize, Arc<Captured>), CheckError> {
+        let timeout = self.timeouts.for_subcommand(invocation.subcommand());
+        tracing::debug!(command = %invocation.display(), "apr call");
+        let captured = self
+            .apr
+            .execute(invocation, timeout)
+            .map_err(|e| CheckError::Spawn(e.to_string()))?;
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = records.len() + 1;
+        records.push(CallRecord {
+            id,
+            command: invocation.display(),
+            subcommand: invocation.subcommand().to_string(),
+            exit_code: captured.exit_code(),
+            termination: captured.termination,
+            duration_ms: u64::try_from(captured.duration.as_millis()).unwrap_or(u64::MAX),
+            stdout_bytes: captured.stdout_bytes,
+            stderr_bytes: captured.stderr_bytes,
+        });
+        Ok((id, Arc::new(captured)))
+    }
+
+    /// sha256 of a file, remembered by path, size and mtime. A file that cannot be read hashes
+    /// to a marker so the call still runs and apr reports the problem itself.
+    fn content_hash(&self, path: &Path) -> String {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return format!("unreadable:{}", path.display());
+        };
+        let stamp = (
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            meta.len(),
+        );
+        let mut hashes = self.hashes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((mtime, len, hash)) = hashes.get(path) {
+            if (*mtime, *len) == stamp {
+                return hash.clone();
+            }
+        }
+        let hash = if meta.is_dir() {
+            format!("dir:{}", path.display())
+        } else {
+            tmgt_oracle::sha256_file(path)
+                .unwrap_or_else(|_| format!("unreadable:{}", path.display()))
+        };
+        hashes.insert(path.to_path_buf(), (stamp.0, stamp.1, hash.clone()));
+        hash
+    }
+
+    /// Every call made so far, in the order they started.
+    pub fn records(&self) -> Vec<CallRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}

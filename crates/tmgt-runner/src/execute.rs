@@ -1,0 +1,277 @@
+//! Runs the matrix on a bounded pool of worker threads. Each instance gets a context that
+//! reaches apr through the shared engine; results land in matrix order whatever order they
+//! finish in.
+
+use crate::artifacts::Artifacts;
+use crate::config::Config;
+use crate::engine::{Engine, UsedCall};
+use crate::matrix::Instance;
+use crate::report::{Outcome, ResultRecord};
+use apr_client::{Captured, Invocation, VersionInfo};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
+use tmgt_check::{
+    ArtifactKind, CheckError, Context, ModelUnderTest, Prompt, Quant, Status, Thresholds,
+};
+use tmgt_oracle::{Oracle, PerplexityOracle};
+
+/// What every instance of a run shares.
+#[derive(Debug)]
+pub struct RunState {
+    pub config: Config,
+    pub engine: Engine,
+    pub artifacts: Artifacts,
+    pub scratch: PathBuf,
+    oracles: Mutex<HashMap<(usize, usize), Arc<OnceLock<Result<Arc<Oracle>, String>>>>>,
+    perplexity: Mutex<HashMap<usize, Arc<OnceLock<Result<Arc<PerplexityOracle>, String>>>>>,
+    eval_text: OnceLock<Result<Arc<str>, String>>,
+}
+
+impl RunState {
+    pub fn new(config: Config, engine: Engine, artifacts: Artifacts, scratch: PathBuf) -> RunState {
+        RunState {
+            config,
+            engine,
+            artifacts,
+            scratch,
+            oracles: Mutex::default(),
+            perplexity: Mutex::default(),
+            eval_text: OnceLock::new(),
+        }
+    }
+
+    /// The oracle for a model and prompt, loaded once and checked against the model's files.
+    pub fn oracle(&self, model: usize, prompt: usize) -> Result<Arc<Oracle>, String> {
+        let slot = {
+            let mut map = self.oracles.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry((model, prompt)).or_default())
+        };
+        slot.get_or_init(|| {
+            let m = &self.config.models[model];
+            let oracle = tmgt_oracle::load(&m.oracle_dir, &self.config.prompts[prompt].name)
+                .map_err(|e| e.to_string())?;
+            if let Some(dir) = m.local_dir() {
+                oracle.verify_model(dir).map_err(|e| e.to_string())?;
+            }
+            if oracle.prompt != self.config.prompts[prompt].text {
+                return Err(format!(
+                    "{} was made for the prompt {:?}, but the configured prompt is {:?}",
+                    oracle.path.display(),
+                    oracle.prompt,
+                    self.config.prompts[prompt].text
+                ));
+            }
+            Ok(Arc::new(oracle))
+        })
+        .clone()
+    }
+
+    fn perplexity_oracle(&self, model: usize) -> Result<Arc<PerplexityOracle>, String> {
+        let slot = {
+            let mut map = self
+                .perplexity
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(map.entry(model).or_default())
+        };
+        slot.get_or_init(|| {
+            let m = &self.config.models[model];
+            let oracle = tmgt_oracle::load_perplexity(&m.oracle_dir).map_err(|e| e.to_string())?;
+            if let Some(dir) = m.local_dir() {
+                oracle.verify_model(dir).map_err(|e| e.to_string())?;
+            }
+            Ok(Arc::new(oracle))
+        })
+        .clone()
+    }
+
+    fn eval_text(&self) -> Result<Arc<str>, String> {
+        self.eval_text
+            .get_or_init(|| {
+                std::fs::read_to_string(&self.config.eval_text)
+                    .map(Arc::from)
+                    .map_err(|e| format!("cannot read {}: {e}", self.config.eval_text.display()))
+            })
+            .clone()
+    }
+}
+
+/// The context one instance runs in.
+struct InstanceContext<'a> {
+    state: &'a RunState,
+    instance: &'a Instance,
+    index: usize,
+    used: Mutex<Vec<UsedCall>>,
+}
+
+impl Context for InstanceContext<'_> {
+    fn models(&self) -> &[ModelUnderTest] {
+        &self.state.config.models
+    }
+
+    fn model(&self) -> Result<&ModelUnderTest, CheckError> {
+        self.instance
+            .model
+            .map(|m| &self.state.config.models[m])
+            .ok_or(CheckError::Scope("model"))
+    }
+
+    fn quant(&self) -> Result<Quant, CheckError> {
+        self.instance
+            .quant
+            .ok_or(CheckError::Scope("quantization level"))
+    }
+
+    fn prompt(&self) -> Result<&Prompt, CheckError> {
+        self.instance
+            .prompt
+            .map(|p| &self.state.config.prompts[p])
+            .ok_or(CheckError::Scope("prompt"))
+    }
+
+    fn prompts(&self) -> &[Prompt] {
+        &self.state.config.prompts
+    }
+
+    fn thresholds(&self) -> &Thresholds {
+        &self.state.config.thresholds
+    }
+
+    fn max_new_tokens(&self) -> u32 {
+        self.state.config.max_new_tokens
+    }
+
+    fn apr_version(&self) -> &VersionInfo {
+        self.state.engine.apr().version()
+    }
+
+    fn artifact(&self, kind: ArtifactKind) -> Result<PathBuf, CheckError> {
+        let model = self.model()?;
+        let (prepared, made_here) = self.state.artifacts.get(&self.state.engine, model, kind)?;
+        if let Some(id) = prepared.call {
+            self.used
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(UsedCall {
+                    id,
+                    reused: !made_here,
+                });
+        }
+        Ok(prepared.path)
+    }
+
+    fn oracle(&self) -> Result<Arc<Oracle>, CheckError> {
+        let model = self.instance.model.ok_or(CheckError::Scope("model"))?;
+        let prompt = self.instance.prompt.ok_or(CheckError::Scope("prompt"))?;
+        self.state
+            .oracle(model, prompt)
+            .map_err(|reason| CheckError::Input {
+                what: "oracle".into(),
+                reason,
+            })
+    }
+
+    fn perplexity_oracle(&self) -> Result<Arc<PerplexityOracle>, CheckError> {
+        let model = self.instance.model.ok_or(CheckError::Scope("model"))?;
+        self.state
+            .perplexity_oracle(model)
+            .map_err(|reason| CheckError::Input {
+                what: "perplexity oracle".into(),
+                reason,
+            })
+    }
+
+    fn eval_text(&self) -> Result<Arc<str>, CheckError> {
+        self.state.eval_text().map_err(|reason| CheckError::Input {
+            what: "evaluation text".into(),
+            reason,
+        })
+    }
+
+    fn apr(&self, invocation: &Invocation) -> Result<Arc<Captured>, CheckError> {
+        let (captured, used) = self.state.engine.call(invocation)?;
+        self.used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(used);
+        Ok(captured)
+    }
+
+    fn scratch_dir(&self) -> Result<PathBuf, CheckError> {
+        let dir = self.state.scratch.join(format!("{:05}", self.index));
+        std::fs::create_dir_all(&dir).map_err(|e| CheckError::Input {
+            what: format!("scratch folder {}", dir.display()),
+            reason: e.to_string(),
+        })?;
+        Ok(dir)
+    }
+}
+
+/// Runs one instance, turning a pass that compared nothing into an error.
+pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> ResultRecord {
+    let cx = InstanceContext {
+        state,
+        instance,
+        index,
+        used: Mutex::default(),
+    };
+    let started = Instant::now();
+    let result = instance.check.check.run(&cx);
+    let duration = started.elapsed();
+    let outcome = match result {
+        Ok(v) if v.status == Status::Pass && v.evidence.count == 0 => Outcome::Error {
+            class: "no-evidence",
+            message: format!(
+                "passed without comparing anything ({}): a check that compared nothing proves nothing",
+                v.message
+            ),
+        },
+        Ok(v) => Outcome::Verdict(v),
+        Err(e) => Outcome::Error {
+            class: e.class(),
+            message: e.to_string(),
+        },
+    };
+    let used = cx.used.into_inner().unwrap_or_else(PoisonError::into_inner);
+    ResultRecord::new(state, instance, outcome, duration, used)
+}
+
+/// Runs every instance on `jobs` threads; `on_result` sees each result as it finishes.
+pub fn run_all(
+    state: &RunState,
+    instances: &[Instance],
+    jobs: usize,
+    on_result: &(dyn Fn(&ResultRecord) + Sync),
+) -> Vec<Option<ResultRecord>> {
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<ResultRecord>>> =
+        instances.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1).min(instances.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    if state.engine.interrupted() {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(instance) = instances.get(i) else {
+                        break;
+                    };
+                    let record = run_instance(state, instance, i);
+                    if state.engine.interrupted() && record.is_interrupted() {
+                        break;
+                    }
+                    on_result(&record);
+                    *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(record);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}

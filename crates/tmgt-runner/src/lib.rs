@@ -1,0 +1,42 @@
+//! tmgt's runner: configuration, the check matrix, the apr call engine, artifact
+//! preparation and reports. The `tmgt` binary is a thin CLI over it.
+
+// The checks crates register through `inventory`; naming them keeps the linker from
+// dropping their registrations (dtolnay/inventory#50).
+use checks_global as _;
+use checks_inference as _;
+use checks_structure as _;
+
+pub mod artifacts;
+pub mod config;
+pub mod engine;
+pub mod execute;
+pub mod filter;
+pub mod human;
+pub mod list;
+pub mod matrix;
+pub mod report;
+pub mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    ChecksFailed = 1,
+    Usage = 2,
+    Harness = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// The default configuration file: `suites.toml` in the working directory.
+pub fn default_config() -> PathBuf {
+    PathBuf::from("suites.toml")
+}

@@ -1,0 +1,56 @@
+//! `tmgt`: falsify apr's model conversions and runtimes against HuggingFace oracles.
+//!
+//! Exit codes: 0 every result passed or was skipped; 1 a check failed or apr misbehaved so
+//! that a check could not reach a verdict; 2 usage or configuration error; 3 the harness could
+//! not run at all (no apr, an oracle made from another model, an unwritable report).
+
+// Named so the linker keeps every checks crate's registrations (dtolnay/inventory#50).
+use checks_global as _;
+use checks_inference as _;
+use checks_structure as _;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use tmgt_runner::{Exit, human, list, run};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tmgt",
+    version,
+    about = "Tiny model ground truth: falsify apr's conversions and runtimes against HF oracles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the check matrix and write reports.
+    Run(run::RunArgs),
+    /// Make every artifact the profile needs (apr import/export), without running checks.
+    Prepare(run::PrepareArgs),
+    /// List every registered check.
+    ListChecks(list::ListArgs),
+}
+
+fn main() -> ExitCode {
+    human::init_tracing();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Ok.into()
+            };
+        }
+    };
+    let exit = match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Prepare(args) => run::prepare(&args),
+        Command::ListChecks(args) => list::list(&args),
+    };
+    exit.into()
+}

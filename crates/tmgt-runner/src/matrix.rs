@@ -1,0 +1,90 @@
+//! The matrix: every registered check of an enabled suite, instantiated over its scope's axes
+//! (models, quantization levels, prompts), then narrowed by `--filter`.
+
+use crate::config::Config;
+use crate::filter::Filter;
+use tmgt_check::{Quant, Registration, Registry, Scope};
+
+/// One check applied to one point of its scope.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub check: Registration,
+    /// Index into the config's models.
+    pub model: Option<usize>,
+    pub quant: Option<Quant>,
+    /// Index into the config's prompts.
+    pub prompt: Option<usize>,
+}
+
+impl Instance {
+    /// A stable id: `CODE/name[/model][/quant][/prompt]`.
+    pub fn id(&self, config: &Config) -> String {
+        let mut id = format!("{}/{}", self.check.meta.code, self.check.meta.name);
+        if let Some(m) = self.model {
+            id.push('/');
+            id.push_str(&config.models[m].name);
+        }
+        if let Some(q) = self.quant {
+            id.push('/');
+            id.push_str(q.as_str());
+        }
+        if let Some(p) = self.prompt {
+            id.push('/');
+            id.push_str(&config.prompts[p].name);
+        }
+        id
+    }
+}
+
+/// Expands the enabled suites in registry order (suite, then code), then models, quants,
+/// prompts: the order reports show whatever order instances finish in.
+pub fn build(config: &Config, registry: &Registry, filters: &[Filter]) -> Vec<Instance> {
+    let mut out = Vec::new();
+    for reg in registry.checks() {
+        if !config.suites.iter().any(|s| s == reg.meta.suite) {
+            continue;
+        }
+        for instance in expand(config, *reg) {
+            if filters.is_empty() || filters.iter().any(|f| f.matches(&instance, config)) {
+                out.push(instance);
+            }
+        }
+    }
+    out
+}
+
+fn expand(config: &Config, check: Registration) -> Vec<Instance> {
+    let scope = check.meta.scope;
+    if scope == Scope::Global {
+        return vec![Instance {
+            check,
+            model: None,
+            quant: None,
+            prompt: None,
+        }];
+    }
+    let mut out = Vec::new();
+    for (m, model) in config.models.iter().enumerate() {
+        let quants: Vec<Option<Quant>> = if scope.has_quant() {
+            model.quants.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for quant in quants {
+            let prompts: Vec<Option<usize>> = if scope.has_prompt() {
+                (0..config.prompts.len()).map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for prompt in prompts {
+                out.push(Instance {
+                    check,
+                    model: Some(m),
+                    quant,
+                    prompt,
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,293 @@
+//! `tmgt run` and `tmgt prepare`.
+
+use crate::artifacts::Artifacts;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::execute::{RunState, run_all};
+use crate::filter::Filter;
+use crate::report::{AprInfo, Report, ReportVerdict, Summary, Tool, write_atomic};
+use crate::{Exit, human, matrix};
+use apr_client::Apr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tmgt_check::{ArtifactKind, Registry};
+
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// The configuration file.
+    #[arg(long, default_value_os_t = crate::default_config())]
+    config: PathBuf,
+    /// The profile to run (default: the config's `run.profile`).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Parallel apr calls (default: the config's `run.jobs`, where 0 means one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// The apr binary (default: the config's `apr.binary`, then $TMGT_APR, then PATH).
+    #[arg(long, env = "TMGT_APR")]
+    apr: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Where reports go (default: the config's `paths.out`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Select instances: `suite=token model=tiny-qwen2 quant=int8|int4 prompt=code`, or a bare
+    /// suite/check name. Terms of one filter must all hold; several filters add up.
+    #[arg(long = "filter", value_name = "EXPR")]
+    filters: Vec<Filter>,
+    /// Run every apr call even when an identical one already ran (for benchmarking).
+    #[arg(long)]
+    no_reuse: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// What both commands set up before any apr work.
+struct Setup {
+    registry: Registry,
+    config: Config,
+    apr: Apr,
+    jobs: usize,
+}
+
+fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
+    let registry = Registry::load().map_err(|e| {
+        eprintln!("error: the check registry is inconsistent: {e}");
+        Exit::Harness
+    })?;
+    let config =
+        Config::load(&common.config, common.profile.as_deref(), &registry).map_err(|e| {
+            eprintln!("{:?}", miette::Report::new(e));
+            Exit::Usage
+        })?;
+    let explicit = common.apr.clone().or_else(|| config.apr.binary.clone());
+    let binary = apr_client::resolve_binary(explicit.as_deref()).map_err(|e| {
+        eprintln!(
+            "error: {e}\nhelp: scripts/install-apr installs the pinned apr {}",
+            config.apr.pinned_version
+        );
+        Exit::Harness
+    })?;
+    let apr = Apr::open(binary, &config.apr.min_version, config.timeouts.default).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Harness
+    })?;
+    if apr.version().version != config.apr.pinned_version.to_string() {
+        tracing::warn!(
+            found = %apr.version().version,
+            pinned = %config.apr.pinned_version,
+            "apr version differs from the one this configuration was verified against"
+        );
+    }
+    let jobs = match common.jobs.unwrap_or(config.jobs) {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n => n,
+    };
+    Ok(Setup {
+        registry,
+        config,
+        apr,
+        jobs,
+    })
+}
+
+/// SIGINT and SIGTERM set the flag: no new work starts and running apr groups are killed.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&flag)) {
+            tracing::warn!("cannot watch signal {signal}: {e}");
+        }
+    }
+    flag
+}
+
+pub fn run(args: &RunArgs) -> Exit {
+    let Setup {
+        registry,
+        config,
+        apr,
+        jobs,
+    } = match setup(&args.common) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| config.out_dir.clone());
+    let instances = matrix::build(&config, &registry, &args.filters);
+    if instances.is_empty() {
+        eprintln!(
+            "error: the filters select no check instance; `tmgt list-checks` lists the checks"
+        );
+        return Exit::Usage;
+    }
+    if let Err(problems) = preflight_oracles(&config, &instances) {
+        for p in problems {
+            eprintln!("error: {p}");
+        }
+        return Exit::Harness;
+    }
+    let started_at = jiff::Timestamp::now();
+    let interrupted = interrupt_flag();
+    let apr_info = AprInfo::new(
+        apr.binary(),
+        apr.binary_sha256(),
+        apr.version(),
+        &config.apr.pinned_version,
+    );
+    let artifacts = Artifacts::new(config.artifacts_dir.clone());
+    let scratch = out_dir.join("scratch");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let engine = Engine::new(
+        apr,
+        config.timeouts.clone(),
+        !args.no_reuse,
+        Arc::clone(&interrupted),
+    );
+    let state = RunState::new(config, engine, artifacts, scratch);
+    human::announce(&state.config, instances.len(), jobs);
+    let progress = human::Progress::new(instances.len());
+    let slots = run_all(&state, &instances, jobs, &|r| progress.result(r));
+    let was_interrupted = state.engine.interrupted();
+    let results: Vec<_> = slots.into_iter().flatten().collect();
+    let calls = state.engine.records();
+    let report = Report {
+        schema: crate::report::SCHEMA,
+        tool: Tool {
+            name: "tmgt",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        apr: apr_info,
+        config: serde_json::to_value(&state.config).unwrap_or_default(),
+        started_at: started_at.to_string(),
+        finished_at: jiff::Timestamp::now().to_string(),
+        interrupted: was_interrupted,
+        summary: Summary::of(&results, instances.len(), calls.len()),
+        results,
+        invocations: calls,
+    };
+    let path = out_dir.join("report.json");
+    let written = serde_json::to_vec_pretty(&report)
+        .map_err(|e| e.to_string())
+        .and_then(|json| write_atomic(&path, &json).map_err(|e| e.to_string()));
+    human::summary(&report, &path);
+    if let Err(e) = written {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return Exit::Harness;
+    }
+    if was_interrupted {
+        eprintln!(
+            "interrupted: {} of {} results written to {}",
+            report.results.len(),
+            instances.len(),
+            path.display()
+        );
+        return Exit::Harness;
+    }
+    let failed = report
+        .results
+        .iter()
+        .any(|r| matches!(r.verdict, ReportVerdict::Fail | ReportVerdict::Error));
+    if failed { Exit::ChecksFailed } else { Exit::Ok }
+}
+
+/// Loads every oracle the matrix needs before any apr work, so an oracle made from another
+/// model stops the run with a message naming both instead of failing checks one by one.
+fn preflight_oracles(config: &Config, instances: &[matrix::Instance]) -> Result<(), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for i in instances {
+        let (Some(m), Some(p)) = (i.model, i.prompt) else {
+            continue;
+        };
+        if !seen.insert((m, p)) {
+            continue;
+        }
+        let model = &config.models[m];
+        let prompt = &config.prompts[p];
+        match tmgt_oracle::load(&model.oracle_dir, &prompt.name) {
+            Ok(oracle) => {
+                if let Some(dir) = model.local_dir() {
+                    if let Err(e) = oracle.verify_model(dir) {
+                        problems.push(e.to_string());
+                    }
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+pub fn prepare(args: &PrepareArgs) -> Exit {
+    let Setup {
+        config, apr, jobs, ..
+    } = match setup(&args.common) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let interrupted = interrupt_flag();
+    let engine = Engine::new(apr, config.timeouts.clone(), true, interrupted);
+    let artifacts = Artifacts::new(config.artifacts_dir.clone());
+    let mut wanted = Vec::new();
+    for model in &config.models {
+        for q in &model.quants {
+            wanted.push((model, ArtifactKind::Apr(*q)));
+        }
+        wanted.push((model, ArtifactKind::Gguf));
+        wanted.push((model, ArtifactKind::RoundTrip));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((model, kind)) = wanted.get(i) else {
+                        break;
+                    };
+                    match artifacts.get(&engine, model, *kind) {
+                        Ok((p, _)) => eprintln!(
+                            "{:>8}  {}/{kind}  {}",
+                            if p.cached { "cached" } else { "built" },
+                            model.name,
+                            p.path.display()
+                        ),
+                        Err(e) => {
+                            failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            eprintln!("{:>8}  {}/{kind}  {e}", "FAILED", model.name);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let calls = engine.records().len();
+    eprintln!(
+        "{} artifacts, {} failed, {calls} apr calls, {:.1}s",
+        wanted.len(),
+        failures.load(std::sync::atomic::Ordering::SeqCst),
+        started.elapsed().as_secs_f64()
+    );
+    if failures.into_inner() > 0 {
+        Exit::ChecksFailed
+    } else {
+        Exit::Ok
+    }
+}
