@@ -76,6 +76,13 @@ pub enum AprError {
         limit: u64,
     },
 
+    /// The caller cancelled the call (tmgt was interrupted) and its process group was killed.
+    #[error("`{}` was cancelled: tmgt was interrupted", argv.join(" "))]
+    Cancelled {
+        /// Full argv, binary first.
+        argv: Vec<String>,
+    },
+
     /// apr exited non-zero without printing a document on stdout.
     #[error("apr exited with code {code} ({meaning}): {stderr_tail}")]
     Exit {

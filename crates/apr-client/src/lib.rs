@@ -242,6 +242,29 @@ impl Apr {
     /// Only when the process could not be spawned; every other outcome is in
     /// [`Captured::termination`].
     pub fn execute(&self, inv: &Invocation, timeout: Duration) -> Result<Captured, AprError> {
+        self.execute_inner(inv, timeout, None)
+    }
+
+    /// [`Apr::execute`], also killing the process group as soon as `cancel` becomes true
+    /// (the call then ends as [`Termination::Cancelled`]).
+    ///
+    /// # Errors
+    /// Only when the process could not be spawned.
+    pub fn execute_until(
+        &self,
+        inv: &Invocation,
+        timeout: Duration,
+        cancel: &std::sync::atomic::AtomicBool,
+    ) -> Result<Captured, AprError> {
+        self.execute_inner(inv, timeout, Some(cancel))
+    }
+
+    fn execute_inner(
+        &self,
+        inv: &Invocation,
+        timeout: Duration,
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Captured, AprError> {
         let env = self.call_env();
         tracing::debug!(command = %inv.display(), ?timeout, "apr call");
         let captured = process::run(
@@ -252,6 +275,7 @@ impl Apr {
             },
             timeout,
             &self.limits,
+            cancel,
         )?;
         tracing::debug!(
             termination = ?captured.termination,
@@ -287,5 +311,6 @@ pub fn execute_program(
         },
         timeout,
         limits,
+        None,
     )
 }

@@ -24,6 +24,9 @@ use serde::Serialize;
 
 use crate::AprError;
 
+/// How often a cancellable call looks at its cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
 /// Default cap on each of stdout and stderr.
 pub const DEFAULT_OUTPUT_CAP: usize = 32 * 1024 * 1024;
 
@@ -39,6 +42,8 @@ pub enum Termination {
     TimedOut(#[serde(with = "duration_secs")] Duration),
     /// The client killed the process group because a stream passed this many bytes.
     OutputLimit(u64),
+    /// The client killed the process group because the caller cancelled the call (SIGINT).
+    Cancelled,
 }
 
 impl Termination {
@@ -284,6 +289,7 @@ pub(crate) fn run(
     spec: &Spec<'_>,
     timeout: Duration,
     limits: &Limits,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Captured, AprError> {
     let argv: Vec<String> = std::iter::once(spec.program.display().to_string())
         .chain(spec.args.iter().cloned())
@@ -337,7 +343,16 @@ pub(crate) fn run(
 
     // Phase 1: until the child exits, the deadline passes, or output overflows.
     while w.exit.is_none() && !w.overflow {
-        if !w.next(deadline) {
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            forced = Some(Termination::Cancelled);
+            break;
+        }
+        // With a cancel flag, wake up regularly to look at it.
+        let until = match cancel {
+            Some(_) => deadline.min(Instant::now() + CANCEL_POLL),
+            None => deadline,
+        };
+        if !w.next(until) && Instant::now() >= deadline {
             forced = Some(Termination::TimedOut(timeout));
             break;
         }

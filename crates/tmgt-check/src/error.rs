@@ -29,7 +29,17 @@ impl CheckError {
     /// A short machine-readable class for grouping in reports and tickets.
     pub fn class(&self) -> &'static str {
         match self {
-            CheckError::Apr(_) => "apr",
+            CheckError::Apr(e) => match e {
+                AprError::TimedOut { .. } => "timeout",
+                AprError::Signaled { .. } => "signal",
+                AprError::OutputLimit { .. } => "output-limit",
+                AprError::Cancelled { .. } => "interrupted",
+                AprError::Exit { code: 101, .. } => "panic",
+                AprError::Exit { .. } => "exit",
+                AprError::NotJson { .. } => "not-json",
+                AprError::Shape { .. } => "schema",
+                _ => "apr-client",
+            },
             CheckError::Spawn(_) => "spawn",
             CheckError::ArtifactUnavailable { .. } => "artifact-unavailable",
             CheckError::Oracle(_) => "oracle",

@@ -232,5 +232,6 @@ fn describe(t: Termination) -> String {
         Termination::Signaled(sig) => format!("killed by signal {sig}"),
         Termination::TimedOut(after) => format!("timed out after {}s", after.as_secs()),
         Termination::OutputLimit(bytes) => format!("output passed {bytes} bytes"),
+        Termination::Cancelled => "interrupted".into(),
     }
 }

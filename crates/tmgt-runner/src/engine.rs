@@ -120,8 +120,11 @@ impl Engine {
         tracing::debug!(command = %invocation.display(), "apr call");
         let captured = self
             .apr
-            .execute(invocation, timeout)
+            .execute_until(invocation, timeout, &self.interrupted)
             .map_err(|e| CheckError::Spawn(e.to_string()))?;
+        if captured.termination == apr_client::Termination::Cancelled {
+            return Err(CheckError::Interrupted);
+        }
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         let id = records.len() + 1;
         records.push(CallRecord {

@@ -103,6 +103,9 @@ pub(crate) fn exit_code(c: &Captured) -> Result<i32, AprError> {
             argv: c.argv.clone(),
             limit,
         }),
+        Termination::Cancelled => Err(AprError::Cancelled {
+            argv: c.argv.clone(),
+        }),
     }
 }
 
