@@ -6,12 +6,11 @@
 //! apr finished successfully (written to a temporary name, then renamed).
 
 use crate::engine::{Engine, UsedCall};
+use crate::memo::Memo;
 use apr_client::{Invocation, Termination};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tmgt_check::{ArtifactKind, CheckError, ModelSource, ModelUnderTest, Quant};
 
 /// A prepared artifact.
@@ -24,21 +23,19 @@ pub struct Prepared {
     pub call: Option<usize>,
 }
 
-type Slot = Arc<OnceLock<Result<Prepared, String>>>;
-
 #[derive(Debug)]
 pub struct Artifacts {
     dir: PathBuf,
-    slots: Mutex<HashMap<(String, ArtifactKind), Slot>>,
-    source_keys: Mutex<HashMap<String, String>>,
+    made: Memo<(String, ArtifactKind), Result<Prepared, String>>,
+    source_keys: Memo<String, Result<String, String>>,
 }
 
 impl Artifacts {
     pub fn new(dir: PathBuf) -> Artifacts {
         Artifacts {
             dir,
-            slots: Mutex::default(),
-            source_keys: Mutex::default(),
+            made: Memo::default(),
+            source_keys: Memo::default(),
         }
     }
 
@@ -51,17 +48,10 @@ impl Artifacts {
         model: &ModelUnderTest,
         kind: ArtifactKind,
     ) -> Result<(Prepared, bool), CheckError> {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(slots.entry((model.name.clone(), kind)).or_default())
-        };
-        let mut here = false;
-        let prepared = slot.get_or_init(|| {
-            here = true;
+        let (prepared, here) = self.made.get_or_init((model.name.clone(), kind), || {
             self.make(engine, model, kind)
         });
         prepared
-            .clone()
             .map(|p| (p, here))
             .map_err(|reason| CheckError::ArtifactUnavailable {
                 artifact: format!("{}/{kind}", model.name),
@@ -175,25 +165,10 @@ impl Artifacts {
         kind: ArtifactKind,
         input: &Path,
     ) -> Result<String, String> {
-        let source = {
-            let known = self
-                .source_keys
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&model.name)
-                .cloned();
-            match known {
-                Some(k) => k,
-                None => {
-                    let k = hash_source(input, model)?;
-                    self.source_keys
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(model.name.clone(), k.clone());
-                    k
-                }
-            }
-        };
+        let (source, _) = self
+            .source_keys
+            .get_or_init(model.name.clone(), || hash_source(input, model));
+        let source = source?;
         let mut h = Sha256::new();
         h.update(source.as_bytes());
         h.update(engine.apr().binary_sha256().as_bytes());

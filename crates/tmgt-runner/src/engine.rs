@@ -3,12 +3,13 @@
 //! the report.
 
 use crate::config::Timeouts;
+use crate::memo::Memo;
 use apr_client::{Apr, Captured, Invocation};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 use tmgt_check::CheckError;
 
@@ -49,7 +50,7 @@ pub struct Engine {
     apr: Apr,
     timeouts: Timeouts,
     reuse: bool,
-    calls: Mutex<HashMap<CallKey, Arc<OnceLock<Outcome>>>>,
+    calls: Memo<CallKey, Outcome>,
     records: Mutex<Vec<CallRecord>>,
     hashes: Mutex<HashMap<PathBuf, (SystemTime, u64, String)>>,
     interrupted: Arc<AtomicBool>,
@@ -61,7 +62,7 @@ impl Engine {
             apr,
             timeouts,
             reuse,
-            calls: Mutex::default(),
+            calls: Memo::default(),
             records: Mutex::default(),
             hashes: Mutex::default(),
             interrupted,
@@ -93,24 +94,18 @@ impl Engine {
                 .map(|p| self.content_hash(p))
                 .collect(),
         };
-        let slot = {
-            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(calls.entry(key).or_default())
-        };
-        let mut ran_here = false;
-        let outcome = slot.get_or_init(|| {
-            ran_here = true;
-            self.execute(invocation).map_err(|e| e.to_string())
-        });
+        let (outcome, ran_here) = self
+            .calls
+            .get_or_init(key, || self.execute(invocation).map_err(|e| e.to_string()));
         match outcome {
             Ok((id, captured)) => Ok((
-                Arc::clone(captured),
+                captured,
                 UsedCall {
-                    id: *id,
+                    id,
                     reused: !ran_here,
                 },
             )),
-            Err(reason) if ran_here => Err(CheckError::Spawn(reason.clone())),
+            Err(reason) if ran_here => Err(CheckError::Spawn(reason)),
             Err(reason) => Err(CheckError::Spawn(format!("{reason} (shared call)"))),
         }
     }

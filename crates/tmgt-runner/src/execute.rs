@@ -6,9 +6,9 @@ use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::engine::{Engine, UsedCall};
 use crate::matrix::Instance;
+use crate::memo::Memo;
 use crate::report::{Outcome, ResultRecord};
 use apr_client::{Captured, Invocation, VersionInfo};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -25,8 +25,8 @@ pub struct RunState {
     pub engine: Engine,
     pub artifacts: Artifacts,
     pub scratch: PathBuf,
-    oracles: Mutex<HashMap<(usize, usize), Arc<OnceLock<Result<Arc<Oracle>, String>>>>>,
-    perplexity: Mutex<HashMap<usize, Arc<OnceLock<Result<Arc<PerplexityOracle>, String>>>>>,
+    oracles: Memo<(usize, usize), Result<Arc<Oracle>, String>>,
+    perplexity: Memo<usize, Result<Arc<PerplexityOracle>, String>>,
     eval_text: OnceLock<Result<Arc<str>, String>>,
 }
 
@@ -37,55 +37,47 @@ impl RunState {
             engine,
             artifacts,
             scratch,
-            oracles: Mutex::default(),
-            perplexity: Mutex::default(),
+            oracles: Memo::default(),
+            perplexity: Memo::default(),
             eval_text: OnceLock::new(),
         }
     }
 
     /// The oracle for a model and prompt, loaded once and checked against the model's files.
     pub fn oracle(&self, model: usize, prompt: usize) -> Result<Arc<Oracle>, String> {
-        let slot = {
-            let mut map = self.oracles.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(map.entry((model, prompt)).or_default())
-        };
-        slot.get_or_init(|| {
-            let m = &self.config.models[model];
-            let oracle = tmgt_oracle::load(&m.oracle_dir, &self.config.prompts[prompt].name)
-                .map_err(|e| e.to_string())?;
-            if let Some(dir) = m.local_dir() {
-                oracle.verify_model(dir).map_err(|e| e.to_string())?;
-            }
-            if oracle.prompt != self.config.prompts[prompt].text {
-                return Err(format!(
-                    "{} was made for the prompt {:?}, but the configured prompt is {:?}",
-                    oracle.path.display(),
-                    oracle.prompt,
-                    self.config.prompts[prompt].text
-                ));
-            }
-            Ok(Arc::new(oracle))
-        })
-        .clone()
+        self.oracles
+            .get_or_init((model, prompt), || {
+                let m = &self.config.models[model];
+                let oracle = tmgt_oracle::load(&m.oracle_dir, &self.config.prompts[prompt].name)
+                    .map_err(|e| e.to_string())?;
+                if let Some(dir) = m.local_dir() {
+                    oracle.verify_model(dir).map_err(|e| e.to_string())?;
+                }
+                if oracle.prompt != self.config.prompts[prompt].text {
+                    return Err(format!(
+                        "{} was made for the prompt {:?}, but the configured prompt is {:?}",
+                        oracle.path.display(),
+                        oracle.prompt,
+                        self.config.prompts[prompt].text
+                    ));
+                }
+                Ok(Arc::new(oracle))
+            })
+            .0
     }
 
     fn perplexity_oracle(&self, model: usize) -> Result<Arc<PerplexityOracle>, String> {
-        let slot = {
-            let mut map = self
-                .perplexity
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(map.entry(model).or_default())
-        };
-        slot.get_or_init(|| {
-            let m = &self.config.models[model];
-            let oracle = tmgt_oracle::load_perplexity(&m.oracle_dir).map_err(|e| e.to_string())?;
-            if let Some(dir) = m.local_dir() {
-                oracle.verify_model(dir).map_err(|e| e.to_string())?;
-            }
-            Ok(Arc::new(oracle))
-        })
-        .clone()
+        self.perplexity
+            .get_or_init(model, || {
+                let m = &self.config.models[model];
+                let oracle =
+                    tmgt_oracle::load_perplexity(&m.oracle_dir).map_err(|e| e.to_string())?;
+                if let Some(dir) = m.local_dir() {
+                    oracle.verify_model(dir).map_err(|e| e.to_string())?;
+                }
+                Ok(Arc::new(oracle))
+            })
+            .0
     }
 
     fn eval_text(&self) -> Result<Arc<str>, String> {

@@ -15,6 +15,7 @@ pub mod filter;
 pub mod human;
 pub mod list;
 pub mod matrix;
+pub mod memo;
 pub mod report;
 pub mod run;
 

@@ -10,7 +10,10 @@ use tmgt_check::Registry;
 use tmgt_runner::config::{Config, ConfigError};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A temp folder that looks like the repository (models, oracles, prompts linked in) with
@@ -37,7 +40,8 @@ fn load(text: &str) -> Result<Config, ConfigError> {
 /// The diagnostic as a person sees it, without colour, with the temp path replaced.
 fn render(text: &str) -> String {
     let (dir, file) = workspace_with(text);
-    let err = Config::load(&file, None, &Registry::load().unwrap()).expect_err("config should be refused");
+    let err = Config::load(&file, None, &Registry::load().unwrap())
+        .expect_err("config should be refused");
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
         .with_width(100)
@@ -48,7 +52,10 @@ fn render(text: &str) -> String {
 
 fn edit(from: &str, to: &str) -> String {
     let text = pristine();
-    assert!(text.contains(from), "suites.toml no longer contains {from:?}");
+    assert!(
+        text.contains(from),
+        "suites.toml no longer contains {from:?}"
+    );
     text.replacen(from, to, 1)
 }
 
@@ -74,7 +81,10 @@ fn the_hub_profile_describes_the_reference_models() {
 
 #[test]
 fn syntax_error() {
-    insta::assert_snapshot!(render(&edit("max_new_tokens = 32", "max_new_tokens = \"32")));
+    insta::assert_snapshot!(render(&edit(
+        "max_new_tokens = 32",
+        "max_new_tokens = \"32"
+    )));
 }
 
 #[test]
@@ -84,7 +94,10 @@ fn unknown_section_with_suggestion() {
 
 #[test]
 fn unknown_key() {
-    insta::assert_snapshot!(render(&edit("max_new_tokens = 32", "max_new_tokens = 32\nmax_tokens = 32")));
+    insta::assert_snapshot!(render(&edit(
+        "max_new_tokens = 32",
+        "max_new_tokens = 32\nmax_tokens = 32"
+    )));
 }
 
 #[test]
@@ -107,7 +120,10 @@ fn unknown_model_in_profile() {
 
 #[test]
 fn missing_model_folder() {
-    insta::assert_snapshot!(render(&edit("source = \"models/tiny-gpt2\"", "source = \"models/tiny-gpt3\"")));
+    insta::assert_snapshot!(render(&edit(
+        "source = \"models/tiny-gpt2\"",
+        "source = \"models/tiny-gpt3\""
+    )));
 }
 
 #[test]
@@ -120,7 +136,10 @@ fn unknown_quantization_level() {
 
 #[test]
 fn bad_version() {
-    insta::assert_snapshot!(render(&edit("min_version = \"0.72.3\"", "min_version = \"latest\"")));
+    insta::assert_snapshot!(render(&edit(
+        "min_version = \"0.72.3\"",
+        "min_version = \"latest\""
+    )));
 }
 
 #[test]
@@ -130,14 +149,21 @@ fn unknown_threshold_key() {
 
 #[test]
 fn unknown_profile() {
-    insta::assert_snapshot!(render(&edit("profile = \"default\"", "profile = \"nightly\"")));
+    insta::assert_snapshot!(render(&edit(
+        "profile = \"default\"",
+        "profile = \"nightly\""
+    )));
 }
 
 #[test]
 fn every_problem_at_once() {
     let text = edit("jobs = 0", "jobs = 0\nparallel = true");
     let text = text.replacen("  \"drift\",", "  \"drfit\",", 1);
-    let text = text.replacen("source = \"models/tiny-gpt2\"", "source = \"models/tiny-gpt3\"", 1);
+    let text = text.replacen(
+        "source = \"models/tiny-gpt2\"",
+        "source = \"models/tiny-gpt3\"",
+        1,
+    );
     let err = load(&text).expect_err("three problems");
     assert_eq!(err.messages().len(), 3, "{:?}", err.messages());
     insta::assert_snapshot!(render(&text));
@@ -145,6 +171,11 @@ fn every_problem_at_once() {
 
 #[test]
 fn unreadable_file() {
-    let err = Config::load(Path::new("/nonexistent/suites.toml"), None, &Registry::load().unwrap()).unwrap_err();
+    let err = Config::load(
+        Path::new("/nonexistent/suites.toml"),
+        None,
+        &Registry::load().unwrap(),
+    )
+    .unwrap_err();
     assert!(err.messages()[0].contains("cannot read /nonexistent/suites.toml"));
 }

@@ -12,7 +12,11 @@ use tmgt_check::Registry;
 #[test]
 fn names_and_codes_are_unique() {
     let registry = Registry::load().expect("duplicate names or codes");
-    assert!(registry.checks().len() >= 20, "only {} checks registered", registry.checks().len());
+    assert!(
+        registry.checks().len() >= 20,
+        "only {} checks registered",
+        registry.checks().len()
+    );
 }
 
 #[test]
@@ -21,10 +25,21 @@ fn each_suite_has_one_code_prefix_of_its_own() {
     let mut prefixes: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for r in registry.checks() {
         let code = r.meta.code;
-        let split = code.find(|c: char| c.is_ascii_digit()).unwrap_or_else(|| panic!("{code} has no number"));
-        assert!(split >= 2 && code[..split].chars().all(|c| c.is_ascii_uppercase()), "{code}: expected LETTERS then digits");
-        assert!(code[split..].chars().all(|c| c.is_ascii_digit()) && code.len() - split == 3, "{code}: three digits");
-        prefixes.entry(r.meta.suite).or_default().insert(code[..split].to_string());
+        let split = code
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or_else(|| panic!("{code} has no number"));
+        assert!(
+            split >= 2 && code[..split].chars().all(|c| c.is_ascii_uppercase()),
+            "{code}: expected LETTERS then digits"
+        );
+        assert!(
+            code[split..].chars().all(|c| c.is_ascii_digit()) && code.len() - split == 3,
+            "{code}: three digits"
+        );
+        prefixes
+            .entry(r.meta.suite)
+            .or_default()
+            .insert(code[..split].to_string());
     }
     let mut owner: BTreeMap<String, &str> = BTreeMap::new();
     for (suite, set) in &prefixes {
@@ -42,22 +57,37 @@ fn names_are_kebab_case_and_every_check_is_documented() {
     for r in registry.checks() {
         let m = r.meta;
         assert!(
-            m.name.split('-').all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())),
+            m.name.split('-').all(|w| !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())),
             "{}: name {:?} is not kebab-case",
             m.code,
             m.name
         );
-        assert!(m.docs.trim().len() >= 80, "{} {}: doc comment too short to say what and why", m.code, m.name);
-        assert!(!m.summary.is_empty() && !m.summary.ends_with('.'), "{}: summary is one line without a full stop", m.code);
+        assert!(
+            m.docs.trim().len() >= 80,
+            "{} {}: doc comment too short to say what and why",
+            m.code,
+            m.name
+        );
+        assert!(
+            !m.summary.is_empty() && !m.summary.ends_with('.'),
+            "{}: summary is one line without a full stop",
+            m.code
+        );
     }
 }
 
 #[test]
 fn every_suite_in_the_repository_config_is_registered_and_enabled() {
     let registry = Registry::load().unwrap();
-    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../suites.toml")).unwrap();
+    let config =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../suites.toml")).unwrap();
     for suite in registry.suites() {
-        assert!(config.contains(&format!("\"{suite}\"")), "suite {suite} is registered but not enabled in suites.toml");
+        assert!(
+            config.contains(&format!("\"{suite}\"")),
+            "suite {suite} is registered but not enabled in suites.toml"
+        );
     }
 }
 
@@ -70,28 +100,51 @@ fn did_you_mean_finds_close_names() {
 
 #[test]
 fn list_checks_through_the_binary_shows_all_three_checks_crates() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tmgt")).args(["list-checks", "--format", "json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(["list-checks", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let suites: BTreeSet<&str> = rows.iter().map(|r| r["suite"].as_str().unwrap()).collect();
     // One suite from each checks crate: inference, structure, global.
     for suite in ["token", "runtime", "inspect", "qa", "prepare", "parity-gpu"] {
-        assert!(suites.contains(suite), "suite {suite} missing from `tmgt list-checks`: {suites:?}");
+        assert!(
+            suites.contains(suite),
+            "suite {suite} missing from `tmgt list-checks`: {suites:?}"
+        );
     }
     let in_process = Registry::load().unwrap().checks().len();
-    assert_eq!(rows.len(), in_process, "the binary lists a different number of checks than the registry");
+    assert_eq!(
+        rows.len(),
+        in_process,
+        "the binary lists a different number of checks than the registry"
+    );
     for row in &rows {
         for key in ["code", "name", "suite", "scope", "summary", "docs"] {
-            assert!(row[key].as_str().is_some_and(|s| !s.is_empty()), "{row}: empty {key}");
+            assert!(
+                row[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{row}: empty {key}"
+            );
         }
     }
 }
 
 #[test]
 fn list_checks_table_has_a_header_and_one_row_per_check() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tmgt")).args(["list-checks"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(["list-checks"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("CODE"));
-    assert_eq!(text.lines().count() - 1, Registry::load().unwrap().checks().len());
+    assert_eq!(
+        text.lines().count() - 1,
+        Registry::load().unwrap().checks().len()
+    );
 }

@@ -105,7 +105,7 @@ impl RawConfig {
         };
         for key in table.keys() {
             if !SECTIONS.contains(&key.as_str()) {
-                problems.push(unknown_key(&[key.clone()], &SECTIONS));
+                problems.push(unknown_key(std::slice::from_ref(key), &SECTIONS));
             }
         }
         let apr = section::<RawApr>(&table, "apr", problems);

@@ -1,0 +1,211 @@
+//! `tmgt run` and `tmgt prepare` end to end: the built binary, the real apr (from TMGT_APR or
+//! PATH; the tests fail when it is missing) and the bundled tiny models.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn tmgt(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("apr binary not found"),
+        "these tests need the real apr: run scripts/install-apr or set TMGT_APR\n{stderr}"
+    );
+    out
+}
+
+fn run_report(extra: &[&str]) -> (i32, Value, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_arg = out_dir.path().display().to_string();
+    let mut args = vec!["run", "--out", &out_arg];
+    args.extend_from_slice(extra);
+    let out = tmgt(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = std::fs::read(out_dir.path().join("report.json"))
+        .unwrap_or_else(|e| panic!("no report.json ({e}); stderr:\n{stderr}"));
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&report).unwrap(),
+        stderr,
+    )
+}
+
+fn results_of<'a>(report: &'a Value, check: &str, model: &str) -> Vec<&'a Value> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["code"] == check && r["model"] == model)
+        .collect()
+}
+
+#[test]
+fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
+    let (code, report, stderr) = run_report(&[]);
+    assert_eq!(
+        code, 1,
+        "apr 0.72.3 has known bugs, so the run must fail\n{stderr}"
+    );
+    assert_eq!(report["schema"], "tmgt-report/1");
+    assert_eq!(report["apr"]["version"], "0.72.3");
+    assert!(report["apr"]["binary_sha256"].as_str().unwrap().len() == 64);
+    assert_eq!(report["interrupted"], false);
+    let results = report["results"].as_array().unwrap();
+    assert!(results.len() > 100, "only {} results", results.len());
+    let summary = &report["summary"];
+    let counted: u64 = ["pass", "fail", "skip", "error"]
+        .iter()
+        .map(|k| summary[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted as usize, results.len());
+    for r in results {
+        let verdict = r["verdict"].as_str().unwrap();
+        assert!(["pass", "fail", "skip", "error"].contains(&verdict), "{r}");
+        let evidence = r["evidence"]["count"].as_u64().unwrap();
+        if verdict == "pass" {
+            assert!(evidence > 0, "a pass with no evidence: {r}");
+        }
+        assert!(!r["message"].as_str().unwrap().is_empty(), "{r}");
+        assert!(
+            r["rerun_filter"].as_str().unwrap().starts_with("check="),
+            "{r}"
+        );
+    }
+    // Identical apr calls ran once and were shared (the GGUF log-prob run feeds four checks).
+    let reused = results
+        .iter()
+        .flat_map(|r| r["invocations"].as_array().unwrap())
+        .filter(|i| i["reused"] == true)
+        .count();
+    assert!(reused > 0, "no apr call was reused");
+    let calls = report["invocations"].as_array().unwrap().len();
+    assert_eq!(summary["apr_calls"].as_u64().unwrap() as usize, calls);
+
+    // Known behaviour of apr 0.72.3 on these models, checked by hand.
+    for r in results_of(&report, "TOK001", "tiny-qwen2")
+        .iter()
+        .filter(|r| r["quant"] == "int8")
+    {
+        assert_eq!(r["verdict"], "pass", "Qwen2 Int8 is token-exact: {r}");
+    }
+    for r in results_of(&report, "PRM002", "tiny-qwen2") {
+        assert_eq!(r["verdict"], "fail", "the GGUF path prepends BOS: {r}");
+    }
+    let llama = results_of(&report, "RUN001", "tiny-llama");
+    assert!(
+        llama.iter().any(|r| r["verdict"] == "fail"
+            && r["message"]
+                .as_str()
+                .unwrap()
+                .contains("divergence at step")),
+        "{llama:?}"
+    );
+    let gpt2_export = results_of(&report, "PRE002", "tiny-gpt2");
+    assert_eq!(gpt2_export[0]["verdict"], "fail", "{:?}", gpt2_export);
+    assert!(
+        gpt2_export[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exit 5"),
+        "{:?}",
+        gpt2_export
+    );
+    // Checks that needed the missing GGUF say so instead of failing on their own.
+    for r in results_of(&report, "RUN002", "tiny-gpt2") {
+        assert_eq!(r["verdict"], "error");
+        assert_eq!(r["error_class"], "artifact-unavailable");
+    }
+}
+
+#[test]
+fn a_filter_narrows_the_run_and_a_clean_selection_exits_zero() {
+    let (code, report, stderr) =
+        run_report(&["--filter", "suite=token model=tiny-qwen2 quant=int8"]);
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4, "{stderr}");
+    assert!(
+        results.iter().all(|r| r["verdict"] == "pass"),
+        "{results:?}"
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_filter_that_selects_nothing_is_a_usage_error() {
+    let out = tmgt(&["run", "--filter", "model=no-such-model"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("select no check instance"));
+}
+
+#[test]
+fn a_second_prepare_does_no_apr_work() {
+    let first = tmgt(&["prepare"]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("artifacts"), "{stderr}");
+    let second = tmgt(&["prepare"]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(" 0 apr calls"),
+        "the cache was not reused:\n{stderr}"
+    );
+    assert!(!stderr.contains(" built "), "{stderr}");
+    // GPT-2's GGUF export fails in apr 0.72.3: prepare reports it and exits 1.
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("FAILED  tiny-gpt2/gguf-f32"), "{stderr}");
+}
+
+#[test]
+fn an_oracle_made_from_another_model_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    for link in ["oracle", "prompts"] {
+        std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
+    }
+    let model = dir.path().join("models/tiny-qwen2");
+    std::fs::create_dir_all(&model).unwrap();
+    for entry in std::fs::read_dir(root.join("models/tiny-qwen2")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), model.join(entry.file_name())).unwrap();
+    }
+    let weights = model.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&weights, bytes).unwrap();
+    let config = std::fs::read_to_string(root.join("suites.toml"))
+        .unwrap()
+        .replace(
+            "models = [\"tiny-llama\", \"tiny-qwen2\", \"tiny-gpt2\"]",
+            "models = [\"tiny-qwen2\"]",
+        );
+    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(["run", "--config", "suites.toml", "--filter", "suite=token"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("was made from a different model.safetensors"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("oracle/tiny-qwen2/")
+            && stderr.contains("models/tiny-qwen2/model.safetensors"),
+        "{stderr}"
+    );
+}
