@@ -133,7 +133,7 @@ impl Artifacts {
                 other => Err(format!(
                     "`{}` failed ({}, call #{id}): {}",
                     invocation.display(),
-                    describe(other),
+                    crate::engine::describe(other),
                     captured.stderr_tail(4).trim()
                 )),
             },
@@ -197,16 +197,4 @@ fn hash_source(input: &Path, model: &ModelUnderTest) -> Result<String, String> {
         h.update(digest.as_bytes());
     }
     Ok(hex::encode(h.finalize()))
-}
-
-fn describe(t: Termination) -> String {
-    match t {
-        Termination::Exited(code) => {
-            format!("exit {code}: {}", apr_client::exit_code_meaning(code))
-        }
-        Termination::Signaled(sig) => format!("killed by signal {sig}"),
-        Termination::TimedOut(after) => format!("timed out after {}s", after.as_secs()),
-        Termination::OutputLimit(bytes) => format!("output passed {bytes} bytes"),
-        Termination::Cancelled => "interrupted".into(),
-    }
 }

@@ -5,32 +5,16 @@
 use crate::config::Timeouts;
 use crate::memo::Memo;
 use apr_client::{Apr, Captured, Invocation};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 use tmgt_check::CheckError;
-
-/// One apr call as the report shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct CallRecord {
-    pub id: usize,
-    /// The shell line that reproduces it.
-    pub command: String,
-    pub subcommand: String,
-    /// Exit code when apr exited on its own.
-    pub exit_code: Option<i32>,
-    /// How it ended (`exited`, `signaled`, `timed_out`, `output_limit`).
-    pub termination: apr_client::Termination,
-    pub duration_ms: u64,
-    pub stdout_bytes: u64,
-    pub stderr_bytes: u64,
-}
+use tmgt_report::CallRecord;
 
 /// A call a result used, and whether it was shared with an earlier request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct UsedCall {
     pub id: usize,
     pub reused: bool,
@@ -127,7 +111,7 @@ impl Engine {
             command: invocation.display(),
             subcommand: invocation.subcommand().to_string(),
             exit_code: captured.exit_code(),
-            termination: captured.termination,
+            termination: describe(captured.termination),
             duration_ms: u64::try_from(captured.duration.as_millis()).unwrap_or(u64::MAX),
             stdout_bytes: captured.stdout_bytes,
             stderr_bytes: captured.stderr_bytes,
@@ -167,5 +151,18 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+}
+
+/// How a call ended, in the report's words.
+pub fn describe(t: apr_client::Termination) -> String {
+    match t {
+        apr_client::Termination::Exited(code) => {
+            format!("exited {code}: {}", apr_client::exit_code_meaning(code))
+        }
+        apr_client::Termination::Signaled(sig) => format!("killed by signal {sig}"),
+        apr_client::Termination::TimedOut(after) => format!("timed out after {}s", after.as_secs()),
+        apr_client::Termination::OutputLimit(bytes) => format!("output passed {bytes} bytes"),
+        apr_client::Termination::Cancelled => "cancelled (interrupted)".into(),
     }
 }

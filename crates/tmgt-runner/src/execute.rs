@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::engine::{Engine, UsedCall};
 use crate::matrix::Instance;
 use crate::memo::Memo;
-use crate::report::{Outcome, ResultRecord};
+use crate::report::{Outcome, record};
 use apr_client::{Captured, Invocation, VersionInfo};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +17,7 @@ use tmgt_check::{
     ArtifactKind, CheckError, Context, ModelUnderTest, Prompt, Quant, Status, Thresholds,
 };
 use tmgt_oracle::{Oracle, PerplexityOracle};
+use tmgt_report::ResultRecord;
 
 /// What every instance of a run shares.
 #[derive(Debug)]
@@ -228,7 +229,7 @@ pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> Resu
         },
     };
     let used = cx.used.into_inner().unwrap_or_else(PoisonError::into_inner);
-    ResultRecord::new(state, instance, outcome, duration, used)
+    record(state, instance, outcome, duration, used)
 }
 
 /// Runs every instance on `jobs` threads; `on_result` sees each result as it finishes.
@@ -253,7 +254,9 @@ pub fn run_all(
                         break;
                     };
                     let record = run_instance(state, instance, i);
-                    if state.engine.interrupted() && record.is_interrupted() {
+                    if state.engine.interrupted()
+                        && record.error_class.as_deref() == Some("interrupted")
+                    {
                         break;
                     }
                     on_result(&record);

@@ -1,10 +1,10 @@
 //! What a person watching sees: progress and a summary on stderr (stdout stays for data).
 
 use crate::config::Config;
-use crate::report::{Report, ReportVerdict, ResultRecord};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tmgt_report::{Report, ReportVerdict, ResultRecord};
 
 /// Logs go to stderr, filtered by `TMGT_LOG` (default `warn`).
 pub fn init_tracing() {

@@ -5,13 +5,14 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::execute::{RunState, run_all};
 use crate::filter::Filter;
-use crate::report::{AprInfo, Report, ReportVerdict, Summary, Tool, write_atomic};
+use crate::report::apr_info;
 use crate::{Exit, human, matrix};
 use apr_client::Apr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tmgt_check::{ArtifactKind, Registry};
+use tmgt_report::{Report, ReportVerdict, Summary, Tool};
 
 #[derive(Debug, clap::Args)]
 pub struct CommonArgs {
@@ -139,7 +140,7 @@ pub fn run(args: &RunArgs) -> Exit {
     }
     let started_at = jiff::Timestamp::now();
     let interrupted = interrupt_flag();
-    let apr_info = AprInfo::new(
+    let apr_info = apr_info(
         apr.binary(),
         apr.binary_sha256(),
         apr.version(),
@@ -162,10 +163,10 @@ pub fn run(args: &RunArgs) -> Exit {
     let results: Vec<_> = slots.into_iter().flatten().collect();
     let calls = state.engine.records();
     let report = Report {
-        schema: crate::report::SCHEMA,
+        schema: tmgt_report::SCHEMA.into(),
         tool: Tool {
-            name: "tmgt",
-            version: env!("CARGO_PKG_VERSION"),
+            name: "tmgt".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         },
         apr: apr_info,
         config: serde_json::to_value(&state.config).unwrap_or_default(),
@@ -177,12 +178,13 @@ pub fn run(args: &RunArgs) -> Exit {
         invocations: calls,
     };
     let path = out_dir.join("report.json");
-    let written = serde_json::to_vec_pretty(&report)
-        .map_err(|e| e.to_string())
-        .and_then(|json| write_atomic(&path, &json).map_err(|e| e.to_string()));
+    let written = tmgt_report::write_reports(&report, &out_dir);
     human::summary(&report, &path);
     if let Err(e) = written {
-        eprintln!("error: cannot write {}: {e}", path.display());
+        eprintln!(
+            "error: cannot write the reports into {}: {e}",
+            out_dir.display()
+        );
         return Exit::Harness;
     }
     if was_interrupted {
