@@ -5,7 +5,11 @@ use std::path::Path;
 use tmgt_oracle::{OracleError, load, sha256_hex};
 
 fn write(dir: &Path, name: &str, json: &serde_json::Value) {
-    std::fs::write(dir.join(format!("{name}.json")), serde_json::to_vec_pretty(json).unwrap()).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_vec_pretty(json).unwrap(),
+    )
+    .unwrap();
 }
 
 fn step(token: u32, margin: f64) -> serde_json::Value {
@@ -27,7 +31,13 @@ fn a_reference_oracle_loads_without_the_extra_fields() {
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../oracle/smollm-135m");
     let oracle = load(&seed, "arithmetic").unwrap();
     assert_eq!(oracle.tokens.len(), 32);
-    assert!(matches!(oracle.plain(), Err(OracleError::Missing { field: "prompt_token_ids", .. })));
+    assert!(matches!(
+        oracle.plain(),
+        Err(OracleError::Missing {
+            field: "prompt_token_ids",
+            ..
+        })
+    ));
     assert!(oracle.with_bos().is_err());
 }
 
@@ -37,7 +47,10 @@ fn trajectories_are_found_by_prompt_ids() {
     std::fs::write(dir.path().join("model.safetensors"), b"weights").unwrap();
     write(dir.path(), "p", &tmgt_oracle(&sha256_hex(b"weights")));
     let oracle = load(dir.path(), "p").unwrap();
-    assert_eq!(oracle.trajectory_for_prompt(&[1, 2]).unwrap().tokens, &[5, 6]);
+    assert_eq!(
+        oracle.trajectory_for_prompt(&[1, 2]).unwrap().tokens,
+        &[5, 6]
+    );
     let bos = oracle.trajectory_for_prompt(&[0, 1, 2]).unwrap();
     assert_eq!((bos.bos, bos.tokens), (Some(0), &[7u32, 6][..]));
     assert!(oracle.trajectory_for_prompt(&[9]).is_none());
@@ -50,10 +63,16 @@ fn a_different_model_file_is_refused_naming_both() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("model.safetensors"), b"other weights").unwrap();
     write(dir.path(), "p", &tmgt_oracle(&sha256_hex(b"weights")));
-    let err = load(dir.path(), "p").unwrap().verify_model(dir.path()).unwrap_err();
+    let err = load(dir.path(), "p")
+        .unwrap()
+        .verify_model(dir.path())
+        .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, OracleError::ModelMismatch { .. }));
-    assert!(message.contains("p.json") && message.contains("model.safetensors"), "{message}");
+    assert!(
+        message.contains("p.json") && message.contains("model.safetensors"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -62,7 +81,10 @@ fn steps_that_disagree_with_tokens_are_refused() {
     let mut json = tmgt_oracle("x");
     json["steps"][1]["token_id"] = 99.into();
     write(dir.path(), "p", &json);
-    assert!(matches!(load(dir.path(), "p"), Err(OracleError::Inconsistent { .. })));
+    assert!(matches!(
+        load(dir.path(), "p"),
+        Err(OracleError::Inconsistent { .. })
+    ));
 }
 
 #[test]
@@ -72,5 +94,8 @@ fn missing_and_malformed_files_name_the_path() {
     assert!(missing.contains("nope.json"), "{missing}");
     std::fs::write(dir.path().join("bad.json"), b"{ not json").unwrap();
     let bad = load(dir.path(), "bad").unwrap_err().to_string();
-    assert!(bad.contains("bad.json") && bad.contains("not valid oracle JSON"), "{bad}");
+    assert!(
+        bad.contains("bad.json") && bad.contains("not valid oracle JSON"),
+        "{bad}"
+    );
 }
