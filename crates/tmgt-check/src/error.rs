@@ -9,6 +9,8 @@ pub enum CheckError {
     Apr(#[from] AprError),
     #[error("apr could not be run: {0}")]
     Spawn(String),
+    #[error("`{0}` exited but left processes holding its output open; tmgt killed them")]
+    StrayProcesses(String),
     #[error("artifact {artifact} unavailable: {reason}")]
     ArtifactUnavailable { artifact: String, reason: String },
     #[error(transparent)]
@@ -23,6 +25,9 @@ pub enum CheckError {
     Scope(&'static str),
     #[error("interrupted before it finished")]
     Interrupted,
+    /// The check does not apply to this instance (reported as a skip, with the reason).
+    #[error("{0}")]
+    NotApplicable(String),
 }
 
 impl CheckError {
@@ -41,6 +46,7 @@ impl CheckError {
                 _ => "apr-client",
             },
             CheckError::Spawn(_) => "spawn",
+            CheckError::StrayProcesses(_) => "stray-processes",
             CheckError::ArtifactUnavailable { .. } => "artifact-unavailable",
             CheckError::Oracle(_) => "oracle",
             CheckError::Schema { .. } => "schema",
@@ -48,6 +54,7 @@ impl CheckError {
             CheckError::NoEvidence(_) => "no-evidence",
             CheckError::Scope(_) => "scope",
             CheckError::Interrupted => "interrupted",
+            CheckError::NotApplicable(_) => "not-applicable",
         }
     }
 }

@@ -142,6 +142,9 @@ pub struct ModelUnderTest {
     pub quants: Vec<Quant>,
     /// The reference's perplexity ceiling for this model.
     pub ppl_ceiling: f64,
+    /// A ready-made file (made by any converter) to check in place of tmgt's own artifact of
+    /// the same format; the model's source still provides the oracle and the structure.
+    pub provided: Option<PathBuf>,
 }
 
 impl ModelUnderTest {

@@ -48,6 +48,16 @@ impl Artifacts {
         model: &ModelUnderTest,
         kind: ArtifactKind,
     ) -> Result<(Prepared, bool), CheckError> {
+        if let Some(file) = &model.provided {
+            return provided(file, model, kind).map(|path| {
+                let prepared = Prepared {
+                    path,
+                    cached: true,
+                    call: None,
+                };
+                (prepared, false)
+            });
+        }
         let (prepared, here) = self.made.get_or_init((model.name.clone(), kind), || {
             self.make(engine, model, kind)
         });
@@ -197,4 +207,29 @@ fn hash_source(input: &Path, model: &ModelUnderTest) -> Result<String, String> {
         h.update(digest.as_bytes());
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// A model given as a ready-made file stands in for the artifact of its own format and level:
+/// a `.gguf` for the GGUF, a `.apr` for the `.apr` of its single configured level. Checks that
+/// need any other artifact do not apply to it.
+fn provided(
+    file: &Path,
+    model: &ModelUnderTest,
+    kind: ArtifactKind,
+) -> Result<PathBuf, CheckError> {
+    let is = |ext: &str| file.extension().and_then(|e| e.to_str()) == Some(ext);
+    let matches = match kind {
+        ArtifactKind::Gguf => is("gguf"),
+        ArtifactKind::Apr(q) => is("apr") && model.quants == [q],
+        ArtifactKind::RoundTrip => false,
+    };
+    if matches {
+        Ok(file.to_path_buf())
+    } else {
+        Err(CheckError::NotApplicable(format!(
+            "{} is checked as given ({}); tmgt makes no {kind} for it",
+            model.name,
+            file.display()
+        )))
+    }
 }

@@ -20,7 +20,25 @@ pub struct UsedCall {
     pub reused: bool,
 }
 
-type Outcome = Result<(usize, Arc<Captured>), String>;
+type Outcome = Result<(usize, Arc<Captured>), CallFailure>;
+
+/// Why a call gave no usable capture; cloneable so a shared call fails the same way for all.
+#[derive(Debug, Clone)]
+enum CallFailure {
+    Spawn(String),
+    Strays(String),
+    Interrupted,
+}
+
+impl From<CallFailure> for CheckError {
+    fn from(f: CallFailure) -> CheckError {
+        match f {
+            CallFailure::Spawn(reason) => CheckError::Spawn(reason),
+            CallFailure::Strays(command) => CheckError::StrayProcesses(command),
+            CallFailure::Interrupted => CheckError::Interrupted,
+        }
+    }
+}
 
 /// The identity of a call for reuse: its argv and the contents of the files it reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,31 +96,26 @@ impl Engine {
                 .map(|p| self.content_hash(p))
                 .collect(),
         };
-        let (outcome, ran_here) = self
-            .calls
-            .get_or_init(key, || self.execute(invocation).map_err(|e| e.to_string()));
-        match outcome {
-            Ok((id, captured)) => Ok((
-                captured,
-                UsedCall {
-                    id,
-                    reused: !ran_here,
-                },
-            )),
-            Err(reason) if ran_here => Err(CheckError::Spawn(reason)),
-            Err(reason) => Err(CheckError::Spawn(format!("{reason} (shared call)"))),
-        }
+        let (outcome, ran_here) = self.calls.get_or_init(key, || self.execute(invocation));
+        let (id, captured) = outcome?;
+        Ok((
+            captured,
+            UsedCall {
+                id,
+                reused: !ran_here,
+            },
+        ))
     }
 
-    fn execute(&self, invocation: &Invocation) -> Result<(usize, Arc<Captured>), CheckError> {
+    fn execute(&self, invocation: &Invocation) -> Outcome {
         let timeout = self.timeouts.for_subcommand(invocation.subcommand());
         tracing::debug!(command = %invocation.display(), "apr call");
         let captured = self
             .apr
             .execute_until(invocation, timeout, &self.interrupted)
-            .map_err(|e| CheckError::Spawn(e.to_string()))?;
+            .map_err(|e| CallFailure::Spawn(e.to_string()))?;
         if captured.termination == apr_client::Termination::Cancelled {
-            return Err(CheckError::Interrupted);
+            return Err(CallFailure::Interrupted);
         }
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         let id = records.len() + 1;
@@ -116,6 +129,10 @@ impl Engine {
             stdout_bytes: captured.stdout_bytes,
             stderr_bytes: captured.stderr_bytes,
         });
+        drop(records);
+        if captured.strays_killed {
+            return Err(CallFailure::Strays(invocation.display()));
+        }
         Ok((id, Arc::new(captured)))
     }
 

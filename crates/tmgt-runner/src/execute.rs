@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 use tmgt_check::{
-    ArtifactKind, CheckError, Context, ModelUnderTest, Prompt, Quant, Status, Thresholds,
+    ArtifactKind, CheckError, Context, ModelUnderTest, Prompt, Quant, Status, Thresholds, Verdict,
 };
 use tmgt_oracle::{Oracle, PerplexityOracle};
 use tmgt_report::ResultRecord;
@@ -223,6 +223,7 @@ pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> Resu
             ),
         },
         Ok(v) => Outcome::Verdict(v),
+        Err(CheckError::NotApplicable(reason)) => Outcome::Verdict(Verdict::skip(reason)),
         Err(e) => Outcome::Error {
             class: e.class(),
             message: e.to_string(),

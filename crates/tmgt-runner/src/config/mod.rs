@@ -308,6 +308,25 @@ fn resolve_model(
             ),
         );
     }
+    let provided = m.artifact.as_ref().map(|p| at(p));
+    if let Some(file) = &provided {
+        let known = matches!(
+            file.extension().and_then(|e| e.to_str()),
+            Some("gguf" | "apr")
+        );
+        if !file.is_file() || !known {
+            problems.push(
+                Problem::at(
+                    &["models", name, "artifact"],
+                    format!("{} is not an existing .gguf or .apr file", file.display()),
+                    "this file",
+                )
+                .with_help(
+                    "name the converted file to check; `source` names the model it must match",
+                ),
+            );
+        }
+    }
     let mut quants: Vec<Quant> = Vec::new();
     for (i, q) in m.quants.iter().enumerate() {
         if quants.contains(q) {
@@ -326,6 +345,7 @@ fn resolve_model(
         oracle_dir,
         quants,
         ppl_ceiling: m.ppl_ceiling,
+        provided,
     })
 }
 

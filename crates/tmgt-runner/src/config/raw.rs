@@ -67,6 +67,9 @@ pub(super) struct RawModel {
     pub ppl_ceiling: f64,
     #[serde(default)]
     pub expect: Option<ModelFacts>,
+    /// A ready-made `.gguf` or `.apr` to check instead of tmgt's own conversion.
+    #[serde(default)]
+    pub artifact: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
