@@ -19,6 +19,16 @@ pub struct Report {
     pub results: Vec<ResultRecord>,
     /// Every apr call of the run, in start order.
     pub invocations: Vec<CallRecord>,
+    /// The folder the reports were written to, as given (the configured or `--out` folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_dir: Option<String>,
+    /// The known-issues ledger as applied to this run, one entry per ledger entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_issues: Vec<KnownIssueStatus>,
+    /// sha256 of the files the run's apr calls read or wrote (artifacts), by absolute path,
+    /// where they existed when the report was written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,7 +48,9 @@ pub struct AprInfo {
     pub cuda_runtime_available: bool,
 }
 
-/// The report's verdict column: the check's own three plus `error`.
+/// The report's verdict column: the check's own three, `error` when no verdict could be
+/// reached, and the two the known-issues ledger gives: `xfail` (a failure the ledger expects)
+/// and `xpass` (a ledger entry's result that now passes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportVerdict {
@@ -46,16 +58,53 @@ pub enum ReportVerdict {
     Fail,
     Skip,
     Error,
+    Xfail,
+    Xpass,
 }
 
 impl ReportVerdict {
+    pub const ALL: [ReportVerdict; 6] = [
+        ReportVerdict::Fail,
+        ReportVerdict::Error,
+        ReportVerdict::Xpass,
+        ReportVerdict::Xfail,
+        ReportVerdict::Skip,
+        ReportVerdict::Pass,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReportVerdict::Pass => "pass",
             ReportVerdict::Fail => "fail",
             ReportVerdict::Skip => "skip",
             ReportVerdict::Error => "error",
+            ReportVerdict::Xfail => "xfail",
+            ReportVerdict::Xpass => "xpass",
         }
+    }
+
+    /// A verdict that fails the run: a check failed, or could not reach a verdict.
+    pub fn is_problem(self) -> bool {
+        matches!(self, ReportVerdict::Fail | ReportVerdict::Error)
+    }
+
+    /// How bad, for ordering and for colouring a cell by its worst result: fail and error
+    /// first, then xpass (a ledger entry to close), xfail, skip, pass.
+    pub fn severity(self) -> u8 {
+        match self {
+            ReportVerdict::Fail => 5,
+            ReportVerdict::Error => 4,
+            ReportVerdict::Xpass => 3,
+            ReportVerdict::Xfail => 2,
+            ReportVerdict::Skip => 1,
+            ReportVerdict::Pass => 0,
+        }
+    }
+}
+
+impl std::fmt::Display for ReportVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -95,6 +144,36 @@ pub struct ResultRecord {
     /// Structured specifics: divergence windows, token streams, per-tensor numbers.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
+    /// The known-issues ledger entry that matched this result (verdicts `xfail`, `xpass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_issue: Option<KnownIssueRef>,
+}
+
+/// A ledger entry, as a result that it matched refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownIssueRef {
+    /// The entry's selector, in `--filter` syntax.
+    pub select: String,
+    /// The upstream issue.
+    pub link: String,
+    pub reason: String,
+    /// The verdict the ledger expects (`fail` or `error`); the check's own verdict when the
+    /// result is `xfail`.
+    pub expected: ReportVerdict,
+}
+
+/// One ledger entry after a run: what it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownIssueStatus {
+    #[serde(flatten)]
+    pub entry: KnownIssueRef,
+    /// Results its selector matched, whatever their verdict.
+    pub matched: usize,
+    pub xfail: usize,
+    pub xpass: usize,
+    /// It matched no result of a complete, unfiltered run: the check, model or prompt it
+    /// names is gone or renamed.
+    pub stale: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,18 +209,63 @@ pub struct Summary {
     pub fail: usize,
     pub skip: usize,
     pub error: usize,
+    /// Failures the known-issues ledger expects (they do not fail the run).
+    #[serde(default)]
+    pub xfail: usize,
+    /// Results a ledger entry expects to fail that passed: fixed upstream?
+    #[serde(default)]
+    pub xpass: usize,
+    /// Ledger entries that matched nothing in a complete run.
+    #[serde(default)]
+    pub stale_known_issues: usize,
     /// Instances that did not run because the run was interrupted.
     pub not_run: usize,
     pub by_suite: BTreeMap<String, SuiteCounts>,
     pub apr_calls: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuiteCounts {
     pub pass: usize,
     pub fail: usize,
     pub skip: usize,
     pub error: usize,
+    #[serde(default)]
+    pub xfail: usize,
+    #[serde(default)]
+    pub xpass: usize,
+}
+
+impl SuiteCounts {
+    pub fn add(&mut self, verdict: ReportVerdict) {
+        *self.slot(verdict) += 1;
+    }
+
+    pub fn get(&self, verdict: ReportVerdict) -> usize {
+        match verdict {
+            ReportVerdict::Pass => self.pass,
+            ReportVerdict::Fail => self.fail,
+            ReportVerdict::Skip => self.skip,
+            ReportVerdict::Error => self.error,
+            ReportVerdict::Xfail => self.xfail,
+            ReportVerdict::Xpass => self.xpass,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        ReportVerdict::ALL.iter().map(|v| self.get(*v)).sum()
+    }
+
+    fn slot(&mut self, verdict: ReportVerdict) -> &mut usize {
+        match verdict {
+            ReportVerdict::Pass => &mut self.pass,
+            ReportVerdict::Fail => &mut self.fail,
+            ReportVerdict::Skip => &mut self.skip,
+            ReportVerdict::Error => &mut self.error,
+            ReportVerdict::Xfail => &mut self.xfail,
+            ReportVerdict::Xpass => &mut self.xpass,
+        }
+    }
 }
 
 impl Summary {
@@ -152,18 +276,43 @@ impl Summary {
             apr_calls,
             ..Summary::default()
         };
+        let mut all = SuiteCounts::default();
         for r in results {
-            let suite = s.by_suite.entry(r.suite.clone()).or_default();
-            let (all, one) = match r.verdict {
-                ReportVerdict::Pass => (&mut s.pass, &mut suite.pass),
-                ReportVerdict::Fail => (&mut s.fail, &mut suite.fail),
-                ReportVerdict::Skip => (&mut s.skip, &mut suite.skip),
-                ReportVerdict::Error => (&mut s.error, &mut suite.error),
-            };
-            *all += 1;
-            *one += 1;
+            s.by_suite
+                .entry(r.suite.clone())
+                .or_default()
+                .add(r.verdict);
+            all.add(r.verdict);
         }
-        s
+        let SuiteCounts {
+            pass,
+            fail,
+            skip,
+            error,
+            xfail,
+            xpass,
+        } = all;
+        Summary {
+            pass,
+            fail,
+            skip,
+            error,
+            xfail,
+            xpass,
+            ..s
+        }
+    }
+
+    /// The counts of one verdict over the run.
+    pub fn count(&self, verdict: ReportVerdict) -> usize {
+        match verdict {
+            ReportVerdict::Pass => self.pass,
+            ReportVerdict::Fail => self.fail,
+            ReportVerdict::Skip => self.skip,
+            ReportVerdict::Error => self.error,
+            ReportVerdict::Xfail => self.xfail,
+            ReportVerdict::Xpass => self.xpass,
+        }
     }
 }
 

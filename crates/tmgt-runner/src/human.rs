@@ -29,6 +29,8 @@ fn paint(verdict: ReportVerdict) -> String {
         ReportVerdict::Fail => ("FAIL", "31"),
         ReportVerdict::Skip => ("skip", "33"),
         ReportVerdict::Error => ("ERROR", "35"),
+        ReportVerdict::Xfail => ("xfail", "33"),
+        ReportVerdict::Xpass => ("XPASS", "34"),
     };
     if colour() {
         format!("\x1b[{code}m{text:<5}\x1b[0m")

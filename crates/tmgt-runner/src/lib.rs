@@ -8,7 +8,9 @@ use checks_inference as _;
 use checks_structure as _;
 
 pub mod artifacts;
+pub mod bench;
 pub mod config;
+pub mod diff_cmd;
 pub mod engine;
 pub mod execute;
 pub mod filter;
@@ -18,6 +20,8 @@ pub mod matrix;
 pub mod memo;
 pub mod report;
 pub mod run;
+pub mod ticket_cmd;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

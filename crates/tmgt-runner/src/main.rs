@@ -11,7 +11,7 @@ use checks_structure as _;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use tmgt_runner::{Exit, human, list, run};
+use tmgt_runner::{Exit, bench, diff_cmd, human, list, run, ticket_cmd};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +32,12 @@ enum Command {
     Prepare(run::PrepareArgs),
     /// List every registered check.
     ListChecks(list::ListArgs),
+    /// Run the matrix as built and sequentially without reuse, and print the figures.
+    BenchRun(bench::BenchArgs),
+    /// Print a finished run's bug tickets (Markdown): one section per distinct failure.
+    Ticket(ticket_cmd::TicketArgs),
+    /// Compare two runs' reports; exits 1 when a result newly fails.
+    Diff(diff_cmd::DiffArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,9 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Prepare(args) => run::prepare(&args),
         Command::ListChecks(args) => list::list(&args),
+        Command::BenchRun(args) => bench::bench(&args),
+        Command::Ticket(args) => ticket_cmd::ticket(&args),
+        Command::Diff(args) => diff_cmd::diff(&args),
     };
     exit.into()
 }

@@ -86,6 +86,7 @@ pub fn record(
         invocations,
         rerun_filter: crate::filter::Filter::exact(instance, config),
         details,
+        known_issue: None,
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tmgt_check::{ArtifactKind, Registry};
-use tmgt_report::{Report, ReportVerdict, Summary, Tool};
+use tmgt_report::{Report, Summary, Tool};
 
 #[derive(Debug, clap::Args)]
 pub struct CommonArgs {
@@ -44,6 +44,13 @@ pub struct RunArgs {
     /// Run every apr call even when an identical one already ran (for benchmarking).
     #[arg(long)]
     no_reuse: bool,
+    /// The known-issues ledger (default: known-issues.toml beside the configuration; a
+    /// missing file is an empty ledger). A failure it lists is `xfail` and fails no run.
+    #[arg(long, value_name = "FILE")]
+    known_issues: Option<PathBuf>,
+    /// Ignore the known-issues ledger: report apr's raw verdicts.
+    #[arg(long, conflicts_with = "known_issues")]
+    no_known_issues: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,6 +139,20 @@ pub fn run(args: &RunArgs) -> Exit {
         );
         return Exit::Usage;
     }
+    let ledger_path =
+        crate::ticket_cmd::ledger_path(args.known_issues.as_deref(), &args.common.config);
+    let ledger = if args.no_known_issues {
+        Ok(tmgt_report::Ledger::default())
+    } else {
+        tmgt_report::Ledger::load(&ledger_path)
+    };
+    let ledger = match ledger {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: the known-issues ledger: {e}");
+            return Exit::Usage;
+        }
+    };
     if let Err(problems) = preflight_oracles(&config, &instances) {
         for p in problems {
             eprintln!("error: {p}");
@@ -162,7 +183,8 @@ pub fn run(args: &RunArgs) -> Exit {
     let was_interrupted = state.engine.interrupted();
     let results: Vec<_> = slots.into_iter().flatten().collect();
     let calls = state.engine.records();
-    let report = Report {
+    let artifacts = crate::ticket_cmd::hash_artifacts(&calls);
+    let mut report = Report {
         schema: tmgt_report::SCHEMA.into(),
         tool: Tool {
             name: "tmgt".into(),
@@ -176,10 +198,25 @@ pub fn run(args: &RunArgs) -> Exit {
         summary: Summary::of(&results, instances.len(), calls.len()),
         results,
         invocations: calls,
+        out_dir: Some(out_dir.display().to_string()),
+        known_issues: Vec::new(),
+        artifacts,
     };
+    report.apply_ledger(&ledger, args.filters.is_empty() && !was_interrupted);
     let path = out_dir.join("report.json");
     let written = tmgt_report::write_reports(&report, &out_dir);
     human::summary(&report, &path);
+    if report.summary.xfail + report.summary.xpass > 0 {
+        eprintln!(
+            "known issues ({}): {} xfail, {} xpass",
+            ledger_path.display(),
+            report.summary.xfail,
+            report.summary.xpass
+        );
+    }
+    for note in report.ledger_notes() {
+        eprintln!("{note}");
+    }
     if let Err(e) = written {
         eprintln!(
             "error: cannot write the reports into {}: {e}",
@@ -196,11 +233,12 @@ pub fn run(args: &RunArgs) -> Exit {
         );
         return Exit::Harness;
     }
-    let failed = report
-        .results
-        .iter()
-        .any(|r| matches!(r.verdict, ReportVerdict::Fail | ReportVerdict::Error));
-    if failed { Exit::ChecksFailed } else { Exit::Ok }
+    // `xfail` and `xpass` fail no run; `fail` and `error` do.
+    if report.failed() {
+        Exit::ChecksFailed
+    } else {
+        Exit::Ok
+    }
 }
 
 /// Loads every oracle the matrix needs before any apr work, so an oracle made from another

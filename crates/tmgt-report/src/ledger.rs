@@ -1,0 +1,359 @@
+//! The known-issues ledger (`known-issues.toml`): failures already filed upstream.
+//!
+//! ```toml
+//! [[issue]]
+//! select = "check=prompt-bos-mismatch model=tiny-qwen2"   # `tmgt run --filter` syntax
+//! link = "https://github.com/paiml/aprender/issues/123"
+//! reason = "the GGUF path prepends BOS"
+//! verdict = "fail"                                        # or "error"; default "fail"
+//! ```
+//!
+//! A result an entry selects whose verdict is the one the entry expects becomes `xfail` and
+//! no longer fails the run; one that passes becomes `xpass` (fixed upstream?); any other
+//! verdict stays as it is, so a known failure that turns into a harness error is still seen.
+//! An entry that selects no result of a complete run is stale.
+
+use crate::schema::{
+    KnownIssueRef, KnownIssueStatus, Report, ReportVerdict, ResultRecord, Summary,
+};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The ledger: its entries in file order (the first entry that selects a result wins).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    pub entries: Vec<LedgerEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    pub selector: Selector,
+    pub link: String,
+    pub reason: String,
+    /// `fail` or `error`.
+    pub expected: ReportVerdict,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedger {
+    #[serde(default)]
+    issue: Vec<RawEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    select: String,
+    link: String,
+    reason: String,
+    #[serde(default)]
+    verdict: Option<String>,
+}
+
+impl Ledger {
+    /// Reads the ledger at `path`; a missing file is an empty ledger.
+    pub fn load(path: &Path) -> Result<Ledger, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ledger::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Parses a ledger; every entry's problem is reported, not only the first.
+    pub fn parse(text: &str) -> Result<Ledger, String> {
+        let raw: RawLedger = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut entries = Vec::new();
+        let mut problems = Vec::new();
+        for (i, e) in raw.issue.into_iter().enumerate() {
+            let n = i + 1;
+            let selector = match e.select.parse::<Selector>() {
+                Ok(s) => Some(s),
+                Err(why) => {
+                    problems.push(format!("issue #{n}: `select`: {why}"));
+                    None
+                }
+            };
+            let expected = match e.verdict.as_deref() {
+                None | Some("fail") => Some(ReportVerdict::Fail),
+                Some("error") => Some(ReportVerdict::Error),
+                Some(other) => {
+                    problems.push(format!(
+                        "issue #{n}: `verdict = \"{other}\"`: use \"fail\" or \"error\""
+                    ));
+                    None
+                }
+            };
+            if e.link.trim().is_empty() {
+                problems.push(format!(
+                    "issue #{n}: `link` is empty: name the upstream issue"
+                ));
+            }
+            if e.reason.trim().is_empty() {
+                problems.push(format!("issue #{n}: `reason` is empty"));
+            }
+            if let (Some(selector), Some(expected)) = (selector, expected) {
+                entries.push(LedgerEntry {
+                    selector,
+                    link: e.link,
+                    reason: e.reason,
+                    expected,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(Ledger { entries })
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl LedgerEntry {
+    fn reference(&self) -> KnownIssueRef {
+        KnownIssueRef {
+            select: self.selector.to_string(),
+            link: self.link.clone(),
+            reason: self.reason.clone(),
+            expected: self.expected,
+        }
+    }
+}
+
+/// A `--filter`-style expression matched against a result: space-separated terms that must
+/// all hold, `key=a|b` with key `suite`, `check` (name or code), `model`, `quant`, `prompt`,
+/// or a bare word naming a suite, check or code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    terms: Vec<(Key, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Suite,
+    Check,
+    Model,
+    Quant,
+    Prompt,
+    Any,
+}
+
+impl Key {
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Key::Suite => Some("suite"),
+            Key::Check => Some("check"),
+            Key::Model => Some("model"),
+            Key::Quant => Some("quant"),
+            Key::Prompt => Some("prompt"),
+            Key::Any => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Selector {
+    type Err = String;
+
+    fn from_str(expr: &str) -> Result<Selector, String> {
+        let mut terms = Vec::new();
+        for word in expr.split_whitespace() {
+            let term = match word.split_once('=') {
+                None => (Key::Any, vec![word.to_string()]),
+                Some((key, value)) => {
+                    let values: Vec<String> = value.split('|').map(str::to_string).collect();
+                    if values.iter().any(String::is_empty) {
+                        return Err(format!("`{word}`: empty value"));
+                    }
+                    let key = match key {
+                        "suite" => Key::Suite,
+                        "check" => Key::Check,
+                        "model" => Key::Model,
+                        "quant" => Key::Quant,
+                        "prompt" => Key::Prompt,
+                        other => {
+                            return Err(format!(
+                                "`{other}` is not a selector key (use suite, check, model, quant or prompt)"
+                            ));
+                        }
+                    };
+                    (key, values)
+                }
+            };
+            terms.push(term);
+        }
+        if terms.is_empty() {
+            return Err("empty selector".into());
+        }
+        Ok(Selector { terms })
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (key, values)) in self.terms.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            if let Some(k) = key.name() {
+                write!(f, "{k}=")?;
+            }
+            f.write_str(&values.join("|"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Selector {
+    pub fn matches(&self, r: &ResultRecord) -> bool {
+        let one_of = |values: &[String], actual: Option<&str>| {
+            actual.is_some_and(|a| values.iter().any(|v| v == a))
+        };
+        self.terms.iter().all(|(key, v)| match key {
+            Key::Suite => one_of(v, Some(&r.suite)),
+            Key::Check => one_of(v, Some(&r.check)) || one_of(v, Some(&r.code)),
+            Key::Model => one_of(v, r.model.as_deref()),
+            Key::Quant => one_of(v, r.quant.as_deref()),
+            Key::Prompt => one_of(v, r.prompt.as_deref()),
+            Key::Any => [&r.suite, &r.check, &r.code].iter().any(|s| **s == v[0]),
+        })
+    }
+}
+
+impl Report {
+    /// Applies the ledger: turns expected failures into `xfail` and passes of known failures
+    /// into `xpass`, records what each entry matched, and recounts the summary. `complete` is
+    /// false for a filtered or interrupted run, where an unmatched entry is not called stale.
+    pub fn apply_ledger(&mut self, ledger: &Ledger, complete: bool) {
+        let mut statuses: Vec<KnownIssueStatus> = ledger
+            .entries
+            .iter()
+            .map(|e| KnownIssueStatus {
+                entry: e.reference(),
+                matched: 0,
+                xfail: 0,
+                xpass: 0,
+                stale: false,
+            })
+            .collect();
+        for r in &mut self.results {
+            let Some(i) = ledger.entries.iter().position(|e| e.selector.matches(r)) else {
+                continue;
+            };
+            let entry = &ledger.entries[i];
+            let status = &mut statuses[i];
+            status.matched += 1;
+            let verdict = match r.verdict {
+                v if v == entry.expected => ReportVerdict::Xfail,
+                ReportVerdict::Pass => ReportVerdict::Xpass,
+                _ => continue,
+            };
+            match verdict {
+                ReportVerdict::Xfail => status.xfail += 1,
+                _ => status.xpass += 1,
+            }
+            r.verdict = verdict;
+            r.known_issue = Some(entry.reference());
+        }
+        for s in &mut statuses {
+            s.stale = complete && s.matched == 0;
+        }
+        let summary = Summary::of(
+            &self.results,
+            self.results.len() + self.summary.not_run,
+            self.summary.apr_calls,
+        );
+        self.summary = Summary {
+            stale_known_issues: statuses.iter().filter(|s| s.stale).count(),
+            ..summary
+        };
+        self.known_issues = statuses;
+    }
+
+    /// A result fails the run: a check failed or could not reach a verdict (not `xfail`).
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| r.verdict.is_problem())
+    }
+
+    /// What the ledger asks a person to do, one paragraph per point, for stderr and the
+    /// Markdown reports: known failures that now pass, stale entries. Empty when none.
+    pub fn ledger_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for r in self
+            .results
+            .iter()
+            .filter(|r| r.verdict == ReportVerdict::Xpass)
+        {
+            if let Some(k) = &r.known_issue {
+                notes.push(format!(
+                    "XPASS {}: known to {} but passed. Fixed upstream? Close {} and remove the \
+                     ledger entry `{}`.",
+                    r.id, k.expected, k.link, k.select
+                ));
+            }
+        }
+        for s in self.known_issues.iter().filter(|s| s.stale) {
+            notes.push(format!(
+                "STALE known issue `{}` ({}) matched no result of this run: remove or fix the entry.",
+                s.entry.select, s.entry.link
+            ));
+        }
+        notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_entries_and_reports_every_problem() {
+        let ledger = Ledger::parse(
+            r#"
+            [[issue]]
+            select = "check=PRM002 model=tiny-qwen2|tiny-llama"
+            link = "https://example.org/1"
+            reason = "BOS"
+            [[issue]]
+            select = "suite=runtime"
+            link = "https://example.org/2"
+            reason = "crash"
+            verdict = "error"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(ledger.entries.len(), 2);
+        assert_eq!(
+            ledger.entries[0].selector.to_string(),
+            "check=PRM002 model=tiny-qwen2|tiny-llama"
+        );
+        assert_eq!(ledger.entries[1].expected, ReportVerdict::Error);
+
+        let err = Ledger::parse(
+            r#"
+            [[issue]]
+            select = "colour=red"
+            link = ""
+            reason = "x"
+            verdict = "maybe"
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.contains("not a selector key"), "{err}");
+        assert!(err.contains("`link` is empty"), "{err}");
+        assert!(err.contains("use \"fail\" or \"error\""), "{err}");
+        assert!(Ledger::parse("[[issue]]\nselect = \"x\"\n").is_err());
+        assert!(Ledger::parse("[[issue]]\nselect='x'\nlink='l'\nreason='r'\nextra=1").is_err());
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::load(&dir.path().join("known-issues.toml")).unwrap();
+        assert!(ledger.is_empty());
+    }
+}

@@ -1,0 +1,577 @@
+//! `ticket.md` and `tmgt ticket`: one section per distinct failure, ready to paste into an
+//! upstream issue.
+//!
+//! Results are grouped by a fingerprint (check, model, quantization level, error class, first
+//! divergence step), so one apr bug seen on several prompts is one section. Each section says
+//! which apr it was (version, commit, binary hash), the artifacts it read (with hashes), the
+//! exact apr commands that show it (paths replaced by `$ARTIFACTS`, `$MODELS`, ...), the
+//! divergence window with the oracle's margins, and the `tmgt run --filter` line that reruns
+//! only it.
+
+use crate::paths::Placeholders;
+use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
+use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// What makes two failing results the same finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint {
+    pub code: String,
+    pub check: String,
+    pub model: Option<String>,
+    pub quant: Option<String>,
+    /// `fail`, or the harness error class.
+    pub class: String,
+    pub first_divergence: Option<u64>,
+}
+
+impl Fingerprint {
+    pub fn of(r: &ResultRecord) -> Fingerprint {
+        Fingerprint {
+            code: r.code.clone(),
+            check: r.check.clone(),
+            model: r.model.clone(),
+            quant: r.quant.clone(),
+            class: match r.verdict {
+                ReportVerdict::Error => r.error_class.clone().unwrap_or_else(|| "error".into()),
+                v => v.as_str().to_string(),
+            },
+            first_divergence: first_divergence(r),
+        }
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.code)?;
+        for part in [&self.model, &self.quant].into_iter().flatten() {
+            write!(f, " {part}")?;
+        }
+        write!(f, " {}", self.class)?;
+        if let Some(step) = self.first_divergence {
+            write!(f, " @{step}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `details.comparison.first_divergence` of a token check.
+pub fn first_divergence(r: &ResultRecord) -> Option<u64> {
+    r.details["comparison"]["first_divergence"].as_u64()
+}
+
+/// One distinct failure and the results that show it, in report order.
+#[derive(Debug, Clone)]
+pub struct Finding<'a> {
+    pub fingerprint: Fingerprint,
+    pub results: Vec<&'a ResultRecord>,
+}
+
+/// The failing results (`fail` and `error`; not `xfail`) grouped by fingerprint: failures
+/// first, then errors, each in the order of their first result.
+pub fn findings(report: &Report) -> Vec<Finding<'_>> {
+    let mut out: Vec<Finding<'_>> = Vec::new();
+    for r in report.results.iter().filter(|r| r.verdict.is_problem()) {
+        let fp = Fingerprint::of(r);
+        match out.iter_mut().find(|f| f.fingerprint == fp) {
+            Some(f) => f.results.push(r),
+            None => out.push(Finding {
+                fingerprint: fp,
+                results: vec![r],
+            }),
+        }
+    }
+    out.sort_by_key(|f| f.results[0].verdict != ReportVerdict::Fail);
+    out
+}
+
+/// The whole `ticket.md`.
+pub fn render(report: &Report) -> String {
+    let places = Placeholders::of(report);
+    let findings = findings(report);
+    let mut s = String::new();
+    let apr = &report.apr;
+    let _ = writeln!(s, "# tmgt findings: apr {}\n", apr.version);
+    let failing: usize = findings.iter().map(|f| f.results.len()).sum();
+    let _ = writeln!(
+        s,
+        "{} distinct {} from {failing} failing {} ({} fail, {} error) of {} results; apr {} \
+         (commit {}, binary sha256 {}); tmgt {}; run started {}.{}\n",
+        findings.len(),
+        plural(findings.len(), "finding", "findings"),
+        plural(failing, "result", "results"),
+        report.summary.fail,
+        report.summary.error,
+        report.summary.total,
+        apr.version,
+        md_code(&apr.git_sha),
+        md_code(&apr.binary_sha256),
+        report.tool.version,
+        report.started_at,
+        if report.interrupted {
+            " The run was interrupted: some results are missing."
+        } else {
+            ""
+        }
+    );
+    if findings.is_empty() {
+        s.push_str("No check failed and none errored.\n");
+    }
+    let mut sections = String::new();
+    for (n, f) in findings.iter().enumerate() {
+        section(&mut sections, report, &places, n + 1, f);
+    }
+    let legend = places.legend(&sections);
+    if !legend.is_empty() {
+        s.push_str("Paths in commands:\n\n");
+        for (name, meaning) in legend {
+            let _ = writeln!(s, "- `{name}`: {meaning}");
+        }
+        s.push('\n');
+    }
+    s.push_str(&sections);
+    known_issues(&mut s, report);
+    s
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+fn section(s: &mut String, report: &Report, places: &Placeholders, n: usize, f: &Finding<'_>) {
+    let first = f.results[0];
+    let fp = &f.fingerprint;
+    let mut subject = Vec::new();
+    subject.extend(first.model.as_deref());
+    subject.extend(first.quant.as_deref());
+    let what = match (first.verdict, fp.first_divergence) {
+        (ReportVerdict::Error, _) => format!("error ({})", fp.class),
+        (_, Some(step)) => format!("diverges at step {step}"),
+        _ => "fails".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "## {n}. {} `{}`{}: {what}\n",
+        first.code,
+        first.check,
+        if subject.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", subject.join(" "))
+        }
+    );
+    let prompts: Vec<&str> = f
+        .results
+        .iter()
+        .filter_map(|r| r.prompt.as_deref())
+        .collect();
+    let _ = writeln!(
+        s,
+        "- verdict: **{}**{}; fingerprint {}",
+        first.verdict,
+        first
+            .error_class
+            .as_deref()
+            .map(|c| format!(" (`{c}`)"))
+            .unwrap_or_default(),
+        md_code(&fp.to_string())
+    );
+    let _ = writeln!(
+        s,
+        "- seen in {} {}{}",
+        f.results.len(),
+        plural(f.results.len(), "result", "results"),
+        if prompts.is_empty() {
+            String::new()
+        } else {
+            format!(" (prompts: {})", prompts.join(", "))
+        }
+    );
+    let apr = &report.apr;
+    let _ = writeln!(
+        s,
+        "- apr {} (commit `{}`), binary sha256 `{}`{}",
+        apr.version,
+        apr.git_sha,
+        apr.binary_sha256,
+        if apr.version == apr.pinned_version {
+            String::new()
+        } else {
+            format!(" (tmgt pins {})", apr.pinned_version)
+        }
+    );
+    let calls = reproduction(report, first);
+    let commands: Vec<String> = calls.iter().map(|(c, _)| c.command.clone()).collect();
+    let artifacts = artifact_hashes(report, &commands);
+    for (path, sha) in &artifacts {
+        let _ = writeln!(
+            s,
+            "- artifact `{}` sha256 `{sha}`",
+            clean_partial(&places.redact(path))
+        );
+    }
+    s.push('\n');
+    let _ = writeln!(s, "{}\n", quote(&first.message));
+    if f.results.len() > 1 {
+        s.push_str("| result | message |\n|---|---|\n");
+        for r in &f.results {
+            let _ = writeln!(
+                s,
+                "| {} | {} |",
+                md_code(&r.id),
+                md_cell(first_line(&r.message))
+            );
+        }
+        s.push('\n');
+    }
+    if !calls.is_empty() {
+        let _ = writeln!(s, "The apr calls of {}:\n", md_code(&first.id));
+        let mut script = String::new();
+        for (call, role) in &calls {
+            let end = match (call.exit_code, call.termination.as_str()) {
+                (Some(code), _) => format!("exit {code}"),
+                (None, how) => how.to_string(),
+            };
+            let _ = writeln!(
+                script,
+                "# {role} (call #{}, {end}, {} ms)",
+                call.id, call.duration_ms
+            );
+            let _ = writeln!(script, "{}", clean_partial(&places.redact(&call.command)));
+        }
+        s.push_str(&md_block("sh", &script));
+        s.push('\n');
+    }
+    window(s, first);
+    let _ = writeln!(s, "Rerun only this:\n");
+    let filters: Vec<&str> = f.results.iter().map(|r| r.rerun_filter.as_str()).collect();
+    s.push_str(&md_block("sh", &rerun_line(&filters)));
+    s.push('\n');
+}
+
+/// The message as a Markdown quote.
+fn quote(message: &str) -> String {
+    message
+        .lines()
+        .map(|l| format!("> {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The divergence window of a token check, with the oracle's top-1/top-2 margins.
+fn window(s: &mut String, r: &ResultRecord) {
+    let w = &r.details["window"];
+    let (Some(start), Some(expected)) = (w["start"].as_u64(), w["expected"].as_array()) else {
+        return;
+    };
+    let actual = w["actual"].as_array().cloned().unwrap_or_default();
+    let margins = w["margins"].as_array().cloned().unwrap_or_default();
+    let at = first_divergence(r);
+    let class = &r.details["classification"];
+    let kind = class["kind"].as_str().unwrap_or("divergence");
+    let _ = writeln!(
+        s,
+        "Divergence window ({kind}; margin = the oracle's top-1 minus top-2 logit, small means a near tie):\n"
+    );
+    s.push_str("| step | oracle | apr | oracle margin | |\n|---:|---:|---:|---:|---|\n");
+    let len = expected.len().max(actual.len());
+    for i in 0..len {
+        let step = start + i as u64;
+        let cell =
+            |v: Option<&serde_json::Value>| v.map_or_else(|| "—".to_string(), |t| t.to_string());
+        let margin = margins
+            .get(i)
+            .and_then(serde_json::Value::as_f64)
+            .map_or_else(|| "—".to_string(), |m| format!("{m:.3}"));
+        let mark = match at {
+            Some(a) if a == step => "← first divergence",
+            Some(a) if step > a => "(consequence)",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "| {step} | {} | {} | {margin} | {mark} |",
+            cell(expected.get(i)),
+            cell(actual.get(i)),
+        );
+    }
+    s.push('\n');
+}
+
+/// The calls that show a result: the calls that made the artifacts it read (recursively,
+/// inputs first), the calls its message names (`call #N`), and its own calls.
+pub fn reproduction<'a>(
+    report: &'a Report,
+    r: &ResultRecord,
+) -> Vec<(&'a CallRecord, &'static str)> {
+    let by_id = |id: usize| report.invocations.iter().find(|c| c.id == id);
+    let own: Vec<&CallRecord> = r.invocations.iter().filter_map(|i| by_id(i.id)).collect();
+    let named: Vec<&CallRecord> = call_refs(&r.message)
+        .into_iter()
+        .filter_map(by_id)
+        .filter(|c| !own.iter().any(|o| o.id == c.id))
+        .collect();
+    // Among the result's own calls, those that made another's input are preparation.
+    let makes_input = |c: &CallRecord| {
+        own.iter().any(|o| {
+            absolute_paths(&o.command)
+                .iter()
+                .any(|p| maker_of(report, p, o.id).is_some_and(|m| m.id == c.id))
+        })
+    };
+    let shows = own.iter().rev().find(|c| !makes_input(c)).map(|c| c.id);
+    let mut out: Vec<(&CallRecord, &'static str)> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for call in named {
+        add_with_makers(
+            report,
+            call,
+            "the failing call its message names",
+            &mut out,
+            &mut seen,
+            0,
+        );
+    }
+    for &call in &own {
+        let role = if Some(call.id) == shows {
+            "the call that shows it"
+        } else if makes_input(call) {
+            "makes its input"
+        } else {
+            "an earlier call of the check"
+        };
+        add_with_makers(report, call, role, &mut out, &mut seen, 0);
+    }
+    out
+}
+
+fn add_with_makers<'a>(
+    report: &'a Report,
+    call: &'a CallRecord,
+    role: &'static str,
+    out: &mut Vec<(&'a CallRecord, &'static str)>,
+    seen: &mut BTreeSet<usize>,
+    depth: usize,
+) {
+    if depth > 8 || seen.contains(&call.id) {
+        return;
+    }
+    seen.insert(call.id);
+    for path in absolute_paths(&call.command) {
+        if let Some(maker) = maker_of(report, &path, call.id) {
+            add_with_makers(report, maker, "makes its input", out, seen, depth + 1);
+        }
+    }
+    out.push((call, role));
+}
+
+/// The call that wrote `path` (apr writes to `NAME.partial-PID.EXT` and tmgt renames it).
+fn maker_of<'a>(report: &'a Report, path: &str, before: usize) -> Option<&'a CallRecord> {
+    let (stem, ext) = path.rsplit_once('.')?;
+    let partial = format!("{stem}.partial-");
+    report.invocations.iter().find(|c| {
+        c.id != before
+            && c.command.contains(&partial)
+            && c.command.split_whitespace().any(|w| {
+                let w = w.trim_matches('\'');
+                w.starts_with(&partial) && w.ends_with(&format!(".{ext}"))
+            })
+    })
+}
+
+/// `call #12` references in a message.
+fn call_refs(message: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = message;
+    while let Some(at) = rest.find("call #") {
+        rest = &rest[at + "call #".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(id) = digits.parse() {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The files a command names, under the names they have once made (`x.partial-123.apr` is
+/// `x.apr`): what the runner hashes into `Report::artifacts`.
+pub fn files_named(command: &str) -> Vec<String> {
+    absolute_paths(command)
+        .iter()
+        .map(|p| clean_partial(p))
+        .collect()
+}
+
+/// Absolute paths among a shell command's words.
+fn absolute_paths(command: &str) -> Vec<String> {
+    command
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|w| w.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `x.partial-123.apr` → `x.apr`: the name the file has once made.
+fn clean_partial(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(".partial-") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + ".partial-".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 {
+            rest = &after[digits..];
+        } else {
+            out.push_str(".partial-");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The sha256 of each file the commands name that the report has a hash for.
+fn artifact_hashes(report: &Report, commands: &[String]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for command in commands {
+        for path in absolute_paths(command) {
+            let path = clean_partial(&path);
+            if let Some(sha) = report.artifacts.get(&path) {
+                if !out.iter().any(|(p, _)| *p == path) {
+                    out.push((path, sha.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One `tmgt run` line that reruns these results: their filters merged into one where they
+/// differ in a single term (`prompt=code|greeting`), else one `--filter` each.
+pub fn rerun_line(filters: &[&str]) -> String {
+    let mut unique: Vec<&str> = Vec::new();
+    for f in filters {
+        if !unique.contains(f) {
+            unique.push(f);
+        }
+    }
+    let merged = merge_filters(&unique);
+    let parts: Vec<String> = match merged {
+        Some(m) => vec![m],
+        None => unique.iter().map(|f| (*f).to_string()).collect(),
+    };
+    let mut line = "tmgt run".to_string();
+    for p in parts {
+        let _ = write!(line, " --filter {}", shell_quote(&p));
+    }
+    line
+}
+
+fn merge_filters(filters: &[&str]) -> Option<String> {
+    let parsed: Vec<Vec<(&str, &str)>> = filters
+        .iter()
+        .map(|f| {
+            f.split_whitespace()
+                .map(|t| t.split_once('=').unwrap_or(("", t)))
+                .collect()
+        })
+        .collect();
+    let first = parsed.first()?;
+    if parsed
+        .iter()
+        .any(|p| p.len() != first.len() || p.iter().zip(first).any(|(a, b)| a.0 != b.0))
+    {
+        return None;
+    }
+    let differing: Vec<usize> = (0..first.len())
+        .filter(|&i| parsed.iter().any(|p| p[i].1 != first[i].1))
+        .collect();
+    if differing.len() > 1 {
+        return None;
+    }
+    let terms: Vec<String> = (0..first.len())
+        .map(|i| {
+            let mut values: Vec<&str> = Vec::new();
+            for p in &parsed {
+                for v in p[i].1.split('|') {
+                    if !values.contains(&v) {
+                        values.push(v);
+                    }
+                }
+            }
+            let value = values.join("|");
+            if first[i].0.is_empty() {
+                value
+            } else {
+                format!("{}={value}", first[i].0)
+            }
+        })
+        .collect();
+    Some(terms.join(" "))
+}
+
+/// Results the ledger already knows about, and its call-outs.
+fn known_issues(s: &mut String, report: &Report) {
+    let notes = report.ledger_notes();
+    if report.summary.xfail == 0 && notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Known issues\n");
+    if report.summary.xfail > 0 {
+        let _ = writeln!(
+            s,
+            "{} known {} (xfail) not repeated above:\n",
+            report.summary.xfail,
+            plural(report.summary.xfail, "failure", "failures")
+        );
+        s.push_str("| ledger entry | issue | xfail | reason |\n|---|---|---:|---|\n");
+        for k in report.known_issues.iter().filter(|k| k.xfail > 0) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                md_code(&k.entry.select),
+                md_cell(&k.entry.link),
+                k.xfail,
+                md_cell(&k.entry.reason)
+            );
+        }
+        s.push('\n');
+    }
+    for note in notes {
+        let _ = writeln!(s, "- {note}");
+    }
+    s.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_filters_that_differ_in_one_term() {
+        assert_eq!(
+            rerun_line(&[
+                "check=a model=m quant=int4 prompt=code",
+                "check=a model=m quant=int4 prompt=greeting",
+                "check=a model=m quant=int4 prompt=code",
+            ]),
+            "tmgt run --filter 'check=a model=m quant=int4 prompt=code|greeting'"
+        );
+        assert_eq!(
+            rerun_line(&["check=a model=m", "check=b model=n"]),
+            "tmgt run --filter 'check=a model=m' --filter 'check=b model=n'"
+        );
+    }
+
+    #[test]
+    fn finds_call_references_and_partial_names() {
+        assert_eq!(call_refs("failed (exit 5, call #12): x; call #3"), [12, 3]);
+        assert_eq!(
+            clean_partial("/a/x-key.partial-4242.apr y"),
+            "/a/x-key.apr y"
+        );
+        assert_eq!(clean_partial("a.partial-b"), "a.partial-b");
+    }
+}

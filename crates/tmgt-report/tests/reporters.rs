@@ -1,0 +1,178 @@
+//! Every reporter, snapshot-tested on the synthetic run of `common`.
+
+mod common;
+
+use tmgt_report::diff::Diff;
+use tmgt_report::matrix::Matrix;
+use tmgt_report::{Report, ReportVerdict, html, junit, markdown, ticket};
+
+#[test]
+fn the_ledger_turns_known_failures_into_xfail_and_xpass_and_finds_stale_entries() {
+    let r = common::report();
+    let s = &r.summary;
+    assert_eq!(
+        (s.pass, s.fail, s.error, s.skip, s.xfail, s.xpass),
+        (3, 3, 1, 1, 1, 1)
+    );
+    assert_eq!(s.stale_known_issues, 1);
+    assert_eq!(s.total, r.results.len());
+    let statuses: Vec<_> = r
+        .known_issues
+        .iter()
+        .map(|k| (k.matched, k.xfail, k.xpass, k.stale))
+        .collect();
+    assert_eq!(
+        statuses,
+        [(1, 1, 0, false), (1, 0, 1, false), (0, 0, 0, true)]
+    );
+    assert!(r.failed(), "a fail and an error remain");
+    insta::assert_snapshot!(r.ledger_notes().join("\n"));
+
+    // A filtered run does not call an unmatched entry stale.
+    let mut filtered = common::raw_report();
+    filtered.apply_ledger(&tmgt_report::Ledger::parse(common::LEDGER).unwrap(), false);
+    assert_eq!(filtered.summary.stale_known_issues, 0);
+}
+
+#[test]
+fn xfail_alone_does_not_fail_the_run() {
+    let mut r = common::report();
+    r.results.retain(|x| !x.verdict.is_problem());
+    assert!(!r.failed());
+    assert!(r.results.iter().any(|x| x.verdict == ReportVerdict::Xfail));
+}
+
+#[test]
+fn report_json_round_trips_with_the_new_verdicts() {
+    let r = common::report();
+    let json = serde_json::to_vec_pretty(&r).unwrap();
+    let back = Report::from_json(&json).unwrap();
+    assert_eq!(serde_json::to_vec_pretty(&back).unwrap(), json);
+    assert!(
+        String::from_utf8(json)
+            .unwrap()
+            .contains("\"verdict\": \"xfail\"")
+    );
+}
+
+#[test]
+fn a_report_from_before_the_ledger_still_reads() {
+    let mut v = serde_json::to_value(common::raw_report()).unwrap();
+    for key in ["xfail", "xpass", "stale_known_issues"] {
+        v["summary"].as_object_mut().unwrap().remove(key);
+    }
+    let back = Report::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(back.summary.xfail, 0);
+}
+
+#[test]
+fn junit() {
+    insta::assert_snapshot!(junit::render(&common::report()).unwrap());
+}
+
+#[test]
+fn summary_markdown() {
+    insta::assert_snapshot!(markdown::render(&common::report()));
+}
+
+#[test]
+fn html_page() {
+    let page = html::render(&common::report());
+    assert!(!page.contains("http://") || page.contains("https://github.com/example"));
+    for banned in ["<link", "src=\"http", "@import", "url("] {
+        assert!(
+            !page.contains(banned),
+            "the page must load nothing: {banned}"
+        );
+    }
+    insta::assert_snapshot!(page);
+}
+
+#[test]
+fn matrix_cells() {
+    let r = common::report();
+    let m = Matrix::of(&r);
+    let rows: Vec<String> = m
+        .rows
+        .iter()
+        .map(|k| format!("{} {}", k.model, k.quant))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "tiny-llama —",
+            "tiny-llama f32",
+            "tiny-llama int4",
+            "tiny-qwen2 f32",
+            "tiny-qwen2 int8",
+            "tiny-qwen2 int4",
+            "(global) —"
+        ]
+    );
+    assert_eq!(m.suites, ["prepare", "runtime", "token", "inspect", "list"]);
+    assert_eq!(m.cells.len(), 9);
+    let counted: usize = m.cells.values().map(|c| c.results.len()).sum();
+    assert_eq!(counted, r.results.len());
+}
+
+#[test]
+fn ticket_groups_one_divergence_seen_on_two_prompts_into_one_section() {
+    let r = common::report();
+    let findings = ticket::findings(&r);
+    let sizes: Vec<(String, usize)> = findings
+        .iter()
+        .map(|f| (f.fingerprint.to_string(), f.results.len()))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("PRE002 tiny-llama fail".to_string(), 1),
+            ("TOK001 tiny-llama int4 fail @5".to_string(), 2),
+            ("RUN002 tiny-llama f32 artifact-unavailable".to_string(), 1),
+        ]
+    );
+    let md = ticket::render(&r);
+    for machine in ["/srv/tmgt", "/usr/local/bin"] {
+        assert!(!md.contains(machine), "{machine} leaked into the ticket");
+    }
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn diff_of_two_runs() {
+    let old = common::report();
+    let mut new = common::raw_report();
+    // The Qwen2 Int4 failure loses its ledger entry, the GGUF export gets fixed, one message
+    // changes, the list check goes and a new check comes.
+    new.results.retain(|x| x.code != "LST001");
+    for x in &mut new.results {
+        match x.code.as_str() {
+            "PRE002" => x.verdict = ReportVerdict::Pass,
+            "INS001" => x.message = "apr inspect reports no architecture (v2)".into(),
+            _ => {}
+        }
+    }
+    let mut added = new.results[0].clone();
+    added.id = "PRE009/new-check/tiny-llama".into();
+    added.verdict = ReportVerdict::Error;
+    new.results.push(added);
+    let d = Diff::between(&old, &new);
+    assert!(d.regressed());
+    let ids = |c: &[tmgt_report::diff::Change]| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&d.newly_failing),
+        [
+            "TOK001/token-mismatch/tiny-qwen2/int4/code",
+            "PRE009/new-check/tiny-llama"
+        ]
+    );
+    assert_eq!(
+        ids(&d.newly_passing),
+        ["PRE002/gguf-export-failed/tiny-llama"]
+    );
+    assert_eq!(ids(&d.removed), ["LST001/list-misses-cache"]);
+    insta::assert_snapshot!(d.render(&old, &new));
+
+    let same = Diff::between(&old, &old);
+    assert!(same.is_empty() && !same.regressed());
+}
