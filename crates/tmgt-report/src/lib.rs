@@ -20,8 +20,8 @@ mod write;
 
 pub use ledger::{Ledger, Selector};
 pub use schema::{
-    AprInfo, CallRecord, EvidenceRecord, KnownIssueRef, KnownIssueStatus, Report, ReportVerdict,
-    ResultRecord, SCHEMA, SuiteCounts, Summary, Tool, UsedInvocation,
+    AprInfo, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef, KnownIssueStatus, Report,
+    ReportVerdict, ResultRecord, SCHEMA, SuiteCounts, Summary, Tool, UsedInvocation,
 };
 pub use write::write_atomic;
 

@@ -19,6 +19,9 @@ pub struct Report {
     pub results: Vec<ResultRecord>,
     /// Every apr call of the run, in start order.
     pub invocations: Vec<CallRecord>,
+    /// What tmgt itself (not apr) cost: CPU time and peak memory of the tmgt process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<HarnessUsage>,
     /// The folder the reports were written to, as given (the configured or `--out` folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_dir: Option<String>,
@@ -29,6 +32,15 @@ pub struct Report {
     /// where they existed when the report was written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
+}
+
+/// Resource use of the tmgt process alone (`getrusage(RUSAGE_SELF)`: apr's children excluded).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct HarnessUsage {
+    pub wall_ms: u64,
+    pub cpu_user_ms: u64,
+    pub cpu_system_ms: u64,
+    pub peak_rss_kb: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

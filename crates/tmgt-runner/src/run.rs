@@ -160,6 +160,7 @@ pub fn run(args: &RunArgs) -> Exit {
         return Exit::Harness;
     }
     let started_at = jiff::Timestamp::now();
+    let started = std::time::Instant::now();
     let interrupted = interrupt_flag();
     let apr_info = apr_info(
         apr.binary(),
@@ -198,6 +199,7 @@ pub fn run(args: &RunArgs) -> Exit {
         summary: Summary::of(&results, instances.len(), calls.len()),
         results,
         invocations: calls,
+        harness: Some(crate::usage::harness_usage(started.elapsed())),
         out_dir: Some(out_dir.display().to_string()),
         known_issues: Vec::new(),
         artifacts,
