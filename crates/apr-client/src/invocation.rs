@@ -600,6 +600,32 @@ impl Invocation {
             .done())
     }
 
+    /// `apr --json pull REF`: downloads into apr's cache. apr prints human progress even with
+    /// `--json` (parse with [`crate::parse::pull`]).
+    ///
+    /// # Errors
+    /// An empty reference or one starting with `-`.
+    pub fn pull(model_ref: &str) -> Result<Invocation, AprError> {
+        if model_ref.is_empty() || model_ref.starts_with('-') {
+            return Err(invalid(
+                "pull",
+                format!("bad model reference {model_ref:?}"),
+            ));
+        }
+        Ok(Build::new("pull").arg(model_ref).done())
+    }
+
+    /// The same call with apr's global `--offline` (no network: hub references fail with
+    /// exit 10 instead of downloading).
+    #[must_use]
+    pub fn offline(mut self) -> Invocation {
+        if !self.args.iter().any(|a| a == "--offline") {
+            let at = usize::from(self.args.first().is_some_and(|a| a == "--json"));
+            self.args.insert(at, "--offline".to_string());
+        }
+        self
+    }
+
     /// `apr --json pull REF --dry-run`.
     ///
     /// # Errors
@@ -771,6 +797,19 @@ mod tests {
         assert!(Invocation::eval_builtin(Path::new("/m.gguf"), -1.0).is_err());
         let inv = Invocation::eval_builtin(Path::new("/m.gguf"), 50.0).unwrap();
         assert_eq!(inv.args()[3..], ["--threshold", "50"]);
+    }
+
+    #[test]
+    fn offline_is_global() {
+        let inv = Invocation::pull_dry_run("hf://a/b")
+            .unwrap()
+            .offline()
+            .offline();
+        assert_eq!(
+            inv.args(),
+            ["--json", "--offline", "pull", "hf://a/b", "--dry-run"]
+        );
+        assert_eq!(inv.subcommand(), "pull");
     }
 
     #[test]

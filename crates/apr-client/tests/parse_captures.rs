@@ -36,7 +36,8 @@ fn parser_for(case: &str) -> &'static str {
         ("qa", "qa"),
         ("parity", "parity"),
         ("compare_hf", "compare_hf"),
-        ("pull", "pull_dry_run"),
+        ("pull_dry_run", "pull_dry_run"),
+        ("pull", "pull"),
     ];
     TABLE
         .iter()
@@ -55,7 +56,8 @@ const FAILURES: &[(&str, i32)] = &[
     ("run_missing", 3),
     ("bench_iterations_zero", 101),
     ("parity_gguf_qwen2", 9),
-    ("compare_hf_apr_qwen2", 10),
+    ("compare_hf_offline", 10),
+    ("pull_offline", 10),
 ];
 
 /// Every capture is either parsed without any drift, or is a documented failure.
@@ -113,6 +115,7 @@ fn drift_of(name: &str, c: &Captured) -> Result<Vec<apr_client::FieldProblem>, A
         "parity" => d(parse::parity(c)),
         "compare_hf" => d(parse::compare_hf(c)),
         "pull_dry_run" => d(parse::pull_dry_run(c)),
+        "pull" => d(parse::pull(c)),
         other => panic!("unknown parser {other}"),
     }
 }
@@ -749,17 +752,51 @@ fn parity_shapes() {
 
 #[test]
 fn compare_hf_needs_the_hub() {
-    match parse::compare_hf(&capture("compare_hf_apr_qwen2")) {
+    match parse::compare_hf(&capture("compare_hf_offline")) {
+        Err(AprError::Exit {
+            code: 10,
+            stderr_tail,
+            ..
+        }) => assert_eq!(
+            stderr_tail,
+            "error: Network error: Cannot run compare-hf in --offline mode (requires \
+             HuggingFace download)."
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pull_offline_is_refused() {
+    match parse::pull(&capture("pull_offline")) {
         Err(AprError::Exit {
             code: 10,
             stderr_tail,
             ..
         }) => assert!(
-            stderr_tail.starts_with("error: Network error"),
+            stderr_tail.starts_with(
+                "error: Network error: Cannot fetch \
+                 https://huggingface.co/api/models/Qwen/Qwen2-0.5B-Instruct-GGUF in --offline mode."
+            ),
             "{stderr_tail}"
         ),
         other => panic!("{other:?}"),
     }
+    // apr prints its human banner on stdout even with --json.
+    assert_eq!(
+        capture("pull_offline").stdout_text().trim(),
+        "=== APR Pull ==="
+    );
+}
+
+#[test]
+fn run_max_tokens_zero_is_an_empty_completion() {
+    let r = ok(parse::run(&capture("run_max_tokens_zero")));
+    assert_eq!(r.exit_code, 8);
+    assert_eq!(r.value.status, RunStatus::Failed);
+    assert!(r.value.tokens.is_empty());
+    assert_eq!(r.value.completion_tokens, Some(0));
+    assert_eq!(r.value.error.unwrap().kind, "empty_completion");
 }
 
 #[test]

@@ -381,6 +381,25 @@ pub fn pull_dry_run(c: &Captured) -> Result<Reply<PullDryRunOutput>, AprError> {
     object(c, "pull --dry-run", read_pull_dry_run)
 }
 
+/// `apr pull` (no document: apr prints human progress). A non-zero exit is
+/// [`AprError::Exit`] (exit 10 without network or with `--offline`); exit 0 returns the log.
+///
+/// # Errors
+/// See the module rules.
+pub fn pull(c: &Captured) -> Result<Reply<PullOutput>, AprError> {
+    let code = exit_code(c)?;
+    if code != 0 {
+        return Err(exit_error(c, code));
+    }
+    Ok(Reply {
+        value: PullOutput {
+            log: c.stdout_text(),
+        },
+        exit_code: code,
+        drift: Vec::new(),
+    })
+}
+
 /// `apr import --json`.
 ///
 /// # Errors

@@ -1849,6 +1849,13 @@ pub(crate) fn read_pull_dry_run(cx: &mut Cx, n: &Node<'_>) -> PullDryRunOutput {
     }
 }
 
+/// `apr pull` without `--dry-run`: apr prints human progress only, even with `--json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PullOutput {
+    /// What apr printed on stdout.
+    pub log: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // import / export
 

@@ -120,6 +120,7 @@ capture run_apr_gpt2 --json run "$G_APR" '--prompt=def add(a, b):' --max-tokens 
 capture run_apr_logprobs_refused --json run "$Q_APR" '--prompt=def add(a, b):' --max-tokens 4 \
     --temperature 0 --no-gpu --logprobs 3
 capture run_gguf_one_token --json run "$Q_GGUF" '--prompt=<|endoftext|>' --max-tokens 1 --temperature 0 --no-gpu
+capture run_max_tokens_zero --json run "$Q_GGUF" '--prompt=def add(a, b):' --max-tokens 0 --temperature 0 --no-gpu
 capture run_missing --json run "$WORK/absent.gguf" '--prompt=hi' --max-tokens 4 --no-gpu
 capture eval_gguf_qwen2_text --json eval "$Q_GGUF" --dataset custom \
     '--text=def add(a, b): return a + b' --max-tokens 512 --threshold 1000000000
@@ -135,7 +136,9 @@ capture qa_apr_qwen2_all_gates --json qa "$Q_APR" --skip-ollama --skip-gpu-speed
 capture qa_previous_report_missing --json qa "$Q_GGUF" --skip-golden --skip-throughput --skip-ollama \
     --skip-gpu-speedup --skip-ptx-parity --skip-gpu-state --skip-metadata --previous-report "$WORK/absent.json"
 capture parity_gguf_qwen2 --json parity "$Q_GGUF" '--prompt=def add(a, b):'
-capture compare_hf_apr_qwen2 --json compare-hf "$Q_APR" --hf=Qwen/Qwen2-0.5B
+# Hub commands run with --offline so that a machine with network does not download a model.
+capture compare_hf_offline --json --offline compare-hf "$Q_APR" --hf=Qwen/Qwen2-0.5B
 capture pull_dry_run --json pull hf://Qwen/Qwen2-0.5B-Instruct-GGUF --dry-run
+capture pull_offline --json --offline pull hf://Qwen/Qwen2-0.5B-Instruct-GGUF
 
 echo "captures written to $HERE" >&2

@@ -79,6 +79,7 @@ pub fn all_parsers() -> Vec<(&'static str, AnyParser)> {
         }),
         ("compare_hf", |c| parse::compare_hf(c).map(drop)),
         ("pull_dry_run", |c| parse::pull_dry_run(c).map(drop)),
+        ("pull", |c| parse::pull(c).map(drop)),
         ("import", |c| parse::import(c).map(drop)),
         ("export", |c| parse::export(c).map(drop)),
     ]
