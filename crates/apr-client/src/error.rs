@@ -84,7 +84,7 @@ pub enum AprError {
     },
 
     /// apr exited non-zero without printing a document on stdout.
-    #[error("apr exited with code {code} ({meaning}): {stderr_tail}")]
+    #[error("apr exited with code {code} ({meaning}): {}\n{stderr_tail}", headline(.stderr_tail))]
     Exit {
         /// The exit code.
         code: i32,
@@ -167,4 +167,23 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("code 3") && s.contains("File not found"), "{s}");
     }
+}
+
+/// What apr's stderr says went wrong: its `error:` line, or a panic's location and message,
+/// or else the last line.
+fn headline(stderr_tail: &str) -> String {
+    let lines: Vec<&str> = stderr_tail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(error) = lines.iter().rev().find(|l| l.starts_with("error:")) {
+        return (*error).to_string();
+    }
+    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+        return lines[i..lines.len().min(i + 2)].join(" ");
+    }
+    lines
+        .last()
+        .map_or_else(|| "(nothing on stderr)".to_string(), |l| (*l).to_string())
 }

@@ -373,3 +373,47 @@ fn liveness_probe_sees_a_live_process() {
     child.wait().unwrap();
     assert!(is_gone(pid));
 }
+
+#[test]
+fn cancellation_kills_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let grandchild_pid = dir.path().join("grandchild.pid");
+    let version = VERSION_JSON.replace("VERSION", "0.72.3");
+    // Answers --version like apr; any other call hangs with a grandchild.
+    let script = fake(
+        dir.path(),
+        "fault_hang_apr.sh",
+        &format!(
+            "if [ \"$1\" = --version ]; then echo '{version}'; exit 0; fi\n\
+             sleep 1000 &\necho $! > {g}\nwait\n",
+            g = grandchild_pid.display()
+        ),
+    );
+    let apr = open_fake(&script).unwrap();
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let setter = {
+        let cancel = std::sync::Arc::clone(&cancel);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let start = Instant::now();
+    let c = apr
+        .execute_until(&Invocation::list(), Duration::from_secs(60), &cancel)
+        .unwrap();
+    setter.join().unwrap();
+    assert_eq!(c.termination, Termination::Cancelled);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(wait_gone(read_pid(&grandchild_pid)));
+    assert!(matches!(parse::list(&c), Err(AprError::Cancelled { .. })));
+    // A flag that is already set cancels before any output is waited for.
+    let c = apr
+        .execute_until(&Invocation::list(), Duration::from_secs(60), &cancel)
+        .unwrap();
+    assert_eq!(c.termination, Termination::Cancelled);
+}
