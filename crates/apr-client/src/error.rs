@@ -144,6 +144,25 @@ pub fn exit_code_meaning(code: i32) -> &'static str {
     }
 }
 
+/// What apr's stderr says went wrong: its `error:` line, or a panic's location and message,
+/// or else the last line.
+fn headline(stderr_tail: &str) -> String {
+    let lines: Vec<&str> = stderr_tail
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(error) = lines.iter().rev().find(|l| l.starts_with("error:")) {
+        return (*error).to_string();
+    }
+    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+        return lines[i..lines.len().min(i + 2)].join(" ");
+    }
+    lines
+        .last()
+        .map_or_else(|| "(nothing on stderr)".to_string(), |l| (*l).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,23 +186,15 @@ mod tests {
         let s = e.to_string();
         assert!(s.contains("code 3") && s.contains("File not found"), "{s}");
     }
-}
 
-/// What apr's stderr says went wrong: its `error:` line, or a panic's location and message,
-/// or else the last line.
-fn headline(stderr_tail: &str) -> String {
-    let lines: Vec<&str> = stderr_tail
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    if let Some(error) = lines.iter().rev().find(|l| l.starts_with("error:")) {
-        return (*error).to_string();
+    #[test]
+    fn headline_picks_the_error_line_or_the_panic() {
+        assert_eq!(headline("[PMAT] note\nerror: boom\n"), "error: boom");
+        assert_eq!(
+            headline("thread 'main' panicked at src/x.rs:1:2:\nattempt to divide by zero\nnote: x"),
+            "thread 'main' panicked at src/x.rs:1:2: attempt to divide by zero"
+        );
+        assert_eq!(headline("just this"), "just this");
+        assert_eq!(headline(""), "(nothing on stderr)");
     }
-    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
-        return lines[i..lines.len().min(i + 2)].join(" ");
-    }
-    lines
-        .last()
-        .map_or_else(|| "(nothing on stderr)".to_string(), |l| (*l).to_string())
 }
