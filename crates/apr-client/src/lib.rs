@@ -314,3 +314,17 @@ pub fn execute_program(
         None,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_types_are_thread_safe() {
+        fn assert_traits<T: Clone + std::fmt::Debug + Send + Sync>() {}
+        assert_traits::<Apr>();
+        assert_traits::<Invocation>();
+        assert_traits::<Captured>();
+        assert_traits::<Reply<parse::RunOutput>>();
+    }
+}
