@@ -1,0 +1,296 @@
+//! tmgt's own reading of a model's source `model.safetensors`: the header (names, dtypes,
+//! shapes) and, on demand, one tensor's values as f32. Only the header and the asked-for
+//! tensor are read, so a large local model costs no more than a tiny one.
+
+use safetensors::tensor::{Dtype, Metadata};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use tmgt_check::{CheckError, Context};
+
+/// The largest header tmgt accepts (the safetensors crate's own limit).
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// One tensor as the source header declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceTensor {
+    pub name: String,
+    /// The safetensors dtype name (`F32`, `BF16`, ...).
+    pub dtype: String,
+    pub shape: Vec<usize>,
+}
+
+impl SourceTensor {
+    pub fn elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A parsed `model.safetensors` header.
+#[derive(Debug, Clone)]
+pub struct SourceModel {
+    path: PathBuf,
+    /// Where the data section starts (8 + header length).
+    data_start: u64,
+    metadata: Metadata,
+}
+
+impl SourceModel {
+    /// Reads the header of a `.safetensors` file.
+    pub fn open(path: &Path) -> Result<SourceModel, String> {
+        let mut file =
+            File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut len = [0u8; 8];
+        file.read_exact(&mut len)
+            .map_err(|e| format!("{}: no safetensors header length: {e}", path.display()))?;
+        let header_len = u64::from_le_bytes(len);
+        if header_len > MAX_HEADER_BYTES {
+            return Err(format!(
+                "{}: header of {header_len} bytes is implausible",
+                path.display()
+            ));
+        }
+        let mut header = vec![0u8; usize::try_from(header_len).map_err(|e| e.to_string())?];
+        file.read_exact(&mut header)
+            .map_err(|e| format!("{}: truncated header: {e}", path.display()))?;
+        let metadata: Metadata = serde_json::from_slice(&header)
+            .map_err(|e| format!("{}: bad safetensors header: {e}", path.display()))?;
+        let data_start = 8 + header_len;
+        let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+        let data_len = metadata.data_len() as u64;
+        if data_start + data_len != file_len {
+            return Err(format!(
+                "{}: header declares {data_len} data bytes but the file holds {}",
+                path.display(),
+                file_len.saturating_sub(data_start)
+            ));
+        }
+        Ok(SourceModel {
+            path: path.to_path_buf(),
+            data_start,
+            metadata,
+        })
+    }
+
+    /// The `model.safetensors` of an HF folder. Sharded models are not read.
+    pub fn open_dir(dir: &Path) -> Result<SourceModel, String> {
+        let single = dir.join("model.safetensors");
+        if single.is_file() {
+            return SourceModel::open(&single);
+        }
+        if dir.join("model.safetensors.index.json").is_file() {
+            return Err(format!(
+                "{} holds a sharded model; tmgt reads single-file safetensors only",
+                dir.display()
+            ));
+        }
+        Err(format!("{} has no model.safetensors", dir.display()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every tensor, sorted by name.
+    pub fn tensors(&self) -> Vec<SourceTensor> {
+        let mut out: Vec<SourceTensor> = self
+            .metadata
+            .tensors()
+            .into_iter()
+            .map(|(name, info)| SourceTensor {
+                name,
+                dtype: format!("{:?}", info.dtype),
+                shape: info.shape.clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    pub fn tensor(&self, name: &str) -> Option<SourceTensor> {
+        self.metadata.info(name).map(|info| SourceTensor {
+            name: name.to_string(),
+            dtype: format!("{:?}", info.dtype),
+            shape: info.shape.clone(),
+        })
+    }
+
+    /// One tensor's values converted to f32 (F32, F16 and BF16 sources).
+    pub fn read_f32(&self, name: &str) -> Result<Vec<f32>, String> {
+        let info = self
+            .metadata
+            .info(name)
+            .ok_or_else(|| format!("{} has no tensor `{name}`", self.path.display()))?;
+        let (start, end) = info.data_offsets;
+        let mut bytes = vec![0u8; end - start];
+        let mut file = File::open(&self.path)
+            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
+        file.seek(SeekFrom::Start(self.data_start + start as u64))
+            .map_err(|e| e.to_string())?;
+        file.read_exact(&mut bytes)
+            .map_err(|e| format!("{}: cannot read `{name}`: {e}", self.path.display()))?;
+        decode(info.dtype, &bytes).ok_or_else(|| {
+            format!(
+                "`{name}` has dtype {:?}, which tmgt does not decode",
+                info.dtype
+            )
+        })
+    }
+}
+
+/// Little-endian floats to f32.
+fn decode(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    match dtype {
+        Dtype::F32 => Some(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        Dtype::BF16 => Some(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
+                .collect(),
+        ),
+        Dtype::F16 => Some(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// IEEE 754 half to single precision.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let mant = u32::from(h & 0x3ff);
+    let bits = match (exp, mant) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: value = m * 2^-24.
+            let v = m as f32 * f32::from_bits(0x3380_0000);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// The source model of the instance, or `Ok(None)` for a hub model (tmgt has no local copy
+/// to read; the caller skips).
+pub fn source_model(cx: &dyn Context) -> Result<Option<SourceModel>, CheckError> {
+    let model = cx.model()?;
+    let Some(dir) = model.local_dir() else {
+        return Ok(None);
+    };
+    SourceModel::open_dir(dir)
+        .map(Some)
+        .map_err(|reason| CheckError::Input {
+            what: format!("the source of {}", model.name),
+            reason,
+        })
+}
+
+/// The skip reason for a model without a local source.
+pub const NO_LOCAL_SOURCE: &str =
+    "the model comes from the hub; tmgt reads the source safetensors of local models only";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use safetensors::tensor::TensorView;
+    use std::collections::HashMap;
+
+    pub(crate) fn write_model(
+        dir: &Path,
+        tensors: &[(&str, Dtype, Vec<usize>, Vec<u8>)],
+    ) -> PathBuf {
+        let views: HashMap<String, TensorView<'_>> = tensors
+            .iter()
+            .map(|(n, d, s, b)| {
+                (
+                    (*n).to_string(),
+                    TensorView::new(*d, s.clone(), b).expect("valid view"),
+                )
+            })
+            .collect();
+        let path = dir.join("model.safetensors");
+        safetensors::serialize_to_file(&views, None, &path).expect("write safetensors");
+        path
+    }
+
+    fn f32_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn reads_header_and_one_tensor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let emb: Vec<f32> = (0..12).map(|i| i as f32 * 0.5 - 1.0).collect();
+        let norm = vec![1.0f32; 4];
+        let bf16: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|x| ((x.to_bits() >> 16) as u16).to_le_bytes())
+            .collect();
+        let f16: Vec<u8> = [0x3c00u16, 0xc000, 0x0001]
+            .iter()
+            .flat_map(|h| h.to_le_bytes())
+            .collect();
+        write_model(
+            dir.path(),
+            &[
+                (
+                    "model.embed_tokens.weight",
+                    Dtype::F32,
+                    vec![3, 4],
+                    f32_bytes(&emb),
+                ),
+                ("model.norm.weight", Dtype::F32, vec![4], f32_bytes(&norm)),
+                ("b", Dtype::BF16, vec![2], bf16),
+                ("h", Dtype::F16, vec![3], f16),
+            ],
+        );
+        let m = SourceModel::open_dir(dir.path()).expect("open");
+        let names: Vec<String> = m.tensors().into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            ["b", "h", "model.embed_tokens.weight", "model.norm.weight"]
+        );
+        let t = m.tensor("model.embed_tokens.weight").expect("present");
+        assert_eq!(
+            (t.dtype.as_str(), t.shape.as_slice(), t.elements()),
+            ("F32", &[3usize, 4][..], 12)
+        );
+        assert_eq!(m.read_f32("model.embed_tokens.weight").expect("read"), emb);
+        assert_eq!(m.read_f32("model.norm.weight").expect("read"), norm);
+        assert_eq!(m.read_f32("b").expect("read"), [1.5, -2.0]);
+        let h = m.read_f32("h").expect("read");
+        assert_eq!(&h[..2], &[1.0, -2.0]);
+        assert!((h[2] - 5.960_464_5e-8).abs() < 1e-12);
+        assert!(m.read_f32("missing").is_err());
+    }
+
+    #[test]
+    fn rejects_missing_and_truncated_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(
+            SourceModel::open_dir(dir.path())
+                .unwrap_err()
+                .contains("no model.safetensors")
+        );
+        let path = write_model(
+            dir.path(),
+            &[("w", Dtype::F32, vec![8], f32_bytes(&[0.0; 8]))],
+        );
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() - 4]).expect("truncate");
+        assert!(SourceModel::open(&path).unwrap_err().contains("data bytes"));
+        std::fs::write(&path, b"xx").expect("write");
+        assert!(SourceModel::open(&path).is_err());
+    }
+}
