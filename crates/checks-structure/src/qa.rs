@@ -9,7 +9,11 @@ declare_check! {
     /// executed ones fails. Run with the skips apr-cli.md recommends for tiny models on a CPU
     /// host: `--skip-golden` (expects "4" for "What is 2+2?"), `--skip-metadata`
     /// (max_position_embeddings >= 128, Qwen2 rope_theta 10000 flagged), `--skip-throughput`
-    /// (a host-load measurement, covered by the bench suite), `--skip-ollama` and the GPU gates.
+    /// (a host-load measurement, covered by the bench suite; on int8/int4 `.apr` it panics like
+    /// `apr bench`), `--skip-ollama` and the GPU gates. On a `.apr` apr 0.72.3 then executes
+    /// three: `capability_match` (which passes, saying it does not apply to non-GGUF files),
+    /// `tensor_contract`, and `performance_regression` (against apr's own cache of the last
+    /// report for the same file name; a first run establishes the baseline).
     pub QaGates {
         code: "QA001",
         name: "qa-gate-fails",
