@@ -84,14 +84,15 @@ fn first_line(s: &str) -> &str {
 pub fn summary(report: &Report, path: &Path) {
     let s = &report.summary;
     eprintln!();
+    let width = s.by_suite.keys().map(String::len).max().unwrap_or(5).max(5);
     eprintln!(
-        "{:<14} {:>5} {:>5} {:>5} {:>5}",
-        "suite", "pass", "fail", "skip", "error"
+        "{:<width$} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5}",
+        "suite", "pass", "fail", "skip", "error", "xfail", "xpass"
     );
     for (suite, c) in &s.by_suite {
         eprintln!(
-            "{suite:<14} {:>5} {:>5} {:>5} {:>5}",
-            c.pass, c.fail, c.skip, c.error
+            "{suite:<width$} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5}",
+            c.pass, c.fail, c.skip, c.error, c.xfail, c.xpass
         );
     }
     let problems: Vec<&ResultRecord> = report
