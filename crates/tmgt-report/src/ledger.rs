@@ -2,8 +2,8 @@
 //!
 //! ```toml
 //! [[issue]]
-//! select = "check=prompt-bos-mismatch model=tiny-qwen2"   # `tmgt run --filter` syntax
-//! link = "https://github.com/paiml/aprender/issues/123"
+//! select = "check=gguf-prepends-bos model=tiny-qwen2"     # `tmgt run --filter` syntax
+//! link = "https://github.com/paiml/aprender/issues/NNN"  # or "unfiled"
 //! reason = "the GGUF path prepends BOS"
 //! verdict = "fail"                                        # or "error"; default "fail"
 //! ```
@@ -11,13 +11,17 @@
 //! A result an entry selects whose verdict is the one the entry expects becomes `xfail` and
 //! no longer fails the run; one that passes becomes `xpass` (fixed upstream?); any other
 //! verdict stays as it is, so a known failure that turns into a harness error is still seen.
-//! An entry that selects no result of a complete run is stale.
+//! An entry that selects no result of a complete run is stale. `link = "unfiled"` marks a
+//! failure known but not reported upstream yet: `ticket.md` keeps a section for it.
 
 use crate::schema::{
     KnownIssueRef, KnownIssueStatus, Report, ReportVerdict, ResultRecord, Summary,
 };
 use serde::Deserialize;
 use std::path::Path;
+
+/// The `link` of a known failure not reported upstream yet.
+pub const UNFILED: &str = "unfiled";
 
 /// The ledger: its entries in file order (the first entry that selects a result wins).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,9 +89,17 @@ impl Ledger {
                     None
                 }
             };
-            if e.link.trim().is_empty() {
+            let link = e.link.trim();
+            if link.is_empty() {
                 problems.push(format!(
                     "issue #{n}: `link` is empty: name the upstream issue"
+                ));
+            } else if link != UNFILED
+                && !link.starts_with("https://")
+                && !link.starts_with("http://")
+            {
+                problems.push(format!(
+                    "issue #{n}: `link = \"{link}\"`: the upstream issue's URL, or \"{UNFILED}\""
                 ));
             }
             if e.reason.trim().is_empty() {
@@ -289,10 +301,15 @@ impl Report {
             .filter(|r| r.verdict == ReportVerdict::Xpass)
         {
             if let Some(k) = &r.known_issue {
+                let what = if k.link == UNFILED {
+                    "Remove".to_string()
+                } else {
+                    format!("Close {} and remove", k.link)
+                };
                 notes.push(format!(
-                    "XPASS {}: known to {} but passed. Fixed upstream? Close {} and remove the \
-                     ledger entry `{}`.",
-                    r.id, k.expected, k.link, k.select
+                    "XPASS {}: known to {} but passed. Fixed upstream? {what} the ledger entry \
+                     `{}`.",
+                    r.id, k.expected, k.select
                 ));
             }
         }
@@ -347,6 +364,12 @@ mod tests {
         assert!(err.contains("`link` is empty"), "{err}");
         assert!(err.contains("use \"fail\" or \"error\""), "{err}");
         assert!(Ledger::parse("[[issue]]\nselect = \"x\"\n").is_err());
+        let not_a_url = Ledger::parse("[[issue]]\nselect='x'\nlink='#12'\nreason='r'").unwrap_err();
+        assert!(
+            not_a_url.contains("the upstream issue's URL, or \"unfiled\""),
+            "{not_a_url}"
+        );
+        assert!(Ledger::parse("[[issue]]\nselect='x'\nlink='unfiled'\nreason='r'").is_ok());
         assert!(Ledger::parse("[[issue]]\nselect='x'\nlink='l'\nreason='r'\nextra=1").is_err());
     }
 

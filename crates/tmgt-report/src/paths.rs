@@ -57,6 +57,15 @@ impl Placeholders {
                 p.add(&parent, "$PROMPTS", "the prompt folder (`prompts/`)");
             }
         }
+        // The folder they all lie in, by default that of suites.toml: for the rest.
+        let named: Vec<String> = p.roots.iter().map(|r| r.path.clone()).collect();
+        if let Some(root) = common_folder(&named) {
+            p.add(
+                &root,
+                "$ROOT",
+                "the folder the paths of suites.toml are relative to (the checkout)",
+            );
+        }
         p
     }
 
@@ -95,6 +104,19 @@ impl Placeholders {
     }
 }
 
+/// The deepest folder every path lies in, unless that is `/` alone.
+fn common_folder(paths: &[String]) -> Option<String> {
+    let first = paths.first()?;
+    let mut parts: Vec<&str> = first.split('/').collect();
+    for p in &paths[1..] {
+        let other: Vec<&str> = p.split('/').collect();
+        let same = parts.iter().zip(&other).take_while(|(a, b)| a == b).count();
+        parts.truncate(same);
+    }
+    let root = parts.join("/");
+    (root.len() > 1 && root.starts_with('/')).then_some(root)
+}
+
 /// Replaces `from` where it is a whole path prefix: followed by `/`, a quote, a space or the
 /// end, so `/x/models` does not rewrite `/x/models2`.
 fn replace_at_boundaries(text: &str, from: &str, to: &str) -> String {
@@ -129,5 +151,10 @@ mod tests {
             ),
             "apr import $MODELS/tiny -o '$ARTIFACTS/a b.apr' /srv/x/models2"
         );
+        assert_eq!(
+            common_folder(&["/srv/x/models".into(), "/srv/x/.tmgt/artifacts".into()]),
+            Some("/srv/x".into())
+        );
+        assert_eq!(common_folder(&["/a/x".into(), "/b/y".into()]), None);
     }
 }

@@ -8,6 +8,7 @@
 //! divergence window with the oracle's margins, and the `tmgt run --filter` line that reruns
 //! only it.
 
+use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
 use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
@@ -33,9 +34,11 @@ impl Fingerprint {
             check: r.check.clone(),
             model: r.model.clone(),
             quant: r.quant.clone(),
-            class: match r.verdict {
-                ReportVerdict::Error => r.error_class.clone().unwrap_or_else(|| "error".into()),
-                v => v.as_str().to_string(),
+            class: match (r.verdict, &r.error_class) {
+                (ReportVerdict::Error | ReportVerdict::Xfail, Some(class)) => class.clone(),
+                (ReportVerdict::Error, None) => "error".into(),
+                (ReportVerdict::Xfail, None) => "fail".into(),
+                (v, _) => v.as_str().to_string(),
             },
             first_divergence: first_divergence(r),
         }
@@ -68,11 +71,19 @@ pub struct Finding<'a> {
     pub results: Vec<&'a ResultRecord>,
 }
 
-/// The failing results (`fail` and `error`; not `xfail`) grouped by fingerprint: failures
-/// first, then errors, each in the order of their first result.
+/// Whether a result belongs in the tickets: it failed or errored, or it is a known failure
+/// that nobody reported upstream yet (`link = "unfiled"`).
+pub fn is_ticketed(r: &ResultRecord) -> bool {
+    r.verdict.is_problem()
+        || (r.verdict == ReportVerdict::Xfail
+            && r.known_issue.as_ref().is_some_and(|k| k.link == UNFILED))
+}
+
+/// The ticketed results grouped by fingerprint: failures first, then errors, each in the
+/// order of their first result.
 pub fn findings(report: &Report) -> Vec<Finding<'_>> {
     let mut out: Vec<Finding<'_>> = Vec::new();
-    for r in report.results.iter().filter(|r| r.verdict.is_problem()) {
+    for r in report.results.iter().filter(|r| is_ticketed(r)) {
         let fp = Fingerprint::of(r);
         match out.iter_mut().find(|f| f.fingerprint == fp) {
             Some(f) => f.results.push(r),
@@ -82,7 +93,7 @@ pub fn findings(report: &Report) -> Vec<Finding<'_>> {
             }),
         }
     }
-    out.sort_by_key(|f| f.results[0].verdict != ReportVerdict::Fail);
+    out.sort_by_key(|f| f.results[0].error_class.is_some());
     out
 }
 
@@ -96,13 +107,17 @@ pub fn render(report: &Report) -> String {
     let failing: usize = findings.iter().map(|f| f.results.len()).sum();
     let _ = writeln!(
         s,
-        "{} distinct {} from {failing} failing {} ({} fail, {} error) of {} results; apr {} \
+        "{} distinct {} from {failing} failing {} ({} fail, {} error{}) of {} results; apr {} \
          (commit {}, binary sha256 {}); tmgt {}; run started {}.{}\n",
         findings.len(),
         plural(findings.len(), "finding", "findings"),
         plural(failing, "result", "results"),
         report.summary.fail,
         report.summary.error,
+        match failing.saturating_sub(report.summary.fail + report.summary.error) {
+            0 => String::new(),
+            n => format!(", {n} known but not reported upstream"),
+        },
         report.summary.total,
         apr.version,
         md_code(&apr.git_sha),
@@ -119,8 +134,25 @@ pub fn render(report: &Report) -> String {
         s.push_str("No check failed and none errored.\n");
     }
     let mut sections = String::new();
+    let failed_calls: Vec<Vec<usize>> = findings
+        .iter()
+        .map(|f| failed_calls(report, f.results[0]))
+        .collect();
     for (n, f) in findings.iter().enumerate() {
-        section(&mut sections, report, &places, n + 1, f);
+        // An earlier finding whose failing apr call this one also names: its consequence.
+        let cause = (0..n).find(|&earlier| {
+            failed_calls[n]
+                .iter()
+                .any(|id| failed_calls[earlier].contains(id))
+        });
+        section(
+            &mut sections,
+            report,
+            &places,
+            n + 1,
+            f,
+            cause.map(|c| c + 1),
+        );
     }
     let legend = places.legend(&sections);
     if !legend.is_empty() {
@@ -139,14 +171,30 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
-fn section(s: &mut String, report: &Report, places: &Placeholders, n: usize, f: &Finding<'_>) {
+/// The ids of the apr calls that show a result and did not exit 0.
+fn failed_calls(report: &Report, r: &ResultRecord) -> Vec<usize> {
+    reproduction(report, r)
+        .into_iter()
+        .filter(|(c, _)| c.exit_code != Some(0))
+        .map(|(c, _)| c.id)
+        .collect()
+}
+
+fn section(
+    s: &mut String,
+    report: &Report,
+    places: &Placeholders,
+    n: usize,
+    f: &Finding<'_>,
+    cause: Option<usize>,
+) {
     let first = f.results[0];
     let fp = &f.fingerprint;
     let mut subject = Vec::new();
     subject.extend(first.model.as_deref());
     subject.extend(first.quant.as_deref());
-    let what = match (first.verdict, fp.first_divergence) {
-        (ReportVerdict::Error, _) => format!("error ({})", fp.class),
+    let what = match (first.error_class.is_some(), fp.first_divergence) {
+        (true, _) => format!("error ({})", fp.class),
         (_, Some(step)) => format!("diverges at step {step}"),
         _ => "fails".to_string(),
     };
@@ -188,6 +236,27 @@ fn section(s: &mut String, report: &Report, places: &Placeholders, n: usize, f: 
             format!(" (prompts: {})", prompts.join(", "))
         }
     );
+    let mut unfiled: Vec<&crate::schema::KnownIssueRef> = Vec::new();
+    for k in f.results.iter().filter_map(|r| r.known_issue.as_ref()) {
+        if k.link == UNFILED && !unfiled.iter().any(|u| u.select == k.select) {
+            unfiled.push(k);
+        }
+    }
+    for k in unfiled {
+        let _ = writeln!(
+            s,
+            "- known, not reported upstream yet (ledger entry {}: {}): file this section, then \
+             put the issue's URL in the entry's `link`",
+            md_code(&k.select),
+            k.reason
+        );
+    }
+    if let Some(c) = cause {
+        let _ = writeln!(
+            s,
+            "- a consequence of finding {c}: the same apr call failed there"
+        );
+    }
     let apr = &report.apr;
     let _ = writeln!(
         s,
@@ -212,7 +281,11 @@ fn section(s: &mut String, report: &Report, places: &Placeholders, n: usize, f: 
         );
     }
     s.push('\n');
-    let _ = writeln!(s, "{}\n", quote(&first.message));
+    let _ = writeln!(
+        s,
+        "{}\n",
+        quote(&clean_partial(&places.redact(&first.message)))
+    );
     if f.results.len() > 1 {
         s.push_str("| result | message |\n|---|---|\n");
         for r in &f.results {
@@ -220,7 +293,7 @@ fn section(s: &mut String, report: &Report, places: &Placeholders, n: usize, f: 
                 s,
                 "| {} | {} |",
                 md_code(&r.id),
-                md_cell(first_line(&r.message))
+                md_cell(&clean_partial(&places.redact(first_line(&r.message))))
             );
         }
         s.push('\n');
@@ -242,6 +315,17 @@ fn section(s: &mut String, report: &Report, places: &Placeholders, n: usize, f: 
         }
         s.push_str(&md_block("sh", &script));
         s.push('\n');
+        let cached = cached_inputs(report, &calls);
+        if !cached.is_empty() {
+            let names: Vec<String> = cached.iter().map(|p| md_code(&places.redact(p))).collect();
+            let _ = writeln!(
+                s,
+                "{} came from the artifact cache (made by an earlier run): `tmgt prepare` makes \
+                 {} from the model folder.\n",
+                names.join(", "),
+                if cached.len() == 1 { "it" } else { "them" }
+            );
+        }
     }
     window(s, first);
     let _ = writeln!(s, "Rerun only this:\n");
@@ -364,6 +448,24 @@ fn add_with_makers<'a>(
         }
     }
     out.push((call, role));
+}
+
+/// Artifacts (`.apr`, `.gguf`) the calls read that no call of this run made.
+fn cached_inputs(report: &Report, calls: &[(&CallRecord, &'static str)]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (call, _) in calls {
+        for path in absolute_paths(&call.command) {
+            let artifact = path.ends_with(".apr") || path.ends_with(".gguf");
+            if artifact
+                && !path.contains(".partial-")
+                && maker_of(report, &path, call.id).is_none()
+                && !out.contains(&path)
+            {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 /// The call that wrote `path` (apr writes to `NAME.partial-PID.EXT` and tmgt renames it).
@@ -512,26 +614,31 @@ fn merge_filters(filters: &[&str]) -> Option<String> {
     Some(terms.join(" "))
 }
 
-/// Results the ledger already knows about, and its call-outs.
+/// Results the ledger already knows about (reported upstream), and its call-outs.
 fn known_issues(s: &mut String, report: &Report) {
     let notes = report.ledger_notes();
-    if report.summary.xfail == 0 && notes.is_empty() {
+    let filed: Vec<_> = report
+        .known_issues
+        .iter()
+        .filter(|k| k.xfail > 0 && k.entry.link != UNFILED)
+        .collect();
+    if filed.is_empty() && notes.is_empty() {
         return;
     }
     let _ = writeln!(s, "## Known issues\n");
-    if report.summary.xfail > 0 {
+    if !filed.is_empty() {
+        let n: usize = filed.iter().map(|k| k.xfail).sum();
         let _ = writeln!(
             s,
-            "{} known {} (xfail) not repeated above:\n",
-            report.summary.xfail,
-            plural(report.summary.xfail, "failure", "failures")
+            "{n} known {} (xfail), reported upstream, not repeated above:\n",
+            plural(n, "failure", "failures")
         );
         s.push_str("| ledger entry | issue | xfail | reason |\n|---|---|---:|---|\n");
-        for k in report.known_issues.iter().filter(|k| k.xfail > 0) {
+        for k in filed {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} |",
-                md_code(&k.entry.select),
+                md_code(&k.entry.select).replace('|', "\\|"),
                 md_cell(&k.entry.link),
                 k.xfail,
                 md_cell(&k.entry.reason)

@@ -30,7 +30,8 @@ fn tmgt(args: &[&str]) -> Output {
 fn run_report(extra: &[&str]) -> (i32, Value, String) {
     let out_dir = tempfile::tempdir().unwrap();
     let out_arg = out_dir.path().display().to_string();
-    let mut args = vec!["run", "--out", &out_arg];
+    // apr's raw verdicts: the known-issues ledger would turn the failures below into xfail.
+    let mut args = vec!["run", "--out", &out_arg, "--no-known-issues"];
     args.extend_from_slice(extra);
     let out = tmgt(&args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
