@@ -120,7 +120,7 @@ fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
         gpt2_export[0]["message"]
             .as_str()
             .unwrap()
-            .contains("exit 5"),
+            .contains("exited 5"),
         "{:?}",
         gpt2_export
     );
