@@ -124,6 +124,36 @@ fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
         "{:?}",
         gpt2_export
     );
+    // Qwen2's GGUF is exact against the BOS-prefixed oracle, log-probs and perplexity included.
+    for r in results_of(&report, "RUN002", "tiny-qwen2") {
+        assert_eq!(r["verdict"], "pass", "{r}");
+        assert!(
+            r["message"].as_str().unwrap().contains("BOS-prefixed"),
+            "{r}"
+        );
+    }
+    for r in results_of(&report, "LPB001", "tiny-qwen2") {
+        assert_eq!(r["verdict"], "pass", "{r}");
+    }
+    assert_eq!(
+        results_of(&report, "PPL003", "tiny-qwen2")[0]["verdict"],
+        "pass"
+    );
+    // Llama's GGUF falls back to greedy longest-match tokenization: a different token count.
+    let llama_ppl = results_of(&report, "PPL003", "tiny-llama");
+    assert!(
+        llama_ppl[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("split it differently"),
+        "{llama_ppl:?}"
+    );
+    // The Llama divergences happen where the oracle was confident: real divergences.
+    let classified: Vec<&str> = results_of(&report, "RUN001", "tiny-llama")
+        .iter()
+        .filter_map(|r| r["details"]["classification"]["kind"].as_str())
+        .collect();
+    assert!(classified.contains(&"divergence"), "{classified:?}");
     // Checks that needed the missing GGUF say so instead of failing on their own.
     for r in results_of(&report, "RUN002", "tiny-gpt2") {
         assert_eq!(r["verdict"], "error");
