@@ -107,6 +107,15 @@ impl Artifacts {
                 call: None,
             });
         }
+        // apr refused this exact input before: the same apr would refuse it again.
+        let refused = final_path.with_extension("refused.txt");
+        if let Ok(reason) = std::fs::read_to_string(&refused) {
+            return Err(format!(
+                "{} (remembered from an earlier run; delete {} to retry)",
+                reason.trim(),
+                refused.display()
+            ));
+        }
         std::fs::create_dir_all(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         let partial = folder.join(format!(
@@ -140,12 +149,19 @@ impl Artifacts {
                     "`{}` exited 0 but wrote no file (call #{id})",
                     invocation.display()
                 )),
-                other => Err(format!(
-                    "`{}` failed ({}, call #{id}): {}",
-                    invocation.display(),
-                    crate::engine::describe(other),
-                    captured.stderr_tail(4).trim()
-                )),
+                other => {
+                    let reason = format!(
+                        "`{}` failed ({}, call #{id}): {}",
+                        invocation.display(),
+                        crate::engine::describe(other),
+                        captured.stderr_tail(4).trim()
+                    );
+                    // Only apr's own verdict is remembered, never a timeout or a signal.
+                    if matches!(other, Termination::Exited(_)) {
+                        let _ = tmgt_report::write_atomic(&refused, reason.as_bytes());
+                    }
+                    Err(reason)
+                }
             },
             Err(e) => Err(e.to_string()),
         };
