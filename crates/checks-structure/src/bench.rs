@@ -5,8 +5,8 @@ use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_c
 
 /// Measured iterations (apr 0.72.3 panics on 0) and warm-up runs; each iteration generates
 /// the run's `max_new_tokens`.
-const ITERATIONS: u32 = 3;
-const WARMUP: u32 = 1;
+pub(crate) const ITERATIONS: u32 = 3;
+pub(crate) const WARMUP: u32 = 1;
 /// The exit code of a Rust panic.
 const PANIC_EXIT: i32 = 101;
 

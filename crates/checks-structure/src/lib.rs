@@ -1,14 +1,20 @@
 //! Structure suites: apr's reading of the files it makes (`inspect`, `validate`, `tensors`,
 //! `lint`, `check`, `diff`, `tree`, `oracle`, `hex`, `debug`, `bench`, `qa`) held against
 //! tmgt's own reading of the model: config.json facts and the source safetensors header.
+//! Two suites judge apr's robustness and interface rather than its reading of a model:
+//! `corruption` (damaged copies of each artifact must be rejected, never crash apr) and
+//! `contract` (what `--json` prints is one document that agrees with the exit code).
 
 pub mod common;
 pub mod dtypes;
+pub mod layout;
 pub mod names;
 pub mod source;
 pub mod stats;
 
 mod bench;
+mod contract;
+mod corruption;
 mod debug;
 mod diff;
 mod hex;
