@@ -138,7 +138,7 @@ impl Engine {
 
     /// sha256 of a file, remembered by path, size and mtime. A file that cannot be read hashes
     /// to a marker so the call still runs and apr reports the problem itself.
-    fn content_hash(&self, path: &Path) -> String {
+    pub fn content_hash(&self, path: &Path) -> String {
         let Ok(meta) = std::fs::metadata(path) else {
             return format!("unreadable:{}", path.display());
         };

@@ -184,7 +184,7 @@ pub fn run(args: &RunArgs) -> Exit {
     let was_interrupted = state.engine.interrupted();
     let results: Vec<_> = slots.into_iter().flatten().collect();
     let calls = state.engine.records();
-    let artifacts = crate::ticket_cmd::hash_artifacts(&calls);
+    let artifacts = crate::ticket_cmd::hash_artifacts(&calls, &state.engine);
     let mut report = Report {
         schema: tmgt_report::SCHEMA.into(),
         tool: Tool {
