@@ -1,49 +1,19 @@
 //! Artifact preparation against the real apr: the cache is keyed by the apr binary, and a file
 //! made elsewhere is checked like tmgt's own artifact, so an altered tensor is caught.
 
+mod common;
+use common::{link_repository_data, real_apr, repo_root, tmgt_in as tmgt};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn real_apr() -> PathBuf {
-    let apr = std::env::var_os("TMGT_APR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join("apr"))
-                    .find(|p| p.is_file())
-            })
-        })
-        .expect("these tests need the real apr: run scripts/install-apr or set TMGT_APR");
-    apr.canonicalize().unwrap()
-}
+use std::process::Command;
 
 /// A project folder that shares the repository's models, oracles and prompts.
 fn project(config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for link in ["models", "oracle", "prompts"] {
-        std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link)).unwrap();
-    }
+    link_repository_data(dir.path());
     std::fs::write(dir.path().join("suites.toml"), config).unwrap();
     dir
-}
-
-fn tmgt(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(args)
-        .current_dir(dir)
-        .env("TMGT_APR", real_apr())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
 }
 
 fn only_qwen2(extra_models: &str) -> String {

@@ -1,6 +1,9 @@
 //! Every kind of configuration mistake is reported with the file, the line, a label under the
 //! offending text and a help line; several mistakes are reported together.
 
+mod common;
+use common::{link_repository_data, repo_root};
+
 use checks_global as _;
 use checks_inference as _;
 use checks_structure as _;
@@ -9,20 +12,11 @@ use std::path::{Path, PathBuf};
 use tmgt_check::Registry;
 use tmgt_runner::config::{Config, ConfigError};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
 /// A temp folder that looks like the repository (models, oracles, prompts linked in) with
 /// `suites.toml` replaced by `text`.
 fn workspace_with(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    for link in ["models", "oracle", "prompts"] {
-        std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link)).unwrap();
-    }
+    link_repository_data(dir.path());
     let file = dir.path().join("suites.toml");
     std::fs::write(&file, text).unwrap();
     (dir, file)

@@ -1,27 +1,20 @@
 //! The configuration loader never panics: arbitrary text and random mutations of the real
 //! suites.toml either load or come back as diagnostics.
 
+mod common;
+use common::{link_repository_data, repo_root};
+
 use checks_global as _;
 use checks_inference as _;
 use checks_structure as _;
 
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 use tmgt_check::Registry;
 use tmgt_runner::config::Config;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
 fn load(text: &str) {
     let dir = tempfile::tempdir().unwrap();
-    for link in ["models", "oracle", "prompts"] {
-        std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link)).unwrap();
-    }
+    link_repository_data(dir.path());
     let file = dir.path().join("suites.toml");
     std::fs::write(&file, text).unwrap();
     let registry = Registry::load().unwrap();

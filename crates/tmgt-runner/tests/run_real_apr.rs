@@ -1,16 +1,11 @@
 //! `tmgt run` and `tmgt prepare` end to end: the built binary, the real apr (from TMGT_APR or
 //! PATH; the tests fail when it is missing) and the bundled tiny models.
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::repo_root;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use serde_json::Value;
+use std::process::{Command, Output};
 
 fn tmgt(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))

@@ -7,42 +7,13 @@
 //! passes, through a wrapper that runs the real apr but prints a log line on stdout and drops
 //! its exit status, the two faults these suites exist to catch.
 
+mod common;
+use common::{link_repository_data, real_apr, repo_root, tmgt_in as tmgt};
+
 use checks_structure::layout::Layout;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn real_apr() -> PathBuf {
-    let apr = std::env::var_os("TMGT_APR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join("apr"))
-                    .find(|p| p.is_file())
-            })
-        })
-        .expect("these tests need the real apr: run scripts/install-apr or set TMGT_APR");
-    apr.canonicalize().unwrap()
-}
-
-fn tmgt(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(args)
-        .current_dir(dir)
-        .env("TMGT_APR", real_apr())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 /// `tmgt run` in `dir` with apr's raw verdicts; returns the exit code, the report's results
 /// and how long it took.
@@ -287,9 +258,7 @@ fn contract_suite_finds_the_gguf_hex_header_and_the_quantized_panics() {
 /// repository's configuration narrowed to tiny-qwen2 plus `extra` models and profile.
 fn project(extra: &str, profile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for link in ["models", "oracle", "prompts"] {
-        std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link)).unwrap();
-    }
+    link_repository_data(dir.path());
     let config = std::fs::read_to_string(repo_root().join("suites.toml"))
         .unwrap()
         .replace(

@@ -15,48 +15,18 @@
 //! - against a stricter threshold than the configured one.
 //!
 //! A faithful copy given the same way passes every check, so those failures come from the
-//! files' contents, not from the way they are given. BEN001 cannot be made to fail through any
-//! input: a test pins the case where it passes although apr generated no token.
+//! files' contents, not from the way they are given.
 //!
 //! All tests share one project folder under the target folder (rebuilt once per run of this
 //! test binary; kept afterwards for a look): links to the repository's models, oracles and
 //! prompts, its own `suites.toml` and artifact cache, and the files made from them.
 
+mod common;
+use common::{repo_root, tmgt_in as tmgt};
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn real_apr() -> PathBuf {
-    let apr = std::env::var_os("TMGT_APR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join("apr"))
-                    .find(|p| p.is_file())
-            })
-        })
-        .expect("these tests need the real apr: run scripts/install-apr or set TMGT_APR");
-    apr.canonicalize().unwrap()
-}
-
-fn tmgt(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(args)
-        .current_dir(dir)
-        .env("TMGT_APR", real_apr())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The shared project

@@ -1,0 +1,50 @@
+//! Helpers the runner's integration tests share: where the repository is, which real apr to
+//! use, and how to run the built `tmgt` in a project folder.
+// Each test binary uses its own subset of these.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (models, oracles, prompts, suites.toml).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The real apr: `$TMGT_APR`, else `apr` on PATH. These tests run the real thing, so its
+/// absence is a failure with the fix in the message, never a skip.
+pub fn real_apr() -> PathBuf {
+    let apr = std::env::var_os("TMGT_APR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join("apr"))
+                    .find(|p| p.is_file())
+            })
+        })
+        .expect("these tests need the real apr: run scripts/install-apr or set TMGT_APR");
+    apr.canonicalize().unwrap()
+}
+
+/// Links the repository's models, oracles and prompts into `dir`, so a test's own
+/// suites.toml there resolves them.
+pub fn link_repository_data(dir: &Path) {
+    for link in ["models", "oracle", "prompts"] {
+        std::os::unix::fs::symlink(repo_root().join(link), dir.join(link)).unwrap();
+    }
+}
+
+/// Runs the built `tmgt` in `dir` with the real apr and no colour.
+pub fn tmgt_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(args)
+        .current_dir(dir)
+        .env("TMGT_APR", real_apr())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
