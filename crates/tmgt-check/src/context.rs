@@ -14,6 +14,32 @@ pub enum ArtifactKind {
     Gguf,
     /// `apr import` of that GGUF back to `.apr`: the round trip.
     RoundTrip,
+    /// A GGUF made by llama.cpp's own tools, not by apr: the committed F32 conversion of the
+    /// source by `convert_hf_to_gguf.py`, or llama.cpp's quantization of it.
+    Native(NativeGguf),
+}
+
+/// The levels of llama.cpp's own GGUF of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum NativeGguf {
+    /// `convert_hf_to_gguf.py --outtype f32`, committed under `native/<model>/`.
+    F32,
+    /// `llama_model_quantize` of the F32 file to Q8_0.
+    Q8_0,
+    /// `llama_model_quantize` of the F32 file to Q4_0.
+    Q4_0,
+}
+
+impl NativeGguf {
+    pub const ALL: [NativeGguf; 3] = [NativeGguf::F32, NativeGguf::Q8_0, NativeGguf::Q4_0];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NativeGguf::F32 => "f32",
+            NativeGguf::Q8_0 => "q8_0",
+            NativeGguf::Q4_0 => "q4_0",
+        }
+    }
 }
 
 impl std::fmt::Display for ArtifactKind {
@@ -22,6 +48,7 @@ impl std::fmt::Display for ArtifactKind {
             ArtifactKind::Apr(q) => write!(f, "apr-{q}"),
             ArtifactKind::Gguf => f.write_str("gguf-f32"),
             ArtifactKind::RoundTrip => f.write_str("apr-roundtrip"),
+            ArtifactKind::Native(level) => write!(f, "native-{}", level.as_str()),
         }
     }
 }

@@ -11,7 +11,7 @@ use apr_client::{Invocation, Termination};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tmgt_check::{ArtifactKind, CheckError, ModelSource, ModelUnderTest, Quant};
+use tmgt_check::{ArtifactKind, CheckError, ModelSource, ModelUnderTest, NativeGguf, Quant};
 
 /// A prepared artifact.
 #[derive(Debug, Clone, Serialize)]
@@ -91,6 +91,11 @@ impl Artifacts {
                     .path,
                 None,
             ),
+            ArtifactKind::Native(_) => {
+                return Err(
+                    "llama.cpp's native GGUFs are not made by apr (see Artifacts::native)".into(),
+                );
+            }
         };
         let extension = if kind == ArtifactKind::Gguf {
             "gguf"
@@ -131,6 +136,7 @@ impl Artifacts {
             }
             ArtifactKind::Gguf => Invocation::export_gguf(&input, &partial),
             ArtifactKind::RoundTrip => Invocation::import(&input, &partial, None),
+            ArtifactKind::Native(_) => return Err("not an apr artifact".into()),
         }
         .map_err(|e| e.to_string())?;
         let result = engine.call(&invocation);
@@ -169,6 +175,96 @@ impl Artifacts {
             let _ = std::fs::remove_file(&partial);
         }
         outcome
+    }
+
+    /// llama.cpp's own GGUF of `model` at `level`: the committed F32 conversion under
+    /// `native_root/<model>/` (checked against the model files it was converted from), or
+    /// llama.cpp's quantization of it, made once into the cache (keyed by the F32 file's
+    /// content, the level and the llama.cpp bindings version). No apr call is involved.
+    pub fn native(
+        &self,
+        native_root: &Path,
+        model: &ModelUnderTest,
+        level: NativeGguf,
+    ) -> Result<Prepared, CheckError> {
+        let kind = ArtifactKind::Native(level);
+        if let Some(file) = &model.provided {
+            return Err(CheckError::NotApplicable(format!(
+                "{} is checked as given ({}); llama.cpp's native GGUFs are made from an HF folder",
+                model.name,
+                file.display()
+            )));
+        }
+        let (prepared, _) = self.made.get_or_init((model.name.clone(), kind), || {
+            let (f32_path, f32_sha) = native_f32(native_root, model)?;
+            match level {
+                NativeGguf::F32 => Ok(Prepared {
+                    path: f32_path,
+                    cached: true,
+                    call: None,
+                }),
+                NativeGguf::Q8_0 | NativeGguf::Q4_0 => {
+                    self.quantize_native(model, &f32_path, &f32_sha, level)
+                }
+            }
+        });
+        prepared.map_err(|reason| CheckError::ArtifactUnavailable {
+            artifact: format!("{}/{kind}", model.name),
+            reason,
+        })
+    }
+
+    fn quantize_native(
+        &self,
+        model: &ModelUnderTest,
+        f32_path: &Path,
+        f32_sha: &str,
+        level: NativeGguf,
+    ) -> Result<Prepared, String> {
+        let ftype = match level {
+            NativeGguf::Q8_0 => llamacpp_runtime::Ftype::Q8_0,
+            NativeGguf::Q4_0 => llamacpp_runtime::Ftype::Q4_0,
+            NativeGguf::F32 => return Err("F32 is converted, not quantized".into()),
+        };
+        let mut h = Sha256::new();
+        h.update(f32_sha.as_bytes());
+        h.update(ftype.as_str().as_bytes());
+        h.update(llamacpp_runtime::BINDINGS_VERSION.as_bytes());
+        let key = hex::encode(h.finalize());
+        let kind = ArtifactKind::Native(level);
+        let folder = self.dir.join(&model.name);
+        let final_path = folder.join(format!("{}-{kind}-{}.gguf", model.name, &key[..16]));
+        if final_path.is_file() {
+            return Ok(Prepared {
+                path: final_path,
+                cached: true,
+                call: None,
+            });
+        }
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let partial = folder.join(format!(
+            "{}-{kind}-{}.partial-{}.gguf",
+            model.name,
+            &key[..16],
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&partial);
+        let outcome = llamacpp_runtime::quantize(f32_path, &partial, ftype)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                std::fs::rename(&partial, &final_path)
+                    .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))
+            });
+        if let Err(e) = outcome {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        Ok(Prepared {
+            path: final_path,
+            cached: false,
+            call: None,
+        })
     }
 
     /// The path apr imports from: the model folder, or the hub id for hub models.
@@ -225,6 +321,65 @@ fn hash_source(input: &Path, model: &ModelUnderTest) -> Result<String, String> {
     Ok(hex::encode(h.finalize()))
 }
 
+/// What `tools/fixtures/make-native-gguf.py` records beside each native F32 GGUF.
+#[derive(Debug, serde::Deserialize)]
+struct NativeProvenance {
+    file: String,
+    file_sha256: String,
+    /// Model file name to sha256, as in the oracles' provenance.
+    model_files: std::collections::BTreeMap<String, String>,
+}
+
+/// The committed native F32 GGUF of `model` and its sha256, refused when it was converted
+/// from other model files than the ones configured (the fixture was regenerated since).
+fn native_f32(native_root: &Path, model: &ModelUnderTest) -> Result<(PathBuf, String), String> {
+    let dir = native_root.join(&model.name);
+    let help = "tools/fixtures/make-native-gguf.py makes it (see tools/fixtures/README.md)";
+    let Some(source) = model.local_dir() else {
+        return Err(format!(
+            "no native GGUF for hub model {}: download it and convert it with {help}",
+            model.name
+        ));
+    };
+    let provenance_path = dir.join("provenance.json");
+    let text = std::fs::read_to_string(&provenance_path)
+        .map_err(|e| format!("cannot read {}: {e}; {help}", provenance_path.display()))?;
+    let provenance: NativeProvenance = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a native provenance: {e}",
+            provenance_path.display()
+        )
+    })?;
+    let file = dir.join(&provenance.file);
+    let sha = tmgt_oracle::sha256_file(&file)
+        .map_err(|e| format!("cannot read {}: {e}; {help}", file.display()))?;
+    if sha != provenance.file_sha256 {
+        return Err(format!(
+            "{} has sha256 {sha}, its provenance records {}",
+            file.display(),
+            provenance.file_sha256
+        ));
+    }
+    if provenance.model_files.is_empty() {
+        return Err(format!(
+            "{} lists no model files",
+            provenance_path.display()
+        ));
+    }
+    for (name, expected) in &provenance.model_files {
+        let actual = tmgt_oracle::sha256_file(&source.join(name))
+            .map_err(|e| format!("cannot read {}: {e}", source.join(name).display()))?;
+        if &actual != expected {
+            return Err(format!(
+                "{} was converted from another {name} than {} holds (sha256 {expected} there, {actual} now): the model was regenerated; rerun {help}",
+                file.display(),
+                source.display()
+            ));
+        }
+    }
+    Ok((file, sha))
+}
+
 /// A model given as a ready-made file stands in for the artifact of its own format and level:
 /// a `.gguf` for the GGUF, a `.apr` for the `.apr` of its single configured level. Checks that
 /// need any other artifact do not apply to it.
@@ -237,7 +392,7 @@ fn provided(
     let matches = match kind {
         ArtifactKind::Gguf => is("gguf"),
         ArtifactKind::Apr(q) => is("apr") && model.quants == [q],
-        ArtifactKind::RoundTrip => false,
+        ArtifactKind::RoundTrip | ArtifactKind::Native(_) => false,
     };
     if matches {
         Ok(file.to_path_buf())

@@ -5,6 +5,7 @@
 // dropping their registrations (dtolnay/inventory#50).
 use checks_global as _;
 use checks_inference as _;
+use checks_llamacpp as _;
 use checks_structure as _;
 
 pub mod artifacts;

@@ -7,6 +7,7 @@
 // Named so the linker keeps every checks crate's registrations (dtolnay/inventory#50).
 use checks_global as _;
 use checks_inference as _;
+use checks_llamacpp as _;
 use checks_structure as _;
 
 use clap::{Parser, Subcommand};

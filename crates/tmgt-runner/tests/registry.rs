@@ -3,6 +3,7 @@
 
 use checks_global as _;
 use checks_inference as _;
+use checks_llamacpp as _;
 use checks_structure as _;
 
 use std::collections::{BTreeMap, BTreeSet};

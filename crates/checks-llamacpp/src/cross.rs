@@ -1,0 +1,229 @@
+//! One GGUF through apr and through llama.cpp, with the oracle as the third voice.
+
+use crate::apr::{self, AprGeneration};
+use crate::llama::{self, tokens_as_apr_reports};
+use crate::outlier::{Runtime, ThreeWay};
+use checks_inference::compare::{Classification, LogprobAgreement, StepLogprobs, TokenComparison};
+use llamacpp_runtime::Generation;
+use serde_json::json;
+use std::path::Path;
+use tmgt_check::{CheckError, Context, Evidence, Verdict};
+
+/// What to do when llama.cpp cannot run the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenLlamaFails {
+    /// Skip, pointing at the check that reports it (apr's GGUF: LLA001).
+    Skip,
+    /// A harness error (llama.cpp's own GGUF must run).
+    Error,
+}
+
+/// Runs `gguf` through both runtimes on the instance's prompt and judges whether apr's
+/// tokens equal llama.cpp's, naming the outlier among apr, llama.cpp and the oracle.
+pub fn compare(
+    cx: &dyn Context,
+    gguf: &Path,
+    label: &str,
+    when_llama_fails: WhenLlamaFails,
+) -> Result<Verdict, CheckError> {
+    let oracle = cx.oracle()?;
+    let llama = match llama::generate(cx, gguf)? {
+        Ok(g) => g,
+        Err(reason) if when_llama_fails == WhenLlamaFails::Skip => {
+            return Ok(Verdict::skip(format!(
+                "llama.cpp cannot run {label} (LLA001 reports it): {reason}"
+            )));
+        }
+        Err(reason) => {
+            return Err(CheckError::Input {
+                what: format!("llama.cpp on {label}"),
+                reason,
+            });
+        }
+    };
+    let apr = apr::generate(cx, gguf)?;
+
+    if apr.tokens.is_empty() {
+        let trajectory = oracle.trajectory_for_prompt(&llama.prompt_ids);
+        let way = trajectory.map(|t| ThreeWay::of(t.tokens, tokens_as_apr_reports(&llama), &[]));
+        let named = way.map_or_else(
+            || "apr disagrees with llama.cpp from step 0".to_string(),
+            |w| w.describe("step"),
+        );
+        return Ok(Verdict::fail(
+            Evidence::new(llama.tokens.len().max(1), "tokens"),
+            format!(
+                "{label}: {named}: apr generated no tokens (exit {}): {}",
+                apr.exit_code,
+                one_line(&apr.stderr_tail)
+            ),
+        )
+        .with_details(json!({
+            "file": label,
+            "prompt_ids": { "llamacpp": llama.prompt_ids, "apr": apr.prompt_ids },
+            "tokens": { "oracle": trajectory.map(|t| t.tokens.to_vec()), "llamacpp": llama.tokens, "apr": apr.tokens },
+            "apr_exit_code": apr.exit_code,
+            "three_way": way,
+        })));
+    }
+
+    // Same file, same input: when apr encodes the prompt otherwise than llama.cpp's own
+    // tokenizer (a BOS it prepends, another split), llama.cpp is fed apr's ids. The prompt
+    // difference itself is the prompt and LLA002 checks' finding.
+    let mut fed = String::new();
+    let own_prompt = llama.prompt_ids.clone();
+    let llama = if apr.prompt_ids.is_empty() || apr.prompt_ids == llama.prompt_ids {
+        llama
+    } else {
+        let hf = oracle.prompt_token_ids.clone().unwrap_or_default();
+        fed = format!(
+            " Prompt: apr feeds {:?}, llama.cpp's own tokenizer gives {:?}, the HF tokenizer {hf:?} ({}), so llama.cpp was fed apr's ids; PRM001/PRM002 and LLA002 judge the prompts.",
+            apr.prompt_ids,
+            own_prompt,
+            ThreeWay::of(&hf, &own_prompt, &apr.prompt_ids).describe("prompt position"),
+        );
+        match llama::generate_ids(gguf, &apr.prompt_ids, cx.max_new_tokens()) {
+            Ok(g) => g,
+            Err(reason) => {
+                return Ok(Verdict::fail(
+                    Evidence::new(apr.prompt_ids.len(), "prompt tokens"),
+                    format!("{label}: llama.cpp cannot run apr's prompt ids: {reason}.{fed}"),
+                ));
+            }
+        }
+    };
+
+    // The oracle trajectory that read the same ids (plain, or BOS-prefixed).
+    let trajectory = oracle.trajectory_for_prompt(&llama.prompt_ids);
+    let base = json!({
+        "file": label,
+        "prompt_ids": {
+            "oracle": trajectory.map(|t| t.prompt_token_ids.to_vec()),
+            "llamacpp_own": own_prompt,
+            "fed": llama.prompt_ids,
+            "apr": apr.prompt_ids,
+        },
+        "tokens": {
+            "oracle": trajectory.map(|t| t.tokens.to_vec()),
+            "llamacpp": llama.tokens,
+            "apr": apr.tokens,
+        },
+        "apr_exit_code": apr.exit_code,
+    });
+    let verdict = judge_runtimes(cx, label, &fed, &llama, &apr, trajectory).with_details(base);
+    Ok(merge_details(verdict, &llama, &apr, trajectory))
+}
+
+/// Pass when apr's tokens equal llama.cpp's, or they first part at a step llama.cpp itself
+/// nearly tied (its own top-1/top-2 margin below the runtime tie tolerance).
+fn judge_runtimes(
+    cx: &dyn Context,
+    label: &str,
+    fed: &str,
+    llama: &Generation,
+    apr: &AprGeneration,
+    trajectory: Option<tmgt_oracle::Trajectory<'_>>,
+) -> Verdict {
+    let llama_tokens = tokens_as_apr_reports(llama);
+    let between = TokenComparison::new(llama_tokens, &apr.tokens);
+    let evidence = Evidence::new(between.evidence(), "tokens");
+    let tie_margin = cx.thresholds().runtime.tie_margin;
+    let named = match trajectory {
+        Some(t) => {
+            let way = ThreeWay::of(t.tokens, llama_tokens, &apr.tokens);
+            let mut named = way.describe("step");
+            if way.outlier() == Some(Runtime::Oracle) {
+                named.push_str(
+                    " (two runtimes agree on this file, so the file itself departs from the HF model: a conversion difference, not a runtime one)",
+                );
+            }
+            named
+        }
+        None => format!(
+            "the prompt ids {:?} match no oracle trajectory, so only the two runtimes are compared: {}",
+            llama.prompt_ids,
+            match between.first_divergence {
+                None => format!("they agree on all {} tokens", between.expected_len),
+                Some(k) => format!("they part at step {k}"),
+            }
+        ),
+    };
+    let Some(k) = between.first_divergence else {
+        return Verdict::pass(
+            evidence,
+            format!(
+                "{label}: apr and llama.cpp generate the same {} tokens; {named}.{fed}",
+                llama_tokens.len()
+            ),
+        );
+    };
+    let llama_margin = llama.steps.get(k).map(|s| s.margin);
+    let near_tie = llama_margin.is_some_and(|m| m < tie_margin);
+    let oracle_class = trajectory
+        .filter(|t| t.tokens.get(..k) == llama_tokens.get(..k))
+        .map(|t| Classification::of(Some(&t), k, cx.thresholds().tie.margin));
+    let how = match (llama_margin, oracle_class) {
+        (Some(m), Some(c)) => format!(
+            "llama.cpp's own margin there {m:.3} logits ({}); for the oracle it is a {c}",
+            if near_tie {
+                "a near-tie: float noise can flip it"
+            } else {
+                "not a tie"
+            }
+        ),
+        (Some(m), None) => format!(
+            "llama.cpp's own margin there {m:.3} logits ({})",
+            if near_tie {
+                "a near-tie: float noise can flip it"
+            } else {
+                "not a tie"
+            }
+        ),
+        (None, _) => "llama.cpp has no step there (it stopped)".to_string(),
+    };
+    Verdict::judge(
+        near_tie,
+        evidence,
+        format!(
+            "{label}: {named}; apr and llama.cpp part at step {k}: {how}; llama.cpp {:?}, apr {:?}.{fed}",
+            &llama_tokens[k.min(llama_tokens.len())..],
+            &apr.tokens[k.min(apr.tokens.len())..]
+        ),
+    )
+}
+
+fn merge_details(
+    v: Verdict,
+    llama: &Generation,
+    apr: &AprGeneration,
+    trajectory: Option<tmgt_oracle::Trajectory<'_>>,
+) -> Verdict {
+    let way = trajectory.map(|t| ThreeWay::of(t.tokens, tokens_as_apr_reports(llama), &apr.tokens));
+    let llama_steps: Vec<StepLogprobs> = llama
+        .steps
+        .iter()
+        .map(|s| StepLogprobs {
+            chosen: s.chosen,
+            top: s.top.clone(),
+        })
+        .collect();
+    // apr against llama.cpp over the steps they share a context for.
+    let logprobs = LogprobAgreement::new(&llama_steps, &apr.steps);
+    let details = json!({
+        "logprobs_apr_vs_llamacpp": logprobs,
+        "runs": v.details,
+        "three_way": way,
+        "outlier": way.and_then(|w| w.outlier()).map(Runtime::name),
+        "llamacpp_text": llama.text,
+        "apr_text": apr.text,
+    });
+    v.with_details(details)
+}
+
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}

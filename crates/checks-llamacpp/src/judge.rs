@@ -1,0 +1,121 @@
+//! llama.cpp's tokens against an oracle trajectory: the inference suites' first-divergence
+//! and tie-flip classification (`checks_inference::compare`), applied to llama.cpp.
+
+use checks_inference::compare::{Classification, TokenComparison, Window};
+use llamacpp_runtime::Generation;
+use serde_json::json;
+use tmgt_check::{Evidence, Verdict};
+use tmgt_oracle::{Oracle, Trajectory};
+
+/// The oracle trajectory whose prompt ids equal llama.cpp's (plain or BOS-prefixed), or a
+/// skip saying why there is none.
+pub fn trajectory_for<'o>(
+    oracle: &'o Oracle,
+    generation: &Generation,
+    what: &str,
+) -> Result<Trajectory<'o>, Verdict> {
+    oracle
+        .trajectory_for_prompt(&generation.prompt_ids)
+        .ok_or_else(|| {
+            Verdict::skip(format!(
+                "llama.cpp encodes the prompt on {what} as {:?}, which matches no oracle trajectory (plain {:?}): LCT001/LLA002 report the tokenizer difference",
+                generation.prompt_ids,
+                oracle.prompt_token_ids.as_deref().unwrap_or_default()
+            ))
+        })
+}
+
+/// Pass when llama.cpp's tokens equal the trajectory's, or the first divergence is a
+/// tie-flip below `tie_margin`, or the mismatches stay within `allowed`. The message locates
+/// and classifies the first divergence either way.
+pub fn judge_tokens(
+    what: &str,
+    trajectory: &Trajectory<'_>,
+    generation: &Generation,
+    allowed: usize,
+    tie_margin: f64,
+) -> Verdict {
+    let expected = trajectory.tokens;
+    let cmp = TokenComparison::new(expected, &generation.tokens);
+    let evidence = Evidence::new(cmp.evidence(), "tokens");
+    let against = if trajectory.bos.is_some() {
+        "the BOS-prefixed oracle"
+    } else {
+        "the oracle"
+    };
+    let Some(at) = cmp.first_divergence else {
+        return Verdict::pass(
+            evidence,
+            format!("{what}: all {} tokens equal {against}'s", cmp.expected_len),
+        )
+        .with_details(
+            json!({ "comparison": cmp, "oracle": expected, "llamacpp": generation.tokens }),
+        );
+    };
+    let class = Classification::of(Some(trajectory), at, tie_margin);
+    let window = Window::around(expected, &generation.tokens, at, 3, Some(trajectory));
+    let mut notes = String::new();
+    if let Some(step) = generation.non_finite_at {
+        notes.push_str(&format!(
+            " llama.cpp's logits were not finite at step {step}."
+        ));
+    }
+    if generation.stopped_at_eog {
+        notes.push_str(" llama.cpp stopped at an end-of-generation token.");
+    }
+    let message = format!(
+        "{what} vs {against}: {class}; {} of {} positions differ after it (consequences, not independent errors), \
+         {} mismatches by the reference's count (allowed {allowed}); {}.{notes}",
+        cmp.mismatches.saturating_sub(1),
+        cmp.expected_len,
+        cmp.mismatches,
+        window.to_string().replace("/ apr", "/ llama.cpp"),
+    );
+    let ok = !generation.tokens.is_empty() && (cmp.mismatches <= allowed || class.is_tie_flip());
+    Verdict::judge(ok, evidence, message).with_details(json!({
+        "comparison": cmp,
+        "classification": class,
+        "window": window,
+        "oracle": expected,
+        "llamacpp": generation.tokens,
+        "llamacpp_text": generation.text,
+    }))
+}
+
+/// llama.cpp's prompt ids on `what` against the HF tokenizer's (`hf`), a leading `bos` the
+/// GGUF asks for aside (the oracle has a BOS-prefixed trajectory for that case).
+pub fn judge_prompt(what: &str, hf: &[u32], bos: Option<u32>, ids: &[u32]) -> Verdict {
+    let (without_bos, added_bos) = match (ids.first(), bos) {
+        (Some(first), Some(b)) if *first == b && hf.first() != Some(&b) => (&ids[1..], true),
+        _ => (ids, false),
+    };
+    let evidence = Evidence::new(hf.len().max(without_bos.len()), "prompt tokens");
+    let details = json!({ "oracle": hf, "llamacpp": ids, "llamacpp_adds_bos": added_bos });
+    if without_bos == hf {
+        let bos_note = if added_bos {
+            " after the BOS the GGUF asks for"
+        } else {
+            ""
+        };
+        return Verdict::pass(
+            evidence,
+            format!(
+                "llama.cpp encodes the prompt on {what} as the HF tokenizer does ({} ids{bos_note})",
+                hf.len()
+            ),
+        )
+        .with_details(details);
+    }
+    let at = without_bos
+        .iter()
+        .zip(hf)
+        .position(|(a, b)| a != b)
+        .unwrap_or(without_bos.len().min(hf.len()));
+    Verdict::fail(
+        evidence,
+        format!(
+            "llama.cpp's tokenizer on {what} differs from the HF tokenizer at prompt position {at}: HF {hf:?}, llama.cpp {without_bos:?}"
+        ),
+    )
+    .with_details(details)
+}

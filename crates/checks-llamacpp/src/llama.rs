@@ -1,0 +1,129 @@
+//! llama.cpp generations, each computed once per process for a (file, prompt, length).
+//!
+//! llama.cpp runs in-process, not through apr's call engine, so it gets its own memo: the
+//! first request computes, concurrent requests for the same key wait, later ones reuse.
+
+use llamacpp_runtime::{GenerateRequest, Generation, ModelInfo, PromptInput};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
+use tmgt_check::{CheckError, Context};
+
+/// Alternatives recorded per step (apr's maximum, so both sides offer the same depth).
+pub const LLAMA_TOP_K: usize = 20;
+
+struct Memo<K, V> {
+    slots: Mutex<HashMap<K, Arc<OnceLock<V>>>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Memo {
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get_or_init(&self, key: K, init: impl FnOnce() -> V) -> V {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slots.entry(key).or_default())
+        };
+        slot.get_or_init(init).clone()
+    }
+}
+
+/// A file identified by path and the length and modification time it had: a file rewritten
+/// in place is a different key.
+type FileKey = (PathBuf, u64, Option<SystemTime>);
+
+fn file_key(path: &Path) -> FileKey {
+    let meta = std::fs::metadata(path).ok();
+    (
+        path.to_path_buf(),
+        meta.as_ref().map_or(0, std::fs::Metadata::len),
+        meta.and_then(|m| m.modified().ok()),
+    )
+}
+
+type GenerationKey = (FileKey, PromptInput, u32);
+
+static GENERATIONS: LazyLock<Memo<GenerationKey, Result<Arc<Generation>, String>>> =
+    LazyLock::new(Memo::new);
+static INFOS: LazyLock<Memo<FileKey, Result<Arc<ModelInfo>, String>>> = LazyLock::new(Memo::new);
+
+/// llama.cpp's greedy generation of the instance's prompt on `model`. `Err` carries
+/// llama.cpp's reason (load failure, decode failure); the caller decides whether that is a
+/// finding about the file or a harness error.
+pub fn generate(
+    cx: &dyn Context,
+    model: &Path,
+) -> Result<Result<Arc<Generation>, String>, CheckError> {
+    Ok(generate_text(
+        model,
+        &cx.prompt()?.text,
+        cx.max_new_tokens(),
+    ))
+}
+
+/// llama.cpp's greedy generation of `prompt` on `model`, computed once per process.
+pub fn generate_text(
+    model: &Path,
+    prompt: &str,
+    max_new_tokens: u32,
+) -> Result<Arc<Generation>, String> {
+    generate_input(model, PromptInput::Text(prompt.to_string()), max_new_tokens)
+}
+
+/// llama.cpp's greedy generation from the prompt ids another runtime fed, once per process.
+pub fn generate_ids(
+    model: &Path,
+    ids: &[u32],
+    max_new_tokens: u32,
+) -> Result<Arc<Generation>, String> {
+    generate_input(model, PromptInput::Tokens(ids.to_vec()), max_new_tokens)
+}
+
+fn generate_input(
+    model: &Path,
+    prompt: PromptInput,
+    max_new_tokens: u32,
+) -> Result<Arc<Generation>, String> {
+    let key = (file_key(model), prompt.clone(), max_new_tokens);
+    GENERATIONS.get_or_init(key, || {
+        llamacpp_runtime::generate(&GenerateRequest {
+            model: model.to_path_buf(),
+            prompt,
+            max_new_tokens,
+            top_k: LLAMA_TOP_K,
+        })
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+    })
+}
+
+/// What llama.cpp read from `model`, or why it could not load it.
+pub fn inspect(model: &Path) -> Result<Arc<ModelInfo>, String> {
+    INFOS.get_or_init(file_key(model), || {
+        llamacpp_runtime::inspect(model)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A generation on a file llama.cpp is expected to handle (its own native GGUF): failing
+/// there is not a finding about apr but a harness problem.
+pub fn generate_native(cx: &dyn Context, model: &Path) -> Result<Arc<Generation>, CheckError> {
+    generate(cx, model)?.map_err(|reason| CheckError::Input {
+        what: format!("llama.cpp on its own GGUF {}", model.display()),
+        reason,
+    })
+}
+
+/// llama.cpp's tokens as apr reports them: apr drops a terminating end-of-generation token
+/// on the GGUF path, so a final EOG llama.cpp stopped at is dropped for the comparison.
+pub fn tokens_as_apr_reports(generation: &Generation) -> &[u32] {
+    let n = generation.tokens.len() - usize::from(generation.stopped_at_eog);
+    &generation.tokens[..n]
+}

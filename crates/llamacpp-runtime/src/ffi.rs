@@ -1,0 +1,142 @@
+//! The few llama.cpp entry points `llama-cpp-2` has no safe wrapper for: quantization, the
+//! log callback, the version strings. Each `unsafe` block is one C call with arguments that
+//! live across it.
+#![allow(unsafe_code)] // FFI into llama.cpp; see the SAFETY comment on each block.
+
+use crate::{Ftype, LlamaError};
+use llama_cpp_2::llama_backend::LlamaBackend;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+/// What llama.cpp logged since the current call started (bounded).
+static LOG: Mutex<String> = Mutex::new(String::new());
+const LOG_LIMIT: usize = 64 * 1024;
+
+/// Serialises every llama.cpp call: the logger is process-wide, and llama.cpp documents
+/// context creation from one model on several threads as unsafe.
+static CALLS: Mutex<()> = Mutex::new(());
+
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+/// The held call lock, with the backend started and the call's log emptied.
+pub(crate) struct Guard {
+    _lock: MutexGuard<'static, ()>,
+    pub(crate) backend: &'static LlamaBackend,
+}
+
+pub(crate) fn lock() -> Result<Guard, LlamaError> {
+    let lock = CALLS.lock().unwrap_or_else(PoisonError::into_inner);
+    let backend = BACKEND
+        .get_or_init(|| {
+            let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
+            // SAFETY: `capture` is a plain function that never unwinds; the user data is
+            // unused (null).
+            unsafe { llama_cpp_sys_2::llama_log_set(Some(capture), std::ptr::null_mut()) };
+            Ok(backend)
+        })
+        .as_ref()
+        .map_err(|e| LlamaError::Backend(e.clone()))?;
+    LOG.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    Ok(Guard {
+        _lock: lock,
+        backend,
+    })
+}
+
+/// The warnings and errors llama.cpp logged since [`lock`], one line each.
+pub(crate) fn take_log() -> String {
+    let mut log = LOG.lock().unwrap_or_else(PoisonError::into_inner);
+    let text = std::mem::take(&mut *log);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        "llama.cpp logged no warning or error".into()
+    } else {
+        lines.join(" | ")
+    }
+}
+
+/// llama.cpp's log callback: keeps warnings and errors (and their continuations).
+extern "C" fn capture(level: llama_cpp_sys_2::ggml_log_level, text: *const c_char, _: *mut c_void) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Whether the last non-continuation line was kept, so continuations follow it.
+    static KEEPING: AtomicBool = AtomicBool::new(false);
+    let keep = match level {
+        llama_cpp_sys_2::GGML_LOG_LEVEL_WARN | llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR => true,
+        llama_cpp_sys_2::GGML_LOG_LEVEL_CONT => KEEPING.load(Ordering::Relaxed),
+        _ => false,
+    };
+    if level != llama_cpp_sys_2::GGML_LOG_LEVEL_CONT {
+        KEEPING.store(keep, Ordering::Relaxed);
+    }
+    if !keep || text.is_null() {
+        return;
+    }
+    // SAFETY: llama.cpp passes a NUL-terminated string valid for the duration of the call.
+    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    let mut log = LOG.lock().unwrap_or_else(PoisonError::into_inner);
+    if log.len() + text.len() <= LOG_LIMIT {
+        log.push_str(&text);
+    }
+}
+
+pub(crate) fn c_path(path: &Path) -> Result<CString, LlamaError> {
+    path.to_str()
+        .and_then(|s| CString::new(s).ok())
+        .ok_or_else(|| LlamaError::Path {
+            path: path.to_path_buf(),
+        })
+}
+
+pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), LlamaError> {
+    let c_in = c_path(input)?;
+    let c_out = c_path(output)?;
+    // SAFETY: returns a plain struct by value.
+    let mut params = unsafe { llama_cpp_sys_2::llama_model_quantize_default_params() };
+    params.nthread = 1;
+    params.ftype = match ftype {
+        Ftype::Q8_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q8_0,
+        Ftype::Q4_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q4_0,
+    };
+    // SAFETY: both paths are NUL-terminated strings and `params` a valid struct, all alive
+    // across the call; the pointers inside `params` are the defaults' nulls.
+    let code =
+        unsafe { llama_cpp_sys_2::llama_model_quantize(c_in.as_ptr(), c_out.as_ptr(), &params) };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(LlamaError::Quantize {
+            input: input.to_path_buf(),
+            output: output.to_path_buf(),
+            ftype: ftype.as_str(),
+            code,
+            log: take_log(),
+        })
+    }
+}
+
+pub(crate) fn version() -> String {
+    let read = |p: *const c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: llama.cpp returns pointers to static NUL-terminated strings.
+            unsafe { CStr::from_ptr(p) }
+                .to_string_lossy()
+                .trim()
+                .to_string()
+        }
+    };
+    // SAFETY: both return static strings and take no arguments.
+    let (version, system) = unsafe {
+        (
+            llama_cpp_sys_2::llama_version(),
+            llama_cpp_sys_2::llama_print_system_info(),
+        )
+    };
+    format!("llama.cpp {} ({})", read(version), read(system))
+}

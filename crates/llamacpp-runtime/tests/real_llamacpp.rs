@@ -1,0 +1,220 @@
+//! The real llama.cpp (built by llama-cpp-sys-2) on the bundled models' native GGUFs
+//! (`native/<model>/f32.gguf`, made by llama.cpp's own converter) against their committed
+//! oracles. The outcomes asserted here were checked by hand when the fixtures were made.
+
+use llamacpp_runtime::{
+    Ftype, GenerateRequest, Generation, LlamaError, PromptInput, generate, inspect, quantize,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const MODELS: [&str; 3] = ["tiny-llama", "tiny-qwen2", "tiny-gpt2"];
+const PROMPTS: [&str; 4] = ["arithmetic", "code", "completion", "greeting"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn native(model: &str) -> PathBuf {
+    root().join("native").join(model).join("f32.gguf")
+}
+
+fn prompt(name: &str) -> String {
+    std::fs::read_to_string(root().join("prompts").join(format!("{name}.txt"))).unwrap()
+}
+
+struct Oracle(Value);
+
+impl Oracle {
+    fn load(model: &str, prompt: &str) -> Oracle {
+        let path = root()
+            .join("oracle")
+            .join(model)
+            .join(format!("{prompt}.json"));
+        Oracle(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
+    }
+
+    fn ids(v: &Value) -> Vec<u32> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| u32::try_from(x.as_u64().unwrap()).unwrap())
+            .collect()
+    }
+
+    fn prompt_ids(&self) -> Vec<u32> {
+        Oracle::ids(&self.0["prompt_token_ids"])
+    }
+
+    fn tokens(&self) -> Vec<u32> {
+        Oracle::ids(&self.0["tokens"])
+    }
+
+    fn logprobs(&self) -> Vec<f64> {
+        self.0["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["logprob"].as_f64().unwrap())
+            .collect()
+    }
+}
+
+fn run(model: &Path, prompt: PromptInput) -> Generation {
+    generate(&GenerateRequest {
+        model: model.to_path_buf(),
+        prompt,
+        max_new_tokens: 32,
+        top_k: 20,
+    })
+    .unwrap()
+}
+
+fn first_divergence(a: &[u32], b: &[u32]) -> Option<usize> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or((a.len() != b.len()).then_some(a.len().min(b.len())))
+}
+
+#[test]
+fn llama_cpp_reads_each_native_gguf_as_its_hf_config_states() {
+    let expected = [
+        ("tiny-llama", "llama", 4, 2, 336_192),
+        ("tiny-qwen2", "qwen2", 4, 2, 205_376),
+        ("tiny-gpt2", "gpt2", 4, 4, 263_936),
+    ];
+    for (model, arch, heads, kv_heads, params) in expected {
+        let info = inspect(&native(model)).unwrap();
+        assert_eq!(info.architecture, arch);
+        assert_eq!(
+            (
+                info.n_layer,
+                info.n_head,
+                info.n_head_kv,
+                info.n_embd,
+                info.n_vocab
+            ),
+            (2, heads, kv_heads, 64, 2048),
+            "{model}"
+        );
+        assert_eq!(info.n_params, params, "{model}");
+        assert_eq!(info.file_type, "0", "{model}: all F32");
+        assert_eq!(info.tokenizer_pre, "qwen2", "{model}");
+        // convert_hf_to_gguf.py writes no add_bos_token for these tokenizers: no BOS.
+        assert!(!info.add_bos, "{model}");
+        assert_eq!((info.bos, info.eos), (0, 0), "{model}");
+    }
+}
+
+#[test]
+fn native_f32_reproduces_every_oracle_token_and_log_prob() {
+    for model in MODELS {
+        // GPT-2's GELU runs through ggml's fp16 lookup table (GGML_GELU_FP16): its chosen-token
+        // log-probs are within 7e-4 of the oracle's, the others' within 2e-6.
+        let tolerance = if model == "tiny-gpt2" { 1e-3 } else { 1e-5 };
+        for p in PROMPTS {
+            let oracle = Oracle::load(model, p);
+            let g = run(&native(model), PromptInput::Text(prompt(p)));
+            assert_eq!(g.prompt_ids, oracle.prompt_ids(), "{model}/{p}: prompt ids");
+            assert_eq!(g.tokens, oracle.tokens(), "{model}/{p}: tokens");
+            assert!(!g.stopped_at_eog && g.non_finite_at.is_none());
+            assert_eq!(g.text, oracle.0["text"].as_str().unwrap(), "{model}/{p}");
+            let worst = oracle
+                .logprobs()
+                .iter()
+                .zip(&g.steps)
+                .map(|(o, s)| (o - s.logprob).abs())
+                .fold(0.0, f64::max);
+            assert!(worst < tolerance, "{model}/{p}: log-prob off by {worst}");
+        }
+    }
+}
+
+#[test]
+fn bos_prefixed_ids_reproduce_the_oracles_bos_trajectory() {
+    let oracle = Oracle::load("tiny-llama", "arithmetic");
+    let ids = Oracle::ids(&oracle.0["bos"]["prompt_token_ids"]);
+    assert_eq!(ids[0], 0);
+    let g = run(&native("tiny-llama"), PromptInput::Tokens(ids.clone()));
+    assert_eq!(g.prompt_ids, ids);
+    assert_eq!(g.tokens, Oracle::ids(&oracle.0["bos"]["tokens"]));
+}
+
+#[test]
+fn quantization_is_reproducible_and_q4_0_flips_a_near_tie() {
+    let dir = tempfile::tempdir().unwrap();
+    let f32 = native("tiny-qwen2");
+    let q8 = dir.path().join("q8_0.gguf");
+    let q8_again = dir.path().join("q8_0-again.gguf");
+    let q4 = dir.path().join("q4_0.gguf");
+    quantize(&f32, &q8, Ftype::Q8_0).unwrap();
+    quantize(&f32, &q8_again, Ftype::Q8_0).unwrap();
+    quantize(&f32, &q4, Ftype::Q4_0).unwrap();
+    assert_eq!(
+        std::fs::read(&q8).unwrap(),
+        std::fs::read(&q8_again).unwrap(),
+        "one-thread quantization is byte-for-byte reproducible"
+    );
+    assert_eq!(inspect(&q8).unwrap().file_type, "7");
+    assert_eq!(inspect(&q4).unwrap().file_type, "2");
+    for p in PROMPTS {
+        let oracle = Oracle::load("tiny-qwen2", p);
+        let g = run(&q8, PromptInput::Text(prompt(p)));
+        assert_eq!(g.tokens, oracle.tokens(), "Q8_0 {p}");
+    }
+    // Q4_0 on `code` leaves the oracle at step 1, where the oracle's own top-2 margin is 0.36
+    // logits: a near-tie that 4-bit weights flip.
+    let oracle = Oracle::load("tiny-qwen2", "code");
+    let g = run(&q4, PromptInput::Text(prompt("code")));
+    assert_eq!(first_divergence(&oracle.tokens(), &g.tokens), Some(1));
+    let margin = oracle.0["steps"][1]["margin"].as_f64().unwrap();
+    assert!((0.35..0.37).contains(&margin), "{margin}");
+}
+
+#[test]
+fn a_prompt_id_outside_the_vocabulary_is_refused() {
+    let err = generate(&GenerateRequest {
+        model: native("tiny-gpt2"),
+        prompt: PromptInput::Tokens(vec![5, 2048]),
+        max_new_tokens: 2,
+        top_k: 5,
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LlamaError::TokenOutOfVocabulary {
+                id: 2048,
+                n_vocab: 2048
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_files_are_errors_with_llama_cpps_reason_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.gguf");
+    std::fs::write(&garbage, b"this is not a gguf file at all").unwrap();
+    let err = inspect(&garbage).unwrap_err();
+    assert!(matches!(err, LlamaError::Load { .. }), "{err}");
+    assert!(err.to_string().contains("magic"), "{err}");
+
+    let bytes = std::fs::read(native("tiny-llama")).unwrap();
+    let truncated = dir.path().join("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let err = inspect(&truncated).unwrap_err();
+    assert!(matches!(err, LlamaError::Load { .. }), "{err}");
+
+    let missing = dir.path().join("missing.gguf");
+    assert!(matches!(inspect(&missing), Err(LlamaError::Load { .. })));
+}
+
+#[test]
+fn the_version_names_llama_cpp_and_its_cpu_features() {
+    let v = llamacpp_runtime::llama_cpp_version().unwrap();
+    assert!(v.starts_with("llama.cpp "), "{v}");
+    assert!(v.contains("CPU"), "{v}");
+}
