@@ -3,7 +3,7 @@
 FROM rust:1.95-bookworm
 WORKDIR /tmgt
 COPY . .
-RUN scripts/install-apr \
+RUN scripts/setup \
  && cargo build --release --locked -p tmgt-runner \
  && install -m 0755 target/release/tmgt /usr/local/bin/tmgt
 ENTRYPOINT ["tmgt"]
