@@ -219,6 +219,61 @@ impl LogprobAgreement {
     }
 }
 
+impl StepLogprobs {
+    /// An oracle trajectory's steps in the shape runtimes are compared in.
+    pub fn from_oracle(steps: &[tmgt_oracle::Step]) -> Vec<StepLogprobs> {
+        steps
+            .iter()
+            .map(|s| StepLogprobs {
+                chosen: s.token_id,
+                top: s.top.iter().map(|t| (t.token_id, t.logprob)).collect(),
+            })
+            .collect()
+    }
+}
+
+/// The verdict on a runtime's log-probabilities against the oracle trajectory: mean KL, same
+/// top-1 rate and largest difference within `limits`; the message names `runtime` and, at the
+/// first different top-1, whether each side's choice is in the other's top-k.
+pub fn judge_logprobs(
+    runtime: &str,
+    oracle: &Trajectory<'_>,
+    theirs: &[StepLogprobs],
+    limits: &tmgt_check::LogprobThresholds,
+) -> Result<tmgt_check::Verdict, tmgt_check::CheckError> {
+    let a = LogprobAgreement::new(&StepLogprobs::from_oracle(oracle.steps), theirs);
+    if a.shared_entries == 0 {
+        return Err(tmgt_check::CheckError::NoEvidence(format!(
+            "no top-k token in common between {runtime} and the oracle"
+        )));
+    }
+    let ok = a.mean_kl <= limits.max_mean_kl
+        && a.same_top1_rate() >= limits.min_same_top1
+        && a.max_abs_logprob_diff <= limits.max_abs_logprob_diff;
+    let containment = a.containment.map(|c| {
+        format!(
+            "; first different top-1 at step {}: oracle's choice in {runtime}'s top-k: {}, {runtime}'s in the oracle's: {}",
+            c.step, c.oracle_choice_in_apr_top_k, c.apr_choice_in_oracle_top_k
+        )
+    });
+    Ok(tmgt_check::Verdict::judge(
+        ok,
+        tmgt_check::Evidence::new(a.shared_entries, "log-probs"),
+        format!(
+            "{runtime} over {} steps: mean KL {:.2e} (max {:.0e}), same top-1 {:.0}% (min {:.0}%), max |Δ log-prob| {:.2e} (max {:.0e}){}",
+            a.steps,
+            a.mean_kl,
+            limits.max_mean_kl,
+            a.same_top1_rate() * 100.0,
+            limits.min_same_top1 * 100.0,
+            a.max_abs_logprob_diff,
+            limits.max_abs_logprob_diff,
+            containment.unwrap_or_default()
+        ),
+    )
+    .with_details(serde_json::json!({ "agreement": a, "bos": oracle.bos })))
+}
+
 /// KL(p || q) over log-probabilities of the same tokens, each renormalised to sum to one.
 fn renormalised_kl(p: &[f64], q: &[f64]) -> f64 {
     if p.is_empty() {
