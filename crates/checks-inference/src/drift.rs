@@ -19,12 +19,7 @@ declare_check! {
 
 impl Check for Drift {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let quants = &cx.model()?.quants;
-        if !(quants.contains(&Quant::Int8) && quants.contains(&Quant::Int4)) {
-            return Ok(Verdict::skip(
-                "the model needs both int8 and int4 levels in suites.toml",
-            ));
-        }
+        tmgt_check::require_int8_and_int4(cx)?;
         let oracle = cx.oracle()?;
         let int8 = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::Int8))?, false)?;
         let int4 = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::Int4))?, false)?;

@@ -39,12 +39,7 @@ declare_check! {
 
 impl Check for DiffStructure {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let quants = &cx.model()?.quants;
-        if !(quants.contains(&Quant::Int8) && quants.contains(&Quant::Int4)) {
-            return Ok(Verdict::skip(
-                "the model needs both int8 and int4 levels in suites.toml",
-            ));
-        }
+        tmgt_check::require_int8_and_int4(cx)?;
         let a = cx.artifact(ArtifactKind::Apr(Quant::Int8))?;
         let b = cx.artifact(ArtifactKind::Apr(Quant::Int4))?;
         let reply = parse::diff(&*cx.apr(&Invocation::diff(&a, &b)?)?)?;

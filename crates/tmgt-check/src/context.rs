@@ -84,3 +84,17 @@ pub trait Context: Sync {
     /// A fresh folder owned by this instance, for files it makes (corrupted copies).
     fn scratch_dir(&self) -> Result<PathBuf, CheckError>;
 }
+
+/// Checks that compare a model's Int8 and Int4 artifacts apply only to models configured with
+/// both levels; for the others this is the skip reason (the runner reports `NotApplicable` as
+/// a skip).
+pub fn require_int8_and_int4(cx: &dyn Context) -> Result<(), CheckError> {
+    let quants = &cx.model()?.quants;
+    if quants.contains(&Quant::Int8) && quants.contains(&Quant::Int4) {
+        Ok(())
+    } else {
+        Err(CheckError::NotApplicable(
+            "the model needs both int8 and int4 levels in suites.toml".into(),
+        ))
+    }
+}

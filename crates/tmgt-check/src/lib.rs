@@ -15,7 +15,7 @@ mod thresholds;
 mod verdict;
 
 pub use check::{Check, CheckMeta, Scope};
-pub use context::{ArtifactKind, Context, NativeGguf};
+pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
 pub use error::CheckError;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant};
