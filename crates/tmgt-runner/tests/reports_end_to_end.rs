@@ -5,34 +5,13 @@
 
 #[path = "../../tmgt-report/tests/common/browser.rs"]
 mod browser;
+mod common;
+use common::{repo_root, tmgt_at_root as tmgt};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 use tmgt_report::matrix::Matrix;
 use tmgt_report::{Ledger, Report, ReportVerdict};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn tmgt(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(args)
-        .current_dir(repo_root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("apr binary not found"),
-        "these tests need the real apr: run scripts/install-apr or set TMGT_APR\n{stderr}"
-    );
-    out
-}
 
 /// A finished run: its folder (kept under the target folder for a look), exit code, report.
 struct Run {

@@ -2,25 +2,10 @@
 //! PATH; the tests fail when it is missing) and the bundled tiny models.
 
 mod common;
-use common::repo_root;
+use common::{repo_root, tmgt_at_root as tmgt};
 
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn tmgt(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(args)
-        .current_dir(repo_root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("apr binary not found"),
-        "these tests need the real apr: run scripts/install-apr or set TMGT_APR\n{stderr}"
-    );
-    out
-}
+use std::process::Command;
 
 fn run_report(extra: &[&str]) -> (i32, Value, String) {
     let out_dir = tempfile::tempdir().unwrap();

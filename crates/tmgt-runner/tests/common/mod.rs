@@ -48,3 +48,20 @@ pub fn tmgt_in(dir: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// Runs the built `tmgt` at the repository root (its suites.toml), with the apr it resolves
+/// itself; fails with the fix when no apr is found.
+pub fn tmgt_at_root(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(args)
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("apr binary not found"),
+        "these tests need the real apr: run scripts/install-apr or set TMGT_APR\n{stderr}"
+    );
+    out
+}
