@@ -12,7 +12,7 @@ use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
 use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
 /// What makes two failing results the same finding.
@@ -100,6 +100,7 @@ pub fn findings(report: &Report) -> Vec<Finding<'_>> {
 /// The whole `ticket.md`.
 pub fn render(report: &Report) -> String {
     let places = Placeholders::of(report);
+    let calls = CallIndex::of(report);
     let findings = findings(report);
     let mut s = String::new();
     let apr = &report.apr;
@@ -136,7 +137,7 @@ pub fn render(report: &Report) -> String {
     let mut sections = String::new();
     let failed_calls: Vec<Vec<usize>> = findings
         .iter()
-        .map(|f| failed_calls(report, f.results[0]))
+        .map(|f| failed_calls(&calls, f.results[0]))
         .collect();
     for (n, f) in findings.iter().enumerate() {
         // An earlier finding whose failing apr call this one also names: its consequence.
@@ -148,6 +149,7 @@ pub fn render(report: &Report) -> String {
         section(
             &mut sections,
             report,
+            &calls,
             &places,
             n + 1,
             f,
@@ -172,8 +174,8 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// The ids of the apr calls that show a result and did not exit 0.
-fn failed_calls(report: &Report, r: &ResultRecord) -> Vec<usize> {
-    reproduction(report, r)
+fn failed_calls(index: &CallIndex<'_>, r: &ResultRecord) -> Vec<usize> {
+    reproduction(index, r)
         .into_iter()
         .filter(|(c, _)| c.exit_code != Some(0))
         .map(|(c, _)| c.id)
@@ -183,6 +185,7 @@ fn failed_calls(report: &Report, r: &ResultRecord) -> Vec<usize> {
 fn section(
     s: &mut String,
     report: &Report,
+    index: &CallIndex<'_>,
     places: &Placeholders,
     n: usize,
     f: &Finding<'_>,
@@ -270,7 +273,7 @@ fn section(
             format!(" (tmgt pins {})", apr.pinned_version)
         }
     );
-    let calls = reproduction(report, first);
+    let calls = reproduction(index, first);
     let commands: Vec<String> = calls.iter().map(|(c, _)| c.command.clone()).collect();
     let artifacts = artifact_hashes(report, &commands);
     for (path, sha) in &artifacts {
@@ -315,7 +318,7 @@ fn section(
         }
         s.push_str(&md_block("sh", &script));
         s.push('\n');
-        let cached = cached_inputs(report, &calls);
+        let cached = cached_inputs(index, &calls);
         if !cached.is_empty() {
             let names: Vec<String> = cached.iter().map(|p| md_code(&places.redact(p))).collect();
             let _ = writeln!(
@@ -383,13 +386,48 @@ fn window(s: &mut String, r: &ResultRecord) {
     s.push('\n');
 }
 
+/// The run's calls by id and by the files they wrote, built once per rendering: a ticket
+/// looks up the maker of every path of every call it shows.
+struct CallIndex<'a> {
+    by_id: HashMap<usize, &'a CallRecord>,
+    /// Made path (`x.apr`) → the calls that wrote it (as `x.partial-PID.apr`), in run order.
+    makers: HashMap<String, Vec<&'a CallRecord>>,
+}
+
+impl<'a> CallIndex<'a> {
+    fn of(report: &'a Report) -> CallIndex<'a> {
+        let mut makers: HashMap<String, Vec<&'a CallRecord>> = HashMap::new();
+        for call in &report.invocations {
+            for path in absolute_paths(&call.command) {
+                if path.contains(".partial-") {
+                    makers.entry(clean_partial(&path)).or_default().push(call);
+                }
+            }
+        }
+        CallIndex {
+            by_id: report.invocations.iter().map(|c| (c.id, c)).collect(),
+            makers,
+        }
+    }
+
+    /// The call that wrote `path` (apr writes to `NAME.partial-PID.EXT` and tmgt renames it),
+    /// other than the call `reader` that reads it.
+    fn maker_of(&self, path: &str, reader: usize) -> Option<&'a CallRecord> {
+        self.makers
+            .get(path)?
+            .iter()
+            .find(|c| c.id != reader)
+            .copied()
+    }
+}
+
 /// The calls that show a result: the calls that made the artifacts it read (recursively,
 /// inputs first), the calls its message names (`call #N`), and its own calls.
-pub fn reproduction<'a>(
-    report: &'a Report,
+fn reproduction<'a>(
+    index: &CallIndex<'a>,
     r: &ResultRecord,
 ) -> Vec<(&'a CallRecord, &'static str)> {
-    let by_id = |id: usize| report.invocations.iter().find(|c| c.id == id);
+    let by_id = |id: usize| index.by_id.get(&id).copied();
     let own: Vec<&CallRecord> = r.invocations.iter().filter_map(|i| by_id(i.id)).collect();
     let named: Vec<&CallRecord> = call_refs(&r.message)
         .into_iter()
@@ -397,19 +435,21 @@ pub fn reproduction<'a>(
         .filter(|c| !own.iter().any(|o| o.id == c.id))
         .collect();
     // Among the result's own calls, those that made another's input are preparation.
-    let makes_input = |c: &CallRecord| {
-        own.iter().any(|o| {
+    let input_makers: BTreeSet<usize> = own
+        .iter()
+        .flat_map(|o| {
             absolute_paths(&o.command)
-                .iter()
-                .any(|p| maker_of(report, p, o.id).is_some_and(|m| m.id == c.id))
+                .into_iter()
+                .filter_map(|p| index.maker_of(&p, o.id).map(|m| m.id))
         })
-    };
+        .collect();
+    let makes_input = |c: &CallRecord| input_makers.contains(&c.id);
     let shows = own.iter().rev().find(|c| !makes_input(c)).map(|c| c.id);
     let mut out: Vec<(&CallRecord, &'static str)> = Vec::new();
     let mut seen = BTreeSet::new();
     for call in named {
         add_with_makers(
-            report,
+            index,
             call,
             "the failing call its message names",
             &mut out,
@@ -425,13 +465,13 @@ pub fn reproduction<'a>(
         } else {
             "an earlier call of the check"
         };
-        add_with_makers(report, call, role, &mut out, &mut seen, 0);
+        add_with_makers(index, call, role, &mut out, &mut seen, 0);
     }
     out
 }
 
 fn add_with_makers<'a>(
-    report: &'a Report,
+    index: &CallIndex<'a>,
     call: &'a CallRecord,
     role: &'static str,
     out: &mut Vec<(&'a CallRecord, &'static str)>,
@@ -443,22 +483,22 @@ fn add_with_makers<'a>(
     }
     seen.insert(call.id);
     for path in absolute_paths(&call.command) {
-        if let Some(maker) = maker_of(report, &path, call.id) {
-            add_with_makers(report, maker, "makes its input", out, seen, depth + 1);
+        if let Some(maker) = index.maker_of(&path, call.id) {
+            add_with_makers(index, maker, "makes its input", out, seen, depth + 1);
         }
     }
     out.push((call, role));
 }
 
 /// Artifacts (`.apr`, `.gguf`) the calls read that no call of this run made.
-fn cached_inputs(report: &Report, calls: &[(&CallRecord, &'static str)]) -> Vec<String> {
+fn cached_inputs(index: &CallIndex<'_>, calls: &[(&CallRecord, &'static str)]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for (call, _) in calls {
         for path in absolute_paths(&call.command) {
             let artifact = path.ends_with(".apr") || path.ends_with(".gguf");
             if artifact
                 && !path.contains(".partial-")
-                && maker_of(report, &path, call.id).is_none()
+                && index.maker_of(&path, call.id).is_none()
                 && !out.contains(&path)
             {
                 out.push(path);
@@ -466,20 +506,6 @@ fn cached_inputs(report: &Report, calls: &[(&CallRecord, &'static str)]) -> Vec<
         }
     }
     out
-}
-
-/// The call that wrote `path` (apr writes to `NAME.partial-PID.EXT` and tmgt renames it).
-fn maker_of<'a>(report: &'a Report, path: &str, before: usize) -> Option<&'a CallRecord> {
-    let (stem, ext) = path.rsplit_once('.')?;
-    let partial = format!("{stem}.partial-");
-    report.invocations.iter().find(|c| {
-        c.id != before
-            && c.command.contains(&partial)
-            && c.command.split_whitespace().any(|w| {
-                let w = w.trim_matches('\'');
-                w.starts_with(&partial) && w.ends_with(&format!(".{ext}"))
-            })
-    })
 }
 
 /// `call #12` references in a message.
