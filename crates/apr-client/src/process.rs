@@ -1,23 +1,23 @@
 //! Running a child process with captured, capped output and a group-wide timeout.
 //!
 //! The child is spawned through `duct` in a new process group. Its stdout and stderr go to
-//! pipes that two threads drain into capped buffers. A timeout, an over-long output, or a
+//! pipes that the calling thread drains into capped buffers with `poll(2)`. A timeout, an over-long output, or a
 //! grandchild that keeps the pipes open after the child exited all end the same way: SIGTERM to
 //! the whole group, a grace period, then SIGKILL to the group. `duct`'s own `kill()` only
 //! reaches the direct child, so it is not used.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
+use std::os::fd::AsFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, pipe2};
 use serde::Serialize;
@@ -182,49 +182,26 @@ pub(crate) fn expression(spec: &Spec<'_>) -> duct::Expression {
     expr
 }
 
-#[derive(Debug)]
-enum Event {
-    Exited(std::io::Result<std::process::ExitStatus>),
-    Eof,
-    Overflow,
-}
-
+/// One captured stream: the bytes kept (up to the cap) and how many were written in all.
 #[derive(Debug, Default)]
 struct Stream {
-    buf: Mutex<Vec<u8>>,
-    total: AtomicU64,
-    truncated: AtomicBool,
+    buf: Vec<u8>,
+    total: u64,
+    truncated: bool,
 }
 
 impl Stream {
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.buf.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-fn drain(mut file: File, stream: &Stream, cap: usize, tx: &Sender<Event>) {
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => {
-                stream.total.fetch_add(n as u64, Ordering::Relaxed);
-                let mut buf = stream.buf.lock().unwrap_or_else(PoisonError::into_inner);
-                let room = cap.saturating_sub(buf.len());
-                if n > room {
-                    buf.extend_from_slice(&chunk[..room]);
-                    if !stream.truncated.swap(true, Ordering::Relaxed) {
-                        let _ = tx.send(Event::Overflow);
-                    }
-                } else {
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => break,
+    /// Keeps what fits under `cap` of a chunk just read; says whether the cap was passed now.
+    fn push(&mut self, chunk: &[u8], cap: usize) -> bool {
+        self.total += chunk.len() as u64;
+        let room = cap.saturating_sub(self.buf.len());
+        if chunk.len() > room {
+            self.buf.extend_from_slice(&chunk[..room]);
+            return !std::mem::replace(&mut self.truncated, true);
         }
+        self.buf.extend_from_slice(chunk);
+        false
     }
-    let _ = tx.send(Event::Eof);
 }
 
 /// Whether any process of the group still exists (zombies included).
@@ -249,40 +226,97 @@ fn terminate_group(pgid: Pid, grace: Duration) -> bool {
     true
 }
 
-struct Waiter {
-    rx: Receiver<Event>,
-    eofs: usize,
+/// A running child and its two pipes, watched from the calling thread: `poll(2)` on the
+/// pipes, a non-blocking wait for the exit. No helper threads, so a call costs one spawn.
+struct Watch {
+    handle: duct::Handle,
+    /// stdout then stderr; `None` once the pipe reached EOF.
+    pipes: [Option<File>; 2],
+    streams: [Stream; 2],
+    cap: usize,
     exit: Option<std::io::Result<std::process::ExitStatus>>,
     overflow: bool,
+    chunk: Vec<u8>,
+    /// How long to sleep when both pipes are closed but the exit is not reaped yet.
+    backoff: Duration,
 }
 
-impl Waiter {
-    /// Handles one event, waiting at most until `until`. Returns false on timeout.
-    fn next(&mut self, until: Instant) -> bool {
-        let wait = until.saturating_duration_since(Instant::now());
-        match self.rx.recv_timeout(wait) {
-            Ok(Event::Exited(status)) => self.exit = Some(status),
-            Ok(Event::Eof) => self.eofs += 1,
-            Ok(Event::Overflow) => self.overflow = true,
-            Err(RecvTimeoutError::Timeout) => return false,
-            // All senders gone: nothing more will come; avoid spinning.
-            Err(RecvTimeoutError::Disconnected) => {
-                thread::sleep(wait.min(Duration::from_millis(10)));
-                return Instant::now() < until;
-            }
-        }
-        true
+impl Watch {
+    fn pipes_closed(&self) -> bool {
+        self.pipes.iter().all(Option::is_none)
     }
 
-    fn pipes_closed(&self) -> bool {
-        self.eofs >= 2
+    fn reap(&mut self) {
+        if self.exit.is_none() {
+            match self.handle.try_wait() {
+                Ok(Some(output)) => self.exit = Some(Ok(output.status)),
+                Ok(None) => {}
+                Err(e) => self.exit = Some(Err(e)),
+            }
+        }
+    }
+
+    /// Waits for output or the exit, at most until `until`, and takes what arrived.
+    fn pump(&mut self, until: Instant) {
+        let wait = until.saturating_duration_since(Instant::now());
+        if self.pipes_closed() {
+            // The pipes close a moment before the exit can be reaped: back off briefly.
+            thread::sleep(wait.min(self.backoff));
+            self.backoff = (self.backoff * 2).min(MAX_REAP_BACKOFF);
+            self.reap();
+            return;
+        }
+        let open: Vec<usize> = (0..2).filter(|i| self.pipes[*i].is_some()).collect();
+        let mut ready = [false; 2];
+        {
+            let mut fds: Vec<PollFd<'_>> = open
+                .iter()
+                .filter_map(|i| self.pipes[*i].as_ref())
+                .map(|f| PollFd::new(f.as_fd(), PollFlags::POLLIN))
+                .collect();
+            // Round up so a sub-millisecond wait does not spin.
+            let ms = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+            if poll(&mut fds, PollTimeout::from(ms)).is_ok() {
+                for (i, fd) in open.iter().zip(&fds) {
+                    ready[*i] = fd.revents().is_some_and(|r| !r.is_empty());
+                }
+            }
+        }
+        for (i, is_ready) in ready.into_iter().enumerate() {
+            if !is_ready {
+                continue;
+            }
+            let Some(file) = self.pipes[i].as_mut() else {
+                continue;
+            };
+            // poll said readable: one read does not block.
+            match file.read(&mut self.chunk) {
+                Ok(0) => self.pipes[i] = None,
+                Ok(n) => {
+                    if self.streams[i].push(&self.chunk[..n], self.cap) {
+                        self.overflow = true;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => self.pipes[i] = None,
+            }
+        }
+        self.reap();
     }
 
     /// Waits until the child exited and both pipes closed, or `until`.
     fn settle(&mut self, until: Instant) {
-        while (self.exit.is_none() || !self.pipes_closed()) && self.next(until) {}
+        while (self.exit.is_none() || !self.pipes_closed()) && Instant::now() < until {
+            self.pump(until);
+        }
     }
 }
+
+/// The longest a running child goes unchecked: a child that exits while a grandchild holds its
+/// pipes is noticed within this.
+const EXIT_CHECK: Duration = Duration::from_millis(50);
+/// The longest sleep between reaping attempts once both pipes are closed.
+const MAX_REAP_BACKOFF: Duration = Duration::from_millis(10);
 
 /// Runs a process to completion under `timeout` and `limits`.
 pub(crate) fn run(
@@ -308,34 +342,18 @@ pub(crate) fn run(
         let expr = expression(spec).stdout_file(out_w).stderr_file(err_w);
         expr.start().map_err(spawn_err)?
     };
-    let handle = Arc::new(handle);
     let pid = handle.pids().first().copied().unwrap_or_default();
     let pgid = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-
-    let (tx, rx) = mpsc::channel();
-    let out = Arc::new(Stream::default());
-    let err = Arc::new(Stream::default());
     let cap = limits.output_cap;
-    for (file, stream) in [(File::from(out_r), &out), (File::from(err_r), &err)] {
-        let stream = Arc::clone(stream);
-        let tx = tx.clone();
-        thread::spawn(move || drain(file, &stream, cap, &tx));
-    }
-    {
-        let handle = Arc::clone(&handle);
-        let tx = tx.clone();
-        thread::spawn(move || {
-            let status = handle.wait().map(|output| output.status);
-            let _ = tx.send(Event::Exited(status));
-        });
-    }
-    drop(tx);
-
-    let mut w = Waiter {
-        rx,
-        eofs: 0,
+    let mut w = Watch {
+        handle,
+        pipes: [Some(File::from(out_r)), Some(File::from(err_r))],
+        streams: [Stream::default(), Stream::default()],
+        cap,
         exit: None,
         overflow: false,
+        chunk: vec![0u8; 64 * 1024],
+        backoff: Duration::from_micros(20),
     };
     let deadline = start + timeout;
     let mut forced: Option<Termination> = None;
@@ -347,15 +365,16 @@ pub(crate) fn run(
             forced = Some(Termination::Cancelled);
             break;
         }
-        // With a cancel flag, wake up regularly to look at it.
-        let until = match cancel {
-            Some(_) => deadline.min(Instant::now() + CANCEL_POLL),
-            None => deadline,
-        };
-        if !w.next(until) && Instant::now() >= deadline {
+        if Instant::now() >= deadline {
             forced = Some(Termination::TimedOut(timeout));
             break;
         }
+        let check = if cancel.is_some() {
+            CANCEL_POLL.min(EXIT_CHECK)
+        } else {
+            EXIT_CHECK
+        };
+        w.pump(deadline.min(Instant::now() + check));
     }
     if w.overflow && w.exit.is_none() {
         forced = Some(Termination::OutputLimit(cap as u64));
@@ -369,7 +388,9 @@ pub(crate) fn run(
     } else {
         // Phase 2: the child exited; give the pipes a short grace (a grandchild may hold them).
         let grace_end = Instant::now() + limits.pipe_grace;
-        while !w.pipes_closed() && !w.overflow && w.next(grace_end) {}
+        while !w.pipes_closed() && !w.overflow && Instant::now() < grace_end {
+            w.pump(grace_end);
+        }
         if w.overflow {
             forced = Some(Termination::OutputLimit(cap as u64));
         }
@@ -393,17 +414,17 @@ pub(crate) fn run(
         // Unreachable in practice: phase 1 only ends without `forced` once the child exited.
         (None, None) => Termination::TimedOut(timeout),
     };
-
+    let [out, err] = std::mem::take(&mut w.streams);
     Ok(Captured {
         argv,
         termination,
-        stdout: out.take(),
-        stderr: err.take(),
+        stdout_truncated: out.truncated,
+        stderr_truncated: err.truncated,
+        stdout_bytes: out.total,
+        stderr_bytes: err.total,
+        stdout: out.buf,
+        stderr: err.buf,
         duration: start.elapsed(),
-        stdout_truncated: out.truncated.load(Ordering::Relaxed),
-        stderr_truncated: err.truncated.load(Ordering::Relaxed),
-        stdout_bytes: out.total.load(Ordering::Relaxed),
-        stderr_bytes: err.total.load(Ordering::Relaxed),
         strays_killed,
     })
 }

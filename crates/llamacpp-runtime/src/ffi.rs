@@ -7,7 +7,9 @@ use crate::{Ftype, LlamaError};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 /// What llama.cpp logged since the current call started (bounded).
 static LOG: Mutex<String> = Mutex::new(String::new());
@@ -19,14 +21,41 @@ static CALLS: Mutex<()> = Mutex::new(());
 
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
-/// The held call lock, with the backend started and the call's log emptied.
+/// CPU time spent inside llama.cpp calls so far, in nanoseconds.
+static CPU_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// CPU time this process spent inside llama.cpp: every call runs on the calling thread (one
+/// llama.cpp thread), so the thread's CPU clock across the call is the call's cost.
+pub(crate) fn cpu_time() -> Duration {
+    Duration::from_nanos(CPU_NANOS.load(Ordering::Relaxed))
+}
+
+fn thread_cpu() -> Option<Duration> {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .ok()
+        .map(Duration::from)
+}
+
+/// The held call lock, with the backend started and the call's log emptied. Dropping it adds
+/// the call's CPU time to [`cpu_time`].
 pub(crate) struct Guard {
     _lock: MutexGuard<'static, ()>,
     pub(crate) backend: &'static LlamaBackend,
+    cpu_at_start: Option<Duration>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let (Some(start), Some(now)) = (self.cpu_at_start, thread_cpu()) {
+            let spent = u64::try_from(now.saturating_sub(start).as_nanos()).unwrap_or(u64::MAX);
+            CPU_NANOS.fetch_add(spent, Ordering::Relaxed);
+        }
+    }
 }
 
 pub(crate) fn lock() -> Result<Guard, LlamaError> {
     let lock = CALLS.lock().unwrap_or_else(PoisonError::into_inner);
+    let cpu_at_start = thread_cpu();
     let backend = BACKEND
         .get_or_init(|| {
             let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
@@ -41,6 +70,7 @@ pub(crate) fn lock() -> Result<Guard, LlamaError> {
     Ok(Guard {
         _lock: lock,
         backend,
+        cpu_at_start,
     })
 }
 

@@ -237,9 +237,20 @@ pub(crate) fn step_of(logits: &[f32], top_k: usize) -> Step {
             .map(|l| (*l as f64 - max).exp())
             .sum::<f64>()
             .ln();
+    // Descending logit, ties to the lowest id: a total order, so selecting the best k and
+    // sorting only those gives what a stable sort of the whole row would.
+    let by_rank = |a: &u32, b: &u32| {
+        logits[*b as usize]
+            .total_cmp(&logits[*a as usize])
+            .then(a.cmp(b))
+    };
     let mut order: Vec<u32> = (0..logits.len() as u32).collect();
-    // Stable sort by descending logit: equal logits keep ascending id order.
-    order.sort_by(|a, b| logits[*b as usize].total_cmp(&logits[*a as usize]));
+    let keep = top_k.max(2);
+    if keep < order.len() {
+        order.select_nth_unstable_by(keep - 1, by_rank);
+        order.truncate(keep);
+    }
+    order.sort_unstable_by(by_rank);
     let chosen = order[0];
     let second = order.get(1).copied().unwrap_or(chosen);
     Step {
@@ -270,6 +281,20 @@ mod tests {
         assert_eq!(s.logprob, s.top[0].1);
         let total: f64 = s.top.iter().map(|(_, lp)| lp.exp()).sum();
         assert!((total - 1.0).abs() < 1e-12, "{total}");
+    }
+
+    #[test]
+    fn partial_selection_ranks_like_a_stable_sort_of_the_whole_row() {
+        // Many exact ties across the top-k boundary.
+        let logits: Vec<f32> = (0..500u32).map(|i| ((i * 37) % 11) as f32 * 0.5).collect();
+        let mut stable: Vec<u32> = (0..500).collect();
+        stable.sort_by(|a, b| logits[*b as usize].total_cmp(&logits[*a as usize]));
+        for k in [1, 2, 5, 20, 499, 500, 600] {
+            let s = step_of(&logits, k);
+            let ids: Vec<u32> = s.top.iter().map(|(id, _)| *id).collect();
+            assert_eq!(ids, stable[..k.min(500)], "top_k {k}");
+            assert_eq!(s.chosen, stable[0]);
+        }
     }
 
     #[test]

@@ -95,6 +95,13 @@ impl std::fmt::Display for Ftype {
     }
 }
 
+/// CPU time this process has spent inside llama.cpp (loads, decoding, quantizing): the part
+/// of tmgt's own CPU that is the second runtime's work, not the harness's.
+#[must_use]
+pub fn cpu_time() -> std::time::Duration {
+    ffi::cpu_time()
+}
+
 /// Quantizes the GGUF `input` into `output` with llama.cpp's defaults for `ftype` (what
 /// `llama-quantize input output Q8_0` does: 1-D tensors stay f32; a tensor whose rows do not
 /// fit a type's block size falls back as llama.cpp decides). One thread, so the output is

@@ -11,7 +11,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+    // A buffer under malloc's mmap threshold: hashing many small files stays cheap.
+    let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {

@@ -35,12 +35,24 @@ pub struct Report {
 }
 
 /// Resource use of the tmgt process alone (`getrusage(RUSAGE_SELF)`: apr's children excluded).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct HarnessUsage {
     pub wall_ms: u64,
     pub cpu_user_ms: u64,
     pub cpu_system_ms: u64,
+    /// The part of the CPU time above spent inside in-process runtimes (llama.cpp decoding
+    /// and quantizing): the runtimes' work, not the harness's.
+    #[serde(default)]
+    pub runtime_cpu_ms: u64,
     pub peak_rss_kb: u64,
+}
+
+impl HarnessUsage {
+    /// CPU time of the harness itself: tmgt's CPU less the in-process runtimes'.
+    #[must_use]
+    pub fn harness_cpu_ms(&self) -> u64 {
+        (self.cpu_user_ms + self.cpu_system_ms).saturating_sub(self.runtime_cpu_ms)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -105,13 +105,10 @@ fn table(built: &Measured, sequential: &Measured, cores: usize) -> String {
     let secs = |d: Duration| d.as_secs_f64();
     let unique = built.report.invocations.len();
     let lower_bound = call_ms(&built.report) as f64 / 1000.0 / cores as f64;
-    let usage = built.report.harness.unwrap_or(tmgt_report::HarnessUsage {
-        wall_ms: 0,
-        cpu_user_ms: 0,
-        cpu_system_ms: 0,
-        peak_rss_kb: 0,
-    });
+    let usage = built.report.harness.unwrap_or_default();
     let tmgt_cpu = (usage.cpu_user_ms + usage.cpu_system_ms) as f64 / 1000.0;
+    let runtime_cpu = usage.runtime_cpu_ms as f64 / 1000.0;
+    let harness_cpu = usage.harness_cpu_ms() as f64 / 1000.0;
     let mut out = String::new();
     out.push_str(&format!(
         "{:<34} {:>12} {:>12}\n",
@@ -158,6 +155,11 @@ fn table(built: &Measured, sequential: &Measured, cores: usize) -> String {
         "tmgt's own CPU: {tmgt_cpu:.2} s ({:.1}% of wall), peak RSS {:.1} MB\n",
         100.0 * tmgt_cpu / secs(built.wall),
         usage.peak_rss_kb as f64 / 1024.0
+    ));
+    out.push_str(&format!(
+        "  of which llama.cpp decoding in-process: {runtime_cpu:.2} s; the harness itself: \
+         {harness_cpu:.2} s ({:.1}% of wall)\n",
+        100.0 * harness_cpu / secs(built.wall)
     ));
     out
 }
