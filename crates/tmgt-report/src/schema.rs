@@ -28,7 +28,7 @@ pub struct Report {
     /// The known-issues ledger as applied to this run, one entry per ledger entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_issues: Vec<KnownIssueStatus>,
-    /// sha256 of the files the run's apr calls read or wrote (artifacts), by absolute path,
+    /// sha256 of the files the tickets' apr calls read or wrote (artifacts), by absolute path,
     /// where they existed when the report was written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,

@@ -522,12 +522,17 @@ fn call_refs(message: &str) -> Vec<usize> {
     out
 }
 
-/// The files a command names, under the names they have once made (`x.partial-123.apr` is
-/// `x.apr`): what the runner hashes into `Report::artifacts`.
-pub fn files_named(command: &str) -> Vec<String> {
-    absolute_paths(command)
+/// The files the tickets' reproductions name, under the names they have once made
+/// (`x.partial-123.apr` is `x.apr`): what the runner hashes into `Report::artifacts`.
+pub fn ticketed_files(report: &Report) -> BTreeSet<String> {
+    let index = CallIndex::of(report);
+    report
+        .results
         .iter()
-        .map(|p| clean_partial(p))
+        .filter(|r| is_ticketed(r))
+        .flat_map(|r| reproduction(&index, r))
+        .flat_map(|(call, _)| absolute_paths(&call.command))
+        .map(|p| clean_partial(&p))
         .collect()
 }
 

@@ -1,15 +1,17 @@
 //! Every apr call of a run goes through the engine: identical calls (same argv, same input
-//! file contents, same apr binary) run once and are shared, and every call is recorded for
-//! the report.
+//! files, same apr binary) run once and are shared, and every call is recorded for the report.
+//!
+//! An input file is identified by its stamp (device, inode, size, modification and change
+//! times, to the nanosecond), as git's index and cargo's fingerprints do, not by hashing its
+//! contents: any write to the file changes its change time, and most of a run's inputs are
+//! damaged copies read by one call each, whose hashing would cost more than the calls.
 
 use crate::config::Timeouts;
 use crate::memo::Memo;
 use apr_client::{Apr, Captured, Invocation};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
 use tmgt_check::CheckError;
 use tmgt_report::CallRecord;
 
@@ -40,11 +42,36 @@ impl From<CallFailure> for CheckError {
     }
 }
 
-/// The identity of a call for reuse: its argv and the contents of the files it reads.
+/// The identity of a call for reuse: its argv and the stamps of the files it reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CallKey {
     invocation: Invocation,
-    input_hashes: Vec<String>,
+    inputs: Vec<Option<FileStamp>>,
+}
+
+/// What identifies a file's contents without reading them; `None` for a missing file (the
+/// call still runs and apr reports the problem itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            device: m.dev(),
+            inode: m.ino(),
+            len: m.len(),
+            modified: (m.mtime(), m.mtime_nsec()),
+            changed: (m.ctime(), m.ctime_nsec()),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -54,7 +81,6 @@ pub struct Engine {
     reuse: bool,
     calls: Memo<CallKey, Outcome>,
     records: Mutex<Vec<CallRecord>>,
-    hashes: Mutex<HashMap<PathBuf, (SystemTime, u64, String)>>,
     interrupted: Arc<AtomicBool>,
 }
 
@@ -66,7 +92,6 @@ impl Engine {
             reuse,
             calls: Memo::default(),
             records: Mutex::default(),
-            hashes: Mutex::default(),
             interrupted,
         }
     }
@@ -90,10 +115,10 @@ impl Engine {
         }
         let key = CallKey {
             invocation: invocation.clone(),
-            input_hashes: invocation
+            inputs: invocation
                 .inputs()
                 .iter()
-                .map(|p| self.content_hash(p))
+                .map(|p| FileStamp::of(p))
                 .collect(),
         };
         let (outcome, ran_here) = self.calls.get_or_init(key, || self.execute(invocation));
@@ -134,32 +159,6 @@ impl Engine {
             return Err(CallFailure::Strays(invocation.display()));
         }
         Ok((id, Arc::new(captured)))
-    }
-
-    /// sha256 of a file, remembered by path, size and mtime. A file that cannot be read hashes
-    /// to a marker so the call still runs and apr reports the problem itself.
-    pub fn content_hash(&self, path: &Path) -> String {
-        let Ok(meta) = std::fs::metadata(path) else {
-            return format!("unreadable:{}", path.display());
-        };
-        let stamp = (
-            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-            meta.len(),
-        );
-        let mut hashes = self.hashes.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((mtime, len, hash)) = hashes.get(path) {
-            if (*mtime, *len) == stamp {
-                return hash.clone();
-            }
-        }
-        let hash = if meta.is_dir() {
-            format!("dir:{}", path.display())
-        } else {
-            tmgt_oracle::sha256_file(path)
-                .unwrap_or_else(|_| format!("unreadable:{}", path.display()))
-        };
-        hashes.insert(path.to_path_buf(), (stamp.0, stamp.1, hash.clone()));
-        hash
     }
 
     /// Every call made so far, in the order they started.

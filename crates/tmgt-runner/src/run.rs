@@ -184,7 +184,6 @@ pub fn run(args: &RunArgs) -> Exit {
     let was_interrupted = state.engine.interrupted();
     let results: Vec<_> = slots.into_iter().flatten().collect();
     let calls = state.engine.records();
-    let artifacts = crate::ticket_cmd::hash_artifacts(&calls, &state.engine);
     let mut report = Report {
         schema: tmgt_report::SCHEMA.into(),
         tool: Tool {
@@ -199,12 +198,14 @@ pub fn run(args: &RunArgs) -> Exit {
         summary: Summary::of(&results, instances.len(), calls.len()),
         results,
         invocations: calls,
-        harness: Some(crate::usage::harness_usage(started.elapsed())),
+        harness: None,
         out_dir: Some(out_dir.display().to_string()),
         known_issues: Vec::new(),
-        artifacts,
+        artifacts: std::collections::BTreeMap::new(),
     };
     report.apply_ledger(&ledger, args.filters.is_empty() && !was_interrupted);
+    report.artifacts = crate::ticket_cmd::hash_artifacts(&report);
+    report.harness = Some(crate::usage::harness_usage(started.elapsed()));
     let path = out_dir.join("report.json");
     let written = tmgt_report::write_reports(&report, &out_dir);
     human::summary(&report, &path);

@@ -3,10 +3,9 @@
 //! artifact hashes and the known-issues ledger's location.
 
 use crate::Exit;
-use crate::engine::Engine;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tmgt_report::{CallRecord, Report};
+use tmgt_report::Report;
 
 #[derive(Debug, clap::Args)]
 pub struct TicketArgs {
@@ -36,22 +35,20 @@ pub fn read_report(path: &Path) -> Result<Report, Exit> {
     })
 }
 
-/// sha256 of every file the run's apr calls name that exists now (the artifacts they read
-/// and wrote), by absolute path. Files the engine already hashed to key its reuse are not
-/// read again.
-pub fn hash_artifacts(calls: &[CallRecord], engine: &Engine) -> BTreeMap<String, String> {
+/// sha256 of every file the report's tickets name that exists now (the artifacts their apr
+/// calls read and wrote), by absolute path. Only these: most of a run's files are damaged
+/// copies apr handled, which no ticket shows and the run already deleted or will not need.
+pub fn hash_artifacts(report: &Report) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for call in calls {
-        for path in tmgt_report::ticket::files_named(&call.command) {
-            if out.contains_key(&path) || !Path::new(&path).is_file() {
-                continue;
-            }
-            let sha = engine.content_hash(Path::new(&path));
-            if sha.len() == 64 {
+    for path in tmgt_report::ticket::ticketed_files(report) {
+        if !Path::new(&path).is_file() {
+            continue;
+        }
+        match tmgt_oracle::sha256_file(Path::new(&path)) {
+            Ok(sha) => {
                 out.insert(path, sha);
-            } else {
-                tracing::warn!("cannot hash {path}");
             }
+            Err(e) => tracing::warn!("cannot hash {path}: {e}"),
         }
     }
     out

@@ -87,7 +87,6 @@ impl Corruption {
                     file.seek(SeekFrom::Start(*offset)).map_err(fail)?;
                     file.write_all(bytes).map_err(fail)?;
                 }
-                file.sync_all().map_err(fail)?;
             }
         }
         Ok(path)
