@@ -7,9 +7,8 @@
 //! quantization level, GGUF checks per model (apr's f32 export). Each judges every
 //! (corruption x subcommand) case and counts them as its evidence. On the three bundled tiny
 //! models (9 `.apr`, 2 GGUF; tiny-gpt2 has none) the suite makes 1,095 apr calls (median
-//! 8 ms: apr answers a damaged file fast). Measured on a 2-core machine with 2 jobs: the
-//! checks take 9 s, and `tmgt run --filter suite=corruption` 30 s wall in a debug build, the
-//! rest spent hashing the 130 MB of damaged copies the report names.
+//! 8 ms: apr answers a damaged file fast); `tmgt run --filter suite=corruption` takes about
+//! 5 s on a 2-core machine with 2 jobs (release build).
 //!
 //! A damaged copy apr mishandled stays in the scratch folder, so the commands in a result's
 //! details reproduce it; the copies apr handled are deleted once judged.
