@@ -127,11 +127,11 @@ impl Window {
     }
 }
 
-impl std::fmt::Display for Window {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "steps {}..: oracle {:?} / apr {:?}",
+impl Window {
+    /// `steps 2..: oracle [..] / apr [..]`, naming the runtime that produced the other side.
+    pub fn describe(&self, runtime: &str) -> String {
+        format!(
+            "steps {}..: oracle {:?} / {runtime} {:?}",
             self.start, self.expected, self.actual
         )
     }
@@ -274,6 +274,69 @@ pub fn judge_logprobs(
     .with_details(serde_json::json!({ "agreement": a, "bos": oracle.bos })))
 }
 
+/// Tokens a runtime generated, as [`judge_tokens`] sees them.
+#[derive(Debug, Clone)]
+pub struct Produced<'a> {
+    /// The runtime, as messages name it: `apr`, `llama.cpp`.
+    pub runtime: &'static str,
+    /// Its key in a result's details (`apr`, `llamacpp`); the text goes under `{key}_text`.
+    pub key: &'static str,
+    pub tokens: &'a [u32],
+    pub text: &'a str,
+    /// What the runtime said besides its tokens (an exit code, a stop), appended to a
+    /// failure's message; empty when there is nothing to add.
+    pub notes: String,
+}
+
+/// The verdict of a runtime's tokens against the oracle's `expected`: pass when equal, or when
+/// the first divergence is a tie-flip below `tie_margin`, or the mismatches stay within
+/// `allowed`; the message locates and classifies the first divergence either way.
+pub fn judge_tokens(
+    what: &str,
+    expected: &[u32],
+    produced: &Produced<'_>,
+    trajectory: Option<&Trajectory<'_>>,
+    allowed: usize,
+    tie_margin: f64,
+) -> tmgt_check::Verdict {
+    let tokens = produced.tokens;
+    let cmp = TokenComparison::new(expected, tokens);
+    let evidence = tmgt_check::Evidence::new(cmp.evidence(), "tokens");
+    let mut details = serde_json::json!({
+        "comparison": cmp,
+        "oracle": expected,
+        "runtime": produced.runtime,
+        produced.key: tokens,
+        format!("{}_text", produced.key): produced.text,
+    });
+    let Some(at) = cmp.first_divergence else {
+        return tmgt_check::Verdict::pass(
+            evidence,
+            format!("{what}: all {} tokens equal the oracle's", cmp.expected_len),
+        )
+        .with_details(details);
+    };
+    let class = Classification::of(trajectory, at, tie_margin);
+    let window = Window::around(expected, tokens, at, 3, trajectory);
+    let notes = if produced.notes.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", produced.notes)
+    };
+    let message = format!(
+        "{what}: {class}; {} of {} positions differ after it (consequences, not independent errors), \
+         {} mismatches by the reference's count (allowed {allowed}); {}.{notes}",
+        cmp.mismatches.saturating_sub(1),
+        cmp.expected_len,
+        cmp.mismatches,
+        window.describe(produced.runtime),
+    );
+    details["classification"] = serde_json::json!(class);
+    details["window"] = serde_json::json!(window);
+    let ok = !tokens.is_empty() && (cmp.mismatches <= allowed || class.is_tie_flip());
+    tmgt_check::Verdict::judge(ok, evidence, message).with_details(details)
+}
+
 /// KL(p || q) over log-probabilities of the same tokens, each renormalised to sum to one.
 fn renormalised_kl(p: &[f64], q: &[f64]) -> f64 {
     if p.is_empty() {
@@ -374,6 +437,51 @@ mod tests {
         assert_eq!(
             Classification::of(None, 0, 0.5),
             Classification::Unclassified { step: 0 }
+        );
+    }
+
+    fn produced<'a>(tokens: &'a [u32], notes: &str) -> Produced<'a> {
+        Produced {
+            runtime: "llama.cpp",
+            key: "llamacpp",
+            tokens,
+            text: "",
+            notes: notes.into(),
+        }
+    }
+
+    #[test]
+    fn token_judgement_names_the_runtime_and_counts_mismatches() {
+        let expected = [1, 2, 3, 4];
+        let equal = judge_tokens("x", &expected, &produced(&expected, ""), None, 0, 0.5);
+        assert_eq!(equal.status, tmgt_check::Status::Pass);
+        assert_eq!(equal.evidence.count, 4);
+        assert_eq!(equal.details["runtime"], "llama.cpp");
+        assert_eq!(equal.details["llamacpp"], serde_json::json!(expected));
+
+        let off = judge_tokens(
+            "x",
+            &expected,
+            &produced(&[1, 2, 9, 9], "stopped."),
+            None,
+            1,
+            0.5,
+        );
+        assert_eq!(off.status, tmgt_check::Status::Fail);
+        assert!(
+            off.message.contains("/ llama.cpp [1, 2, 9, 9]"),
+            "{}",
+            off.message
+        );
+        assert!(off.message.ends_with(" stopped."), "{}", off.message);
+        let allowed = judge_tokens("x", &expected, &produced(&[1, 2, 3, 9], ""), None, 1, 0.5);
+        assert_eq!(allowed.status, tmgt_check::Status::Pass);
+
+        let nothing = judge_tokens("x", &expected, &produced(&[], ""), None, 99, 0.5);
+        assert_eq!(
+            nothing.status,
+            tmgt_check::Status::Fail,
+            "no tokens never passes"
         );
     }
 

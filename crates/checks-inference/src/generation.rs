@@ -1,11 +1,9 @@
 //! One greedy generation by apr, read into the shape the inference checks compare.
 
-use crate::compare::{Classification, StepLogprobs, TokenComparison, Window};
+use crate::compare::{Produced, StepLogprobs};
 use apr_client::{Invocation, parse};
-use serde_json::json;
 use std::path::Path;
-use tmgt_check::{CheckError, Context, Evidence, Verdict};
-use tmgt_oracle::Trajectory;
+use tmgt_check::{CheckError, Context};
 
 /// Top-k apr reports per step when log-probabilities are asked for (its maximum).
 pub const APR_TOP_K: u8 = 20;
@@ -73,47 +71,19 @@ pub fn generate(cx: &dyn Context, model: &Path, logprobs: bool) -> Result<Genera
     })
 }
 
-/// The verdict of a token comparison: pass when exact, or when the first divergence is a
-/// tie-flip below `tie_margin` or the mismatches stay within `allowed`; the message locates
-/// and classifies the divergence either way.
-pub fn judge_tokens(
-    what: &str,
-    expected: &[u32],
-    generation: &Generation,
-    trajectory: Option<&Trajectory<'_>>,
-    allowed: usize,
-    tie_margin: f64,
-) -> Verdict {
-    let cmp = TokenComparison::new(expected, &generation.tokens);
-    let evidence = Evidence::new(cmp.evidence(), "tokens");
-    let Some(at) = cmp.first_divergence else {
-        return Verdict::pass(
-            evidence,
-            format!("{what}: all {} tokens equal the oracle's", cmp.expected_len),
-        )
-        .with_details(json!({ "comparison": cmp, "oracle": expected, "apr": generation.tokens }));
-    };
-    let class = Classification::of(trajectory, at, tie_margin);
-    let window = Window::around(expected, &generation.tokens, at, 3, trajectory);
-    let empty = if generation.tokens.is_empty() {
-        format!(" apr generated no tokens (exit {}).", generation.exit_code)
-    } else {
-        String::new()
-    };
-    let message = format!(
-        "{what}: {class}; {} of {} positions differ after it (consequences, not independent errors), \
-         {} mismatches by the reference's count (allowed {allowed}); {window}.{empty}",
-        cmp.mismatches.saturating_sub(1),
-        cmp.expected_len,
-        cmp.mismatches,
-    );
-    let ok = !generation.tokens.is_empty() && (cmp.mismatches <= allowed || class.is_tie_flip());
-    Verdict::judge(ok, evidence, message).with_details(json!({
-        "comparison": cmp,
-        "classification": class,
-        "window": window,
-        "oracle": expected,
-        "apr": generation.tokens,
-        "apr_text": generation.text,
-    }))
+impl Generation {
+    /// The tokens as [`crate::compare::judge_tokens`] takes them.
+    pub fn produced(&self) -> Produced<'_> {
+        Produced {
+            runtime: "apr",
+            key: "apr",
+            tokens: &self.tokens,
+            text: &self.text,
+            notes: if self.tokens.is_empty() {
+                format!("apr generated no tokens (exit {}).", self.exit_code)
+            } else {
+                String::new()
+            },
+        }
+    }
 }

@@ -1,4 +1,5 @@
-use crate::generation::{generate, judge_tokens};
+use crate::compare::judge_tokens;
+use crate::generation::generate;
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Quant, Scope, Verdict, declare_check};
 
 declare_check! {
@@ -24,7 +25,7 @@ impl Check for RuntimeApr {
         Ok(judge_tokens(
             "f32 .apr",
             &oracle.tokens,
-            &generation,
+            &generation.produced(),
             trajectory.as_ref(),
             0,
             t.tie_margin,

@@ -1,4 +1,5 @@
-use crate::generation::{generate, judge_tokens};
+use crate::compare::judge_tokens;
+use crate::generation::generate;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Scope, Status, Verdict, declare_check,
 };
@@ -37,7 +38,7 @@ impl Check for RuntimeGguf {
         let verdict = judge_tokens(
             label,
             trajectory.tokens,
-            &generation,
+            &generation.produced(),
             Some(&trajectory),
             0,
             t.tie_margin,

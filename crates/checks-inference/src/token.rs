@@ -1,4 +1,5 @@
-use crate::generation::{generate, judge_tokens};
+use crate::compare::judge_tokens;
+use crate::generation::generate;
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Verdict, declare_check};
 
 declare_check! {
@@ -26,7 +27,7 @@ impl Check for Token {
         Ok(judge_tokens(
             &format!("{quant} .apr"),
             &oracle.tokens,
-            &generation,
+            &generation.produced(),
             trajectory.as_ref(),
             t.token.for_quant(quant),
             t.tie.margin,

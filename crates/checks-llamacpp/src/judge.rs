@@ -1,7 +1,7 @@
 //! llama.cpp's tokens against an oracle trajectory: the inference suites' first-divergence
 //! and tie-flip classification (`checks_inference::compare`), applied to llama.cpp.
 
-use checks_inference::compare::{Classification, TokenComparison, Window};
+use checks_inference::compare::{self, Produced};
 use llamacpp_runtime::Generation;
 use serde_json::json;
 use tmgt_check::{Evidence, Verdict};
@@ -25,9 +25,8 @@ pub fn trajectory_for<'o>(
         })
 }
 
-/// Pass when llama.cpp's tokens equal the trajectory's, or the first divergence is a
-/// tie-flip below `tie_margin`, or the mismatches stay within `allowed`. The message locates
-/// and classifies the first divergence either way.
+/// llama.cpp's tokens against `trajectory` with the inference suites' judgement (exact, or a
+/// tie-flip below `tie_margin`, or at most `allowed` mismatches).
 pub fn judge_tokens(
     what: &str,
     trajectory: &Trajectory<'_>,
@@ -35,51 +34,35 @@ pub fn judge_tokens(
     allowed: usize,
     tie_margin: f64,
 ) -> Verdict {
-    let expected = trajectory.tokens;
-    let cmp = TokenComparison::new(expected, &generation.tokens);
-    let evidence = Evidence::new(cmp.evidence(), "tokens");
     let against = if trajectory.bos.is_some() {
-        "the BOS-prefixed oracle"
+        " (vs BOS-prefixed oracle)"
     } else {
-        "the oracle"
+        ""
     };
-    let Some(at) = cmp.first_divergence else {
-        return Verdict::pass(
-            evidence,
-            format!("{what}: all {} tokens equal {against}'s", cmp.expected_len),
-        )
-        .with_details(
-            json!({ "comparison": cmp, "oracle": expected, "llamacpp": generation.tokens }),
-        );
-    };
-    let class = Classification::of(Some(trajectory), at, tie_margin);
-    let window = Window::around(expected, &generation.tokens, at, 3, Some(trajectory));
-    let mut notes = String::new();
+    let mut notes = Vec::new();
     if let Some(step) = generation.non_finite_at {
-        notes.push_str(&format!(
-            " llama.cpp's logits were not finite at step {step}."
+        notes.push(format!(
+            "llama.cpp's logits were not finite at step {step}."
         ));
     }
     if generation.stopped_at_eog {
-        notes.push_str(" llama.cpp stopped at an end-of-generation token.");
+        notes.push("llama.cpp stopped at an end-of-generation token.".to_string());
     }
-    let message = format!(
-        "{what} vs {against}: {class}; {} of {} positions differ after it (consequences, not independent errors), \
-         {} mismatches by the reference's count (allowed {allowed}); {}.{notes}",
-        cmp.mismatches.saturating_sub(1),
-        cmp.expected_len,
-        cmp.mismatches,
-        window.to_string().replace("/ apr", "/ llama.cpp"),
-    );
-    let ok = !generation.tokens.is_empty() && (cmp.mismatches <= allowed || class.is_tie_flip());
-    Verdict::judge(ok, evidence, message).with_details(json!({
-        "comparison": cmp,
-        "classification": class,
-        "window": window,
-        "oracle": expected,
-        "llamacpp": generation.tokens,
-        "llamacpp_text": generation.text,
-    }))
+    let produced = Produced {
+        runtime: "llama.cpp",
+        key: "llamacpp",
+        tokens: &generation.tokens,
+        text: &generation.text,
+        notes: notes.join(" "),
+    };
+    compare::judge_tokens(
+        &format!("{what}{against}"),
+        trajectory.tokens,
+        &produced,
+        Some(trajectory),
+        allowed,
+        tie_margin,
+    )
 }
 
 /// llama.cpp's prompt ids on `what` against the HF tokenizer's (`hf`), a leading `bos` the

@@ -350,12 +350,22 @@ fn ids(v: &Value) -> Option<Vec<u64>> {
     v.as_array()?.iter().map(Value::as_u64).collect()
 }
 
-/// The oracle's and apr's token streams, aligned by step.
+/// The keys under which a result's details hold a runtime's tokens (`apr`, `llamacpp`).
+const RUNTIME_KEYS: [&str; 2] = ["apr", "llamacpp"];
+
+/// The oracle's and the runtime's token streams, aligned by step.
 fn tokens(out: &mut String, r: &ResultRecord) {
     let d = &r.details;
-    let (Some(oracle), Some(apr)) = (ids(&d["oracle"]), ids(&d["apr"])) else {
+    let Some((key, apr)) = RUNTIME_KEYS
+        .iter()
+        .find_map(|k| ids(&d[*k]).map(|ids| (*k, ids)))
+    else {
         return;
     };
+    let Some(oracle) = ids(&d["oracle"]) else {
+        return;
+    };
+    let runtime = d["runtime"].as_str().unwrap_or(key);
     let first = d["comparison"]["first_divergence"]
         .as_u64()
         .map(|x| x as usize)
@@ -388,7 +398,7 @@ fn tokens(out: &mut String, r: &ResultRecord) {
     for i in 0..len {
         token_cell(out, oracle.get(i), apr.get(i), i, first);
     }
-    out.push_str("</tr>\n<tr class=\"apr\"><th>apr</th>");
+    let _ = write!(out, "</tr>\n<tr class=\"apr\"><th>{}</th>", html(runtime));
     for i in 0..len {
         token_cell(out, apr.get(i), oracle.get(i), i, first);
     }
@@ -421,15 +431,20 @@ fn tokens(out: &mut String, r: &ResultRecord) {
             let margin = margin_at(at)
                 .map_or_else(String::new, |m| format!("; oracle margin {m:.3} logits"));
             format!(
-                "first divergence at step {at} ({kind}): oracle {}, apr {}{margin}; steps after it are consequences",
+                "first divergence at step {at} ({kind}): oracle {}, {runtime} {}{margin}; steps after it are consequences",
                 oracle.get(at).map_or("(ended)".into(), u64::to_string),
                 apr.get(at).map_or("(ended)".into(), u64::to_string),
             )
         }
     };
     let _ = writeln!(out, "<p class=\"divergence\">{}</p>", html(&summary));
-    if let Some(text) = d["apr_text"].as_str() {
-        let _ = writeln!(out, "<p>apr text:</p><pre>{}</pre>", html(text));
+    if let Some(text) = d[format!("{key}_text")].as_str() {
+        let _ = writeln!(
+            out,
+            "<p>{} text:</p><pre>{}</pre>",
+            html(runtime),
+            html(text)
+        );
     }
 }
 

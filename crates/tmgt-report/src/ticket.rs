@@ -361,7 +361,11 @@ fn window(s: &mut String, r: &ResultRecord) {
         s,
         "Divergence window ({kind}; margin = the oracle's top-1 minus top-2 logit, small means a near tie):\n"
     );
-    s.push_str("| step | oracle | apr | oracle margin | |\n|---:|---:|---:|---:|---|\n");
+    let runtime = r.details["runtime"].as_str().unwrap_or("apr");
+    let _ = writeln!(
+        s,
+        "| step | oracle | {runtime} | oracle margin | |\n|---:|---:|---:|---:|---|"
+    );
     let len = expected.len().max(actual.len());
     for i in 0..len {
         let step = start + i as u64;
