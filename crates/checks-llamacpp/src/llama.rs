@@ -4,35 +4,13 @@
 //! first request computes, concurrent requests for the same key wait, later ones reuse.
 
 use llamacpp_runtime::{GenerateRequest, Generation, ModelInfo, PromptInput};
-use std::collections::HashMap;
-use std::hash::Hash;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
-use tmgt_check::{CheckError, Context};
+use tmgt_check::{CheckError, Context, Memo};
 
 /// Alternatives recorded per step (apr's maximum, so both sides offer the same depth).
 pub const LLAMA_TOP_K: usize = 20;
-
-struct Memo<K, V> {
-    slots: Mutex<HashMap<K, Arc<OnceLock<V>>>>,
-}
-
-impl<K: Eq + Hash, V: Clone> Memo<K, V> {
-    fn new() -> Self {
-        Memo {
-            slots: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn get_or_init(&self, key: K, init: impl FnOnce() -> V) -> V {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(slots.entry(key).or_default())
-        };
-        slot.get_or_init(init).clone()
-    }
-}
 
 /// A file identified by path and the length and modification time it had: a file rewritten
 /// in place is a different key.
@@ -50,8 +28,9 @@ fn file_key(path: &Path) -> FileKey {
 type GenerationKey = (FileKey, PromptInput, u32);
 
 static GENERATIONS: LazyLock<Memo<GenerationKey, Result<Arc<Generation>, String>>> =
-    LazyLock::new(Memo::new);
-static INFOS: LazyLock<Memo<FileKey, Result<Arc<ModelInfo>, String>>> = LazyLock::new(Memo::new);
+    LazyLock::new(Memo::default);
+static INFOS: LazyLock<Memo<FileKey, Result<Arc<ModelInfo>, String>>> =
+    LazyLock::new(Memo::default);
 
 /// llama.cpp's greedy generation of the instance's prompt on `model`. `Err` carries
 /// llama.cpp's reason (load failure, decode failure); the caller decides whether that is a
@@ -91,25 +70,29 @@ fn generate_input(
     max_new_tokens: u32,
 ) -> Result<Arc<Generation>, String> {
     let key = (file_key(model), prompt.clone(), max_new_tokens);
-    GENERATIONS.get_or_init(key, || {
-        llamacpp_runtime::generate(&GenerateRequest {
-            model: model.to_path_buf(),
-            prompt,
-            max_new_tokens,
-            top_k: LLAMA_TOP_K,
+    GENERATIONS
+        .get_or_init(key, || {
+            llamacpp_runtime::generate(&GenerateRequest {
+                model: model.to_path_buf(),
+                prompt,
+                max_new_tokens,
+                top_k: LLAMA_TOP_K,
+            })
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
         })
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
-    })
+        .0
 }
 
 /// What llama.cpp read from `model`, or why it could not load it.
 pub fn inspect(model: &Path) -> Result<Arc<ModelInfo>, String> {
-    INFOS.get_or_init(file_key(model), || {
-        llamacpp_runtime::inspect(model)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
-    })
+    INFOS
+        .get_or_init(file_key(model), || {
+            llamacpp_runtime::inspect(model)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .0
 }
 
 /// A generation on a file llama.cpp is expected to handle (its own native GGUF): failing

@@ -9,6 +9,7 @@
 mod check;
 mod context;
 mod error;
+mod memo;
 mod registry;
 mod subject;
 mod thresholds;
@@ -17,6 +18,7 @@ mod verdict;
 pub use check::{Check, CheckMeta, Scope};
 pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
 pub use error::CheckError;
+pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant};
 pub use thresholds::{

@@ -6,11 +6,11 @@
 //! apr finished successfully (written to a temporary name, then renamed).
 
 use crate::engine::{Engine, UsedCall};
-use crate::memo::Memo;
 use apr_client::{Invocation, Termination};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use tmgt_check::Memo;
 use tmgt_check::{ArtifactKind, CheckError, ModelSource, ModelUnderTest, NativeGguf, Quant};
 
 /// A prepared artifact.

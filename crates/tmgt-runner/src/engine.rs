@@ -7,12 +7,12 @@
 //! damaged copies read by one call each, whose hashing would cost more than the calls.
 
 use crate::config::Timeouts;
-use crate::memo::Memo;
 use apr_client::{Apr, Captured, Invocation};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tmgt_check::CheckError;
+use tmgt_check::Memo;
 use tmgt_report::CallRecord;
 
 /// A call a result used, and whether it was shared with an earlier request.

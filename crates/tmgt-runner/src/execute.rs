@@ -6,13 +6,13 @@ use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::engine::{Engine, UsedCall};
 use crate::matrix::Instance;
-use crate::memo::Memo;
 use crate::report::{Outcome, record};
 use apr_client::{Captured, Invocation, VersionInfo};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
+use tmgt_check::Memo;
 use tmgt_check::{
     ArtifactKind, CheckError, Context, ModelUnderTest, Prompt, Quant, Status, Thresholds, Verdict,
 };

@@ -18,7 +18,6 @@ pub mod filter;
 pub mod human;
 pub mod list;
 pub mod matrix;
-pub mod memo;
 pub mod report;
 pub mod run;
 pub mod ticket_cmd;

@@ -1,5 +1,6 @@
 //! Compute-once values shared by worker threads: the first request computes, concurrent
-//! requests for the same key wait for it, later ones get the stored value.
+//! requests for the same key wait for it, later ones get the stored value. The runner keeps
+//! its apr calls, artifacts and oracles this way; checks keep in-process runtime results.
 
 use std::collections::HashMap;
 use std::hash::Hash;
