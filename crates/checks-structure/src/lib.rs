@@ -20,6 +20,7 @@ mod diff;
 mod hex;
 mod inspect;
 mod inspect_quantized;
+mod inspect_tensors;
 mod lint;
 mod oracle_id;
 mod qa;

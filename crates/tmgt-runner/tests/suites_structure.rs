@@ -5,7 +5,8 @@
 //! Every check has a test where apr 0.72.3 behaves and the check passes with evidence, and at
 //! least one where it must not pass:
 //! - at a level where apr 0.72.3 misbehaves (q4k for VAL001, VAL002, HEX001 and QA001; int8
-//!   for INS002; any level of tiny-gpt2 for SLF001; int8 for BEN001, where apr panics);
+//!   for INS002; any level of tiny-gpt2 for SLF001 and INS003; int8 for BEN001, where apr
+//!   panics);
 //! - on a file given as a model entry's `artifact` that is not what the entry says: another
 //!   model's `.apr`, an int8 `.apr` for an f32 entry, an `.apr` imported from a config.json
 //!   that states another vocabulary size, a copy whose token embedding is NaN, a copy with one
@@ -581,9 +582,9 @@ fn skips(code: &str, model: &str, quant: Option<&str>, why: &str) -> &'static Va
 const NO_LOCAL_SOURCE: &str = "the model comes from the hub";
 
 /// Every structure check, by code.
-const STRUCTURE_CHECKS: [&str; 15] = [
-    "INS001", "INS002", "VAL001", "VAL002", "TNS001", "TNS002", "LNT001", "SLF001", "DIF001",
-    "TRE001", "ORI001", "HEX001", "DBG001", "BEN001", "QA001",
+const STRUCTURE_CHECKS: [&str; 16] = [
+    "INS001", "INS002", "INS003", "VAL001", "VAL002", "TNS001", "TNS002", "LNT001", "SLF001",
+    "DIF001", "TRE001", "ORI001", "HEX001", "DBG001", "BEN001", "QA001",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -596,12 +597,12 @@ fn the_shared_run_covers_every_structure_check_of_every_entry() {
     for r in &run.results {
         assert_well_formed(r);
     }
-    // 14 model x quant checks per level and DIF001 per model; 5 checks on the hub model.
+    // 15 model x quant checks per level and DIF001 per model; 5 checks on the hub model.
     let expected: usize = IMPORTED
         .iter()
         .chain(GIVEN.iter())
         .filter(|e| e.expect.is_none())
-        .map(|e| 14 * levels(e) + 1)
+        .map(|e| 15 * levels(e) + 1)
         .sum::<usize>()
         + 5;
     assert_eq!(run.results.len(), expected, "{}", run.stderr);
@@ -675,6 +676,46 @@ fn ins001_fails_on_an_apr_imported_from_a_config_that_states_another_vocabulary(
         "llama-given-vocab4096",
         Some("f32"),
         &["vocab_size 4096 (expected 2048)"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// INS003 inspect-contradicts-tensors
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ins003_passes_where_the_header_matches_the_tensors() {
+    for (model, quant) in [
+        ("tiny-llama", "f32"),
+        ("tiny-qwen2", "int8"),
+        ("tiny-qwen2", "int4"),
+    ] {
+        let r = passes("INS003", model, Some(quant));
+        assert_eq!(evidence(r), 7, "{r}");
+    }
+}
+
+#[test]
+fn ins003_fails_on_an_apr_whose_header_states_a_vocabulary_its_embedding_lacks() {
+    // INS001 passes on this model's own entry (config.json and the header tell the same lie);
+    // the file's own embedding shows it.
+    fails(
+        "INS003",
+        "llama-vocab4096",
+        Some("f32"),
+        &["vocab_size 4096 but rows of model.embed_tokens.weight [2048, 64] says 2048"],
+    );
+}
+
+#[test]
+fn ins003_fails_on_tiny_gpt2_whose_feed_forward_apr_stores_transposed() {
+    // apr 0.72.3 names GPT-2's c_fc `mlp.up_proj.weight` (the [out, in] convention of the
+    // name) but keeps Conv1D's [in, out] shape.
+    fails(
+        "INS003",
+        "tiny-gpt2",
+        Some("f32"),
+        &["intermediate_size 256", "[64, 256]", "stored transposed"],
     );
 }
 
