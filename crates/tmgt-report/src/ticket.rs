@@ -394,7 +394,7 @@ fn window(s: &mut String, r: &ResultRecord) {
 /// looks up the maker of every path of every call it shows.
 struct CallIndex<'a> {
     by_id: HashMap<usize, &'a CallRecord>,
-    /// Made path (`x.apr`) → the calls that wrote it (as `x.partial-PID.apr`), in run order.
+    /// Made path (`x.apr`) → the calls that wrote it (as `.partial-PID/x.apr`), in run order.
     makers: HashMap<String, Vec<&'a CallRecord>>,
 }
 
@@ -414,7 +414,7 @@ impl<'a> CallIndex<'a> {
         }
     }
 
-    /// The call that wrote `path` (apr writes to `NAME.partial-PID.EXT` and tmgt renames it),
+    /// The call that wrote `path` (apr writes to `.partial-PID/NAME` and tmgt renames it),
     /// other than the call `reader` that reads it.
     fn maker_of(&self, path: &str, reader: usize) -> Option<&'a CallRecord> {
         self.makers
@@ -527,7 +527,7 @@ fn call_refs(message: &str) -> Vec<usize> {
 }
 
 /// The files the tickets' reproductions name, under the names they have once made
-/// (`x.partial-123.apr` is `x.apr`): what the runner hashes into `Report::artifacts`.
+/// (`.partial-123/x.apr` is `x.apr`): what the runner hashes into `Report::artifacts`.
 pub fn ticketed_files(report: &Report) -> BTreeSet<String> {
     let index = CallIndex::of(report);
     report
@@ -550,7 +550,8 @@ fn absolute_paths(command: &str) -> Vec<String> {
         .collect()
 }
 
-/// `x.partial-123.apr` → `x.apr`: the name the file has once made.
+/// `dir/.partial-123/x.apr` (the runner's artifacts) or `x.partial-123.apr` → the name the
+/// file has once made: `dir/x.apr`, `x.apr`.
 fn clean_partial(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -560,6 +561,10 @@ fn clean_partial(text: &str) -> String {
         let digits = after.chars().take_while(char::is_ascii_digit).count();
         if digits > 0 {
             rest = &after[digits..];
+            // A folder of its own (`dir/.partial-123/x`): the folder goes with its slash.
+            if out.ends_with('/') {
+                rest = rest.strip_prefix('/').unwrap_or(rest);
+            }
         } else {
             out.push_str(".partial-");
             rest = after;
@@ -713,6 +718,10 @@ mod tests {
         assert_eq!(
             clean_partial("/a/x-key.partial-4242.apr y"),
             "/a/x-key.apr y"
+        );
+        assert_eq!(
+            clean_partial("-o /a/.partial-4242/x-key.gguf"),
+            "-o /a/x-key.gguf"
         );
         assert_eq!(clean_partial("a.partial-b"), "a.partial-b");
     }

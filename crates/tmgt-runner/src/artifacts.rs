@@ -3,15 +3,23 @@
 //! Each artifact is made once per run, on first request, and kept in a cache folder under a
 //! name keyed by the source's content, the apr binary and the arguments, so a second run
 //! reuses it and a different apr rebuilds it. Files appear under their final name only once
-//! apr finished successfully (written to a temporary name, then renamed).
+//! apr finished successfully (written into a partial folder under that name, then renamed):
+//! the same source and apr make the same bytes, run after run.
 
 use crate::engine::{Engine, UsedCall};
 use apr_client::{Invocation, Termination};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use tmgt_check::Memo;
 use tmgt_check::{ArtifactKind, CheckError, ModelSource, ModelUnderTest, NativeGguf, Quant};
+
+/// How tmgt makes artifacts, in every cache key: a change to the way they are made that alters
+/// their bytes bumps it, so no cache keeps files made the old way (version 2: apr writes into
+/// a partial folder under the final name, which it records in the model's metadata).
+const ARTIFACT_LAYOUT: &str = "tmgt-artifacts/2";
 
 /// A prepared artifact.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +36,21 @@ pub struct Artifacts {
     dir: PathBuf,
     made: Memo<(String, ArtifactKind), Result<Prepared, String>>,
     source_keys: Memo<String, Result<String, String>>,
+    /// This process's partial folders, removed (when empty) once the artifacts go away: a
+    /// folder removed as soon as one conversion ends could vanish under another's.
+    partial_folders: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl Drop for Artifacts {
+    fn drop(&mut self) {
+        let folders = self
+            .partial_folders
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for folder in folders.iter() {
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
 }
 
 impl Artifacts {
@@ -36,7 +59,28 @@ impl Artifacts {
             dir,
             made: Memo::default(),
             source_keys: Memo::default(),
+            partial_folders: Mutex::default(),
         }
+    }
+
+    /// Where a file is made before it is renamed to `final_path`: a folder of this process
+    /// beside it, under the final file name. apr records the output's file stem in the
+    /// model's metadata (`general.name`), so a temporary file *name* would leak into the
+    /// artifact and make the bytes of every conversion differ.
+    fn partial_path(&self, final_path: &Path) -> Result<PathBuf, String> {
+        let (Some(folder), Some(name)) = (final_path.parent(), final_path.file_name()) else {
+            return Err(format!("{} has no folder", final_path.display()));
+        };
+        let partial_folder = folder.join(format!(".partial-{}", std::process::id()));
+        std::fs::create_dir_all(&partial_folder)
+            .map_err(|e| format!("cannot create {}: {e}", partial_folder.display()))?;
+        let partial = partial_folder.join(name);
+        let _ = std::fs::remove_file(&partial);
+        self.partial_folders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(partial_folder);
+        Ok(partial)
     }
 
     /// The artifact, made now if this run has not made or found it yet. The error names
@@ -123,13 +167,7 @@ impl Artifacts {
         }
         std::fs::create_dir_all(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-        let partial = folder.join(format!(
-            "{}-{kind}-{}.partial-{}.{extension}",
-            model.name,
-            &key[..16],
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&partial);
+        let partial = self.partial_path(&final_path)?;
         let invocation = match kind {
             ArtifactKind::Apr(q) => {
                 Invocation::import(&input, &partial, quant.and_then(|_| q.apr_quantize()))
@@ -243,23 +281,17 @@ impl Artifacts {
         }
         std::fs::create_dir_all(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-        let partial = folder.join(format!(
-            "{}-{kind}-{}.partial-{}.gguf",
-            model.name,
-            &key[..16],
-            std::process::id()
-        ));
-        let _ = std::fs::remove_file(&partial);
+        let partial = self.partial_path(&final_path)?;
         let outcome = llamacpp_runtime::quantize(f32_path, &partial, ftype)
             .map_err(|e| e.to_string())
             .and_then(|()| {
                 std::fs::rename(&partial, &final_path)
                     .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))
             });
-        if let Err(e) = outcome {
+        if outcome.is_err() {
             let _ = std::fs::remove_file(&partial);
-            return Err(e);
         }
+        outcome?;
         Ok(Prepared {
             path: final_path,
             cached: false,
@@ -292,6 +324,7 @@ impl Artifacts {
             .get_or_init(model.name.clone(), || hash_source(input, model));
         let source = source?;
         let mut h = Sha256::new();
+        h.update(ARTIFACT_LAYOUT.as_bytes());
         h.update(source.as_bytes());
         h.update(engine.apr().binary_sha256().as_bytes());
         h.update(kind.to_string().as_bytes());

@@ -10,8 +10,9 @@ declare_check! {
     /// the garbage count is the failure this guards against.
     ///
     /// apr 0.72.3: a flipped version byte (3 becomes 738197507) passes `validate`, `inspect`,
-    /// `tensors` and `debug` (only `run` checks the version); a flipped tensor count (27
-    /// becomes 151) makes `run` abort on a 2.8e18-byte allocation (SIGABRT).
+    /// `tensors` and `debug` (only `run` checks the version); a flipped tensor count makes
+    /// `run` read tensor entries out of the metadata and allocate without bound: SIGABRT on
+    /// tiny-llama's GGUF, a capacity-overflow panic on tiny-qwen2's.
     pub HeaderFlipGguf {
         code: "COR104",
         name: "gguf-header-flip-accepted",
