@@ -18,6 +18,7 @@ mod corruption;
 mod debug;
 mod diff;
 mod hex;
+mod import_reproducible;
 mod inspect;
 mod inspect_quantized;
 mod inspect_tensors;

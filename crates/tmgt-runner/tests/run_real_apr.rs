@@ -220,3 +220,28 @@ fn an_oracle_made_from_another_model_stops_the_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn two_imports_of_one_source_differ_in_their_metadata_order() {
+    // apr 0.72.3 writes the `.apr` metadata from a hash map: each process orders it anew.
+    let (code, report, stderr) = run_report(&["--filter", "check=PRE004"]);
+    assert_eq!(code, 1, "{stderr}");
+    for model in ["tiny-llama", "tiny-qwen2", "tiny-gpt2"] {
+        let r = results_of(&report, "PRE004", model);
+        assert_eq!(r[0]["verdict"], "fail", "{:?}", r);
+        assert!(
+            r[0]["evidence"]["count"].as_u64().unwrap() > 1_000_000,
+            "{r:?}"
+        );
+        let message = r[0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("metadata: the same JSON document with its keys in another order"),
+            "{message}"
+        );
+        assert!(!message.contains("tensor data"), "{message}");
+        // Each import is its own call: nothing to reuse between them.
+        let calls = r[0]["invocations"].as_array().unwrap();
+        assert_eq!(calls.len(), 2, "{r:?}");
+        assert!(calls.iter().all(|c| c["reused"] == false), "{r:?}");
+    }
+}
