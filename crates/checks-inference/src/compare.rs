@@ -230,6 +230,54 @@ impl StepLogprobs {
             })
             .collect()
     }
+
+    /// apr's `run --logprobs` steps in the shape runtimes are compared in.
+    pub fn from_apr(steps: Vec<apr_client::parse::LogprobStep>) -> Vec<StepLogprobs> {
+        steps
+            .into_iter()
+            .map(|s| StepLogprobs {
+                chosen: s.chosen,
+                top: s.top.into_iter().map(|t| (t.token_id, t.logprob)).collect(),
+            })
+            .collect()
+    }
+}
+
+/// Once a runtime's tokens agree with the trajectory (`tokens` passed): the log-probability it
+/// gives each oracle token, held to `max_diff` of the oracle's (float noise). Evidence is the
+/// tokens plus the log-probabilities compared; none compared is an error, not a pass.
+pub fn judge_chosen_logprobs(
+    runtime: &str,
+    tokens: tmgt_check::Verdict,
+    oracle: &Trajectory<'_>,
+    theirs: &[StepLogprobs],
+    max_diff: f64,
+) -> Result<tmgt_check::Verdict, tmgt_check::CheckError> {
+    let mut worst = (0usize, 0.0f64);
+    let mut compared = 0usize;
+    for (i, (ours, step)) in oracle.steps.iter().zip(theirs).enumerate() {
+        if let Some((_, lp)) = step.top.iter().find(|(id, _)| *id == ours.token_id) {
+            compared += 1;
+            let diff = (ours.logprob - lp).abs();
+            if diff > worst.1 {
+                worst = (i, diff);
+            }
+        }
+    }
+    if compared == 0 {
+        return Err(tmgt_check::CheckError::NoEvidence(format!(
+            "{runtime} reported no log-probability for any oracle token"
+        )));
+    }
+    Ok(tmgt_check::Verdict::judge(
+        worst.1 <= max_diff,
+        tmgt_check::Evidence::new(oracle.tokens.len() + compared, "tokens and log-probs"),
+        format!(
+            "{}; chosen-token log-probs differ by at most {:.2e} (step {}, allowed {max_diff:.0e}) over {compared} steps",
+            tokens.message, worst.1, worst.0
+        ),
+    )
+    .with_details(tokens.details))
 }
 
 /// The verdict on a runtime's log-probabilities against the oracle trajectory: mean KL, same

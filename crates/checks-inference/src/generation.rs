@@ -44,15 +44,7 @@ pub fn generate(cx: &dyn Context, model: &Path, logprobs: bool) -> Result<Genera
     let (prompt_ids, steps) = match out.logprobs {
         Some(lp) => (
             Some(lp.prompt_token_ids),
-            Some(
-                lp.steps
-                    .into_iter()
-                    .map(|s| StepLogprobs {
-                        chosen: s.chosen,
-                        top: s.top.into_iter().map(|t| (t.token_id, t.logprob)).collect(),
-                    })
-                    .collect(),
-            ),
+            Some(StepLogprobs::from_apr(lp.steps)),
         ),
         None if logprobs && reply.exit_code == 0 => {
             return Err(CheckError::Schema {

@@ -4,6 +4,8 @@
 pub mod compare;
 mod generation;
 
+pub use generation::APR_TOP_K;
+
 mod canary;
 mod drift;
 mod logprobs;

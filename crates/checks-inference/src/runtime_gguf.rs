@@ -1,8 +1,6 @@
-use crate::compare::judge_tokens;
+use crate::compare::{judge_chosen_logprobs, judge_tokens};
 use crate::generation::generate;
-use tmgt_check::{
-    ArtifactKind, Check, CheckError, Context, Evidence, Scope, Status, Verdict, declare_check,
-};
+use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Status, Verdict, declare_check};
 
 declare_check! {
     /// apr running its own f32 GGUF export reproduces the oracle's greedy tokens exactly, and
@@ -47,32 +45,12 @@ impl Check for RuntimeGguf {
             return Ok(verdict);
         }
         // Tokens agree: hold the chosen tokens' log-probabilities to float noise.
-        let steps = generation.steps.unwrap_or_default();
-        let mut worst = (0usize, 0.0f64);
-        let mut compared = 0usize;
-        for (i, (ours, theirs)) in trajectory.steps.iter().zip(&steps).enumerate() {
-            if let Some((_, lp)) = theirs.top.iter().find(|(id, _)| *id == ours.token_id) {
-                compared += 1;
-                let diff = (ours.logprob - lp).abs();
-                if diff > worst.1 {
-                    worst = (i, diff);
-                }
-            }
-        }
-        if compared == 0 {
-            return Err(CheckError::NoEvidence(
-                "apr reported no log-probability for any oracle token".into(),
-            ));
-        }
-        let ok = worst.1 <= t.max_logprob_diff;
-        Ok(Verdict::judge(
-            ok,
-            Evidence::new(trajectory.tokens.len() + compared, "tokens and log-probs"),
-            format!(
-                "{}; chosen-token log-probs differ by at most {:.2e} (step {}, allowed {:.0e}) over {compared} steps",
-                verdict.message, worst.1, worst.0, t.max_logprob_diff
-            ),
+        judge_chosen_logprobs(
+            "apr",
+            verdict,
+            &trajectory,
+            &generation.steps.unwrap_or_default(),
+            t.max_logprob_diff,
         )
-        .with_details(verdict.details))
     }
 }

@@ -2,12 +2,10 @@
 //! suites make (`apr run --json --logprobs 20`), so the engine shares it with them.
 
 use apr_client::{AprError, Invocation, parse};
+use checks_inference::APR_TOP_K;
 use checks_inference::compare::StepLogprobs;
 use std::path::Path;
 use tmgt_check::{CheckError, Context};
-
-/// Top-k apr reports per step (its maximum; the inference suites ask for the same).
-const APR_TOP_K: u8 = 20;
 
 #[derive(Debug, Clone)]
 pub struct AprGeneration {
@@ -53,16 +51,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
     }
     let out = reply.value;
     let (prompt_ids, steps) = match out.logprobs {
-        Some(lp) => (
-            lp.prompt_token_ids,
-            lp.steps
-                .into_iter()
-                .map(|s| StepLogprobs {
-                    chosen: s.chosen,
-                    top: s.top.into_iter().map(|t| (t.token_id, t.logprob)).collect(),
-                })
-                .collect(),
-        ),
+        Some(lp) => (lp.prompt_token_ids, StepLogprobs::from_apr(lp.steps)),
         None if reply.exit_code == 0 => {
             return Err(CheckError::Schema {
                 command: "run --logprobs".into(),

@@ -1,9 +1,9 @@
 //! One GGUF through apr and through llama.cpp, with the oracle as the third voice.
 
 use crate::apr::{self, AprGeneration};
-use crate::llama::{self, tokens_as_apr_reports};
+use crate::llama::{self, step_logprobs, tokens_as_apr_reports};
 use crate::outlier::{Runtime, ThreeWay};
-use checks_inference::compare::{Classification, LogprobAgreement, StepLogprobs, TokenComparison};
+use checks_inference::compare::{Classification, LogprobAgreement, TokenComparison};
 use llamacpp_runtime::Generation;
 use serde_json::json;
 use std::path::Path;
@@ -199,16 +199,8 @@ fn merge_details(
     trajectory: Option<tmgt_oracle::Trajectory<'_>>,
 ) -> Verdict {
     let way = trajectory.map(|t| ThreeWay::of(t.tokens, tokens_as_apr_reports(llama), &apr.tokens));
-    let llama_steps: Vec<StepLogprobs> = llama
-        .steps
-        .iter()
-        .map(|s| StepLogprobs {
-            chosen: s.chosen,
-            top: s.top.clone(),
-        })
-        .collect();
     // apr against llama.cpp over the steps they share a context for.
-    let logprobs = LogprobAgreement::new(&llama_steps, &apr.steps);
+    let logprobs = LogprobAgreement::new(&step_logprobs(llama), &apr.steps);
     let details = json!({
         "logprobs_apr_vs_llamacpp": logprobs,
         "runs": v.details,

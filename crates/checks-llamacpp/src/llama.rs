@@ -3,6 +3,7 @@
 //! llama.cpp runs in-process, not through apr's call engine, so it gets its own memo: the
 //! first request computes, concurrent requests for the same key wait, later ones reuse.
 
+use checks_inference::compare::StepLogprobs;
 use llamacpp_runtime::{GenerateRequest, Generation, ModelInfo, PromptInput};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
@@ -102,6 +103,18 @@ pub fn generate_native(cx: &dyn Context, model: &Path) -> Result<Arc<Generation>
         what: format!("llama.cpp on its own GGUF {}", model.display()),
         reason,
     })
+}
+
+/// llama.cpp's steps in the shape runtimes are compared in.
+pub fn step_logprobs(generation: &Generation) -> Vec<StepLogprobs> {
+    generation
+        .steps
+        .iter()
+        .map(|s| StepLogprobs {
+            chosen: s.chosen,
+            top: s.top.clone(),
+        })
+        .collect()
 }
 
 /// llama.cpp's tokens as apr reports them: apr drops a terminating end-of-generation token

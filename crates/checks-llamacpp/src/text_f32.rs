@@ -1,8 +1,8 @@
 use crate::judge::{judge_tokens, trajectory_for};
-use crate::llama::generate_native;
+use crate::llama::{generate_native, step_logprobs};
+use checks_inference::compare::judge_chosen_logprobs;
 use tmgt_check::{
-    ArtifactKind, Check, CheckError, Context, Evidence, NativeGguf, Scope, Status, Verdict,
-    declare_check,
+    ArtifactKind, Check, CheckError, Context, NativeGguf, Scope, Status, Verdict, declare_check,
 };
 
 declare_check! {
@@ -40,22 +40,12 @@ impl Check for TextF32 {
             return Ok(verdict);
         }
         // Tokens agree: hold the chosen tokens' log-probabilities to float noise.
-        let mut worst = (0usize, 0.0f64);
-        for (i, (ours, theirs)) in trajectory.steps.iter().zip(&generation.steps).enumerate() {
-            let diff = (ours.logprob - theirs.logprob).abs();
-            if diff > worst.1 {
-                worst = (i, diff);
-            }
-        }
-        let compared = trajectory.steps.len().min(generation.steps.len());
-        Ok(Verdict::judge(
-            worst.1 <= t.max_logprob_diff,
-            Evidence::new(trajectory.tokens.len() + compared, "tokens and log-probs"),
-            format!(
-                "{}; chosen-token log-probs differ by at most {:.2e} (step {}, allowed {:.0e}) over {compared} steps",
-                verdict.message, worst.1, worst.0, t.max_logprob_diff
-            ),
+        judge_chosen_logprobs(
+            "llama.cpp",
+            verdict,
+            &trajectory,
+            &step_logprobs(&generation),
+            t.max_logprob_diff,
         )
-        .with_details(verdict.details))
     }
 }

@@ -1,6 +1,6 @@
 use crate::judge::trajectory_for;
-use crate::llama::generate_native;
-use checks_inference::compare::{StepLogprobs, judge_logprobs};
+use crate::llama::{generate_native, step_logprobs};
+use checks_inference::compare::judge_logprobs;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, NativeGguf, Scope, Verdict, declare_check,
 };
@@ -28,14 +28,11 @@ impl Check for TextLogprobs {
             Ok(t) => t,
             Err(skip) => return Ok(skip),
         };
-        let theirs: Vec<StepLogprobs> = generation
-            .steps
-            .iter()
-            .map(|s| StepLogprobs {
-                chosen: s.chosen,
-                top: s.top.clone(),
-            })
-            .collect();
-        judge_logprobs("llama.cpp", &trajectory, &theirs, &cx.thresholds().logprobs)
+        judge_logprobs(
+            "llama.cpp",
+            &trajectory,
+            &step_logprobs(&generation),
+            &cx.thresholds().logprobs,
+        )
     }
 }

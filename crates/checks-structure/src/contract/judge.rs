@@ -16,6 +16,7 @@
 //! 5. **schema**: the typed client reads the document without drift (a missing or mistyped
 //!    field apr-client expects is a named finding here, not a parse crash later).
 
+use crate::common::char_prefix;
 use apr_client::{AprError, Captured, FieldProblem, Termination};
 use serde::Serialize;
 use serde_json::Value;
@@ -96,7 +97,7 @@ pub fn judge(subcommand: &str, captured: &Captured, read: Reader) -> Result<Judg
             Err(e) => {
                 j.violations.push(format!(
                     "stdout is not exactly one JSON document ({e}); it begins {:?}",
-                    begin(body)
+                    char_prefix(body, 60)
                 ));
                 None
             }
@@ -226,14 +227,6 @@ pub fn verdict_fields(doc: &Value) -> Vec<(String, String, Option<bool>)> {
         }
     }
     out
-}
-
-fn begin(text: &str) -> String {
-    let mut end = text.len().min(60);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What counts as apr rejecting a damaged file, and as apr surviving one.
 
+use crate::common::char_prefix;
 use apr_client::{Captured, Termination, parse};
 use serde::Serialize;
 use tmgt_check::CheckError;
@@ -124,11 +125,7 @@ fn shorten(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &text[..end])
+    format!("{}...", char_prefix(text, max))
 }
 
 #[cfg(test)]
