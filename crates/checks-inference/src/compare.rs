@@ -21,19 +21,24 @@ pub struct TokenComparison {
 }
 
 impl TokenComparison {
+    /// Positions the runtime left out count one each. Tokens it generated past the oracle's
+    /// end count once at most: the oracle ends at EOS, so the first of them is the missed stop
+    /// (a differing position already) and the rest are conditioned on text the oracle never
+    /// produced.
     pub fn new(expected: &[u32], actual: &[u32]) -> TokenComparison {
         let common = expected.len().min(actual.len());
         let differing = expected.iter().zip(actual).filter(|(a, b)| a != b).count();
-        let length_gap = expected.len().abs_diff(actual.len());
+        let missing = expected.len().saturating_sub(actual.len());
+        let extra = usize::from(actual.len() > expected.len() && differing == 0);
         let first_divergence = expected
             .iter()
             .zip(actual)
             .position(|(a, b)| a != b)
-            .or((length_gap > 0).then_some(common));
+            .or((expected.len() != actual.len()).then_some(common));
         TokenComparison {
             expected_len: expected.len(),
             actual_len: actual.len(),
-            mismatches: differing + length_gap,
+            mismatches: differing + missing + extra,
             first_divergence,
         }
     }
@@ -334,6 +339,26 @@ pub struct Produced<'a> {
     /// What the runtime said besides its tokens (an exit code, a stop), appended to a
     /// failure's message; empty when there is nothing to add.
     pub notes: String,
+    /// The runtime says it stopped at an end-of-sequence token, whether or not it lists it
+    /// (apr's GGUF path drops it, llama.cpp keeps it).
+    pub stopped: bool,
+}
+
+impl Produced<'_> {
+    /// The tokens with the stop written out: a runtime that stopped at EOS without listing it
+    /// gets the oracle's EOS appended, so a correct early stop compares equal and counts the
+    /// EOS as evidence, and a wrong one diverges where the stop is.
+    pub fn with_stop(&self, trajectory: Option<&Trajectory<'_>>) -> Vec<u32> {
+        let mut tokens = self.tokens.to_vec();
+        let Some(t) = trajectory.filter(|t| !t.eos.is_empty()) else {
+            return tokens;
+        };
+        let listed = tokens.last().is_some_and(|last| t.eos.contains(last));
+        if self.stopped && !listed {
+            tokens.push(t.stopped_at().unwrap_or(t.eos[0]));
+        }
+        tokens
+    }
 }
 
 /// The verdict of a runtime's tokens against the oracle's `expected`: pass when equal, or when
@@ -347,20 +372,29 @@ pub fn judge_tokens(
     allowed: usize,
     tie_margin: f64,
 ) -> tmgt_check::Verdict {
-    let tokens = produced.tokens;
+    let written_out = produced.with_stop(trajectory);
+    let tokens = written_out.as_slice();
     let cmp = TokenComparison::new(expected, tokens);
     let evidence = tmgt_check::Evidence::new(cmp.evidence(), "tokens");
     let mut details = serde_json::json!({
         "comparison": cmp,
         "oracle": expected,
         "runtime": produced.runtime,
-        produced.key: tokens,
+        produced.key: produced.tokens,
         format!("{}_text", produced.key): produced.text,
+        "stopped": produced.stopped,
     });
     let Some(at) = cmp.first_divergence else {
+        let stop = match trajectory.and_then(Trajectory::stopped_at) {
+            Some(eos) => format!(", stopping at EOS {eos} as the oracle does"),
+            None => String::new(),
+        };
         return tmgt_check::Verdict::pass(
             evidence,
-            format!("{what}: all {} tokens equal the oracle's", cmp.expected_len),
+            format!(
+                "{what}: all {} tokens equal the oracle's{stop}",
+                cmp.expected_len
+            ),
         )
         .with_details(details);
     };
@@ -442,7 +476,13 @@ mod tests {
         assert_eq!(c.mismatches, 2);
         assert_eq!(c.evidence(), 4);
         let longer = TokenComparison::new(&[1], &[1, 5, 6]);
-        assert_eq!((longer.first_divergence, longer.mismatches), (Some(1), 2));
+        assert_eq!((longer.first_divergence, longer.mismatches), (Some(1), 1));
+        let missed_stop = TokenComparison::new(&[1, 2, 0], &[1, 2, 7, 8, 9]);
+        assert_eq!(
+            (missed_stop.first_divergence, missed_stop.mismatches),
+            (Some(2), 1),
+            "tokens past the oracle's EOS are one error"
+        );
     }
 
     fn trajectory_with_margins(margins: &[f64]) -> (Vec<u32>, Vec<tmgt_oracle::Step>) {
@@ -469,6 +509,7 @@ mod tests {
             tokens: &tokens,
             text: "",
             steps: &steps,
+            eos: &[],
         };
         assert!(Classification::of(Some(&t), 1, 0.5).is_tie_flip());
         assert_eq!(
@@ -495,6 +536,7 @@ mod tests {
             tokens,
             text: "",
             notes: notes.into(),
+            stopped: false,
         }
     }
 
@@ -531,6 +573,88 @@ mod tests {
             tmgt_check::Status::Fail,
             "no tokens never passes"
         );
+    }
+
+    /// An oracle that generated `tokens` with the given margins and stops at EOS 2.
+    fn stopping_oracle(tokens: &[u32], margins: &[f64]) -> Vec<tmgt_oracle::Step> {
+        tokens
+            .iter()
+            .zip(margins)
+            .map(|(t, m)| tmgt_oracle::Step {
+                token_id: *t,
+                logprob: -0.1,
+                margin: *m,
+                top: vec![],
+            })
+            .collect()
+    }
+
+    fn judge_stop(oracle: &[u32], margins: &[f64], runtime: &[u32], stopped: bool) -> Verdict {
+        let steps = stopping_oracle(oracle, margins);
+        let t = Trajectory {
+            bos: None,
+            prompt_token_ids: &[],
+            tokens: oracle,
+            text: "",
+            steps: &steps,
+            eos: &[2],
+        };
+        let produced = Produced {
+            stopped,
+            ..produced(runtime, "")
+        };
+        judge_tokens("x", oracle, &produced, Some(&t), 0, 0.5)
+    }
+
+    use tmgt_check::{Status, Verdict};
+
+    #[test]
+    fn a_stop_where_the_oracle_stops_passes_listed_or_not() {
+        let dropped = judge_stop(&[5, 2], &[3.0, 4.0], &[5], true);
+        assert_eq!(dropped.status, Status::Pass, "{}", dropped.message);
+        assert_eq!(dropped.evidence.count, 2, "the EOS is evidence");
+        assert!(
+            dropped.message.contains("stopping at EOS 2"),
+            "{}",
+            dropped.message
+        );
+        let listed = judge_stop(&[5, 2], &[3.0, 4.0], &[5, 2], true);
+        assert_eq!(listed.status, Status::Pass, "{}", listed.message);
+        let immediate = judge_stop(&[2], &[6.0], &[], true);
+        assert_eq!(immediate.status, Status::Pass, "{}", immediate.message);
+        assert_eq!(immediate.evidence.count, 1);
+    }
+
+    #[test]
+    fn stopping_early_or_late_where_the_oracle_is_confident_fails() {
+        let early = judge_stop(&[5, 6, 7], &[3.0, 3.0, 3.0], &[5], true);
+        assert_eq!(early.status, Status::Fail);
+        assert!(
+            early.message.contains("divergence at step 1"),
+            "{}",
+            early.message
+        );
+        let late = judge_stop(&[5, 2], &[3.0, 4.0], &[5, 9, 9, 9], false);
+        assert_eq!(late.status, Status::Fail);
+        assert!(
+            late.message.contains("divergence at step 1"),
+            "{}",
+            late.message
+        );
+        assert_eq!(late.details["comparison"]["mismatches"], 1);
+        let none = judge_stop(&[2], &[6.0], &[], false);
+        assert_eq!(
+            none.status,
+            Status::Fail,
+            "no tokens and no stop never passes"
+        );
+    }
+
+    #[test]
+    fn a_stop_the_oracle_nearly_tied_is_a_tie_flip() {
+        let v = judge_stop(&[5, 2], &[3.0, 0.1], &[5, 9], false);
+        assert_eq!(v.status, Status::Pass, "{}", v.message);
+        assert!(v.message.contains("tie-flip at step 1"), "{}", v.message);
     }
 
     #[test]

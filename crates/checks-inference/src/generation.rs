@@ -17,6 +17,8 @@ pub struct Generation {
     pub prompt_ids: Option<Vec<u32>>,
     pub steps: Option<Vec<StepLogprobs>>,
     pub exit_code: i32,
+    /// apr's `finish_reason` is `stop`: it ended at an end-of-sequence token.
+    pub stopped: bool,
 }
 
 /// Runs apr greedily on `model` with the instance's prompt.
@@ -55,6 +57,7 @@ pub fn generate(cx: &dyn Context, model: &Path, logprobs: bool) -> Result<Genera
         None => (None, None),
     };
     Ok(Generation {
+        stopped: out.finish_reason == Some(parse::FinishReason::Stop),
         tokens: out.tokens,
         text: out.text.unwrap_or_default(),
         prompt_ids,
@@ -71,11 +74,12 @@ impl Generation {
             key: "apr",
             tokens: &self.tokens,
             text: &self.text,
-            notes: if self.tokens.is_empty() {
-                format!("apr generated no tokens (exit {}).", self.exit_code)
-            } else {
-                String::new()
+            notes: match (self.tokens.is_empty(), self.stopped) {
+                (true, true) => format!("apr stopped at once (exit {}).", self.exit_code),
+                (true, false) => format!("apr generated no tokens (exit {}).", self.exit_code),
+                (false, _) => String::new(),
             },
+            stopped: self.stopped,
         }
     }
 }

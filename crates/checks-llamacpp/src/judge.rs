@@ -54,6 +54,7 @@ pub fn judge_tokens(
         tokens: &generation.tokens,
         text: &generation.text,
         notes: notes.join(" "),
+        stopped: generation.stopped_at_eog,
     };
     compare::judge_tokens(
         &format!("{what}{against}"),

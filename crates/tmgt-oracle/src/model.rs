@@ -20,6 +20,10 @@ pub struct Oracle {
     pub schema_version: Option<u32>,
     #[serde(default)]
     pub prompt_token_ids: Option<Vec<u32>>,
+    /// The ids greedy decoding stops at; a continuation that ends in one of them stopped
+    /// there (before `max_new_tokens`) and records it as its last token.
+    #[serde(default)]
+    pub eos_token_ids: Option<Vec<u32>>,
     #[serde(default)]
     pub top_k: Option<usize>,
     #[serde(default)]
@@ -68,6 +72,8 @@ pub struct Trajectory<'a> {
     pub tokens: &'a [u32],
     pub text: &'a str,
     pub steps: &'a [Step],
+    /// The ids decoding stops at (empty when the oracle does not say).
+    pub eos: &'a [u32],
 }
 
 /// How and from what an oracle was made.
@@ -160,6 +166,7 @@ impl Oracle {
             tokens: &self.tokens,
             text: &self.text,
             steps: self.steps.as_deref().ok_or_else(|| missing("steps"))?,
+            eos: self.eos_token_ids.as_deref().unwrap_or_default(),
         })
     }
 
@@ -175,6 +182,7 @@ impl Oracle {
             tokens: &bos.tokens,
             text: &bos.text,
             steps: &bos.steps,
+            eos: self.eos_token_ids.as_deref().unwrap_or_default(),
         })
     }
 
@@ -234,5 +242,10 @@ impl Trajectory<'_> {
     /// The oracle's top-1 minus top-2 logit margin at `step`, if recorded.
     pub fn margin(&self, step: usize) -> Option<f64> {
         self.steps.get(step).map(|s| s.margin)
+    }
+
+    /// The end-of-sequence id the oracle stopped at, if it stopped before `max_new_tokens`.
+    pub fn stopped_at(&self) -> Option<u32> {
+        self.tokens.last().copied().filter(|t| self.eos.contains(t))
     }
 }

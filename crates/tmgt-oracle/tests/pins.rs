@@ -7,6 +7,22 @@ use std::path::Path;
 
 const PINS: &[(&str, &str)] = &[
     (
+        "models/smollm2-135m/config.json",
+        "a2a6c6ddbf6b028bef96ed74549775781ead02781f31600d4d23d49b1d4847b3",
+    ),
+    (
+        "models/smollm2-135m/generation_config.json",
+        "371bbd21a2e8c8a48325aeaabfe0acff6e76c8fd7c08152c40fe956c96253965",
+    ),
+    (
+        "models/smollm2-135m/tokenizer.json",
+        "2b1f1605e43b544a530996f82a5ba1e35fbdda61b3a3a696012b77b873cbdfda",
+    ),
+    (
+        "models/smollm2-135m/tokenizer_config.json",
+        "40de5a39c9a17baa5cfd130c73d1033abb6d3552a013de28862f312bfeb25c3c",
+    ),
+    (
         "models/tiny-gpt2/config.json",
         "4e031b3b95443fc4cba6690e1cdd7e48bebdf6c7dbb8806461473aede55f710e",
     ),
@@ -115,64 +131,84 @@ const PINS: &[(&str, &str)] = &[
         "1c317c01e73b3a4479eafa3a53843daeddbd073b90307488a1d0553a39a2b1a6",
     ),
     (
+        "oracle/smollm2-135m/arithmetic.json",
+        "604a69b967b13e8fbae91ee4025ab5ab3b0b9288fc27dbeea8b166fe0a558f11",
+    ),
+    (
+        "oracle/smollm2-135m/code.json",
+        "d5fa7571019decadf1578c1a52dcc617b1195d8f4735c259c6ccc90a695533b5",
+    ),
+    (
+        "oracle/smollm2-135m/completion.json",
+        "4c78d25da33b808bf44a92ae3e7305d8e9200f4f40d01bebdf3d61f03ba85a6b",
+    ),
+    (
+        "oracle/smollm2-135m/greeting.json",
+        "a95d91954b4945155ecbe5df384461e2e21734c0b42b94be690db8dfc96e851c",
+    ),
+    (
+        "oracle/smollm2-135m/perplexity.json",
+        "6d6215811e969c053a1802acb45997f85996afd4c9f8c261ee7165ac97fe4b27",
+    ),
+    (
         "oracle/tiny-gpt2/arithmetic.json",
-        "f145d578d6a069aa331c4572524a52ddafb9f3207ba6671827905c273f4c82f2",
+        "91a06030eea6daa8f98347ea03e3cf4dae6cb0adcf07e36690ed97ba568333b7",
     ),
     (
         "oracle/tiny-gpt2/code.json",
-        "cf9bb873c63ff16e2312c4dcab3730f24ac9f0372c07b907adf98cf2b92e346a",
+        "8153cf6d6c623b91be4974c25a149e6553955baf70655172f1c9d8b82f1d8152",
     ),
     (
         "oracle/tiny-gpt2/completion.json",
-        "33b5642a6c9d50998757e465420753ea1c272225d2f72c59c43f60bd09b1f128",
+        "7de323097c3d575362e74cae02211047531dcbb7eb959a29f31fdbf07b84187d",
     ),
     (
         "oracle/tiny-gpt2/greeting.json",
-        "23b4443e1779f9395a4f522ce7a6cfca2a3c26048e6850ddc5fa601849022186",
+        "f926a22448b9b18aae3d3add886d52ba50c45f4d849f57466c9f3efdcc865c7b",
     ),
     (
         "oracle/tiny-gpt2/perplexity.json",
-        "e3d1ec2182946204f696b00a0cd8a2c89f348a9876b4973ce9e3c13e4fadb5be",
+        "3a8b0ad25baedeefeac11fb43a3e614f5936669d6e2fa03c0785ff77ebb1a42f",
     ),
     (
         "oracle/tiny-llama/arithmetic.json",
-        "e585486bf89aa6127b6fbce83794d4a67f97f952a9f3f1afa73e4cb13275f027",
+        "b66d750c675173cc9d3282c853f0c728b55dc3e44497d7c888f35a963435d925",
     ),
     (
         "oracle/tiny-llama/code.json",
-        "cec4889a4b037d63e77cad6c0a37ab4879316d9f80f7989ad5afccc1f26eda1d",
+        "1b9659cc3b54b83efaab4ebfd12c54056a1635d476690163965eaa388e1cd62e",
     ),
     (
         "oracle/tiny-llama/completion.json",
-        "8d25519733fae965226471fa786bbac3cde2c115f2632e09b0e8980054cb3b36",
+        "11365962d5a6e393b194ec57a4a03358b961ff8e2f4afefe023de5cd144801f9",
     ),
     (
         "oracle/tiny-llama/greeting.json",
-        "73212ada6123ac713c465ba47292ead82d16171fa9177e1cf46e5229dde6d4fe",
+        "a6ea7e93a98183a481562472edf40a7ee0f87da4dd0a163ddfb57ad68ddada5f",
     ),
     (
         "oracle/tiny-llama/perplexity.json",
-        "e08a40d86e27531033ca9b968624c4b1c1eb11d7f35c74002850b2d4477c7c0f",
+        "f3e8456f079e7b8de06f14464a15238a4ec001dc6a018f1c4477ceffdc8c5c46",
     ),
     (
         "oracle/tiny-qwen2/arithmetic.json",
-        "697c4cd08dc55679c03f08a1c1a258575da38e954402ab5a35a8c2bafa9eb93c",
+        "f84364bd4ad7776dd38eeb5832c9af67663d5822d49becfed727de2913d6eb64",
     ),
     (
         "oracle/tiny-qwen2/code.json",
-        "b6288c225548498a26d4e36f47ebc7edcc96c53e57beeaed8f2a70b16e4944f8",
+        "44a3585786814eea02b4e66ffdb9a359de6666a5b49db0f88aaed3e9a033e777",
     ),
     (
         "oracle/tiny-qwen2/completion.json",
-        "8b46bfaf09bddaebd77379a91e1dc02ce7e713c066462714338196b324c3c63c",
+        "425c61de45c7b74bd9fcd4c1ec687e7f980a2d55e9c73a9ad58d7f92f93577e1",
     ),
     (
         "oracle/tiny-qwen2/greeting.json",
-        "87b08fefae49327fbf9f1bd756880ce6e94df3f84585d4d27baea6ccb3cbe00c",
+        "918ef3105a792b89913866d0eefdb104841481ac64607ba2bcc7a2e59ffdf5cf",
     ),
     (
         "oracle/tiny-qwen2/perplexity.json",
-        "4227e8849a65794f117eb7f55d69f8440557f586f39ab5e8f9acc6680a682634",
+        "0b09f3523c09d0b9488563dc0c5214d5d110412a05bdf74ec8051227fdecf8aa",
     ),
 ];
 

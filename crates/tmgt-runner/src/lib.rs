@@ -18,6 +18,8 @@ pub mod filter;
 pub mod human;
 pub mod list;
 pub mod matrix;
+pub mod oracle_cmd;
+pub mod oracle_env;
 pub mod report;
 pub mod run;
 pub mod ticket_cmd;

@@ -12,7 +12,7 @@ use checks_structure as _;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use tmgt_runner::{Exit, bench, diff_cmd, human, list, run, ticket_cmd};
+use tmgt_runner::{Exit, bench, diff_cmd, human, list, oracle_cmd, run, ticket_cmd};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +39,8 @@ enum Command {
     Ticket(ticket_cmd::TicketArgs),
     /// Compare two runs' reports; exits 1 when a result newly fails.
     Diff(diff_cmd::DiffArgs),
+    /// Make HF transformers float32 greedy oracles for a local model (HF folder or GGUF).
+    Oracle(oracle_cmd::OracleArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::BenchRun(args) => bench::bench(&args),
         Command::Ticket(args) => ticket_cmd::ticket(&args),
         Command::Diff(args) => diff_cmd::diff(&args),
+        Command::Oracle(args) => oracle_cmd::oracle(&args),
     };
     exit.into()
 }

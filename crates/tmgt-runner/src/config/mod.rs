@@ -11,6 +11,7 @@ mod raw;
 pub use diagnostic::{ConfigError, Problem};
 
 use raw::RawConfig;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tmgt_check::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant, Registry, Thresholds};
@@ -30,6 +31,9 @@ pub struct Config {
     pub eval_text: PathBuf,
     pub timeouts: Timeouts,
     pub prompts: Vec<Prompt>,
+    /// Each prompt's file, for the oracle generator.
+    #[serde(skip)]
+    pub prompt_files: BTreeMap<String, PathBuf>,
     pub suites: Vec<String>,
     pub thresholds: Thresholds,
     pub models: Vec<ModelUnderTest>,
@@ -172,15 +176,19 @@ fn resolve(
         None => raw.prompts.keys().collect(),
     };
     let mut prompts = Vec::new();
+    let mut prompt_files = BTreeMap::new();
     for name in prompt_names {
         let Some(path) = raw.prompts.get(name) else {
             continue;
         };
         match std::fs::read_to_string(at(path)) {
-            Ok(text) => prompts.push(Prompt {
-                name: name.clone(),
-                text,
-            }),
+            Ok(text) => {
+                prompt_files.insert(name.clone(), at(path));
+                prompts.push(Prompt {
+                    name: name.clone(),
+                    text,
+                });
+            }
             Err(e) => problems.push(
                 Problem::at(
                     &["prompts", name],
@@ -234,6 +242,7 @@ fn resolve(
             run: Duration::from_secs(raw.timeouts.run),
         },
         prompts,
+        prompt_files,
         suites: raw.suites.enabled,
         thresholds: raw.thresholds,
         models,

@@ -1,0 +1,367 @@
+//! `tmgt oracle`: make oracles in tmgt's format for any local model.
+//!
+//! HF transformers runs the model in float32 in the pinned Python environment
+//! ([`crate::oracle_env`]); prompts and the evaluation text come from the configuration, so
+//! the oracles match what `tmgt run` asks apr. A model is either an entry of the
+//! configuration (its source and oracle folder) or any HF folder or GGUF file given with
+//! `--source`, `--out` and a name.
+
+use crate::Exit;
+use crate::config::Config;
+use crate::oracle_env::{self, OracleEnv};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use tmgt_check::{ModelSource, Registry};
+
+#[derive(Debug, clap::Args)]
+pub struct OracleArgs {
+    /// The models, by their name in the configuration; a name the configuration lacks needs
+    /// --source and --out. Default: every local model of the profile.
+    models: Vec<String>,
+    /// The configuration file (prompts, evaluation text, tokens per prompt).
+    #[arg(long, default_value_os_t = crate::default_config())]
+    config: PathBuf,
+    /// The profile whose prompts and models are used.
+    #[arg(long)]
+    profile: Option<String>,
+    /// The model to run instead of the entry's source: an HF folder or a .gguf file (with
+    /// one model name only). A hub model's committed oracles are upgraded this way.
+    #[arg(long)]
+    source: Option<PathBuf>,
+    /// The oracle folder to write (default: the entry's `oracle`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// For a GGUF source: write the float32 HF folder transformers dequantized here; the
+    /// oracles are made from it, reloaded from disk.
+    #[arg(long, value_name = "DIR")]
+    save_hf: Option<PathBuf>,
+    /// The oracles' `model` field (default: what the folder's oracles record, else the hub
+    /// id, else local/NAME).
+    #[arg(long)]
+    model_id: Option<String>,
+    /// Overwrite committed oracles whose tokens differ from the new ones (default: keep them
+    /// and report each differing step with its margin).
+    #[arg(long)]
+    replace: bool,
+    /// Make the oracles in a scratch folder and compare them byte for byte with the
+    /// committed ones instead of writing them; exits 1 on any difference.
+    #[arg(long, conflicts_with_all = ["replace", "out"])]
+    check: bool,
+    /// The Python 3.11 that makes the environment (default: $TMGT_PYTHON, python3.11, python3).
+    #[arg(long)]
+    python: Option<OsString>,
+}
+
+/// One model to make oracles for.
+#[derive(Debug)]
+struct Target {
+    name: String,
+    model_id: String,
+    source: PathBuf,
+    out: PathBuf,
+}
+
+pub fn oracle(args: &OracleArgs) -> Exit {
+    match plan(args).and_then(|(config, targets)| make_all(args, &config, &targets)) {
+        Ok(exit) => exit,
+        Err(exit) => exit,
+    }
+}
+
+fn usage(message: String, help: &str) -> Exit {
+    eprintln!("error: {message}\nhelp: {help}");
+    Exit::Usage
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
+    let registry = Registry::load().map_err(|e| {
+        eprintln!("error: the check registry is inconsistent: {e}");
+        Exit::Harness
+    })?;
+    let config = Config::load(&absolute(&args.config), args.profile.as_deref(), &registry)
+        .map_err(|e| {
+            eprintln!("{:?}", miette::Report::new(e));
+            Exit::Usage
+        })?;
+    if (args.source.is_some() || args.out.is_some() || args.save_hf.is_some())
+        && args.models.len() != 1
+    {
+        return Err(usage(
+            "--source, --out and --save-hf apply to one model".into(),
+            "name exactly one model: `tmgt oracle NAME --source PATH`",
+        ));
+    }
+    let names: Vec<String> = if args.models.is_empty() {
+        config
+            .models
+            .iter()
+            .filter(|m| m.local_dir().is_some())
+            .map(|m| m.name.clone())
+            .collect()
+    } else {
+        args.models.clone()
+    };
+    let mut targets = Vec::new();
+    for name in names {
+        let entry = config.models.iter().find(|m| m.name == name);
+        let source = match (&args.source, entry.map(|m| &m.source)) {
+            (Some(path), _) => absolute(path),
+            (None, Some(ModelSource::Local { dir })) => dir.clone(),
+            (None, Some(ModelSource::Hub { id })) => {
+                return Err(usage(
+                    format!("`{name}` is the hub model {id}; tmgt cannot download it"),
+                    "give your local copy: `tmgt oracle NAME --source /path/to/folder`",
+                ));
+            }
+            (None, None) => {
+                return Err(usage(
+                    format!(
+                        "`{name}` is not a model of profile `{}` in {}",
+                        config.profile,
+                        config.file.display()
+                    ),
+                    "name a configured model, or give --source PATH and --out DIR for another",
+                ));
+            }
+        };
+        let out = match (&args.out, entry) {
+            (Some(out), _) => absolute(out),
+            (None, Some(m)) => m.oracle_dir.clone(),
+            (None, None) => {
+                return Err(usage(
+                    format!("`{name}` is not configured, so tmgt does not know its oracle folder"),
+                    "give --out DIR",
+                ));
+            }
+        };
+        if !source.exists() {
+            return Err(usage(
+                format!("{} does not exist", source.display()),
+                "give an HF folder (config.json, model.safetensors, tokenizer.json) or a .gguf file",
+            ));
+        }
+        let model_id = args
+            .model_id
+            .clone()
+            .or_else(|| recorded_model_id(&out))
+            .unwrap_or_else(|| match entry.map(|m| &m.source) {
+                Some(ModelSource::Hub { id }) => id.clone(),
+                _ => format!("local/{name}"),
+            });
+        targets.push(Target {
+            name,
+            model_id,
+            source,
+            out,
+        });
+    }
+    if targets.is_empty() {
+        return Err(usage(
+            format!("profile `{}` has no local model", config.profile),
+            "name the models to make oracles for",
+        ));
+    }
+    Ok((config, targets))
+}
+
+fn make_all(args: &OracleArgs, config: &Config, targets: &[Target]) -> Result<Exit, Exit> {
+    let python = args
+        .python
+        .clone()
+        .unwrap_or_else(oracle_env::default_python);
+    let env = oracle_env::ensure(&python).map_err(|e| {
+        eprintln!("error: {e}\nhelp: {}", e.help());
+        Exit::Harness
+    })?;
+    let mut exit = Exit::Ok;
+    for target in targets {
+        let outcome = if args.check {
+            check_one(args, config, &env, target)?
+        } else {
+            make_one(args, config, &env, target, &target.out)?
+        };
+        if outcome != Exit::Ok {
+            exit = outcome;
+        }
+    }
+    Ok(exit)
+}
+
+/// Runs the generator for one model into `out`.
+fn make_one(
+    args: &OracleArgs,
+    config: &Config,
+    env: &OracleEnv,
+    target: &Target,
+    out: &Path,
+) -> Result<Exit, Exit> {
+    let root = config.file.parent().unwrap_or(Path::new("/"));
+    let mut command = Command::new(&env.python);
+    command
+        .arg(&env.generator)
+        .arg("--model")
+        .arg(&target.source)
+        .args(["--slug", &target.name, "--model-id", &target.model_id])
+        .arg("--out")
+        .arg(out)
+        .arg("--max-new-tokens")
+        .arg(config.max_new_tokens.to_string())
+        .arg("--eval-text")
+        .arg(&config.eval_text)
+        .arg("--eval-text-label")
+        .arg(relative_label(&config.eval_text, root));
+    for prompt in &config.prompts {
+        let file = config.prompt_files.get(&prompt.name).ok_or_else(|| {
+            eprintln!("error: prompt `{}` has no file", prompt.name);
+            Exit::Harness
+        })?;
+        let mut spec = OsString::from(format!("{}=", prompt.name));
+        spec.push(file);
+        command.arg("--prompt").arg(spec);
+    }
+    if let Some(dir) = &args.save_hf {
+        command.arg("--save-hf").arg(absolute(dir));
+    }
+    if args.replace {
+        command.arg("--replace");
+    }
+    eprintln!(
+        "oracle: {} from {} into {}",
+        target.name,
+        target.source.display(),
+        out.display()
+    );
+    let output = command
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| {
+            eprintln!("error: cannot run {}: {e}", env.python.display());
+            Exit::Harness
+        })?;
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|e| {
+        eprintln!(
+            "error: the oracle generator exited with {} without a summary ({e})",
+            output.status
+        );
+        Exit::Harness
+    })?;
+    if let Some(message) = summary.get("error").and_then(|e| e.as_str()) {
+        eprintln!("error: {message}");
+        return Err(Exit::Usage);
+    }
+    print_differences(&summary);
+    Ok(match output.status.code() {
+        Some(0) => Exit::Ok,
+        Some(1) => Exit::ChecksFailed,
+        _ => {
+            eprintln!("error: the oracle generator exited with {}", output.status);
+            return Err(Exit::Harness);
+        }
+    })
+}
+
+/// Makes the oracles in scratch and compares them with the committed folder.
+fn check_one(
+    args: &OracleArgs,
+    config: &Config,
+    env: &OracleEnv,
+    target: &Target,
+) -> Result<Exit, Exit> {
+    let scratch = std::env::temp_dir().join(format!(
+        "tmgt-oracle-check-{}-{}",
+        std::process::id(),
+        target.name
+    ));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let made = make_one(args, config, env, target, &scratch);
+    let verdict = made.map(|_| compare_folders(&target.out, &scratch));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let differing = verdict?;
+    if differing.is_empty() {
+        eprintln!(
+            "oracle: {}: every file of {} reproduced byte for byte",
+            target.name,
+            target.out.display()
+        );
+        Ok(Exit::Ok)
+    } else {
+        for file in &differing {
+            eprintln!("oracle: {}: {file} differs", target.name);
+        }
+        Ok(Exit::ChecksFailed)
+    }
+}
+
+/// The names of files that are not byte-identical between the two folders (either side).
+fn compare_folders(committed: &Path, made: &Path) -> Vec<String> {
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut all = names(committed);
+    all.extend(names(made));
+    all.sort();
+    all.dedup();
+    all.into_iter()
+        .filter(|name| {
+            std::fs::read(committed.join(name)).ok() != std::fs::read(made.join(name)).ok()
+        })
+        .collect()
+}
+
+fn print_differences(summary: &serde_json::Value) {
+    let Some(differences) = summary.get("differences").and_then(|d| d.as_array()) else {
+        return;
+    };
+    for diff in differences {
+        let file = diff.get("file").and_then(|f| f.as_str()).unwrap_or("?");
+        eprintln!("oracle: {file}: the committed tokens differ from this environment's:");
+        for step in diff
+            .get("steps")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+        {
+            eprintln!(
+                "  step {}: committed {} computed {} (margin {})",
+                step["step"], step["committed"], step["computed"], step["margin"]
+            );
+        }
+    }
+}
+
+/// The `model` field the folder's oracles already record, so a regeneration keeps it.
+fn recorded_model_id(oracle_dir: &Path) -> Option<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(oracle_dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files.into_iter().find_map(|file| {
+        let text = std::fs::read_to_string(file).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json.get("model")?.as_str().map(str::to_string)
+    })
+}
+
+/// `path` relative to `root` where it lies inside it, as the oracles record it.
+fn relative_label(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
