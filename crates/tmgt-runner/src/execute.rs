@@ -130,7 +130,10 @@ impl Context for InstanceContext<'_> {
     }
 
     fn thresholds(&self) -> &Thresholds {
-        &self.state.config.thresholds
+        match self.instance.model {
+            Some(m) => &self.state.config.model_thresholds[m],
+            None => &self.state.config.thresholds,
+        }
     }
 
     fn max_new_tokens(&self) -> u32 {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod diff_cmd;
 pub mod engine;
 pub mod execute;
+pub mod fetch;
 pub mod filter;
 pub mod human;
 pub mod list;

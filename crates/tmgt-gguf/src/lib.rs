@@ -1,0 +1,287 @@
+//! GGUF files as tmgt needs them: the header, metadata and tensor table of any GGUF, the
+//! dequantized values of its F32/F16/BF16/Q4_0/Q4_1/Q8_0 tensors, and, for LLaMA models, the
+//! float32 HF safetensors file that transformers would save after loading the GGUF. The last
+//! lets the harness build a reference model from a GGUF without Python; the arithmetic follows
+//! the `gguf` Python package bit for bit so the bytes match transformers' own export.
+
+mod dequant;
+mod error;
+mod hf;
+mod parse;
+mod write;
+
+pub use error::GgufError;
+pub use hf::{HfWriteSummary, llama_to_hf_safetensors};
+pub use write::copy_without_keys;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// A parsed GGUF header. Tensor data stays on disk and is read per tensor on demand, so large
+/// models cost only their metadata until a tensor is asked for.
+#[derive(Debug, Clone)]
+pub struct GgufFile {
+    path: PathBuf,
+    metadata: Vec<(String, Value)>,
+    tensors: Vec<TensorInfo>,
+    data_offset: u64,
+}
+
+/// One metadata value, in the GGUF value type it was stored as.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    U8(u8),
+    I8(i8),
+    U16(u16),
+    I16(i16),
+    U32(u32),
+    I32(i32),
+    U64(u64),
+    I64(i64),
+    F32(f32),
+    F64(f64),
+    Bool(bool),
+    String(String),
+    Array(Vec<Value>),
+}
+
+impl Value {
+    /// Integer types are interchangeable in practice (writers disagree on u32 vs u64), so any
+    /// integer that is non-negative counts.
+    fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Self::U8(v) => Some(v.into()),
+            Self::U16(v) => Some(v.into()),
+            Self::U32(v) => Some(v.into()),
+            Self::U64(v) => Some(v),
+            Self::I8(v) => u64::try_from(v).ok(),
+            Self::I16(v) => u64::try_from(v).ok(),
+            Self::I32(v) => u64::try_from(v).ok(),
+            Self::I64(v) => u64::try_from(v).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the tensor table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    /// ggml order: `dims[0]` is the contiguous row length, the reverse of numpy/torch order.
+    pub dims: Vec<u64>,
+    pub kind: GgmlType,
+    /// Relative to the start of the data section, not to the file.
+    pub offset: u64,
+}
+
+impl TensorInfo {
+    /// The number of values; 1 for a tensor without dims, like a scalar. Saturates on overflow,
+    /// which [`GgufFile::open`] rejects for the tensors it returns.
+    pub fn elements(&self) -> u64 {
+        self.dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The size of the stored data, or `None` when it cannot be known: an unsupported type, a
+    /// row length that is not a whole number of blocks, or a size beyond `u64`.
+    pub fn byte_len(&self) -> Option<u64> {
+        let (block_elems, block_bytes) = self.kind.block()?;
+        let row = self.dims.first().copied().unwrap_or(1);
+        if row % block_elems != 0 {
+            return None;
+        }
+        let elements = self
+            .dims
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))?;
+        (elements / block_elems).checked_mul(block_bytes)
+    }
+}
+
+/// The ggml storage types this crate dequantizes, plus any other id as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GgmlType {
+    F32,
+    F16,
+    BF16,
+    Q4_0,
+    Q4_1,
+    Q8_0,
+    Other(u32),
+}
+
+impl GgmlType {
+    fn from_id(id: u32) -> Self {
+        match id {
+            0 => Self::F32,
+            1 => Self::F16,
+            2 => Self::Q4_0,
+            3 => Self::Q4_1,
+            8 => Self::Q8_0,
+            30 => Self::BF16,
+            other => Self::Other(other),
+        }
+    }
+
+    /// (elements, bytes) of one storage block; `None` for types this crate cannot decode.
+    fn block(self) -> Option<(u64, u64)> {
+        match self {
+            Self::F32 => Some((1, 4)),
+            Self::F16 | Self::BF16 => Some((1, 2)),
+            Self::Q4_0 => Some((32, 18)),
+            Self::Q4_1 => Some((32, 20)),
+            Self::Q8_0 => Some((32, 34)),
+            Self::Other(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for GgmlType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::F32 => f.write_str("F32"),
+            Self::F16 => f.write_str("F16"),
+            Self::BF16 => f.write_str("BF16"),
+            Self::Q4_0 => f.write_str("Q4_0"),
+            Self::Q4_1 => f.write_str("Q4_1"),
+            Self::Q8_0 => f.write_str("Q8_0"),
+            Self::Other(id) => write!(f, "type {id}"),
+        }
+    }
+}
+
+impl GgufFile {
+    /// Parses the header, metadata and tensor table, checking that every decodable tensor's
+    /// data lies inside the file. Tensor data itself is not read.
+    pub fn open(path: &Path) -> Result<GgufFile, GgufError> {
+        parse::parse(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// All metadata entries, in file order.
+    pub fn metadata(&self) -> &[(String, Value)] {
+        &self.metadata
+    }
+
+    /// The first entry with this key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.metadata
+            .iter()
+            .find_map(|(k, v)| (k == key).then_some(v))
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Any integer type whose value fits in a `u64`.
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        self.get(key)?.as_u64()
+    }
+
+    /// An `f32` or `f64` value.
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        match *self.get(key)? {
+            Value::F32(v) => Some(v.into()),
+            Value::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+
+    /// The first tensor with this name.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// Reads just this tensor's bytes and dequantizes them, in ggml element order.
+    pub fn read_f32(&self, tensor: &TensorInfo) -> Result<Vec<f32>, GgufError> {
+        let raw = self.read_raw(tensor)?;
+        // `read_raw` succeeded, so the element count matches bytes that exist.
+        let mut values = Vec::with_capacity(usize::try_from(tensor.elements()).unwrap_or(0));
+        dequant::dequantize(tensor.kind, &raw, &mut |v| values.push(v));
+        Ok(values)
+    }
+
+    /// The stored bytes of one tensor, always a whole number of blocks of its type.
+    fn read_raw(&self, tensor: &TensorInfo) -> Result<Vec<u8>, GgufError> {
+        let mut file = File::open(&self.path).map_err(|e| self.io(e, "opening".to_owned()))?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| self.io(e, "reading the file size".to_owned()))?
+            .len();
+        let (start, len) = self.data_range(tensor, file_len)?;
+        let len = usize::try_from(len)
+            .map_err(|_| self.bad_tensor(tensor, "is too large for this platform".to_owned()))?;
+        let mut raw = vec![0u8; len];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut raw))
+            .map_err(|e| self.io(e, format!("reading tensor {} at byte {start}", tensor.name)))?;
+        Ok(raw)
+    }
+
+    /// Absolute start and length of a tensor's data, checked against the file length.
+    fn data_range(&self, tensor: &TensorInfo, file_len: u64) -> Result<(u64, u64), GgufError> {
+        let Some((block_elems, _)) = tensor.kind.block() else {
+            return Err(GgufError::UnsupportedType {
+                path: self.path.clone(),
+                tensor: tensor.name.clone(),
+                kind: tensor.kind,
+            });
+        };
+        let Some(len) = tensor.byte_len() else {
+            let row = tensor.dims.first().copied().unwrap_or(1);
+            let reason = if row % block_elems != 0 {
+                format!(
+                    "row length {row} is not a multiple of the {} block size {block_elems}",
+                    tensor.kind
+                )
+            } else {
+                format!("shape {:?} is too large", tensor.dims)
+            };
+            return Err(self.bad_tensor(tensor, reason));
+        };
+        let start = self.data_offset.checked_add(tensor.offset);
+        match start.and_then(|s| s.checked_add(len)) {
+            Some(end) if end <= file_len => Ok((self.data_offset + tensor.offset, len)),
+            _ => Err(self.bad_tensor(
+                tensor,
+                format!(
+                    "its {len} data bytes at data offset {} (file byte {}) run past the end of \
+                     the {file_len}-byte file",
+                    tensor.offset,
+                    self.data_offset.saturating_add(tensor.offset)
+                ),
+            )),
+        }
+    }
+
+    fn io(&self, source: std::io::Error, context: String) -> GgufError {
+        GgufError::Io {
+            path: self.path.clone(),
+            context,
+            source,
+        }
+    }
+
+    fn bad_tensor(&self, tensor: &TensorInfo, reason: String) -> GgufError {
+        GgufError::BadTensor {
+            path: self.path.clone(),
+            tensor: tensor.name.clone(),
+            reason,
+        }
+    }
+}
