@@ -26,18 +26,33 @@ impl Check for Canary {
         let model = cx.artifact(ArtifactKind::Apr(Quant::Int8))?;
         let generation = generate(cx, &model, false)?;
         let expected = oracle.text.trim();
+        // Where the oracle stops at EOS, where the text ends is evidence too: an empty
+        // completion that stops where the oracle stops says the same thing.
+        let oracle_stops = oracle.plain().ok().and_then(|t| t.stopped_at()).is_some();
         let evidence = Evidence::new(
             expected
                 .chars()
                 .count()
-                .max(generation.text.chars().count()),
-            "characters",
+                .max(generation.text.chars().count())
+                + usize::from(oracle_stops),
+            if oracle_stops {
+                "characters and the end of text"
+            } else {
+                "characters"
+            },
         );
-        let same = generation.text == expected;
+        let same_stop = !oracle_stops || generation.stopped;
+        let same = generation.text == expected && same_stop;
         let message = if same {
             format!(
-                "Int8 text equals the oracle's ({} characters)",
-                expected.chars().count()
+                "Int8 text equals the oracle's ({} characters{})",
+                expected.chars().count(),
+                if oracle_stops { ", then EOS" } else { "" }
+            )
+        } else if generation.text == expected {
+            format!(
+                "Int8 text equals the oracle's {:?} but apr did not stop there as the oracle does (finish reason length)",
+                expected
             )
         } else {
             let at = expected

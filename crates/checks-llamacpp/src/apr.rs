@@ -16,6 +16,9 @@ pub struct AprGeneration {
     pub exit_code: i32,
     /// The last lines apr wrote to stderr, for a run that produced nothing.
     pub stderr_tail: String,
+    /// apr's `finish_reason` is `stop`: it ended at an end-of-sequence token, which its GGUF
+    /// path does not list.
+    pub stopped: bool,
 }
 
 pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckError> {
@@ -35,6 +38,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
                 steps: Vec::new(),
                 exit_code: code,
                 stderr_tail,
+                stopped: false,
             });
         }
         Err(e) => return Err(e.into()),
@@ -61,6 +65,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
         None => (Vec::new(), Vec::new()),
     };
     Ok(AprGeneration {
+        stopped: out.finish_reason == Some(parse::FinishReason::Stop),
         prompt_ids,
         tokens: out.tokens,
         text: out.text.unwrap_or_default(),
@@ -68,4 +73,65 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
         exit_code: reply.exit_code,
         stderr_tail,
     })
+}
+
+impl AprGeneration {
+    /// apr's tokens with its stop written out, so the three runtimes compare like with like:
+    /// the EOS the oracle ends at (or llama.cpp's final end-of-generation token) is appended
+    /// when apr stopped without listing it.
+    pub fn tokens_with_stop(&self, eos: &[u32], llama_stop: Option<u32>) -> Vec<u32> {
+        let mut tokens = self.tokens.clone();
+        let listed = tokens
+            .last()
+            .is_some_and(|t| eos.contains(t) || Some(*t) == llama_stop);
+        if self.stopped && !listed {
+            if let Some(stop) = eos.first().copied().or(llama_stop) {
+                tokens.push(stop);
+            }
+        }
+        tokens
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outlier::{Runtime, ThreeWay};
+
+    fn apr(tokens: &[u32], stopped: bool) -> AprGeneration {
+        AprGeneration {
+            prompt_ids: vec![],
+            tokens: tokens.to_vec(),
+            text: String::new(),
+            steps: vec![],
+            exit_code: 0,
+            stderr_tail: String::new(),
+            stopped,
+        }
+    }
+
+    #[test]
+    fn an_unlisted_stop_is_written_out_once() {
+        assert_eq!(apr(&[5], true).tokens_with_stop(&[2], None), [5, 2]);
+        assert_eq!(apr(&[], true).tokens_with_stop(&[2], Some(2)), [2]);
+        assert_eq!(apr(&[5, 2], true).tokens_with_stop(&[2], None), [5, 2]);
+        assert_eq!(apr(&[5], true).tokens_with_stop(&[], Some(7)), [5, 7]);
+        assert_eq!(apr(&[5], false).tokens_with_stop(&[2], Some(2)), [5]);
+    }
+
+    #[test]
+    fn three_runtimes_that_stop_together_agree_and_a_late_stop_is_the_outlier() {
+        // The oracle and llama.cpp list the EOS; apr's GGUF path drops it.
+        let oracle = [5, 6, 2];
+        let together = apr(&[5, 6], true).tokens_with_stop(&[2], Some(2));
+        assert_eq!(
+            ThreeWay::of(&oracle, &oracle, &together),
+            ThreeWay::Agree { len: 3 }
+        );
+        let late = apr(&[5, 6, 9, 9], false).tokens_with_stop(&[2], Some(2));
+        assert_eq!(
+            ThreeWay::of(&oracle, &oracle, &late).outlier(),
+            Some(Runtime::Apr)
+        );
+    }
 }

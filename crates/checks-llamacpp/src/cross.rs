@@ -1,7 +1,7 @@
 //! One GGUF through apr and through llama.cpp, with the oracle as the third voice.
 
 use crate::apr::{self, AprGeneration};
-use crate::llama::{self, step_logprobs, tokens_as_apr_reports};
+use crate::llama::{self, step_logprobs, stop_token};
 use crate::outlier::{Runtime, ThreeWay};
 use checks_inference::compare::{Classification, LogprobAgreement, TokenComparison};
 use llamacpp_runtime::Generation;
@@ -43,9 +43,9 @@ pub fn compare(
     };
     let apr = apr::generate(cx, gguf)?;
 
-    if apr.tokens.is_empty() {
+    if apr.tokens.is_empty() && !apr.stopped {
         let trajectory = oracle.trajectory_for_prompt(&llama.prompt_ids);
-        let way = trajectory.map(|t| ThreeWay::of(t.tokens, tokens_as_apr_reports(&llama), &[]));
+        let way = trajectory.map(|t| ThreeWay::of(t.tokens, &llama.tokens, &[]));
         let named = way.map_or_else(
             || "apr disagrees with llama.cpp from step 0".to_string(),
             |w| w.describe("step"),
@@ -124,13 +124,15 @@ fn judge_runtimes(
     apr: &AprGeneration,
     trajectory: Option<tmgt_oracle::Trajectory<'_>>,
 ) -> Verdict {
-    let llama_tokens = tokens_as_apr_reports(llama);
-    let between = TokenComparison::new(llama_tokens, &apr.tokens);
+    let llama_tokens = llama.tokens.as_slice();
+    let eos = trajectory.map(|t| t.eos).unwrap_or_default();
+    let apr_tokens = apr.tokens_with_stop(eos, stop_token(llama));
+    let between = TokenComparison::new(llama_tokens, &apr_tokens);
     let evidence = Evidence::new(between.evidence(), "tokens");
     let tie_margin = cx.thresholds().runtime.tie_margin;
     let named = match trajectory {
         Some(t) => {
-            let way = ThreeWay::of(t.tokens, llama_tokens, &apr.tokens);
+            let way = ThreeWay::of(t.tokens, llama_tokens, &apr_tokens);
             let mut named = way.describe("step");
             if way.outlier() == Some(Runtime::Oracle) {
                 named.push_str(
@@ -187,7 +189,7 @@ fn judge_runtimes(
         format!(
             "{label}: {named}; apr and llama.cpp part at step {k}: {how}; llama.cpp {:?}, apr {:?}.{fed}",
             &llama_tokens[k.min(llama_tokens.len())..],
-            &apr.tokens[k.min(apr.tokens.len())..]
+            &apr_tokens[k.min(apr_tokens.len())..]
         ),
     )
 }
@@ -198,7 +200,10 @@ fn merge_details(
     apr: &AprGeneration,
     trajectory: Option<tmgt_oracle::Trajectory<'_>>,
 ) -> Verdict {
-    let way = trajectory.map(|t| ThreeWay::of(t.tokens, tokens_as_apr_reports(llama), &apr.tokens));
+    let way = trajectory.map(|t| {
+        let apr_tokens = apr.tokens_with_stop(t.eos, stop_token(llama));
+        ThreeWay::of(t.tokens, &llama.tokens, &apr_tokens)
+    });
     // apr against llama.cpp over the steps they share a context for.
     let logprobs = LogprobAgreement::new(&step_logprobs(llama), &apr.steps);
     let details = json!({

@@ -117,9 +117,10 @@ pub fn step_logprobs(generation: &Generation) -> Vec<StepLogprobs> {
         .collect()
 }
 
-/// llama.cpp's tokens as apr reports them: apr drops a terminating end-of-generation token
-/// on the GGUF path, so a final EOG llama.cpp stopped at is dropped for the comparison.
-pub fn tokens_as_apr_reports(generation: &Generation) -> &[u32] {
-    let n = generation.tokens.len() - usize::from(generation.stopped_at_eog);
-    &generation.tokens[..n]
+/// The end-of-generation token llama.cpp stopped at, if it stopped.
+pub fn stop_token(generation: &Generation) -> Option<u32> {
+    generation
+        .stopped_at_eog
+        .then(|| generation.tokens.last().copied())
+        .flatten()
 }
