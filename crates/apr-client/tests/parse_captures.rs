@@ -590,6 +590,10 @@ fn run_empty_completion_is_exit_8_with_document() {
     assert_eq!(v.status, RunStatus::Failed);
     assert_eq!(v.text.as_deref(), Some(""));
     assert_eq!(v.tokens.len(), 1);
+    assert!(
+        !v.stopped_at_eos(),
+        "a token was generated: its text is what is empty"
+    );
     let e = v.error.unwrap();
     assert_eq!(
         (e.kind.as_str(), e.exit_code),
@@ -800,7 +804,22 @@ fn run_max_tokens_zero_is_an_empty_completion() {
     assert_eq!(r.value.status, RunStatus::Failed);
     assert!(r.value.tokens.is_empty());
     assert_eq!(r.value.completion_tokens, Some(0));
+    assert!(
+        !r.value.stopped_at_eos(),
+        "nothing was asked for, so nothing stopped"
+    );
     assert_eq!(r.value.error.unwrap().kind, "empty_completion");
+}
+
+/// SmolLM2-135M's f32 `.apr` on "What is 2+2? Answer:", whose greedy continuation is EOS at
+/// once: apr prints no tokens, no finish reason, and calls it a failed empty completion.
+#[test]
+fn run_stopping_before_the_first_token_is_a_stop_at_eos() {
+    let r = ok(parse::run(&capture("run_apr_immediate_eos")));
+    assert_eq!(r.exit_code, 8);
+    assert!(r.value.tokens.is_empty());
+    assert_eq!(r.value.finish_reason, None);
+    assert!(r.value.stopped_at_eos());
 }
 
 #[test]

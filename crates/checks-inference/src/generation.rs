@@ -43,6 +43,7 @@ pub fn generate(cx: &dyn Context, model: &Path, logprobs: bool) -> Result<Genera
         });
     }
     let out = reply.value;
+    let stopped = out.stopped_at_eos();
     let (prompt_ids, steps) = match out.logprobs {
         Some(lp) => (
             Some(lp.prompt_token_ids),
@@ -57,7 +58,7 @@ pub fn generate(cx: &dyn Context, model: &Path, logprobs: bool) -> Result<Genera
         None => (None, None),
     };
     Ok(Generation {
-        stopped: out.finish_reason == Some(parse::FinishReason::Stop),
+        stopped,
         tokens: out.tokens,
         text: out.text.unwrap_or_default(),
         prompt_ids,

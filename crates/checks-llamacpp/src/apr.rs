@@ -54,6 +54,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
         });
     }
     let out = reply.value;
+    let stopped = out.stopped_at_eos();
     let (prompt_ids, steps) = match out.logprobs {
         Some(lp) => (lp.prompt_token_ids, StepLogprobs::from_apr(lp.steps)),
         None if reply.exit_code == 0 => {
@@ -65,7 +66,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
         None => (Vec::new(), Vec::new()),
     };
     Ok(AprGeneration {
-        stopped: out.finish_reason == Some(parse::FinishReason::Stop),
+        stopped,
         prompt_ids,
         tokens: out.tokens,
         text: out.text.unwrap_or_default(),

@@ -221,6 +221,14 @@ impl std::fmt::Display for Selector {
 }
 
 impl Selector {
+    /// Whether the selector can select anything among results of these models: one that
+    /// names only other models is out of this run's scope, which is not staleness.
+    pub fn in_scope(&self, models: &[&str]) -> bool {
+        self.terms.iter().all(|(key, values)| {
+            *key != Key::Model || values.iter().any(|v| models.contains(&v.as_str()))
+        })
+    }
+
     pub fn matches(&self, r: &ResultRecord) -> bool {
         let one_of = |values: &[String], actual: Option<&str>| {
             actual.is_some_and(|a| values.iter().any(|v| v == a))
@@ -271,8 +279,15 @@ impl Report {
             r.verdict = verdict;
             r.known_issue = Some(entry.reference());
         }
-        for s in &mut statuses {
-            s.stale = complete && s.matched == 0;
+        let mut models: Vec<&str> = self
+            .results
+            .iter()
+            .filter_map(|r| r.model.as_deref())
+            .collect();
+        models.sort_unstable();
+        models.dedup();
+        for (s, entry) in statuses.iter_mut().zip(&ledger.entries) {
+            s.stale = complete && s.matched == 0 && entry.selector.in_scope(&models);
         }
         let summary = Summary::of(
             &self.results,

@@ -37,6 +37,18 @@ fn the_ledger_turns_known_failures_into_xfail_and_xpass_and_finds_stale_entries(
     let mut filtered = common::raw_report();
     filtered.apply_ledger(&tmgt_report::Ledger::parse(common::LEDGER).unwrap(), false);
     assert_eq!(filtered.summary.stale_known_issues, 0);
+
+    // An entry about a model the run did not cover is out of scope, not stale.
+    let elsewhere = format!(
+        "{}\n[[issue]]\nselect = \"check=no-such-check model=another-model\"\nlink = \"unfiled\"\nreason = \"x\"\n",
+        common::LEDGER
+    );
+    let mut other_profile = common::raw_report();
+    other_profile.apply_ledger(&tmgt_report::Ledger::parse(&elsewhere).unwrap(), true);
+    assert_eq!(
+        other_profile.summary.stale_known_issues, 1,
+        "only `no-such-check` is stale"
+    );
 }
 
 #[test]

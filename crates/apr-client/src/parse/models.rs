@@ -179,6 +179,22 @@ pub struct Backend {
     pub fell_back: bool,
 }
 
+impl RunOutput {
+    /// apr ended at an end-of-sequence token: `finish_reason` is `stop`, or nothing was
+    /// generated although tokens were asked for and apr calls it an `empty_completion` (a stop
+    /// before the first token, which apr 0.72.3 reports as a failure, exit 8, with no finish
+    /// reason).
+    pub fn stopped_at_eos(&self) -> bool {
+        self.finish_reason == Some(FinishReason::Stop)
+            || (self.tokens.is_empty()
+                && self.max_tokens.is_some_and(|n| n > 0)
+                && self
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| e.kind == "empty_completion"))
+    }
+}
+
 /// `error` of `apr run --json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunError {

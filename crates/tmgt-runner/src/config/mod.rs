@@ -149,6 +149,18 @@ fn resolve(
                 ));
             }
         }
+        for (i, suite) in p.suites.iter().flatten().enumerate() {
+            if !raw.suites.enabled.contains(suite) {
+                problems.push(
+                    Problem::at(
+                        &["profiles", name, "suites", &i.to_string()],
+                        format!("suite `{suite}` is not in [suites] enabled"),
+                        "not an enabled suite",
+                    )
+                    .with_help("a profile runs a subset of [suites] enabled; add it there or remove it here"),
+                );
+            }
+        }
         for (i, prompt) in p.prompts.iter().flatten().enumerate() {
             if !raw.prompts.contains_key(prompt) {
                 problems.push(unknown_name(
@@ -258,7 +270,7 @@ fn resolve(
         },
         prompts,
         prompt_files,
-        suites: raw.suites.enabled,
+        suites: selected.suites.clone().unwrap_or(raw.suites.enabled),
         thresholds: raw.thresholds,
         models,
         model_thresholds,

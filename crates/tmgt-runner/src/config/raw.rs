@@ -95,6 +95,9 @@ pub(super) struct RawProfile {
     pub models: Vec<String>,
     #[serde(default)]
     pub prompts: Option<Vec<String>>,
+    /// The suites this profile runs, when not all of `[suites] enabled`.
+    #[serde(default)]
+    pub suites: Option<Vec<String>>,
 }
 
 const SECTIONS: [&str; 9] = [
