@@ -269,6 +269,21 @@ pub fn judge_chosen_logprobs(
             }
         }
     }
+    if compared == 0
+        && theirs.is_empty()
+        && oracle.tokens.len() == 1
+        && oracle.stopped_at().is_some()
+    {
+        // The oracle stops at once and apr lists no step for the EOS it stops at: the stop
+        // itself is the evidence.
+        return Ok(tmgt_check::Verdict {
+            message: format!(
+                "{}; {runtime} lists no step for the EOS it stopped at, so no log-probability was compared",
+                tokens.message
+            ),
+            ..tokens
+        });
+    }
     if compared == 0 {
         return Err(tmgt_check::CheckError::NoEvidence(format!(
             "{runtime} reported no log-probability for any oracle token"

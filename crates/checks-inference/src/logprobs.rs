@@ -27,6 +27,12 @@ impl Check for Logprobs {
             )));
         };
         let theirs = generation.steps.unwrap_or_default();
+        if theirs.is_empty() && generation.stopped {
+            // apr lists no step for the EOS it stops at, so a stop at once leaves nothing.
+            return Ok(Verdict::skip(
+                "apr stopped at EOS before its first token and reports no log-probabilities for the step it stopped at: nothing to compare (RUN002 judges the stop)",
+            ));
+        }
         judge_logprobs("apr", &trajectory, &theirs, &cx.thresholds().logprobs)
     }
 }

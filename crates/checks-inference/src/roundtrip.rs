@@ -22,8 +22,13 @@ impl Check for RoundTrip {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let original = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::F32))?, false)?;
         let back = generate(cx, &cx.artifact(ArtifactKind::RoundTrip)?, false)?;
-        let cmp = TokenComparison::new(&original.tokens, &back.tokens);
-        if original.tokens.is_empty() {
+        // Stops written out (with the oracle's EOS), so two runs that stop at once agree.
+        let oracle = cx.oracle()?;
+        let trajectory = oracle.plain().ok();
+        let original_tokens = original.produced().with_stop(trajectory.as_ref());
+        let back_tokens = back.produced().with_stop(trajectory.as_ref());
+        let cmp = TokenComparison::new(&original_tokens, &back_tokens);
+        if original_tokens.is_empty() {
             return Err(CheckError::NoEvidence(format!(
                 "the original .apr generated no tokens (exit {})",
                 original.exit_code
@@ -33,8 +38,8 @@ impl Check for RoundTrip {
             None => format!("round trip generates the same {} tokens", cmp.expected_len),
             Some(at) => format!(
                 "round trip changes the output from step {at}: original {:?}, round trip {:?}",
-                &original.tokens[at.min(original.tokens.len())..],
-                &back.tokens[at.min(back.tokens.len())..]
+                &original_tokens[at.min(original_tokens.len())..],
+                &back_tokens[at.min(back_tokens.len())..]
             ),
         };
         Ok(Verdict::judge(
@@ -43,7 +48,7 @@ impl Check for RoundTrip {
             message,
         )
         .with_details(
-            json!({ "original": original.tokens, "roundtrip": back.tokens, "comparison": cmp }),
+            json!({ "original": original_tokens, "roundtrip": back_tokens, "comparison": cmp }),
         ))
     }
 }

@@ -129,9 +129,12 @@ pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), 
     let mut params = unsafe { llama_cpp_sys_2::llama_model_quantize_default_params() };
     params.nthread = 1;
     params.ftype = match ftype {
+        Ftype::F32 => llama_cpp_sys_2::LLAMA_FTYPE_ALL_F32,
         Ftype::Q8_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q8_0,
         Ftype::Q4_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q4_0,
     };
+    // F32 from a quantized file is llama.cpp dequantizing it, which it calls requantizing.
+    params.allow_requantize = ftype == Ftype::F32;
     // SAFETY: both paths are NUL-terminated strings and `params` a valid struct, all alive
     // across the call; the pointers inside `params` are the defaults' nulls.
     let code =

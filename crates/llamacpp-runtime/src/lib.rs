@@ -74,6 +74,8 @@ pub enum LlamaError {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub enum Ftype {
+    /// `LLAMA_FTYPE_ALL_F32`: every tensor float32 (dequantized when the input is quantized).
+    F32,
     /// `LLAMA_FTYPE_MOSTLY_Q8_0`: 8-bit blocks of 32 with one f16 scale.
     Q8_0,
     /// `LLAMA_FTYPE_MOSTLY_Q4_0`: 4-bit blocks of 32 with one f16 scale.
@@ -83,6 +85,7 @@ pub enum Ftype {
 impl Ftype {
     pub fn as_str(self) -> &'static str {
         match self {
+            Ftype::F32 => "F32",
             Ftype::Q8_0 => "Q8_0",
             Ftype::Q4_0 => "Q4_0",
         }

@@ -27,6 +27,10 @@ pub enum Make {
     /// The GGUF itself, without `tokenizer.chat_template`: tmgt's oracles are raw-prompt
     /// continuations and apr wraps the prompt of a GGUF that carries a template.
     Gguf,
+    /// llama.cpp's F32 reference `native/<model>/f32.gguf` and its provenance: llama.cpp
+    /// dequantizing its own quantized file (`llama_model_quantize` to `ALL_F32`), where its
+    /// Python converter cannot run without torch. Made after the model's safetensors.
+    Native,
 }
 
 /// GGUF metadata a [`Make::Gguf`] copy leaves out.
@@ -43,6 +47,8 @@ pub struct Fetch {
     pub make: Make,
     pub target: PathBuf,
     pub sha256: String,
+    /// The model's HF folder, whose files a native F32's provenance names.
+    pub source_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +93,8 @@ pub enum FetchError {
         expected: String,
         actual: String,
     },
+    #[error("llama.cpp could not make {target}: {detail}")]
+    Native { target: PathBuf, detail: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -171,6 +179,13 @@ pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<Outcome, FetchError> {
             tmgt_gguf::copy_without_keys(&file, &fetch.target, &DROPPED_KEYS)
                 .map_err(gguf_error)?;
         }
+        Make::Native => {
+            llamacpp_runtime::quantize(&gguf, &fetch.target, llamacpp_runtime::Ftype::F32)
+                .map_err(|e| FetchError::Native {
+                    target: fetch.target.clone(),
+                    detail: e.to_string(),
+                })?;
+        }
     }
     let actual = sha256_file(&fetch.target)?;
     if actual != fetch.sha256 {
@@ -182,8 +197,41 @@ pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<Outcome, FetchError> {
             actual,
         });
     }
+    if fetch.make == Make::Native {
+        write_native_provenance(fetch, &gguf)?;
+    }
     write_stamp(&stamp, &fetch.target, &fetch.sha256)?;
     Ok(Outcome::Made)
+}
+
+/// `provenance.json` beside a native F32 made here, in the shape the llama.cpp suites read:
+/// the file's sha256 and the model files (of the model's folder) it stands for.
+fn write_native_provenance(fetch: &Fetch, gguf: &Path) -> Result<(), FetchError> {
+    let dir = fetch.target.parent().unwrap_or(Path::new("."));
+    let source = fetch.source_dir.as_deref().unwrap_or(dir);
+    let mut model_files = serde_json::Map::new();
+    for name in ["config.json", "model.safetensors", "tokenizer.json"] {
+        model_files.insert(name.into(), sha256_file(&source.join(name))?.into());
+    }
+    let provenance = serde_json::json!({
+        "schema_version": 1,
+        "model_slug": fetch.model,
+        "file": "f32.gguf",
+        "file_sha256": fetch.sha256,
+        "outtype": "f32",
+        "model_files": model_files,
+        "converter": {
+            "source": format!(
+                "llama.cpp llama_model_quantize (LLAMA_FTYPE_ALL_F32) of {} from PyPI {}=={}",
+                fetch.file, fetch.package, fetch.version
+            ),
+            "gguf_sha256": sha256_file(gguf)?,
+            "llama_cpp_bindings": llamacpp_runtime::BINDINGS_VERSION,
+        },
+    });
+    let path = dir.join("provenance.json");
+    let text = serde_json::to_string_pretty(&provenance).unwrap_or_default() + "\n";
+    std::fs::write(&path, text).map_err(io(&path))
 }
 
 /// The GGUF from the wheel, downloaded and extracted once into the cache and checked against

