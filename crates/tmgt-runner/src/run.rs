@@ -72,11 +72,15 @@ fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
         eprintln!("error: the check registry is inconsistent: {e}");
         Exit::Harness
     })?;
-    let config =
-        Config::load(&common.config, common.profile.as_deref(), &registry).map_err(|e| {
-            eprintln!("{:?}", miette::Report::new(e));
-            Exit::Usage
-        })?;
+    let config = Config::load(
+        &absolute(&common.config),
+        common.profile.as_deref(),
+        &registry,
+    )
+    .map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        Exit::Usage
+    })?;
     fetch_all(&config)?;
     let explicit = common.apr.clone().or_else(|| config.apr.binary.clone());
     let binary = apr_client::resolve_binary(explicit.as_deref()).map_err(|e| {
@@ -185,7 +189,13 @@ pub fn run(args: &RunArgs) -> Exit {
         Ok(s) => s,
         Err(exit) => return exit,
     };
-    let out_dir = args.out.clone().unwrap_or_else(|| config.out_dir.clone());
+    // Made absolute once: apr takes absolute paths only, and every damaged copy and scratch
+    // import lives under this folder.
+    let out_dir = args
+        .out
+        .as_deref()
+        .map(absolute)
+        .unwrap_or_else(|| config.out_dir.clone());
     let instances = matrix::build(&config, &registry, &args.filters);
     if instances.is_empty() {
         eprintln!(
@@ -193,8 +203,10 @@ pub fn run(args: &RunArgs) -> Exit {
         );
         return Exit::Usage;
     }
-    let ledger_path =
-        crate::ticket_cmd::ledger_path(args.known_issues.as_deref(), &args.common.config);
+    let ledger_path = crate::ticket_cmd::ledger_path(
+        args.known_issues.as_deref(),
+        &absolute(&args.common.config),
+    );
     let ledger = if args.no_known_issues {
         Ok(tmgt_report::Ledger::default())
     } else {

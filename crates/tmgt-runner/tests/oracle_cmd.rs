@@ -102,6 +102,8 @@ fn the_real_model_oracles_come_from_the_gguf_and_from_the_fetched_folder_alike()
             hf.to_str().unwrap(),
             "--out",
             oracles.to_str().unwrap(),
+            "--model-id",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
         ],
         &[],
     );

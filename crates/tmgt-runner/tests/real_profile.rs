@@ -79,6 +79,12 @@ fn every_result_has_a_verdict_with_evidence_and_every_failure_is_known() {
             );
         }
     }
+    // Every ledger entry about these models selects something: none is stale.
+    assert_eq!(
+        run.report["summary"]["stale_known_issues"], 0,
+        "{}",
+        run.stderr
+    );
     // Both models of the profile ran, with the fetched files.
     for model in ["smollm2-135m", "smollm2-135m-q4_1"] {
         assert!(

@@ -245,3 +245,28 @@ fn two_imports_of_one_source_differ_in_their_metadata_order() {
         assert!(calls.iter().all(|c| c["reused"] == false), "{r:?}");
     }
 }
+
+#[test]
+fn a_relative_out_folder_is_made_absolute_before_apr_sees_a_path() {
+    // Damaged copies live under the output folder; apr refuses relative paths.
+    let rel = format!("target/tmgt-relative-out-{}", std::process::id());
+    let out = tmgt(&[
+        "run",
+        "--out",
+        &rel,
+        "--no-known-issues",
+        "--filter",
+        "suite=corruption model=tiny-qwen2 quant=f32",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let dir = repo_root().join(&rel);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let results = report["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{stderr}");
+    for r in results {
+        assert_ne!(r["verdict"], "error", "{r}\n{stderr}");
+    }
+    assert_eq!(report["out_dir"], dir.display().to_string());
+}

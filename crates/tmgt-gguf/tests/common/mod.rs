@@ -1,6 +1,8 @@
 //! A minimal GGUF v3 writer, so tests build their files in code instead of committing binary
 //! fixtures. Tensor data is given already encoded; offsets and padding follow gguf-py
 //! (every tensor starts at a multiple of the alignment).
+// Each test binary uses its own subset of these.
+#![allow(dead_code)]
 
 use std::path::Path;
 
