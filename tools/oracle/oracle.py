@@ -45,9 +45,10 @@ GENERATOR_REL = "tools/oracle/oracle.py"
 TOP_K = 10
 PPL_MAX_TOKENS = 512
 DEFAULT_MAX_NEW_TOKENS = 32
-# The files of an HF folder an oracle records by sha256 (tmgt refuses an oracle whose model
-# files changed).
-MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# The files of an HF folder an oracle records by sha256: everything that decides its tokens
+# (tmgt refuses an oracle whose model files changed).
+MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+               "tokenizer_config.json")
 # What an HF folder made by --save-hf holds.
 HF_FOLDER_FILES = {"config.json", "generation_config.json", "model.safetensors",
                    "tokenizer.json", "tokenizer_config.json"}

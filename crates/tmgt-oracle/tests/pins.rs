@@ -132,83 +132,83 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/smollm2-135m/arithmetic.json",
-        "604a69b967b13e8fbae91ee4025ab5ab3b0b9288fc27dbeea8b166fe0a558f11",
+        "bc3928fbc3e294aadb2f642da1ab9a49ced4af16fc0936df72bae38035d970b9",
     ),
     (
         "oracle/smollm2-135m/code.json",
-        "d5fa7571019decadf1578c1a52dcc617b1195d8f4735c259c6ccc90a695533b5",
+        "9931f2136fed1467352cf6155271577208074f80562c85f99c66a3eff3496527",
     ),
     (
         "oracle/smollm2-135m/completion.json",
-        "4c78d25da33b808bf44a92ae3e7305d8e9200f4f40d01bebdf3d61f03ba85a6b",
+        "81c8c934c05e76f74539f8cca91859ad05cc4ac832f9e91d303a512c35d4a6f6",
     ),
     (
         "oracle/smollm2-135m/greeting.json",
-        "a95d91954b4945155ecbe5df384461e2e21734c0b42b94be690db8dfc96e851c",
+        "b6b72e3b2454504241946d3bd42cff3f0bc3339b915167fa97e00eeb35cf1034",
     ),
     (
         "oracle/smollm2-135m/perplexity.json",
-        "6d6215811e969c053a1802acb45997f85996afd4c9f8c261ee7165ac97fe4b27",
+        "7eddf58a36f8609eca552868fb442d09908d873f690edc7cd3203482c5af6de7",
     ),
     (
         "oracle/tiny-gpt2/arithmetic.json",
-        "91a06030eea6daa8f98347ea03e3cf4dae6cb0adcf07e36690ed97ba568333b7",
+        "50c0737ed604c2e97080c749fb9e3a1d936d5470dac5f4adcf1f0527f0618f30",
     ),
     (
         "oracle/tiny-gpt2/code.json",
-        "8153cf6d6c623b91be4974c25a149e6553955baf70655172f1c9d8b82f1d8152",
+        "f9aa90415678d67a8aa69ca8e42c788873cb5db892e943f6cc117e2a6ec1823c",
     ),
     (
         "oracle/tiny-gpt2/completion.json",
-        "7de323097c3d575362e74cae02211047531dcbb7eb959a29f31fdbf07b84187d",
+        "9418e84a1c3507077e94eb5d83a6f74b610f339e823fe4231584b9f433bc779d",
     ),
     (
         "oracle/tiny-gpt2/greeting.json",
-        "f926a22448b9b18aae3d3add886d52ba50c45f4d849f57466c9f3efdcc865c7b",
+        "76eb4fc392e288e1362a1326cfa9974be153408a9cd2fa0d8d0db80b4fb00bf2",
     ),
     (
         "oracle/tiny-gpt2/perplexity.json",
-        "3a8b0ad25baedeefeac11fb43a3e614f5936669d6e2fa03c0785ff77ebb1a42f",
+        "50e05aee6185fb0dacb38ace9c0e2fa23f8ade7326440ae82ee26630abe6fb2c",
     ),
     (
         "oracle/tiny-llama/arithmetic.json",
-        "b66d750c675173cc9d3282c853f0c728b55dc3e44497d7c888f35a963435d925",
+        "f03514d7b03157b28b17f7dcdc65384495ce535feb384ed30d8431709f3605da",
     ),
     (
         "oracle/tiny-llama/code.json",
-        "1b9659cc3b54b83efaab4ebfd12c54056a1635d476690163965eaa388e1cd62e",
+        "80e86cc0d174d6f59e314db8edd2bf427afc905009937a07f4ba00efa6cde826",
     ),
     (
         "oracle/tiny-llama/completion.json",
-        "11365962d5a6e393b194ec57a4a03358b961ff8e2f4afefe023de5cd144801f9",
+        "b5193f6d67ba11310674212ca0ffe8d56d4861a852d531d360e779c10781378d",
     ),
     (
         "oracle/tiny-llama/greeting.json",
-        "a6ea7e93a98183a481562472edf40a7ee0f87da4dd0a163ddfb57ad68ddada5f",
+        "0a48ef08bd020b1991a795176f06c5bc7f5e59d462259c34d2d5d5bfbba0ff04",
     ),
     (
         "oracle/tiny-llama/perplexity.json",
-        "f3e8456f079e7b8de06f14464a15238a4ec001dc6a018f1c4477ceffdc8c5c46",
+        "1b0183ddb3101845cead982dee0d121ffbd56efe74f120600285096712e66932",
     ),
     (
         "oracle/tiny-qwen2/arithmetic.json",
-        "f84364bd4ad7776dd38eeb5832c9af67663d5822d49becfed727de2913d6eb64",
+        "ae566e2927199a72250819537a24d62c62a9cac3318b5a9f95638af251cc1bf4",
     ),
     (
         "oracle/tiny-qwen2/code.json",
-        "44a3585786814eea02b4e66ffdb9a359de6666a5b49db0f88aaed3e9a033e777",
+        "8ecbe0bc93d31122ec8f252cd87a9c900c488f55116d89e823401106ff9e3da9",
     ),
     (
         "oracle/tiny-qwen2/completion.json",
-        "425c61de45c7b74bd9fcd4c1ec687e7f980a2d55e9c73a9ad58d7f92f93577e1",
+        "4e26c752da2ddac67bfffea9c024b01daa98c95f1f757e328ddb95f50caaa0b8",
     ),
     (
         "oracle/tiny-qwen2/greeting.json",
-        "918ef3105a792b89913866d0eefdb104841481ac64607ba2bcc7a2e59ffdf5cf",
+        "908f5ae8acf455a1bd02699f06b98c6813fcde0e24c2e5346cfd7934b3fda8bf",
     ),
     (
         "oracle/tiny-qwen2/perplexity.json",
-        "0b09f3523c09d0b9488563dc0c5214d5d110412a05bdf74ec8051227fdecf8aa",
+        "d91ea6f200e20707b22d4d4d143478152a2feca3f371644a03beeec9e4bcf980",
     ),
 ];
 
