@@ -51,7 +51,7 @@ impl Check for Canary {
             )
         } else if generation.text == expected {
             format!(
-                "Int8 text equals the oracle's {:?} but apr did not stop there as the oracle does (finish reason length)",
+                "Int8 text equals the oracle's {:?} but apr did not stop there as the oracle does",
                 expected
             )
         } else {

@@ -360,20 +360,33 @@ pub struct Produced<'a> {
 }
 
 impl Produced<'_> {
-    /// The tokens with the stop written out: a runtime that stopped at EOS without listing it
-    /// gets the oracle's EOS appended, so a correct early stop compares equal and counts the
-    /// EOS as evidence, and a wrong one diverges where the stop is.
+    /// The tokens with the stop written out ([`with_stop_written_out`]) in the oracle's terms:
+    /// the EOS the oracle stopped at, else its first EOS id.
     pub fn with_stop(&self, trajectory: Option<&Trajectory<'_>>) -> Vec<u32> {
-        let mut tokens = self.tokens.to_vec();
-        let Some(t) = trajectory.filter(|t| !t.eos.is_empty()) else {
-            return tokens;
-        };
-        let listed = tokens.last().is_some_and(|last| t.eos.contains(last));
-        if self.stopped && !listed {
-            tokens.push(t.stopped_at().unwrap_or(t.eos[0]));
-        }
-        tokens
+        let stop_ids: Vec<u32> = trajectory
+            .map(|t| {
+                t.stopped_at()
+                    .into_iter()
+                    .chain(t.eos.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default();
+        with_stop_written_out(self.tokens, self.stopped, &stop_ids)
     }
+}
+
+/// A runtime's tokens with its stop written out: one that stopped at an end-of-sequence token
+/// without listing it (apr's GGUF path drops it) gets `stop_ids[0]` appended, so a correct
+/// early stop compares equal and counts the EOS as evidence, and a wrong one diverges where
+/// the stop is. A last token already among `stop_ids` is the stop, listed; with no
+/// `stop_ids` nothing can be written out.
+pub fn with_stop_written_out(tokens: &[u32], stopped: bool, stop_ids: &[u32]) -> Vec<u32> {
+    let mut out = tokens.to_vec();
+    let listed = tokens.last().is_some_and(|last| stop_ids.contains(last));
+    if let (true, false, Some(stop)) = (stopped, listed, stop_ids.first()) {
+        out.push(*stop);
+    }
+    out
 }
 
 /// The verdict of a runtime's tokens against the oracle's `expected`: pass when equal, or when

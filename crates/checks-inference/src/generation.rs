@@ -17,7 +17,7 @@ pub struct Generation {
     pub prompt_ids: Option<Vec<u32>>,
     pub steps: Option<Vec<StepLogprobs>>,
     pub exit_code: i32,
-    /// apr's `finish_reason` is `stop`: it ended at an end-of-sequence token.
+    /// apr ended at an end-of-sequence token (`RunOutput::stopped_at_eos`).
     pub stopped: bool,
 }
 

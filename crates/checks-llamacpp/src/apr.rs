@@ -3,7 +3,7 @@
 
 use apr_client::{AprError, Invocation, parse};
 use checks_inference::APR_TOP_K;
-use checks_inference::compare::StepLogprobs;
+use checks_inference::compare::{StepLogprobs, with_stop_written_out};
 use std::path::Path;
 use tmgt_check::{CheckError, Context};
 
@@ -16,7 +16,7 @@ pub struct AprGeneration {
     pub exit_code: i32,
     /// The last lines apr wrote to stderr, for a run that produced nothing.
     pub stderr_tail: String,
-    /// apr's `finish_reason` is `stop`: it ended at an end-of-sequence token, which its GGUF
+    /// apr ended at an end-of-sequence token (`RunOutput::stopped_at_eos`), which its GGUF
     /// path does not list.
     pub stopped: bool,
 }
@@ -81,16 +81,8 @@ impl AprGeneration {
     /// the EOS the oracle ends at (or llama.cpp's final end-of-generation token) is appended
     /// when apr stopped without listing it.
     pub fn tokens_with_stop(&self, eos: &[u32], llama_stop: Option<u32>) -> Vec<u32> {
-        let mut tokens = self.tokens.clone();
-        let listed = tokens
-            .last()
-            .is_some_and(|t| eos.contains(t) || Some(*t) == llama_stop);
-        if self.stopped && !listed {
-            if let Some(stop) = eos.first().copied().or(llama_stop) {
-                tokens.push(stop);
-            }
-        }
-        tokens
+        let stop_ids: Vec<u32> = eos.iter().copied().chain(llama_stop).collect();
+        with_stop_written_out(&self.tokens, self.stopped, &stop_ids)
     }
 }
 

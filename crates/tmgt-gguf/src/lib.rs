@@ -127,6 +127,19 @@ impl GgmlType {
         }
     }
 
+    /// The ggml type id, as a tensor info stores it.
+    fn id(self) -> u32 {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q4_0 => 2,
+            Self::Q4_1 => 3,
+            Self::Q8_0 => 8,
+            Self::BF16 => 30,
+            Self::Other(id) => id,
+        }
+    }
+
     /// (elements, bytes) of one storage block; `None` for types this crate cannot decode.
     fn block(self) -> Option<(u64, u64)> {
         match self {

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::{GgmlType, GgufError, GgufFile, TensorInfo, Value};
 
-const MAGIC: [u8; 4] = *b"GGUF";
-const DEFAULT_ALIGNMENT: u64 = 32;
+pub(crate) const MAGIC: [u8; 4] = *b"GGUF";
+pub(crate) const DEFAULT_ALIGNMENT: u64 = 32;
 /// ggml's `GGML_MAX_DIMS`; llama.cpp refuses more.
 const MAX_DIMS: u32 = 4;
 /// Real files nest at most one level; the cap keeps a crafted file from exhausting the stack.

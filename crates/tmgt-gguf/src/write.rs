@@ -5,12 +5,11 @@
 //! numbers (tensor table, offsets relative to the data section, and the data itself).
 
 use crate::hf::temp_path;
-use crate::{GgmlType, GgufError, GgufFile, Value};
+use crate::parse::{DEFAULT_ALIGNMENT, MAGIC};
+use crate::{GgufError, GgufFile, Value};
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
-
-const DEFAULT_ALIGNMENT: u64 = 32;
 
 /// Writes `gguf` to `out` without the metadata `keys` (GGUF version 3, same tensor data);
 /// returns the bytes written. Written beside `out` and renamed, so a failure leaves no file.
@@ -44,7 +43,7 @@ fn write_copy(gguf: &GgufFile, tmp: &Path, keys: &[&str]) -> Result<u64, GgufErr
     let file = File::create(tmp).map_err(|e| io(tmp, "creating the copy", e))?;
     let mut w = BufWriter::new(file);
     let mut header = Vec::new();
-    header.extend_from_slice(b"GGUF");
+    header.extend_from_slice(&MAGIC);
     header.extend_from_slice(&3u32.to_le_bytes());
     header.extend_from_slice(&(gguf.tensors.len() as u64).to_le_bytes());
     header.extend_from_slice(&(kept.len() as u64).to_le_bytes());
@@ -59,7 +58,7 @@ fn write_copy(gguf: &GgufFile, tmp: &Path, keys: &[&str]) -> Result<u64, GgufErr
         for d in &t.dims {
             header.extend_from_slice(&d.to_le_bytes());
         }
-        header.extend_from_slice(&type_id(t.kind).to_le_bytes());
+        header.extend_from_slice(&t.kind.id().to_le_bytes());
         header.extend_from_slice(&t.offset.to_le_bytes());
     }
     let alignment = gguf
@@ -80,18 +79,6 @@ fn write_copy(gguf: &GgufFile, tmp: &Path, keys: &[&str]) -> Result<u64, GgufErr
     file.sync_all()
         .map_err(|e| io(tmp, "syncing the copy", e))?;
     Ok(padded + data)
-}
-
-fn type_id(kind: GgmlType) -> u32 {
-    match kind {
-        GgmlType::F32 => 0,
-        GgmlType::F16 => 1,
-        GgmlType::Q4_0 => 2,
-        GgmlType::Q4_1 => 3,
-        GgmlType::Q8_0 => 8,
-        GgmlType::BF16 => 30,
-        GgmlType::Other(id) => id,
-    }
 }
 
 fn value_type(value: &Value) -> u32 {

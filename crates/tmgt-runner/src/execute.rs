@@ -8,7 +8,7 @@ use crate::engine::{Engine, UsedCall};
 use crate::matrix::Instance;
 use crate::report::{Outcome, record};
 use apr_client::{Captured, Invocation, VersionInfo};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
@@ -147,16 +147,10 @@ impl Context for InstanceContext<'_> {
     fn artifact(&self, kind: ArtifactKind) -> Result<PathBuf, CheckError> {
         let model = self.model()?;
         if let ArtifactKind::Native(level) = kind {
-            // llama.cpp's own GGUFs live beside the configuration, under native/<model>/.
-            let root = match self.state.config.file.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-            let prepared = self
-                .state
-                .artifacts
-                .native(&root.join("native"), model, level)?;
+            let prepared =
+                self.state
+                    .artifacts
+                    .native(&self.state.config.native_dir, model, level)?;
             return Ok(prepared.path);
         }
         let (prepared, made_here) = self.state.artifacts.get(&self.state.engine, model, kind)?;

@@ -13,7 +13,6 @@ use crate::oracle_env::cache_dir;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::UNIX_EPOCH;
@@ -122,15 +121,6 @@ impl FetchError {
     }
 }
 
-/// How one fetch went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The target was verified before and has not changed since.
-    Fresh,
-    /// Made (or verified) now.
-    Made,
-}
-
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
     move |source| FetchError::Io {
         path: path.to_path_buf(),
@@ -139,23 +129,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
 }
 
 /// Makes every missing or changed target, in order.
-pub fn ensure_all(fetches: &[Fetch], python: &OsStr) -> Result<Vec<Outcome>, FetchError> {
-    fetches.iter().map(|f| ensure(f, python)).collect()
+pub fn ensure_all(fetches: &[Fetch], python: &OsStr) -> Result<(), FetchError> {
+    fetches.iter().try_for_each(|f| ensure(f, python))
 }
 
 /// Makes one target unless a verified copy is there.
-pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<Outcome, FetchError> {
+pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<(), FetchError> {
     let stamps = cache_dir()?.join("fetch").join("verified");
     let stamp = stamps.join(format!(
         "{}.json",
         hex::encode(&Sha256::digest(fetch.target.as_os_str().as_encoded_bytes())[..8])
     ));
     if stamp_matches(&stamp, &fetch.target, &fetch.sha256) {
-        return Ok(Outcome::Fresh);
+        return Ok(());
     }
     if fetch.target.is_file() && sha256_file(&fetch.target)? == fetch.sha256 {
-        write_stamp(&stamp, &fetch.target, &fetch.sha256)?;
-        return Ok(Outcome::Made);
+        return write_stamp(&stamp, &fetch.target, &fetch.sha256);
     }
     let gguf = fetched_gguf(fetch, python)?;
     eprintln!(
@@ -213,8 +202,7 @@ pub fn ensure(fetch: &Fetch, python: &OsStr) -> Result<Outcome, FetchError> {
     if fetch.make == Make::Native {
         write_native_provenance(fetch, &gguf)?;
     }
-    write_stamp(&stamp, &fetch.target, &fetch.sha256)?;
-    Ok(Outcome::Made)
+    write_stamp(&stamp, &fetch.target, &fetch.sha256)
 }
 
 /// `provenance.json` beside a native F32 made here, in the shape the llama.cpp suites read:
@@ -403,17 +391,7 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, FetchError> {
-    let mut file = std::fs::File::open(path).map_err(io(path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
+    tmgt_oracle::sha256_file(path).map_err(io(path))
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

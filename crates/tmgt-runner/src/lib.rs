@@ -44,6 +44,28 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// `path` made absolute against the working directory (apr takes absolute paths only).
+pub(crate) fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The check registry and the configuration of `profile`, each failure printed with the
+/// exit code it means (an inconsistent registry: harness; a bad configuration: usage).
+pub(crate) fn load_config(
+    file: &std::path::Path,
+    profile: Option<&str>,
+) -> Result<(tmgt_check::Registry, config::Config), Exit> {
+    let registry = tmgt_check::Registry::load().map_err(|e| {
+        eprintln!("error: the check registry is inconsistent: {e}");
+        Exit::Harness
+    })?;
+    let config = config::Config::load(&absolute(file), profile, &registry).map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(e));
+        Exit::Usage
+    })?;
+    Ok((registry, config))
+}
+
 /// The default configuration file: `suites.toml` in the working directory.
 pub fn default_config() -> PathBuf {
     PathBuf::from("suites.toml")

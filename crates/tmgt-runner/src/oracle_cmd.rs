@@ -12,7 +12,7 @@ use crate::oracle_env::{self, OracleEnv};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use tmgt_check::{ModelSource, Registry};
+use tmgt_check::ModelSource;
 
 #[derive(Debug, clap::Args)]
 pub struct OracleArgs {
@@ -74,20 +74,8 @@ fn usage(message: String, help: &str) -> Exit {
     Exit::Usage
 }
 
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
-    let registry = Registry::load().map_err(|e| {
-        eprintln!("error: the check registry is inconsistent: {e}");
-        Exit::Harness
-    })?;
-    let config = Config::load(&absolute(&args.config), args.profile.as_deref(), &registry)
-        .map_err(|e| {
-            eprintln!("{:?}", miette::Report::new(e));
-            Exit::Usage
-        })?;
+    let (_, config) = crate::load_config(&args.config, args.profile.as_deref())?;
     if (args.source.is_some() || args.out.is_some() || args.save_hf.is_some())
         && args.models.len() != 1
     {
@@ -110,7 +98,7 @@ fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
     for name in names {
         let entry = config.models.iter().find(|m| m.name == name);
         let source = match (&args.source, entry.map(|m| &m.source)) {
-            (Some(path), _) => absolute(path),
+            (Some(path), _) => crate::absolute(path),
             (None, Some(ModelSource::Local { dir })) => dir.clone(),
             (None, Some(ModelSource::Hub { id })) => {
                 return Err(usage(
@@ -130,7 +118,7 @@ fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
             }
         };
         let out = match (&args.out, entry) {
-            (Some(out), _) => absolute(out),
+            (Some(out), _) => crate::absolute(out),
             (None, Some(m)) => m.oracle_dir.clone(),
             (None, None) => {
                 return Err(usage(
@@ -225,7 +213,7 @@ fn make_one(
         command.arg("--prompt").arg(spec);
     }
     if let Some(dir) = &args.save_hf {
-        command.arg("--save-hf").arg(absolute(dir));
+        command.arg("--save-hf").arg(crate::absolute(dir));
     }
     if args.replace {
         command.arg("--replace");

@@ -68,19 +68,7 @@ struct Setup {
 }
 
 fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
-    let registry = Registry::load().map_err(|e| {
-        eprintln!("error: the check registry is inconsistent: {e}");
-        Exit::Harness
-    })?;
-    let config = Config::load(
-        &absolute(&common.config),
-        common.profile.as_deref(),
-        &registry,
-    )
-    .map_err(|e| {
-        eprintln!("{:?}", miette::Report::new(e));
-        Exit::Usage
-    })?;
+    let (registry, config) = crate::load_config(&common.config, common.profile.as_deref())?;
     fetch_all(&config)?;
     let explicit = common.apr.clone().or_else(|| config.apr.binary.clone());
     let binary = apr_client::resolve_binary(explicit.as_deref()).map_err(|e| {
@@ -117,12 +105,10 @@ fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
 
 /// Makes the files the profile's models fetch (a no-op once they are verified).
 fn fetch_all(config: &Config) -> Result<(), Exit> {
-    crate::fetch::ensure_all(&config.fetches, &crate::oracle_env::default_python())
-        .map(|_| ())
-        .map_err(|e| {
-            eprintln!("error: {e}\nhelp: {}", e.help());
-            Exit::Harness
-        })
+    crate::fetch::ensure_all(&config.fetches, &crate::oracle_env::default_python()).map_err(|e| {
+        eprintln!("error: {e}\nhelp: {}", e.help());
+        Exit::Harness
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,15 +123,9 @@ pub struct FetchArgs {
 
 /// `tmgt fetch`: fetch and make the profile's files without running anything else.
 pub fn fetch(args: &FetchArgs) -> Exit {
-    let Ok(registry) = Registry::load() else {
-        return Exit::Harness;
-    };
-    let config = match Config::load(&absolute(&args.config), args.profile.as_deref(), &registry) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(e));
-            return Exit::Usage;
-        }
+    let config = match crate::load_config(&args.config, args.profile.as_deref()) {
+        Ok((_, config)) => config,
+        Err(exit) => return exit,
     };
     if let Err(exit) = fetch_all(&config) {
         return exit;
@@ -162,10 +142,6 @@ pub fn fetch(args: &FetchArgs) -> Exit {
         eprintln!("fetch: profile `{}` fetches nothing", config.profile);
     }
     Exit::Ok
-}
-
-fn absolute(path: &std::path::Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// SIGINT and SIGTERM set the flag: no new work starts and running apr groups are killed.
@@ -194,7 +170,7 @@ pub fn run(args: &RunArgs) -> Exit {
     let out_dir = args
         .out
         .as_deref()
-        .map(absolute)
+        .map(crate::absolute)
         .unwrap_or_else(|| config.out_dir.clone());
     let instances = matrix::build(&config, &registry, &args.filters);
     if instances.is_empty() {
@@ -205,7 +181,7 @@ pub fn run(args: &RunArgs) -> Exit {
     }
     let ledger_path = crate::ticket_cmd::ledger_path(
         args.known_issues.as_deref(),
-        &absolute(&args.common.config),
+        &crate::absolute(&args.common.config),
     );
     let ledger = if args.no_known_issues {
         Ok(tmgt_report::Ledger::default())

@@ -28,6 +28,8 @@ pub struct Config {
     /// Parallel jobs; 0 means one per core.
     pub jobs: usize,
     pub artifacts_dir: PathBuf,
+    /// llama.cpp's reference GGUFs, `native/<model>/` beside the configuration.
+    pub native_dir: PathBuf,
     pub out_dir: PathBuf,
     pub eval_text: PathBuf,
     pub timeouts: Timeouts,
@@ -218,6 +220,7 @@ fn resolve(
         }
     }
 
+    let native_dir = at(Path::new("native"));
     let mut models = Vec::new();
     let mut model_thresholds = Vec::new();
     let mut fetches = Vec::new();
@@ -227,7 +230,7 @@ fn resolve(
         };
         if let Some(model) = resolve_model(name, m, &at, problems) {
             for (i, fetch) in m.fetch.iter().enumerate() {
-                fetches.extend(resolve_fetch(&model, i, fetch, &at, problems));
+                fetches.extend(resolve_fetch(&model, i, fetch, &native_dir, problems));
             }
             model_thresholds.push(
                 merge_thresholds(&raw.thresholds, name, m.thresholds.as_ref(), problems)
@@ -260,6 +263,7 @@ fn resolve(
         max_new_tokens: raw.run.max_new_tokens,
         jobs: raw.run.jobs,
         artifacts_dir: at(&raw.paths.artifacts),
+        native_dir,
         out_dir: at(&raw.paths.out),
         eval_text,
         timeouts: Timeouts {
@@ -329,14 +333,14 @@ fn resolve_fetch(
     model: &ModelUnderTest,
     index: usize,
     fetch: &raw::RawFetch,
-    at: &dyn Fn(&Path) -> PathBuf,
+    native_dir: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<crate::fetch::Fetch> {
     let name = model.name.as_str();
     let i = index.to_string();
     let target = match fetch.make {
         crate::fetch::Make::Safetensors => model.local_dir()?.join("model.safetensors"),
-        crate::fetch::Make::Native => at(Path::new("native")).join(name).join("f32.gguf"),
+        crate::fetch::Make::Native => native_dir.join(name).join("f32.gguf"),
         crate::fetch::Make::Gguf => match &model.provided {
             Some(file) => file.clone(),
             None => {
