@@ -26,6 +26,8 @@ pub(crate) fn artifact_verdict(
     cx: &dyn Context,
     kind: ArtifactKind,
 ) -> Result<Verdict, CheckError> {
+    // The label the checks this artifact blocks carry as `blocked_by`.
+    let label = serde_json::json!({ "artifact": format!("{}/{kind}", cx.model()?.name) });
     match cx.artifact(kind) {
         Ok(path) => {
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -36,10 +38,11 @@ pub(crate) fn artifact_verdict(
                     "{kind}: {} ({bytes} bytes)",
                     path.file_name().unwrap_or_default().to_string_lossy()
                 ),
-            ))
+            )
+            .with_details(label))
         }
         Err(CheckError::ArtifactUnavailable { reason, .. }) => {
-            Ok(Verdict::fail(Evidence::new(1, "artifacts"), reason))
+            Ok(Verdict::fail(Evidence::new(1, "artifacts"), reason).with_details(label))
         }
         Err(e) => Err(e),
     }

@@ -14,6 +14,8 @@ declare_check! {
         suite: "drift",
         scope: Scope::ModelPrompt,
         summary: "Int8 does not mismatch more than Int4 plus slack",
+        // Two generations.
+        cost: 2,
     }
 }
 

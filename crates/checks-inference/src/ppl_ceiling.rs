@@ -16,6 +16,8 @@ declare_check! {
         suite: "ppl",
         scope: Scope::ModelQuant,
         summary: "perplexity of the evaluation text is below the model's ceiling",
+        // An `eval` of the evaluation text.
+        cost: 2,
     }
 }
 

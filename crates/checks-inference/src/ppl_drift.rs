@@ -12,6 +12,8 @@ declare_check! {
         suite: "ppl",
         scope: Scope::Model,
         summary: "abs(PPL Int4 - PPL Int8) stays below the drift bound",
+        // Two `eval`s.
+        cost: 3,
     }
 }
 

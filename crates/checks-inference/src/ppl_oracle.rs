@@ -13,6 +13,8 @@ declare_check! {
         suite: "ppl",
         scope: Scope::Model,
         summary: "f32 GGUF perplexity matches the oracle's",
+        // An `eval` of the evaluation text on the GGUF: the longest call of a run.
+        cost: 8,
     }
 }
 

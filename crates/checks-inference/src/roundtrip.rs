@@ -15,6 +15,8 @@ declare_check! {
         suite: "roundtrip",
         scope: Scope::ModelPrompt,
         summary: "APR -> GGUF -> APR generates identical tokens",
+        // Two generations, one on the slower round-trip file.
+        cost: 3,
     }
 }
 

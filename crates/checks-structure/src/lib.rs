@@ -15,6 +15,8 @@ pub mod stats;
 mod bench;
 mod contract;
 mod corruption;
+
+pub use corruption::remake as remake_damaged_copy;
 mod debug;
 mod diff;
 mod hex;

@@ -24,6 +24,14 @@ static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 /// CPU time spent inside llama.cpp calls so far, in nanoseconds.
 static CPU_NANOS: AtomicU64 = AtomicU64::new(0);
 
+/// Bytes of model weights the current llama.cpp call holds (0 between calls): the part of
+/// tmgt's memory that is the second runtime's model, reported apart from the harness's own.
+static WEIGHTS_HELD: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn weights_held() -> u64 {
+    WEIGHTS_HELD.load(Ordering::Relaxed)
+}
+
 /// CPU time this process spent inside llama.cpp: every call runs on the calling thread (one
 /// llama.cpp thread), so the thread's CPU clock across the call is the call's cost.
 pub(crate) fn cpu_time() -> Duration {
@@ -44,8 +52,17 @@ pub(crate) struct Guard {
     cpu_at_start: Option<Duration>,
 }
 
+impl Guard {
+    /// Records the weights this call holds until the guard drops (calls are serialised, so
+    /// one counter is the whole process's).
+    pub(crate) fn hold_weights(&self, bytes: u64) {
+        WEIGHTS_HELD.store(bytes, Ordering::Relaxed);
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
+        WEIGHTS_HELD.store(0, Ordering::Relaxed);
         if let (Some(start), Some(now)) = (self.cpu_at_start, thread_cpu()) {
             let spent = u64::try_from(now.saturating_sub(start).as_nanos()).unwrap_or(u64::MAX);
             CPU_NANOS.fetch_add(spent, Ordering::Relaxed);

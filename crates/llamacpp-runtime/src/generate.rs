@@ -4,7 +4,6 @@ use crate::LlamaError;
 use crate::ffi::{self, take_log};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
-use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -83,7 +82,7 @@ pub struct ModelInfo {
 /// Loads `path` and reports what llama.cpp read from it.
 pub fn inspect(path: &Path) -> Result<ModelInfo, LlamaError> {
     let guard = ffi::lock()?;
-    let model = load(guard.backend, path)?;
+    let model = load(&guard, path)?;
     Ok(info(&model))
 }
 
@@ -91,7 +90,7 @@ pub fn inspect(path: &Path) -> Result<ModelInfo, LlamaError> {
 /// `max_new_tokens` tokens or at an end-of-generation token.
 pub fn generate(request: &GenerateRequest) -> Result<Generation, LlamaError> {
     let guard = ffi::lock()?;
-    let model = load(guard.backend, &request.model)?;
+    let model = load(&guard, &request.model)?;
     let vocab = model.vocab();
     let prompt: Vec<LlamaToken> = match &request.prompt {
         PromptInput::Text(text) => vocab.tokenize(text.as_bytes(), true, false),
@@ -174,20 +173,27 @@ pub fn generate(request: &GenerateRequest) -> Result<Generation, LlamaError> {
     Ok(out)
 }
 
-fn load(backend: &LlamaBackend, path: &Path) -> Result<LlamaModel, LlamaError> {
+/// Loads a model, counting its weights as held from before the load (llama.cpp maps and
+/// prefetches the file while loading) until the guard drops.
+fn load(guard: &ffi::Guard, path: &Path) -> Result<LlamaModel, LlamaError> {
     ffi::c_path(path)?;
-    if !path.is_file() {
+    let file = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file);
+    let Some(len) = file.map(|m| m.len()) else {
         return Err(LlamaError::Load {
             path: path.to_path_buf(),
             log: "no such file".into(),
         });
-    }
-    LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(|e| {
-        LlamaError::Load {
+    };
+    guard.hold_weights(len);
+    let model = LlamaModel::load_from_file(guard.backend, path, &LlamaModelParams::default())
+        .map_err(|e| LlamaError::Load {
             path: path.to_path_buf(),
             log: format!("{e}: {}", take_log()),
-        }
-    })
+        })?;
+    guard.hold_weights(len.max(model.size()));
+    Ok(model)
 }
 
 fn info(model: &LlamaModel) -> ModelInfo {

@@ -105,6 +105,13 @@ pub fn cpu_time() -> std::time::Duration {
     ffi::cpu_time()
 }
 
+/// Bytes of model weights llama.cpp holds in this process now: the loaded model's tensors
+/// during a generation, the input file during a quantization, 0 between calls.
+#[must_use]
+pub fn weights_held() -> u64 {
+    ffi::weights_held()
+}
+
 /// Quantizes the GGUF `input` into `output` with llama.cpp's defaults for `ftype` (what
 /// `llama-quantize input output Q8_0` does: 1-D tensors stay f32; a tensor whose rows do not
 /// fit a type's block size falls back as llama.cpp decides). One thread, so the output is
@@ -114,6 +121,8 @@ pub fn quantize(
     output: &std::path::Path,
     ftype: Ftype,
 ) -> Result<(), LlamaError> {
-    let _guard = ffi::lock()?;
+    let guard = ffi::lock()?;
+    // llama.cpp maps the input and reads every tensor of it.
+    guard.hold_weights(std::fs::metadata(input).map(|m| m.len()).unwrap_or(0));
     ffi::quantize(input, output, ftype)
 }

@@ -21,6 +21,10 @@ pub struct CheckMeta {
     pub summary: &'static str,
     /// The doc comment: what it checks and why it matters.
     pub docs: &'static str,
+    /// What one instance costs, in apr calls that load the model and decode a prompt (an
+    /// `eval` of the evaluation text is several): the scheduler starts the costliest first
+    /// when no earlier report gives durations.
+    pub cost: u32,
 }
 
 /// The axes a check is instantiated over.

@@ -81,8 +81,12 @@ pub trait Context: Sync {
     fn eval_text(&self) -> Result<Arc<str>, CheckError>;
     /// Runs (or reuses) one apr call. `Err` only when apr could not be started.
     fn apr(&self, invocation: &Invocation) -> Result<Arc<Captured>, CheckError>;
-    /// A fresh folder owned by this instance, for files it makes (corrupted copies).
+    /// A fresh folder owned by this instance, for files it makes (corrupted copies). The
+    /// runner removes it when the instance ends.
     fn scratch_dir(&self) -> Result<PathBuf, CheckError>;
+    /// Whether scratch files stay after they are used (`--keep-scratch`): a check that makes
+    /// several large files in turn deletes each once used unless this says keep.
+    fn keep_scratch(&self) -> bool;
 }
 
 /// Checks that compare a model's Int8 and Int4 artifacts apply only to models configured with

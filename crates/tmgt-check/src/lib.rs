@@ -42,6 +42,8 @@ pub use inventory;
 ///         suite: "canary",
 ///         scope: Scope::ModelPrompt,
 ///         summary: "Int8 decoded text equals the oracle's text",
+///         // Optional: what one instance costs, in apr loads of the model (default 1).
+///         cost: 2,
 ///     }
 /// }
 /// ```
@@ -54,7 +56,8 @@ macro_rules! declare_check {
             name: $name:expr,
             suite: $suite:expr,
             scope: $scope:expr,
-            summary: $summary:expr $(,)?
+            summary: $summary:expr
+            $(, cost: $cost:expr)? $(,)?
         }
     ) => {
         $(#[doc = $doc])*
@@ -70,6 +73,11 @@ macro_rules! declare_check {
                 scope: $scope,
                 summary: $summary,
                 docs: concat!($($doc, "\n"),*),
+                cost: {
+                    let cost: u32 = 1;
+                    $(let cost: u32 = $cost;)?
+                    cost
+                },
             };
         }
 

@@ -1,12 +1,15 @@
 //! `report.html`: one self-contained page (inline CSS and JS, system fonts, no network) with
 //! the parity matrix (model × quantization level × suite, coloured by the worst verdict) and
 //! every result; token checks show the oracle's and apr's token streams side by side with the
-//! first divergence and the oracle's margins marked.
+//! first divergence and the oracle's margins marked. Results an unavailable artifact blocked
+//! are folded into one group after the `prepare` result that failed, so the cause stays in
+//! sight.
 //!
 //! The page is rendered here, complete without JS; the script only filters the result list
 //! (click a cell or a total) and, once it ran, sets `data-tmgt-ready` on `<html>` to the
 //! number of matrix cells it wired up, which the headless-browser test reads.
 
+use crate::group::{Blocked, blocker, caused_by, group_of, is_blocked};
 use crate::matrix::Matrix;
 use crate::schema::{Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, html, shell_quote};
@@ -56,6 +59,8 @@ td.cell.selected { outline: 3px solid var(--fg); outline-offset: -3px; }
 .result.v-xpass { border-left-color: var(--xpass); }
 .result summary { cursor: pointer; padding: .35rem .6rem; list-style-position: inside; }
 .result summary .id { font-weight: 600; }
+.blocked { border: 1px dashed var(--error); border-radius: 6px; margin: .35rem 0; }
+.blocked > details > summary { cursor: pointer; padding: .35rem .6rem; list-style-position: inside; }
 .result summary .msg { color: var(--muted); margin-left: .5rem; }
 .badge { display: inline-block; min-width: 3.4rem; text-align: center; border-radius: 4px; color: #fff; font: 600 11px/1.6 system-ui, sans-serif;
   text-transform: uppercase; margin-right: .5rem; }
@@ -82,6 +87,7 @@ const SCRIPT: &str = r#"
 (function () {
   "use strict";
   var results = Array.prototype.slice.call(document.querySelectorAll(".result"));
+  var groups = Array.prototype.slice.call(document.querySelectorAll(".blocked"));
   var cells = Array.prototype.slice.call(document.querySelectorAll("td.cell[data-cell]"));
   var label = document.getElementById("active-filter");
   function show(pred, text) {
@@ -90,6 +96,9 @@ const SCRIPT: &str = r#"
       var on = pred(r);
       r.hidden = !on;
       if (on) { n += 1; }
+    });
+    groups.forEach(function (g) {
+      g.hidden = g.querySelector(".result:not([hidden])") === null;
     });
     label.textContent = text + " (" + n + " of " + results.length + ")";
   }
@@ -260,10 +269,44 @@ fn results(out: &mut String, report: &Report, m: &Matrix) {
         "<section id=\"results\">\n<h2>Results</h2>\n<div class=\"toolbar\"><span>showing \
          <span id=\"active-filter\">all</span></span><button type=\"button\" id=\"clear\">show all</button></div>\n",
     );
+    let groups = report.blocked();
     for i in order {
-        result(out, &report.results[i], i, &cell_of[i]);
+        let r = &report.results[i];
+        match group_of(&groups, r) {
+            // Folded: the group shows once, after its upstream or else at its first result.
+            Some(g) => {
+                if g.upstream.is_none() && g.results.first().is_some_and(|f| std::ptr::eq(*f, r)) {
+                    blocked(out, g, report, &cell_of);
+                }
+            }
+            None => {
+                result(out, r, i, &cell_of[i]);
+                if let Some(g) = caused_by(&groups, r) {
+                    blocked(out, g, report, &cell_of);
+                }
+            }
+        }
     }
     out.push_str("</section>\n");
+}
+
+/// One unavailable artifact's group, closed: its headline and reason, then each blocked
+/// result's own record.
+fn blocked(out: &mut String, g: &Blocked<'_>, report: &Report, cell_of: &[String]) {
+    let _ = write!(
+        out,
+        "<div class=\"blocked\" data-artifact=\"{}\"><details><summary><span class=\"badge v-error\">\
+         blocked</span>{}</summary>\n<div class=\"body\">\n<pre>{}</pre>\n",
+        html(g.artifact),
+        g.headline(|s| format!("<code>{}</code>", html(s))),
+        html(g.reason())
+    );
+    for (i, r) in report.results.iter().enumerate() {
+        if blocker(r) == Some(g.artifact) {
+            result(out, r, i, &cell_of[i]);
+        }
+    }
+    out.push_str("</div></details></div>\n");
 }
 
 fn result(out: &mut String, r: &ResultRecord, index: usize, cell: &str) {
@@ -274,7 +317,8 @@ fn result(out: &mut String, r: &ResultRecord, index: usize, cell: &str) {
          <details{}><summary><span class=\"badge v-{v}\">{v}</span><span class=\"id\">{}</span>\
          <span class=\"msg\">{}</span></summary>\n<div class=\"body\">\n",
         html(cell),
-        if v.is_problem() || v == ReportVerdict::Xpass {
+        // Blocked results start closed: alike, open they would make their group a wall.
+        if (v.is_problem() && !is_blocked(r)) || v == ReportVerdict::Xpass {
             " open"
         } else {
             ""

@@ -1,6 +1,9 @@
 //! `junit.xml`: one testsuite per suite, one testcase per result. Check failures are
-//! `failure`, harness errors `error`, skips and known failures (`xfail`) `skipped`.
+//! `failure`, harness errors `error`, skips and known failures (`xfail`) `skipped`. A result
+//! blocked by an unavailable artifact keeps its `error` (CI counts it) but says only what
+//! blocked it; the `prepare` result that failed says how many it blocked.
 
+use crate::group::{Blocked, caused_by, could_not_run, group_of};
 use crate::schema::{Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, shell_quote};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
@@ -21,6 +24,7 @@ pub fn render(report: &Report) -> Result<String, String> {
             junit.set_time(d);
         }
     }
+    let groups = report.blocked();
     let mut by_suite: BTreeMap<&str, Vec<&ResultRecord>> = BTreeMap::new();
     for r in &report.results {
         by_suite.entry(&r.suite).or_default().push(r);
@@ -40,13 +44,13 @@ pub fn render(report: &Report) -> Result<String, String> {
             results.iter().map(|r| r.duration_ms).sum(),
         ));
         ts.add_properties(properties.iter().map(|(k, v)| Property::new(*k, *v)));
-        ts.add_test_cases(results.into_iter().map(test_case));
+        ts.add_test_cases(results.into_iter().map(|r| test_case(r, &groups)));
         junit.add_test_suite(ts);
     }
     junit.to_string().map_err(|e| e.to_string())
 }
 
-fn test_case(r: &ResultRecord) -> TestCase {
+fn test_case(r: &ResultRecord, groups: &[Blocked<'_>]) -> TestCase {
     let status = match r.verdict {
         ReportVerdict::Pass => TestCaseStatus::success(),
         ReportVerdict::Xpass => TestCaseStatus::success(),
@@ -54,14 +58,14 @@ fn test_case(r: &ResultRecord) -> TestCase {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_type("fail")
                 .set_message(first_line(&r.message))
-                .set_description(description(r));
+                .set_description(description(r, groups));
             s
         }
         ReportVerdict::Error => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_type(r.error_class.as_deref().unwrap_or("error"))
-                .set_message(first_line(&r.message))
-                .set_description(description(r));
+                .set_message(error_message(r, groups))
+                .set_description(description(r, groups));
             s
         }
         ReportVerdict::Skip => {
@@ -74,7 +78,7 @@ fn test_case(r: &ResultRecord) -> TestCase {
             let link = r.known_issue.as_ref().map_or("", |k| k.link.as_str());
             s.set_type("xfail")
                 .set_message(format!("known issue {link}: {}", first_line(&r.message)))
-                .set_description(description(r));
+                .set_description(description(r, groups));
             s
         }
     };
@@ -94,9 +98,28 @@ fn test_case(r: &ResultRecord) -> TestCase {
     tc
 }
 
-/// The full message, how to rerun it, and the apr calls it made.
-fn description(r: &ResultRecord) -> String {
+/// An error's first line, or for a blocked result the artifact and the result to look at.
+fn error_message(r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
+    match group_of(groups, r) {
+        Some(Blocked {
+            artifact,
+            upstream: Some(u),
+            ..
+        }) => format!("blocked: artifact {artifact} unavailable (see {})", u.id),
+        Some(g) => format!("blocked: artifact {} unavailable", g.artifact),
+        None => first_line(&r.message).to_string(),
+    }
+}
+
+/// The full message, what it blocked, how to rerun it, and the apr calls it made.
+fn description(r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
     let mut s = r.message.clone();
+    if let Some(g) = caused_by(groups, r) {
+        s.push_str(&format!(
+            "\n\n{} because of this",
+            could_not_run(g.results.len())
+        ));
+    }
     s.push_str(&format!(
         "\n\nrerun: tmgt run --filter {}",
         shell_quote(&r.rerun_filter)

@@ -124,6 +124,20 @@ impl Ledger {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// The entry that selects `r` (the first in file order) and the verdict it gives: `xfail`
+    /// for the failure it expects, `xpass` for a pass, the result's own verdict otherwise.
+    /// The streamed progress lines and the finished report both ask here, so a line shows
+    /// the verdict the summary will count.
+    pub fn judge(&self, r: &ResultRecord) -> Option<(usize, ReportVerdict)> {
+        let i = self.entries.iter().position(|e| e.selector.matches(r))?;
+        let verdict = match r.verdict {
+            v if v == self.entries[i].expected => ReportVerdict::Xfail,
+            ReportVerdict::Pass => ReportVerdict::Xpass,
+            v => v,
+        };
+        Some((i, verdict))
+    }
 }
 
 impl LedgerEntry {
@@ -261,23 +275,18 @@ impl Report {
             })
             .collect();
         for r in &mut self.results {
-            let Some(i) = ledger.entries.iter().position(|e| e.selector.matches(r)) else {
+            let Some((i, verdict)) = ledger.judge(r) else {
                 continue;
             };
-            let entry = &ledger.entries[i];
             let status = &mut statuses[i];
             status.matched += 1;
-            let verdict = match r.verdict {
-                v if v == entry.expected => ReportVerdict::Xfail,
-                ReportVerdict::Pass => ReportVerdict::Xpass,
-                _ => continue,
-            };
             match verdict {
                 ReportVerdict::Xfail => status.xfail += 1,
-                _ => status.xpass += 1,
+                ReportVerdict::Xpass => status.xpass += 1,
+                _ => continue,
             }
             r.verdict = verdict;
-            r.known_issue = Some(entry.reference());
+            r.known_issue = Some(ledger.entries[i].reference());
         }
         let mut models: Vec<&str> = self
             .results

@@ -7,6 +7,7 @@
 //! bug reports.
 
 pub mod diff;
+pub mod group;
 pub mod html;
 pub mod junit;
 pub mod ledger;
@@ -18,10 +19,11 @@ pub mod text;
 pub mod ticket;
 mod write;
 
+pub use group::Blocked;
 pub use ledger::{Ledger, Selector};
 pub use schema::{
-    AprInfo, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef, KnownIssueStatus, Report,
-    ReportVerdict, ResultRecord, SCHEMA, SuiteCounts, Summary, Tool, UsedInvocation,
+    AprInfo, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef, KnownIssueStatus, LowerBound,
+    Report, ReportVerdict, ResultRecord, SCHEMA, SuiteCounts, Summary, Tool, UsedInvocation,
 };
 pub use write::write_atomic;
 

@@ -1,8 +1,9 @@
 //! `summary.md`: a CI job summary. Totals, what failed (first), the ledger's call-outs, the
 //! parity matrix as a table, per-suite counts.
 
+use crate::group::{Blocked, caused_by, is_blocked};
 use crate::matrix::{Cell, Matrix};
-use crate::schema::{Report, ReportVerdict};
+use crate::schema::{Report, ReportVerdict, ResultRecord};
 use crate::text::{clip, first_line, md_cell, md_code, shell_quote};
 use std::fmt::Write;
 
@@ -88,16 +89,29 @@ pub fn render(report: &Report) -> String {
 }
 
 fn failures(out: &mut String, report: &Report) {
-    let mut problems: Vec<_> = report
+    let count = report
         .results
         .iter()
         .filter(|r| r.verdict.is_problem())
+        .count();
+    if count == 0 {
+        return;
+    }
+    let groups = report.blocked();
+    // A group's entry stands for its upstream and its blocked results.
+    let mut problems: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.verdict.is_problem() && !is_blocked(r) && caused_by(&groups, r).is_none())
         .collect();
+    problems.sort_by_key(|r| r.verdict != ReportVerdict::Fail);
+    let _ = writeln!(out, "### Failures and errors ({count})\n");
+    for g in &groups {
+        blocked(out, g);
+    }
     if problems.is_empty() {
         return;
     }
-    problems.sort_by_key(|r| r.verdict != ReportVerdict::Fail);
-    let _ = writeln!(out, "### Failures and errors ({})\n", problems.len());
     out.push_str("| | result | message | rerun |\n|---|---|---|---|\n");
     for r in problems {
         let verdict = match &r.error_class {
@@ -109,14 +123,34 @@ fn failures(out: &mut String, report: &Report) {
             "| {verdict} | {} | {} | {} |",
             md_code(&r.id),
             md_cell(&clip(first_line(&r.message), 240)),
-            md_code(&format!(
-                "tmgt run --filter {}",
-                shell_quote(&r.rerun_filter)
-            ))
-            .replace('|', "\\|")
+            md_code(&rerun(r)).replace('|', "\\|")
         );
     }
     out.push('\n');
+}
+
+fn rerun(r: &ResultRecord) -> String {
+    format!("tmgt run --filter {}", shell_quote(&r.rerun_filter))
+}
+
+/// One entry for an unavailable artifact: the cause and its reason, the blocked ids folded.
+fn blocked(out: &mut String, g: &Blocked<'_>) {
+    let verdict = g.upstream.map_or(ReportVerdict::Error, |u| u.verdict);
+    let _ = writeln!(out, "{} {}\n", mark(verdict), g.headline(md_code));
+    let _ = writeln!(out, "> {}\n", md_cell(&clip(first_line(g.reason()), 240)));
+    if let Some(u) = g.upstream {
+        let _ = writeln!(out, "rerun: {}\n", md_code(&rerun(u)));
+    }
+    let n = g.results.len();
+    let _ = writeln!(
+        out,
+        "<details><summary>{n} blocked {}</summary>\n",
+        if n == 1 { "result" } else { "results" }
+    );
+    for r in &g.results {
+        let _ = writeln!(out, "- {}", md_code(&r.id));
+    }
+    out.push_str("\n</details>\n\n");
 }
 
 fn cell_text(cell: Option<&Cell>) -> String {

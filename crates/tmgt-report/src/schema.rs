@@ -45,6 +45,37 @@ pub struct HarnessUsage {
     #[serde(default)]
     pub runtime_cpu_ms: u64,
     pub peak_rss_kb: u64,
+    /// Peak RSS less the model weights the in-process runtime held at that moment (sampled
+    /// every 50 ms): the harness's own memory.
+    #[serde(default)]
+    pub peak_harness_rss_kb: u64,
+    /// The most model weights the in-process runtime held at once.
+    #[serde(default)]
+    pub peak_runtime_weights_kb: u64,
+    /// The most bytes the run's scratch folder held at once (allocated blocks, sampled).
+    #[serde(default)]
+    pub peak_scratch_bytes: u64,
+    /// Bytes left in the scratch folder when the run ended (0 unless `--keep-scratch`).
+    #[serde(default)]
+    pub scratch_left_bytes: u64,
+    /// The parallel apr calls the run allowed: the lower bound on its wall time divides by it.
+    #[serde(default)]
+    pub jobs: u64,
+    /// The largest file an apr call of the run read: scratch should hold at most
+    /// `jobs + 1` of these at once.
+    #[serde(default)]
+    pub largest_input_bytes: u64,
+}
+
+/// The wall time no schedule of a run's work can beat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowerBound {
+    /// The apr calls' own times (each distinct call once) and the in-process runtime's CPU.
+    pub work_ms: u64,
+    /// The longest single apr call.
+    pub longest_call_ms: u64,
+    /// `max(work / jobs, longest call)`.
+    pub bound_ms: u64,
 }
 
 impl HarnessUsage {
@@ -159,6 +190,11 @@ pub struct ResultRecord {
     /// Harness error class (`timeout`, `panic`, `artifact-unavailable`, ...), errors only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_class: Option<String>,
+    /// The artifact (`model/kind`, e.g. `tiny-llama/apr-int8`) whose preparation failed
+    /// upstream and left this result unable to run (`artifact-unavailable` errors only): the
+    /// reporters group such results under that one cause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
     pub evidence: EvidenceRecord,
     pub duration_ms: u64,
     /// The apr calls it used.
@@ -341,6 +377,24 @@ impl Summary {
 }
 
 impl Report {
+    /// The lower bound of the run's wall time; `None` without harness figures.
+    pub fn lower_bound(&self) -> Option<LowerBound> {
+        let usage = self.harness?;
+        let calls: u64 = self.invocations.iter().map(|c| c.duration_ms).sum();
+        let work_ms = calls + usage.runtime_cpu_ms;
+        let longest_call_ms = self
+            .invocations
+            .iter()
+            .map(|c| c.duration_ms)
+            .max()
+            .unwrap_or(0);
+        Some(LowerBound {
+            work_ms,
+            longest_call_ms,
+            bound_ms: (work_ms / usage.jobs.max(1)).max(longest_call_ms),
+        })
+    }
+
     /// Reads a report, refusing one of another schema.
     pub fn from_json(bytes: &[u8]) -> Result<Report, String> {
         let report: Report =

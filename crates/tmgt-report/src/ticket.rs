@@ -7,7 +7,12 @@
 //! exact apr commands that show it (paths replaced by `$ARTIFACTS`, `$MODELS`, ...), the
 //! divergence window with the oracle's margins, and the `tmgt run --filter` line that reruns
 //! only it.
+//!
+//! Results an unavailable artifact blocked are not findings of their own: the section of the
+//! `prepare` failure that blocked them counts them, and without one in the run they make one
+//! section per artifact.
 
+use crate::group::{Blocked, blocker, caused_by, could_not_run, group_of};
 use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
 use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
@@ -69,6 +74,8 @@ pub fn first_divergence(r: &ResultRecord) -> Option<u64> {
 pub struct Finding<'a> {
     pub fingerprint: Fingerprint,
     pub results: Vec<&'a ResultRecord>,
+    /// The results its failure left unable to run, by artifact: told here, not as findings.
+    pub blocks: Vec<Blocked<'a>>,
 }
 
 /// Whether a result belongs in the tickets: it failed or errored, or it is a known failure
@@ -80,18 +87,35 @@ pub fn is_ticketed(r: &ResultRecord) -> bool {
 }
 
 /// The ticketed results grouped by fingerprint: failures first, then errors, each in the
-/// order of their first result.
+/// order of their first result. Blocked results go with the failure that blocked them, or
+/// else all of an artifact's under the fingerprint of its first.
 pub fn findings(report: &Report) -> Vec<Finding<'_>> {
+    let groups = report.blocked();
     let mut out: Vec<Finding<'_>> = Vec::new();
     for r in report.results.iter().filter(|r| is_ticketed(r)) {
-        let fp = Fingerprint::of(r);
+        let fp = match group_of(&groups, r) {
+            // Told in the section of the failure that blocked it.
+            Some(g) if g.upstream.is_some_and(is_ticketed) => continue,
+            // No ticketed failure tells it: the artifact's results are one finding.
+            Some(g) => Fingerprint::of(g.results.first().copied().unwrap_or(r)),
+            None => Fingerprint::of(r),
+        };
         match out.iter_mut().find(|f| f.fingerprint == fp) {
             Some(f) => f.results.push(r),
             None => out.push(Finding {
                 fingerprint: fp,
                 results: vec![r],
+                blocks: Vec::new(),
             }),
         }
+    }
+    for f in &mut out {
+        f.blocks = f
+            .results
+            .iter()
+            .filter_map(|r| caused_by(&groups, r))
+            .cloned()
+            .collect();
     }
     out.sort_by_key(|f| f.results[0].error_class.is_some());
     out
@@ -105,10 +129,15 @@ pub fn render(report: &Report) -> String {
     let mut s = String::new();
     let apr = &report.apr;
     let _ = writeln!(s, "# tmgt findings: apr {}\n", apr.version);
-    let failing: usize = findings.iter().map(|f| f.results.len()).sum();
+    let blocked: usize = findings
+        .iter()
+        .flat_map(|f| &f.blocks)
+        .map(|b| b.results.len())
+        .sum();
+    let failing = blocked + findings.iter().map(|f| f.results.len()).sum::<usize>();
     let _ = writeln!(
         s,
-        "{} distinct {} from {failing} failing {} ({} fail, {} error{}) of {} results; apr {} \
+        "{} distinct {} from {failing} failing {} ({} fail, {} error{}{}) of {} results; apr {} \
          (commit {}, binary sha256 {}); tmgt {}; run started {}.{}\n",
         findings.len(),
         plural(findings.len(), "finding", "findings"),
@@ -118,6 +147,10 @@ pub fn render(report: &Report) -> String {
         match failing.saturating_sub(report.summary.fail + report.summary.error) {
             0 => String::new(),
             n => format!(", {n} known but not reported upstream"),
+        },
+        match blocked {
+            0 => String::new(),
+            n => format!(", {} because of a finding below", could_not_run(n)),
         },
         report.summary.total,
         apr.version,
@@ -193,30 +226,13 @@ fn section(
 ) {
     let first = f.results[0];
     let fp = &f.fingerprint;
-    let mut subject = Vec::new();
-    subject.extend(first.model.as_deref());
-    subject.extend(first.quant.as_deref());
-    let what = match (first.error_class.is_some(), fp.first_divergence) {
-        (true, _) => format!("error ({})", fp.class),
-        (_, Some(step)) => format!("diverges at step {step}"),
-        _ => "fails".to_string(),
-    };
-    let _ = writeln!(
-        s,
-        "## {n}. {} `{}`{}: {what}\n",
-        first.code,
-        first.check,
-        if subject.is_empty() {
-            String::new()
-        } else {
-            format!(" on {}", subject.join(" "))
+    let _ = writeln!(s, "## {n}. {}\n", title(f));
+    let mut prompts: Vec<&str> = Vec::new();
+    for p in f.results.iter().filter_map(|r| r.prompt.as_deref()) {
+        if !prompts.contains(&p) {
+            prompts.push(p);
         }
-    );
-    let prompts: Vec<&str> = f
-        .results
-        .iter()
-        .filter_map(|r| r.prompt.as_deref())
-        .collect();
+    }
     let _ = writeln!(
         s,
         "- verdict: **{}**{}; fingerprint {}",
@@ -239,6 +255,14 @@ fn section(
             format!(" (prompts: {})", prompts.join(", "))
         }
     );
+    for b in &f.blocks {
+        let _ = writeln!(
+            s,
+            "- {} because of this (artifact {} unavailable), not repeated as findings",
+            could_not_run(b.results.len()),
+            md_code(b.artifact)
+        );
+    }
     let mut unfiled: Vec<&crate::schema::KnownIssueRef> = Vec::new();
     for k in f.results.iter().filter_map(|r| r.known_issue.as_ref()) {
         if k.link == UNFILED && !unfiled.iter().any(|u| u.select == k.select) {
@@ -335,6 +359,38 @@ fn section(
     let filters: Vec<&str> = f.results.iter().map(|r| r.rerun_filter.as_str()).collect();
     s.push_str(&md_block("sh", &rerun_line(&filters)));
     s.push('\n');
+}
+
+/// What failed and how, or for the results of an artifact no ticketed failure explains, that
+/// artifact.
+fn title(f: &Finding<'_>) -> String {
+    let first = f.results[0];
+    if let Some(artifact) = blocker(first) {
+        return format!(
+            "artifact {} unavailable: {}",
+            md_code(artifact),
+            could_not_run(f.results.len())
+        );
+    }
+    let fp = &f.fingerprint;
+    let mut subject = Vec::new();
+    subject.extend(first.model.as_deref());
+    subject.extend(first.quant.as_deref());
+    let what = match (first.error_class.is_some(), fp.first_divergence) {
+        (true, _) => format!("error ({})", fp.class),
+        (_, Some(step)) => format!("diverges at step {step}"),
+        _ => "fails".to_string(),
+    };
+    format!(
+        "{} `{}`{}: {what}",
+        first.code,
+        first.check,
+        if subject.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", subject.join(" "))
+        }
+    )
 }
 
 /// The message as a Markdown quote.

@@ -6,11 +6,13 @@
 //! contents: any write to the file changes its change time, and most of a run's inputs are
 //! damaged copies read by one call each, whose hashing would cost more than the calls.
 
-use crate::config::Timeouts;
+use crate::config::{Limit, Timeouts};
 use apr_client::{Apr, Captured, Invocation};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use tmgt_check::CheckError;
 use tmgt_check::Memo;
 use tmgt_report::CallRecord;
@@ -81,6 +83,12 @@ pub struct Engine {
     reuse: bool,
     calls: Memo<CallKey, Outcome>,
     records: Mutex<Vec<CallRecord>>,
+    /// The calls running now, by a token of their start, for the progress display.
+    running: Mutex<BTreeMap<u64, (String, Instant)>>,
+    started: AtomicU64,
+    largest_input: AtomicU64,
+    /// The limit of each call that ran past it, by call id, for the result's message.
+    timeouts_hit: Mutex<BTreeMap<usize, Limit>>,
     interrupted: Arc<AtomicBool>,
 }
 
@@ -92,6 +100,10 @@ impl Engine {
             reuse,
             calls: Memo::default(),
             records: Mutex::default(),
+            running: Mutex::default(),
+            started: AtomicU64::new(0),
+            largest_input: AtomicU64::new(0),
+            timeouts_hit: Mutex::default(),
             interrupted,
         }
     }
@@ -133,17 +145,53 @@ impl Engine {
     }
 
     fn execute(&self, invocation: &Invocation) -> Outcome {
-        let timeout = self.timeouts.for_subcommand(invocation.subcommand());
+        let largest = invocation
+            .inputs()
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0);
+        self.largest_input.fetch_max(largest, Ordering::Relaxed);
+        let limit = self.timeouts.limit(invocation.subcommand(), largest);
+        let timeout = limit.after;
         tracing::debug!(command = %invocation.display(), "apr call");
+        let token = self.started.fetch_add(1, Ordering::Relaxed);
+        let file = invocation
+            .inputs()
+            .first()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                token,
+                (
+                    format!("{} {file}", invocation.subcommand()),
+                    Instant::now(),
+                ),
+            );
         let captured = self
             .apr
-            .execute_until(invocation, timeout, &self.interrupted)
-            .map_err(|e| CallFailure::Spawn(e.to_string()))?;
+            .execute_until(invocation, timeout, &self.interrupted);
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&token);
+        let captured = captured.map_err(|e| CallFailure::Spawn(e.to_string()))?;
         if captured.termination == apr_client::Termination::Cancelled {
             return Err(CallFailure::Interrupted);
         }
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         let id = records.len() + 1;
+        if matches!(captured.termination, apr_client::Termination::TimedOut(_)) {
+            self.timeouts_hit
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, limit);
+        }
         records.push(CallRecord {
             id,
             command: invocation.display(),
@@ -159,6 +207,36 @@ impl Engine {
             return Err(CallFailure::Strays(invocation.display()));
         }
         Ok((id, Arc::new(captured)))
+    }
+
+    /// The calls running now (`subcommand file`) and how long each has run, oldest first.
+    pub fn running(&self) -> Vec<(String, Duration)> {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|(label, since)| (label.clone(), since.elapsed()))
+            .collect()
+    }
+
+    /// The largest file any call so far read.
+    pub fn largest_input(&self) -> u64 {
+        self.largest_input.load(Ordering::Relaxed)
+    }
+
+    /// The limit call `id` ran past, when it timed out.
+    pub fn timeout_of(&self, id: usize) -> Option<Limit> {
+        self.timeouts_hit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    /// The record of call `id` (ids count from 1 in start order).
+    pub fn record(&self, id: usize) -> Option<CallRecord> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        id.checked_sub(1).and_then(|i| records.get(i)).cloned()
     }
 
     /// Every call made so far, in the order they started.

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::engine::{Engine, UsedCall};
 use crate::matrix::Instance;
 use crate::report::{Outcome, record};
+use crate::scratch::Scratch;
 use apr_client::{Captured, Invocation, VersionInfo};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,14 +26,14 @@ pub struct RunState {
     pub config: Config,
     pub engine: Engine,
     pub artifacts: Artifacts,
-    pub scratch: PathBuf,
+    pub scratch: Scratch,
     oracles: Memo<(usize, usize), Result<Arc<Oracle>, String>>,
     perplexity: Memo<usize, Result<Arc<PerplexityOracle>, String>>,
     eval_text: OnceLock<Result<Arc<str>, String>>,
 }
 
 impl RunState {
-    pub fn new(config: Config, engine: Engine, artifacts: Artifacts, scratch: PathBuf) -> RunState {
+    pub fn new(config: Config, engine: Engine, artifacts: Artifacts, scratch: Scratch) -> RunState {
         RunState {
             config,
             engine,
@@ -203,13 +204,21 @@ impl Context for InstanceContext<'_> {
         Ok(captured)
     }
 
+    fn keep_scratch(&self) -> bool {
+        self.state.scratch.keep()
+    }
+
     fn scratch_dir(&self) -> Result<PathBuf, CheckError> {
-        let dir = self.state.scratch.join(format!("{:05}", self.index));
-        std::fs::create_dir_all(&dir).map_err(|e| CheckError::Input {
-            what: format!("scratch folder {}", dir.display()),
-            reason: e.to_string(),
-        })?;
-        Ok(dir)
+        self.state
+            .scratch
+            .dir(self.index)
+            .map_err(|e| CheckError::Input {
+                what: format!(
+                    "a scratch folder in {}",
+                    self.state.scratch.root().display()
+                ),
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -231,24 +240,57 @@ pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> Resu
                 "passed without comparing anything ({}): a check that compared nothing proves nothing",
                 v.message
             ),
+            blocked_by: None,
         },
         Ok(v) => Outcome::Verdict(v),
         Err(CheckError::NotApplicable(reason)) => Outcome::Verdict(Verdict::skip(reason)),
         Err(e) => Outcome::Error {
             class: e.class(),
             message: e.to_string(),
+            blocked_by: match &e {
+                CheckError::ArtifactUnavailable { artifact, .. } => Some(artifact.clone()),
+                _ => None,
+            },
         },
     };
     let used = cx.used.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let outcome = match outcome {
+        Outcome::Error {
+            class: "timeout",
+            message,
+            blocked_by,
+        } => Outcome::Error {
+            class: "timeout",
+            message: with_limit(state, &used, message),
+            blocked_by,
+        },
+        other => other,
+    };
     record(state, instance, outcome, duration, used)
 }
 
-/// Runs every instance on `jobs` threads; `on_result` sees each result as it finishes.
+/// A timeout's message with the limit that applied and the key that raises it.
+fn with_limit(state: &RunState, used: &[UsedCall], message: String) -> String {
+    let Some(limit) = used.iter().find_map(|u| state.engine.timeout_of(u.id)) else {
+        return message;
+    };
+    format!(
+        "{message} (limit: {}; raise [timeouts].{} in {})",
+        limit.why,
+        limit.key,
+        state.config.file.display()
+    )
+}
+
+/// Runs every instance on `jobs` threads, starting them in `order` (indices into
+/// `instances`); `on_result` sees each result as it finishes. Results come back in matrix
+/// order.
 pub fn run_all(
     state: &RunState,
     instances: &[Instance],
+    order: &[usize],
     jobs: usize,
-    on_result: &(dyn Fn(&ResultRecord) + Sync),
+    on_result: &(dyn Fn(usize, &ResultRecord) + Sync),
 ) -> Vec<Option<ResultRecord>> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<ResultRecord>>> =
@@ -260,17 +302,17 @@ pub fn run_all(
                     if state.engine.interrupted() {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(instance) = instances.get(i) else {
+                    let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
                         break;
                     };
-                    let record = run_instance(state, instance, i);
+                    let record = run_instance(state, &instances[i], i);
+                    state.scratch.release(i);
                     if state.engine.interrupted()
                         && record.error_class.as_deref() == Some("interrupted")
                     {
                         break;
                     }
-                    on_result(&record);
+                    on_result(i, &record);
                     *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(record);
                 }
             });

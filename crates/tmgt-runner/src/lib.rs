@@ -11,6 +11,7 @@ use checks_structure as _;
 pub mod artifacts;
 pub mod bench;
 pub mod config;
+pub mod damage_cmd;
 pub mod diff_cmd;
 pub mod engine;
 pub mod execute;
@@ -23,6 +24,8 @@ pub mod oracle_cmd;
 pub mod oracle_env;
 pub mod report;
 pub mod run;
+pub mod schedule;
+pub mod scratch;
 pub mod ticket_cmd;
 pub mod usage;
 

@@ -12,7 +12,7 @@ use checks_structure as _;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use tmgt_runner::{Exit, bench, diff_cmd, human, list, oracle_cmd, run, ticket_cmd};
+use tmgt_runner::{Exit, bench, damage_cmd, diff_cmd, human, list, oracle_cmd, run, ticket_cmd};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +43,8 @@ enum Command {
     Fetch(run::FetchArgs),
     /// Make HF transformers float32 greedy oracles for a local model (HF folder or GGUF).
     Oracle(oracle_cmd::OracleArgs),
+    /// Remake one of the corruption suite's damaged copies from its artifact and label.
+    Damage(damage_cmd::DamageArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff_cmd::diff(&args),
         Command::Oracle(args) => oracle_cmd::oracle(&args),
         Command::Fetch(args) => run::fetch(&args),
+        Command::Damage(args) => damage_cmd::damage(&args),
     };
     exit.into()
 }

@@ -16,6 +16,8 @@ pub enum Outcome {
     Error {
         class: &'static str,
         message: String,
+        /// The artifact whose failed preparation this error only repeats.
+        blocked_by: Option<String>,
     },
 }
 
@@ -29,11 +31,10 @@ pub fn record(
 ) -> ResultRecord {
     let config = &state.config;
     let meta = instance.check.meta;
-    let calls = state.engine.records();
     let invocations = used
         .into_iter()
         .filter_map(|u| {
-            let call = calls.iter().find(|c| c.id == u.id)?;
+            let call = state.engine.record(u.id)?;
             Some(UsedInvocation {
                 id: u.id,
                 reused: u.reused,
@@ -43,7 +44,7 @@ pub fn record(
             })
         })
         .collect();
-    let (verdict, message, error_class, evidence, details) = match outcome {
+    let (verdict, message, error_class, blocked_by, evidence, details) = match outcome {
         Outcome::Verdict(v) => (
             match v.status {
                 Status::Pass => ReportVerdict::Pass,
@@ -52,16 +53,22 @@ pub fn record(
             },
             v.message,
             None,
+            None,
             EvidenceRecord {
                 count: v.evidence.count,
                 unit: v.evidence.unit.to_string(),
             },
             v.details,
         ),
-        Outcome::Error { class, message } => (
+        Outcome::Error {
+            class,
+            message,
+            blocked_by,
+        } => (
             ReportVerdict::Error,
             message,
             Some(class.to_string()),
+            blocked_by,
             EvidenceRecord {
                 count: 0,
                 unit: "items".into(),
@@ -81,6 +88,7 @@ pub fn record(
         verdict,
         message,
         error_class,
+        blocked_by,
         evidence,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         invocations,

@@ -6,11 +6,13 @@ use crate::engine::Engine;
 use crate::execute::{RunState, run_all};
 use crate::filter::Filter;
 use crate::report::apr_info;
+use crate::scratch::Scratch;
+use crate::usage::Sampler;
 use crate::{Exit, human, matrix};
 use apr_client::Apr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tmgt_check::{ArtifactKind, Registry};
 use tmgt_report::{Report, Summary, Tool};
 
@@ -51,6 +53,13 @@ pub struct RunArgs {
     /// Ignore the known-issues ledger: report apr's raw verdicts.
     #[arg(long, conflicts_with = "known_issues")]
     no_known_issues: bool,
+    /// Keep every instance's scratch files (damaged copies, scratch imports) in OUT/scratch
+    /// for debugging; by default each goes when its instance ends.
+    #[arg(long)]
+    keep_scratch: bool,
+    /// Print a line for every result as it finishes, passes and skips included.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,8 +220,8 @@ pub fn run(args: &RunArgs) -> Exit {
         &config.apr.pinned_version,
     );
     let artifacts = Artifacts::new(config.artifacts_dir.clone());
-    let scratch = out_dir.join("scratch");
-    let _ = std::fs::remove_dir_all(&scratch);
+    let scratch = Scratch::new(out_dir.join("scratch"), args.keep_scratch);
+    let sampler = Sampler::start(scratch.root().to_path_buf());
     let engine = Engine::new(
         apr,
         config.timeouts.clone(),
@@ -220,9 +229,27 @@ pub fn run(args: &RunArgs) -> Exit {
         Arc::clone(&interrupted),
     );
     let state = RunState::new(config, engine, artifacts, scratch);
+    let previous = read_previous(&out_dir.join("report.json"));
+    let plan = crate::schedule::plan(&state.config, &instances, previous.as_ref());
     human::announce(&state.config, instances.len(), jobs);
-    let progress = human::Progress::new(instances.len());
-    let slots = run_all(&state, &instances, jobs, &|r| progress.result(r));
+    let progress = human::Progress::new(instances.len(), &ledger, &plan.cost, args.verbose);
+    let finished = AtomicBool::new(false);
+    let slots = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.load(Ordering::Relaxed) {
+                progress.tick(&state.engine.running());
+                std::thread::sleep(human::REDRAW);
+            }
+        });
+        let slots = run_all(&state, &instances, &plan.order, jobs, &|i, r| {
+            progress.result(i, r);
+        });
+        finished.store(true, Ordering::Relaxed);
+        slots
+    });
+    progress.finish();
+    let peaks = sampler.finish();
+    let scratch_left = state.scratch.finish();
     let was_interrupted = state.engine.interrupted();
     let results: Vec<_> = slots.into_iter().flatten().collect();
     let calls = state.engine.records();
@@ -247,7 +274,13 @@ pub fn run(args: &RunArgs) -> Exit {
     };
     report.apply_ledger(&ledger, args.filters.is_empty() && !was_interrupted);
     report.artifacts = crate::ticket_cmd::hash_artifacts(&report);
-    report.harness = Some(crate::usage::harness_usage(started.elapsed()));
+    report.harness = Some(crate::usage::harness_usage(
+        started.elapsed(),
+        jobs,
+        state.engine.largest_input(),
+        peaks,
+        scratch_left,
+    ));
     let path = out_dir.join("report.json");
     let written = tmgt_report::write_reports(&report, &out_dir);
     human::summary(&report, &path);
@@ -284,6 +317,13 @@ pub fn run(args: &RunArgs) -> Exit {
     } else {
         Exit::Ok
     }
+}
+
+/// The previous run's report in the out folder, for its durations; none when absent or
+/// unreadable (the schedule then estimates).
+fn read_previous(path: &std::path::Path) -> Option<Report> {
+    let bytes = std::fs::read(path).ok()?;
+    Report::from_json(&bytes).ok()
 }
 
 /// Loads every oracle the matrix needs before any apr work, so an oracle made from another
@@ -343,7 +383,7 @@ pub fn prepare(args: &PrepareArgs) -> Exit {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some((model, kind)) = wanted.get(i) else {
                         break;
                     };
@@ -355,7 +395,7 @@ pub fn prepare(args: &PrepareArgs) -> Exit {
                             p.path.display()
                         ),
                         Err(e) => {
-                            failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            failures.fetch_add(1, Ordering::SeqCst);
                             eprintln!("{:>8}  {}/{kind}  {e}", "FAILED", model.name);
                         }
                     }
@@ -367,7 +407,7 @@ pub fn prepare(args: &PrepareArgs) -> Exit {
     eprintln!(
         "{} artifacts, {} failed, {calls} apr calls, {:.1}s",
         wanted.len(),
-        failures.load(std::sync::atomic::Ordering::SeqCst),
+        failures.load(Ordering::SeqCst),
         started.elapsed().as_secs_f64()
     );
     if failures.into_inner() > 0 {

@@ -18,6 +18,8 @@ fn engine(reuse: bool) -> Engine {
         import: limit,
         export: limit,
         run: limit,
+        reference_bytes: 64_000_000,
+        scale: true,
     };
     Engine::new(apr, timeouts, reuse, Arc::new(AtomicBool::new(false)))
 }

@@ -15,6 +15,11 @@ fn fake_apr() -> PathBuf {
 /// A self-contained project: one fake model, one prompt, a reference-format oracle, and a
 /// config running the `list` suite (untouched by the faults) and the `runtime` suite (hit).
 fn project(run_timeout_s: u64) -> tempfile::TempDir {
+    project_with(run_timeout_s, r#"["list", "runtime"]"#)
+}
+
+/// The same project running the `enabled` suites.
+fn project_with(run_timeout_s: u64, enabled: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("model")).unwrap();
@@ -54,7 +59,7 @@ run = {run_timeout_s}
 [prompts]
 hello = "hello.txt"
 [suites]
-enabled = ["list", "runtime"]
+enabled = {enabled}
 [models.fake]
 source = "model"
 oracle = "oracle"
@@ -148,6 +153,12 @@ fn assert_contained(fault: &str, class: &str, run_timeout_s: u64, limit: Duratio
 fn a_hanging_apr_times_out() {
     for m in assert_contained("hang", "timeout", 2, Duration::from_secs(20)) {
         assert!(m.contains("timed out after 2s"), "{m}");
+        // Which limit applied, and where to raise it.
+        assert!(
+            m.contains("(limit: [timeouts].run = 2 s; raise [timeouts].run in ")
+                && m.contains("suites.toml)"),
+            "{m}"
+        );
     }
 }
 
@@ -247,4 +258,73 @@ fn sigint_stops_the_run_and_writes_what_finished() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+}
+
+/// The files left under a run's scratch folder.
+fn scratch_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                walk(&e.path(), out);
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dir.join("out/scratch"), &mut out);
+    out
+}
+
+#[test]
+fn an_apr_crash_mid_import_leaves_no_scratch_behind() {
+    let dir = project_with(10, r#"["list", "prepare"]"#);
+    let marker = format!("tmgt-fault-import-segv-{}", std::process::id());
+    let out = tmgt(dir.path(), "import-segv", &marker).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report = report(dir.path());
+    let results = report["results"].as_array().unwrap();
+    let reproducible = results
+        .iter()
+        .find(|r| r["code"] == "PRE004")
+        .expect("PRE004 ran");
+    assert_eq!(reproducible["verdict"], "error", "{reproducible}");
+    assert_eq!(reproducible["error_class"], "signal", "{reproducible}");
+    assert_eq!(scratch_files(dir.path()), Vec::<PathBuf>::new());
+    assert!(!dir.path().join("out/scratch").exists());
+    assert_eq!(report["harness"]["scratch_left_bytes"], 0);
+}
+
+#[test]
+fn sigint_during_a_scratch_import_leaves_no_scratch_behind() {
+    let dir = project_with(300, r#"["list", "prepare"]"#);
+    let marker = format!("tmgt-fault-import-hang-{}", std::process::id());
+    let mut child = tmgt(dir.path(), "import-hang", &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the scratch import hangs with its half-written output on disk.
+    let started = Instant::now();
+    while (leftovers(&marker).is_empty() || scratch_files(dir.path()).is_empty())
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !scratch_files(dir.path()).is_empty(),
+        "the scratch import never started"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3));
+    assert_eq!(scratch_files(dir.path()), Vec::<PathBuf>::new());
+    assert!(!dir.path().join("out/scratch").exists());
+    let report = report(dir.path());
+    assert_eq!(report["interrupted"], true);
+    assert_eq!(report["harness"]["scratch_left_bytes"], 0);
 }

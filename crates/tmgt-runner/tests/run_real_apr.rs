@@ -270,3 +270,79 @@ fn a_relative_out_folder_is_made_absolute_before_apr_sees_a_path() {
     }
     assert_eq!(report["out_dir"], dir.display().to_string());
 }
+
+/// `[  3/12] xfail PRM002/...  message` as the progress display prints a result.
+fn streamed(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix('[')?.split_once("] ")?.1;
+            let mut words = rest.split_whitespace();
+            let verdict = words.next()?.to_lowercase();
+            let id = words.next()?.to_string();
+            ["pass", "fail", "skip", "error", "xfail", "xpass"]
+                .contains(&verdict.as_str())
+                .then_some((id, verdict))
+        })
+        .collect()
+}
+
+#[test]
+fn a_streamed_line_shows_the_verdict_the_summary_counts() {
+    // The prompt suite holds known failures (ledger entries): streamed, they must read xfail.
+    let filter = ["--filter", "suite=prompt|runtime"];
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_arg = out_dir.path().display().to_string();
+    let mut args = vec!["run", "-v", "--out", &out_arg];
+    args.extend_from_slice(&filter);
+    let out = tmgt(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let mut lines = streamed(&stderr);
+    let mut counted: Vec<(String, String)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        counted.iter().any(|(_, v)| v == "xfail"),
+        "the selection has no known failure to prove the point: {counted:?}"
+    );
+    lines.sort();
+    counted.sort();
+    assert_eq!(lines, counted, "{stderr}");
+
+    // Without -v only what needs a person's eye is streamed: no known failure, no pass.
+    let (_, _, quiet) = run_report_with_ledger(&filter);
+    let quiet_lines = streamed(&quiet);
+    assert!(
+        quiet_lines
+            .iter()
+            .all(|(_, v)| ["fail", "error", "xpass"].contains(&v.as_str())),
+        "{quiet}"
+    );
+    assert!(quiet.contains("results:"), "the summary line: {quiet}");
+}
+
+fn run_report_with_ledger(extra: &[&str]) -> (i32, Value, String) {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_arg = out_dir.path().display().to_string();
+    let mut args = vec!["run", "--out", &out_arg];
+    args.extend_from_slice(extra);
+    let out = tmgt(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = std::fs::read(out_dir.path().join("report.json")).unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&report).unwrap(),
+        stderr,
+    )
+}

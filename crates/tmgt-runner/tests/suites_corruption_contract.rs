@@ -13,6 +13,7 @@ use common::{link_repository_data, real_apr, repo_root, tmgt_in as tmgt};
 use checks_structure::layout::Layout;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// `tmgt run` in `dir` with apr's raw verdicts; returns the exit code, the report's results
@@ -31,11 +32,65 @@ fn run(dir: &Path, extra: &[&str]) -> (i32, Vec<Value>, Duration) {
             .unwrap_or_else(|e| panic!("no report.json ({e}); stderr:\n{stderr}")),
     )
     .unwrap();
+    // Every damaged copy went when its check ended, and the folder with the run.
+    assert!(
+        !out.path().join("scratch").exists(),
+        "scratch left behind; stderr:\n{stderr}"
+    );
+    assert_eq!(report["harness"]["scratch_left_bytes"], 0);
     (
         output.status.code().unwrap_or(-1),
         report["results"].as_array().unwrap().clone(),
         took,
     )
+}
+
+#[test]
+fn tmgt_damage_remakes_each_copy_a_result_names_byte_for_byte() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().display().to_string();
+    let output = tmgt(
+        &repo_root(),
+        &[
+            "run",
+            "--out",
+            &out_arg,
+            "--no-known-issues",
+            "--keep-scratch",
+            "--filter",
+            "check=COR001|COR004|COR007|COR104 model=tiny-llama",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert!(results.len() >= 4, "{stderr}");
+    let mut remade = 0;
+    for r in results {
+        for c in r["details"]["corruptions"].as_array().unwrap() {
+            let command = c["remake"].as_str().unwrap();
+            let path = PathBuf::from(command.rsplit(' ').next().unwrap());
+            let kept = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            std::fs::remove_file(&path).unwrap();
+            let args: Vec<&str> = command.split(' ').skip(1).collect();
+            let status = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+                .args(&args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{command}");
+            assert_eq!(std::fs::read(&path).unwrap(), kept, "{command}");
+            remade += 1;
+        }
+    }
+    // COR001 5 cuts, COR004 up to 9 flips, COR007 2 fills, on three levels and the GGUF.
+    assert!(remade > 30, "only {remade} copies");
+    assert!(report["harness"]["scratch_left_bytes"].as_u64().unwrap() > 0);
+    let bad = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(["damage", "/nonexistent.apr", "x", "--out", "/tmp/x"])
+        .output()
+        .unwrap();
+    assert_ne!(bad.status.code(), Some(0));
 }
 
 fn of<'a>(results: &'a [Value], code: &str) -> Vec<&'a Value> {

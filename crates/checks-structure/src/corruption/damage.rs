@@ -2,8 +2,8 @@
 //! own layout (never from guessed offsets) and a fixed seed, so every run makes the same files.
 
 use crate::layout::{APR_HEADER_LEN, Format, Layout};
-use std::fs::OpenOptions;
-use std::io::{Seek, SeekFrom, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The seed of the header byte flips ("tmgt" in ASCII).
@@ -46,15 +46,25 @@ pub struct Corruption {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Edit {
-    /// Keep this many leading bytes.
+    /// Keep this many leading bytes (only they are copied).
     Truncate(u64),
     /// Overwrite bytes at these offsets.
     Patch(Vec<(u64, Vec<u8>)>),
+    /// Overwrite `len` bytes from `offset` with a repeated 4-byte value, written a block at a
+    /// time (a real model's largest tensor is hundreds of megabytes).
+    Fill {
+        offset: u64,
+        len: u64,
+        value: [u8; 4],
+    },
     /// An empty file.
     Empty,
     /// An unchanged copy.
     Copy,
 }
+
+/// The block the fill writes at a time.
+const FILL_BLOCK: u64 = 64 * 1024;
 
 impl Corruption {
     fn new(label: &str, description: String, extension: &'static str, edit: Edit) -> Corruption {
@@ -66,31 +76,99 @@ impl Corruption {
         }
     }
 
+    /// The file name of the copy: its label and extension.
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.label, self.extension)
+    }
+
     /// Writes the damaged copy of `original` into `dir` and returns its path.
     pub fn write(&self, original: &Path, dir: &Path) -> Result<PathBuf, String> {
-        let path = dir.join(format!("{}.{}", self.label, self.extension));
+        let path = dir.join(self.file_name());
+        self.write_to(original, &path)?;
+        Ok(path)
+    }
+
+    /// Writes the damaged copy of `original` at `path`. Only a truncation's kept bytes are
+    /// read; patches and fills copy the file (the kernel's `copy_file_range`, no buffer in
+    /// tmgt) and then write their bytes in place.
+    pub fn write_to(&self, original: &Path, path: &Path) -> Result<(), String> {
         let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
         match &self.edit {
-            Edit::Empty => std::fs::write(&path, b"").map_err(fail)?,
+            Edit::Empty => std::fs::write(path, b"").map_err(fail)?,
             Edit::Copy => {
-                std::fs::copy(original, &path).map_err(fail)?;
+                std::fs::copy(original, path).map_err(fail)?;
             }
             Edit::Truncate(len) => {
-                std::fs::copy(original, &path).map_err(fail)?;
-                let file = OpenOptions::new().write(true).open(&path).map_err(fail)?;
-                file.set_len(*len).map_err(fail)?;
+                let source = File::open(original)
+                    .map_err(|e| format!("cannot read {}: {e}", original.display()))?;
+                let mut out = File::create(path).map_err(fail)?;
+                std::io::copy(&mut source.take(*len), &mut out).map_err(fail)?;
             }
             Edit::Patch(patches) => {
-                std::fs::copy(original, &path).map_err(fail)?;
-                let mut file = OpenOptions::new().write(true).open(&path).map_err(fail)?;
+                std::fs::copy(original, path).map_err(fail)?;
+                let mut file = OpenOptions::new().write(true).open(path).map_err(fail)?;
                 for (offset, bytes) in patches {
                     file.seek(SeekFrom::Start(*offset)).map_err(fail)?;
                     file.write_all(bytes).map_err(fail)?;
                 }
             }
+            Edit::Fill { offset, len, value } => {
+                std::fs::copy(original, path).map_err(fail)?;
+                let mut file = OpenOptions::new().write(true).open(path).map_err(fail)?;
+                file.seek(SeekFrom::Start(*offset)).map_err(fail)?;
+                let block: Vec<u8> = value
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(FILL_BLOCK as usize)
+                    .collect();
+                let mut left = *len;
+                while left > 0 {
+                    let n = left.min(FILL_BLOCK);
+                    file.write_all(&block[..n as usize]).map_err(fail)?;
+                    left -= n;
+                }
+            }
         }
-        Ok(path)
+        Ok(())
     }
+}
+
+/// Every family, in the order the suite's checks are listed.
+pub const FAMILIES: [Family; 7] = [
+    Family::Truncated,
+    Family::Magic,
+    Family::HeaderLength,
+    Family::HeaderFlip,
+    Family::Empty,
+    Family::WrongExtension,
+    Family::NonFinite,
+];
+
+/// Remakes the damaged copy labelled `label` of `original` at `out`: the copies are made from
+/// the file's own layout, so the label and the artifact are all a ticket needs to name.
+pub fn remake(original: &Path, label: &str, out: &Path) -> Result<String, String> {
+    let layout = Layout::read(original)?;
+    let found = FAMILIES
+        .iter()
+        .filter_map(|f| corruptions(*f, &layout).ok())
+        .flatten()
+        .find(|c| c.label == label);
+    let Some(corruption) = found else {
+        let labels: Vec<String> = FAMILIES
+            .iter()
+            .filter_map(|f| corruptions(*f, &layout).ok())
+            .flatten()
+            .map(|c| c.label)
+            .collect();
+        return Err(format!(
+            "no damaged copy `{label}` of {}: its copies are {}",
+            original.display(),
+            labels.join(", ")
+        ));
+    };
+    corruption.write_to(original, out)?;
+    Ok(corruption.description)
 }
 
 /// The damaged copies of one family for a file, and why there are none when there are none.
@@ -144,11 +222,7 @@ pub fn corruptions(family: Family, layout: &Layout) -> Result<Vec<Corruption>, S
                     layout.format
                 ));
             };
-            let len = (tensor.bytes.end - tensor.bytes.start).min(MAX_OVERWRITE);
-            let fill = |value: f32| {
-                let bytes = value.to_le_bytes();
-                (0..len / 4).flat_map(|_| bytes).collect::<Vec<u8>>()
-            };
+            let len = (tensor.bytes.end - tensor.bytes.start).min(MAX_OVERWRITE) / 4 * 4;
             [("nan", f32::NAN), ("inf", f32::INFINITY)]
                 .into_iter()
                 .map(|(word, value)| {
@@ -160,7 +234,11 @@ pub fn corruptions(family: Family, layout: &Layout) -> Result<Vec<Corruption>, S
                             tensor.name
                         ),
                         ext,
-                        Edit::Patch(vec![(tensor.bytes.start, fill(value))]),
+                        Edit::Fill {
+                            offset: tensor.bytes.start,
+                            len,
+                            value: value.to_le_bytes(),
+                        },
                     )
                 })
                 .collect()

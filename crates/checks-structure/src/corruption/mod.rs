@@ -10,11 +10,14 @@
 //! 8 ms: apr answers a damaged file fast); `tmgt run --filter suite=corruption` takes about
 //! 5 s on a 2-core machine with 2 jobs (release build).
 //!
-//! A damaged copy apr mishandled stays in the scratch folder, so the commands in a result's
-//! details reproduce it; the copies apr handled are deleted once judged.
+//! Every copy is deleted once judged (a real model's copies are hundreds of megabytes each);
+//! each corruption in a result's details carries the `tmgt damage` line that remakes it at
+//! the path its apr commands name.
 
 mod damage;
 mod judge;
+
+pub use damage::remake;
 
 mod empty_apr;
 mod empty_gguf;
@@ -33,7 +36,7 @@ mod truncated_gguf;
 
 use crate::common::apr_artifact;
 use crate::layout::{Format, Layout};
-use apr_client::Invocation;
+use apr_client::{Invocation, shell_quote};
 use damage::Family;
 use judge::{Case, Expect, judge};
 use serde_json::json;
@@ -107,12 +110,10 @@ pub(crate) fn check_family(
                 what: "a damaged copy".into(),
                 reason,
             })?;
-        let mut handled = true;
         for subcommand in SUBCOMMANDS {
             let inv = invocation(subcommand, &path)?;
             let captured = cx.apr(&inv)?;
             let (ok, outcome) = judge(&captured, expectation(family, subcommand))?;
-            handled &= ok;
             cases.push(Case {
                 corruption: corruption.label.clone(),
                 subcommand,
@@ -121,9 +122,9 @@ pub(crate) fn check_family(
                 command: inv.display(),
             });
         }
-        // A copy apr mishandled stays for the ticket's commands to reproduce; the others go
-        // (a real model's copies are gigabytes).
-        if handled {
+        // The copy goes as soon as it is judged (`remake` below brings it back): a real
+        // model's copies are hundreds of megabytes each.
+        if !cx.keep_scratch() {
             let _ = std::fs::remove_file(&path);
         }
     }
@@ -163,9 +164,18 @@ pub(crate) fn check_family(
     };
     let corruptions_json: Vec<_> = corruptions
         .iter()
-        .map(
-            |c| json!({ "label": c.label, "description": c.description, "extension": c.extension }),
-        )
+        .map(|c| {
+            let remake = format!(
+                "tmgt damage {} {} --out {}",
+                shell_quote(&artifact.display().to_string()),
+                c.label,
+                shell_quote(&dir.join(c.file_name()).display().to_string())
+            );
+            json!({
+                "label": c.label, "description": c.description, "extension": c.extension,
+                "remake": remake,
+            })
+        })
         .collect();
     Ok(Verdict::judge(
         failed.is_empty(),

@@ -80,6 +80,7 @@ fn result(
         verdict,
         message: message.into(),
         error_class: (verdict == ReportVerdict::Error).then(|| "artifact-unavailable".into()),
+        blocked_by: None,
         evidence: EvidenceRecord {
             count: if verdict == ReportVerdict::Error {
                 0
@@ -391,4 +392,125 @@ pub fn report() -> Report {
     let mut r = raw_report();
     r.apply_ledger(&Ledger::parse(LEDGER).unwrap(), true);
     r
+}
+
+/// The artifact the blocked run fails to import.
+pub const BLOCKED_ARTIFACT: &str = "m/apr-int8";
+
+/// A result that could not run because `artifact` was unavailable, as the runner records it.
+fn blocked(
+    code: &str,
+    check: &str,
+    suite: &str,
+    prompt: Option<&str>,
+    artifact: &str,
+) -> ResultRecord {
+    let mut r = result(
+        code,
+        check,
+        suite,
+        Some("m"),
+        Some("int8"),
+        prompt,
+        ReportVerdict::Error,
+        &format!(
+            "artifact {artifact} unavailable: `apr import ...` failed (exit 1, call #1): error: unsupported tensor dtype BF16"
+        ),
+        vec![],
+        serde_json::Value::Null,
+    );
+    r.blocked_by = Some(artifact.into());
+    r
+}
+
+/// A run where apr refused one import: the `prepare` failure, five results it blocked, an
+/// unrelated error and a pass. No ledger.
+pub fn blocked_report() -> Report {
+    let import = call(
+        1,
+        "apr import $ROOT/models/m -o $ROOT/.tmgt/artifacts/m/m-apr-int8-0123456789abcdef.partial-4242.apr --quantize int8",
+        Some(1),
+        700,
+    );
+    let mut unrelated = result(
+        "INS001",
+        "inspect-metadata-wrong",
+        "inspect",
+        Some("m"),
+        Some("f32"),
+        None,
+        ReportVerdict::Error,
+        "apr inspect timed out after 30 s",
+        vec![],
+        serde_json::Value::Null,
+    );
+    unrelated.error_class = Some("timeout".into());
+    let results = vec![
+        result(
+            "PRE001",
+            "import-fails",
+            "prepare",
+            Some("m"),
+            Some("f32"),
+            None,
+            ReportVerdict::Pass,
+            "apr-f32: m-apr-f32.apr (4096 bytes)",
+            vec![],
+            json!({ "artifact": "m/apr-f32" }),
+        ),
+        blocked(
+            "TOK001",
+            "token-mismatch",
+            "token",
+            Some("code"),
+            BLOCKED_ARTIFACT,
+        ),
+        result(
+            "PRE001",
+            "import-fails",
+            "prepare",
+            Some("m"),
+            Some("int8"),
+            None,
+            ReportVerdict::Fail,
+            "`apr import` exited 1 (call #1): error: unsupported tensor dtype BF16",
+            vec![used(&import, false)],
+            json!({ "artifact": BLOCKED_ARTIFACT }),
+        ),
+        blocked(
+            "TOK001",
+            "token-mismatch",
+            "token",
+            Some("greeting"),
+            BLOCKED_ARTIFACT,
+        ),
+        unrelated,
+        blocked(
+            "RUN001",
+            "apr-runtime-diverges",
+            "runtime",
+            Some("code"),
+            BLOCKED_ARTIFACT,
+        ),
+        blocked(
+            "INS002",
+            "inspect-quant-wrong",
+            "inspect",
+            None,
+            BLOCKED_ARTIFACT,
+        ),
+        blocked(
+            "VAL001",
+            "validate-fails",
+            "validate",
+            None,
+            BLOCKED_ARTIFACT,
+        ),
+    ];
+    let mut report = raw_report();
+    report.summary = Summary::of(&results, results.len(), 1);
+    report.results = results;
+    report.invocations = vec![import];
+    report.artifacts.clear();
+    report
 }

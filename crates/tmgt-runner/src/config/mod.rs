@@ -56,23 +56,61 @@ pub struct AprSettings {
     pub min_version: semver::Version,
 }
 
-/// Per-kind limits on one apr call.
+/// Per-kind limits on one apr call, written for inputs up to `reference_bytes`: a call whose
+/// largest input is N times bigger gets N times the limit (apr's work grows with the file),
+/// unless `scale` is off.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Timeouts {
     pub default: Duration,
     pub import: Duration,
     pub export: Duration,
     pub run: Duration,
+    pub reference_bytes: u64,
+    pub scale: bool,
+}
+
+/// The limit one call runs under, and the words that say where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    pub after: Duration,
+    /// `[timeouts].run = 300 s x 10.2 for a 652 MB input`.
+    pub why: String,
+    /// The `[timeouts]` key that sets it.
+    pub key: &'static str,
 }
 
 impl Timeouts {
-    /// The limit for one apr subcommand.
-    pub fn for_subcommand(&self, subcommand: &str) -> Duration {
+    /// The limit for one apr subcommand, as written.
+    pub fn for_subcommand(&self, subcommand: &str) -> (&'static str, Duration) {
         match subcommand {
-            "import" => self.import,
-            "export" => self.export,
-            "run" | "eval" | "bench" | "qa" | "check" => self.run,
-            _ => self.default,
+            "import" => ("import", self.import),
+            "export" => ("export", self.export),
+            "run" | "eval" | "bench" | "qa" | "check" => ("run", self.run),
+            _ => ("default", self.default),
+        }
+    }
+
+    /// The limit for a call of `subcommand` whose largest input has `input_bytes`.
+    pub fn limit(&self, subcommand: &str, input_bytes: u64) -> Limit {
+        let (key, base) = self.for_subcommand(subcommand);
+        let factor = input_bytes as f64 / self.reference_bytes.max(1) as f64;
+        if !self.scale || factor <= 1.0 {
+            return Limit {
+                after: base,
+                why: format!("[timeouts].{key} = {} s", base.as_secs()),
+                key,
+            };
+        }
+        Limit {
+            after: base.mul_f64(factor),
+            why: format!(
+                "[timeouts].{key} = {} s x {factor:.1} for a {:.0} MB input (the limits are \
+                 written for inputs up to [timeouts].reference_mb = {} MB)",
+                base.as_secs(),
+                input_bytes as f64 / 1e6,
+                self.reference_bytes / 1_000_000
+            ),
+            key,
         }
     }
 }
@@ -271,6 +309,8 @@ fn resolve(
             import: Duration::from_secs(raw.timeouts.import),
             export: Duration::from_secs(raw.timeouts.export),
             run: Duration::from_secs(raw.timeouts.run),
+            reference_bytes: raw.timeouts.reference_mb * 1_000_000,
+            scale: raw.timeouts.scale,
         },
         prompts,
         prompt_files,
@@ -551,4 +591,38 @@ fn unknown_name<'a>(
         format!("no such {what}"),
     )
     .with_help(help)
+}
+
+#[cfg(test)]
+mod timeout_tests {
+    use super::*;
+
+    fn timeouts(scale: bool) -> Timeouts {
+        Timeouts {
+            default: Duration::from_secs(120),
+            import: Duration::from_secs(600),
+            export: Duration::from_secs(600),
+            run: Duration::from_secs(300),
+            reference_bytes: 64_000_000,
+            scale,
+        }
+    }
+
+    #[test]
+    fn limits_grow_with_the_input_beyond_the_reference_size_unless_scaling_is_off() {
+        let t = timeouts(true);
+        let small = t.limit("run", 1_000_000);
+        assert_eq!(small.after, Duration::from_secs(300));
+        assert_eq!(small.why, "[timeouts].run = 300 s");
+        let big = t.limit("eval", 640_000_000);
+        assert_eq!(big.after, Duration::from_secs(3000));
+        assert_eq!(big.key, "run");
+        assert!(big.why.contains("x 10.0 for a 640 MB input"), "{}", big.why);
+        assert_eq!(
+            t.limit("inspect", 128_000_000).after,
+            Duration::from_secs(240)
+        );
+        let fixed = timeouts(false).limit("import", 640_000_000);
+        assert_eq!(fixed.after, Duration::from_secs(600));
+    }
 }

@@ -51,6 +51,20 @@ pub(super) struct RawTimeouts {
     pub import: u64,
     pub export: u64,
     pub run: u64,
+    /// The input size (MB) the limits are written for; bigger inputs scale them.
+    #[serde(default = "default_reference_mb")]
+    pub reference_mb: u64,
+    /// `false` keeps every limit as written whatever the input's size.
+    #[serde(default = "yes")]
+    pub scale: bool,
+}
+
+fn default_reference_mb() -> u64 {
+    64
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
