@@ -13,6 +13,7 @@ pub mod bench;
 pub mod config;
 pub mod damage_cmd;
 pub mod diff_cmd;
+pub mod disk;
 pub mod engine;
 pub mod execute;
 pub mod fetch;

@@ -210,6 +210,18 @@ pub fn run(args: &RunArgs) -> Exit {
         }
         return Exit::Harness;
     }
+    let scratch_root = out_dir.join("scratch");
+    let need = crate::disk::estimate(&config, jobs);
+    if let Err(e) = crate::disk::check(
+        &need,
+        &config.artifacts_dir,
+        &scratch_root,
+        jobs,
+        crate::disk::free_space,
+    ) {
+        eprintln!("error: {e}");
+        return Exit::Harness;
+    }
     let started_at = jiff::Timestamp::now();
     let started = std::time::Instant::now();
     let interrupted = interrupt_flag();
@@ -220,7 +232,7 @@ pub fn run(args: &RunArgs) -> Exit {
         &config.apr.pinned_version,
     );
     let artifacts = Artifacts::new(config.artifacts_dir.clone());
-    let scratch = Scratch::new(out_dir.join("scratch"), args.keep_scratch);
+    let scratch = Scratch::new(scratch_root, args.keep_scratch);
     let sampler = Sampler::start(scratch.root().to_path_buf());
     let engine = Engine::new(
         apr,

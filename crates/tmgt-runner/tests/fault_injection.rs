@@ -328,3 +328,27 @@ fn sigint_during_a_scratch_import_leaves_no_scratch_behind() {
     assert_eq!(report["interrupted"], true);
     assert_eq!(report["harness"]["scratch_left_bytes"], 0);
 }
+
+#[test]
+fn a_run_the_disk_cannot_hold_is_refused_before_any_apr_work() {
+    let dir = project(10);
+    // A sparse source as big as the free space: its artifacts (1.25 times the source for
+    // each of three f32-sized files) cannot fit.
+    let stat = nix::sys::statvfs::statvfs(dir.path()).unwrap();
+    let free = u64::from(stat.blocks_available()) * u64::from(stat.fragment_size());
+    let source = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("model/model.safetensors"))
+        .unwrap();
+    source.set_len(free.min(15_000_000_000_000)).unwrap();
+    drop(source);
+    let marker = format!("tmgt-fault-disk-{}", std::process::id());
+    let out = tmgt(dir.path(), "", &marker).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("the run needs about"), "{stderr}");
+    assert!(stderr.contains("GB are free"), "{stderr}");
+    assert!(stderr.contains("help: free space there"), "{stderr}");
+    assert!(!dir.path().join("out/report.json").exists());
+    assert!(!dir.path().join("artifacts/fake").exists(), "apr ran");
+}
