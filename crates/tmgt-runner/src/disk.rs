@@ -112,7 +112,7 @@ pub fn free_space(path: &Path) -> Option<(u64, u64)> {
     let stat = nix::sys::statvfs::statvfs(&at).ok()?;
     Some((
         device,
-        u64::from(stat.blocks_available()) * u64::from(stat.fragment_size()),
+        stat.blocks_available() * stat.fragment_size(),
     ))
 }
 

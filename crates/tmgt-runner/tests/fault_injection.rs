@@ -335,7 +335,7 @@ fn a_run_the_disk_cannot_hold_is_refused_before_any_apr_work() {
     // A sparse source as big as the free space: its artifacts (1.25 times the source for
     // each of three f32-sized files) cannot fit.
     let stat = nix::sys::statvfs::statvfs(dir.path()).unwrap();
-    let free = u64::from(stat.blocks_available()) * u64::from(stat.fragment_size());
+    let free = stat.blocks_available() * stat.fragment_size();
     let source = std::fs::OpenOptions::new()
         .write(true)
         .open(dir.path().join("model/model.safetensors"))
