@@ -48,17 +48,15 @@ impl Check for HexStats {
                 what: source.name.clone(),
                 reason: "no apr name for the token embedding".into(),
             })?;
-        let values = exp
-            .source
-            .read_f32(&source.name)
+        let want = TensorStats::of_blocks(|each| exp.source.visit_f32(&source.name, each))
             .map_err(|reason| CheckError::Input {
                 what: source.name.clone(),
                 reason,
+            })?
+            .ok_or_else(|| CheckError::Input {
+                what: source.name.clone(),
+                reason: "the source tensor is empty or holds NaN/Inf".into(),
             })?;
-        let want = TensorStats::of(&values).ok_or_else(|| CheckError::Input {
-            what: source.name.clone(),
-            reason: "the source tensor is empty or holds NaN/Inf".into(),
-        })?;
         let reply =
             parse::hex(&*cx.apr(&Invocation::hex(&apr_artifact(cx)?, &probe.name, true)?)?)?;
         require_fields(&reply.drift, "hex", &[""])?;

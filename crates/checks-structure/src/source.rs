@@ -115,28 +115,52 @@ impl SourceModel {
         })
     }
 
-    /// One tensor's values converted to f32 (F32, F16 and BF16 sources).
+    /// One tensor's values converted to f32, whole (the tests' view of [`Self::visit_f32`]).
+    #[cfg(test)]
     pub fn read_f32(&self, name: &str) -> Result<Vec<f32>, String> {
+        let mut values = Vec::new();
+        self.visit_f32(name, &mut |block| values.extend_from_slice(block))?;
+        Ok(values)
+    }
+
+    /// Hands one tensor's values, converted to f32, to `each` a block at a time: a real
+    /// model's token embedding is over 100 MB and is never held whole.
+    pub fn visit_f32(&self, name: &str, each: &mut dyn FnMut(&[f32])) -> Result<(), String> {
         let info = self
             .metadata
             .info(name)
             .ok_or_else(|| format!("{} has no tensor `{name}`", self.path.display()))?;
         let (start, end) = info.data_offsets;
-        let mut bytes = vec![0u8; end - start];
         let mut file = File::open(&self.path)
             .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
         file.seek(SeekFrom::Start(self.data_start + start as u64))
             .map_err(|e| e.to_string())?;
-        file.read_exact(&mut bytes)
-            .map_err(|e| format!("{}: cannot read `{name}`: {e}", self.path.display()))?;
-        decode(info.dtype, &bytes).ok_or_else(|| {
-            format!(
-                "`{name}` has dtype {:?}, which tmgt does not decode",
-                info.dtype
-            )
-        })
+        let width = match info.dtype {
+            Dtype::F32 => 4,
+            Dtype::BF16 | Dtype::F16 => 2,
+            other => {
+                return Err(format!(
+                    "`{name}` has dtype {other:?}, which tmgt does not decode"
+                ));
+            }
+        };
+        let mut left = end - start;
+        let mut bytes = vec![0u8; BLOCK.min(left) / width * width];
+        while left > 0 {
+            let n = bytes.len().min(left);
+            file.read_exact(&mut bytes[..n])
+                .map_err(|e| format!("{}: cannot read `{name}`: {e}", self.path.display()))?;
+            if let Some(values) = decode(info.dtype, &bytes[..n]) {
+                each(&values);
+            }
+            left -= n;
+        }
+        Ok(())
     }
 }
+
+/// Bytes of a tensor read at a time.
+const BLOCK: usize = 1 << 20;
 
 /// Little-endian floats to f32.
 fn decode(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
@@ -226,6 +250,33 @@ mod tests {
 
     fn f32_bytes(v: &[f32]) -> Vec<u8> {
         v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn a_tensor_bigger_than_a_block_is_visited_in_blocks_and_its_stats_match_the_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big: Vec<f32> = (0..700_001)
+            .map(|i| (i % 977) as f32 * 0.25 - 60.0)
+            .collect();
+        let path = write_model(
+            dir.path(),
+            &[("w", Dtype::F32, vec![700_001], f32_bytes(&big))],
+        );
+        let m = SourceModel::open(&path).expect("open");
+        let mut blocks = Vec::new();
+        let mut seen = Vec::new();
+        m.visit_f32("w", &mut |b| {
+            blocks.push(b.len());
+            seen.extend_from_slice(b);
+        })
+        .expect("visit");
+        assert!(blocks.len() >= 3, "{blocks:?}");
+        assert!(blocks.iter().all(|n| *n <= BLOCK / 4));
+        assert_eq!(seen, big);
+        let streamed = crate::stats::TensorStats::of_blocks(|each| m.visit_f32("w", each))
+            .expect("read")
+            .expect("finite");
+        assert_eq!(Some(streamed), crate::stats::TensorStats::of(&big));
     }
 
     #[test]

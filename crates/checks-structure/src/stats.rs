@@ -15,32 +15,53 @@ pub struct TensorStats {
 }
 
 impl TensorStats {
-    /// `None` for an empty tensor or one holding NaN or infinity.
+    /// `None` for an empty tensor or one holding NaN or infinity (the tests' view of
+    /// [`Self::of_blocks`]).
+    #[cfg(test)]
     pub fn of(values: &[f32]) -> Option<TensorStats> {
-        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
-            return None;
-        }
-        let n = values.len() as f64;
+        let whole = |each: &mut dyn FnMut(&[f32])| -> Result<(), String> {
+            each(values);
+            Ok(())
+        };
+        TensorStats::of_blocks(whole).ok().flatten()
+    }
+
+    /// The same from a tensor read a block at a time, twice (the mean first, then the
+    /// deviations from it, exactly as [`TensorStats::of`] on the whole): `visit` hands every
+    /// block of values to its argument in order.
+    pub fn of_blocks(
+        visit: impl Fn(&mut dyn FnMut(&[f32])) -> Result<(), String>,
+    ) -> Result<Option<TensorStats>, String> {
         let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-        for &v in values {
-            let v = f64::from(v);
-            min = min.min(v);
-            max = max.max(v);
-            sum += v;
+        let (mut count, mut finite) = (0usize, true);
+        visit(&mut |block| {
+            for &v in block {
+                finite &= v.is_finite();
+                let v = f64::from(v);
+                min = min.min(v);
+                max = max.max(v);
+                sum += v;
+            }
+            count += block.len();
+        })?;
+        if count == 0 || !finite {
+            return Ok(None);
         }
-        let mean = sum / n;
-        let var = values
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        Some(TensorStats {
+        let mean = sum / count as f64;
+        let mut squares = 0.0;
+        // One running sum in element order: the same rounding whatever the blocks.
+        visit(&mut |block| {
+            for &v in block {
+                squares += (f64::from(v) - mean).powi(2);
+            }
+        })?;
+        Ok(Some(TensorStats {
             min,
             max,
             mean,
-            std: var.sqrt(),
-            count: values.len(),
-        })
+            std: (squares / count as f64).sqrt(),
+            count,
+        }))
     }
 
     /// The four statistics by name, in report order.

@@ -110,10 +110,7 @@ pub fn free_space(path: &Path) -> Option<(u64, u64)> {
     }
     let device = std::fs::metadata(&at).ok()?.dev();
     let stat = nix::sys::statvfs::statvfs(&at).ok()?;
-    Some((
-        device,
-        stat.blocks_available() * stat.fragment_size(),
-    ))
+    Some((device, stat.blocks_available() * stat.fragment_size()))
 }
 
 #[cfg(test)]

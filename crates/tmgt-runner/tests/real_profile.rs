@@ -139,3 +139,23 @@ fn the_q4_1_file_is_judged_at_its_own_quantization() {
     let cross = result(report, "XRT001", "smollm2-135m-q4_1", Some("greeting"));
     assert_eq!(cross["verdict"], "pass", "{cross}");
 }
+
+#[test]
+fn scratch_and_memory_stay_bounded_and_nothing_is_left() {
+    let run = run();
+    let h = &run.report["harness"];
+    let figure = |k: &str| {
+        h[k].as_u64()
+            .unwrap_or_else(|| panic!("harness.{k} missing: {h}"))
+    };
+    // The two scratch imports of PRE004 (652 MB each) are the run's scratch.
+    let largest = figure("largest_input_bytes");
+    assert!(largest > 500_000_000, "{h}");
+    let peak = figure("peak_scratch_bytes");
+    assert!(peak > largest, "the scratch imports were not seen: {h}");
+    assert!(peak <= (figure("jobs") + 1) * largest, "{h}");
+    assert_eq!(figure("scratch_left_bytes"), 0, "{h}");
+    // tmgt's own memory, llama.cpp's weights apart.
+    assert!(figure("peak_runtime_weights_kb") > 400_000, "{h}");
+    assert!(figure("peak_harness_rss_kb") < 100 * 1024, "{h}");
+}
