@@ -24,12 +24,30 @@ static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 /// CPU time spent inside llama.cpp calls so far, in nanoseconds.
 static CPU_NANOS: AtomicU64 = AtomicU64::new(0);
 
-/// Bytes of model weights the current llama.cpp call holds (0 between calls): the part of
-/// tmgt's memory that is the second runtime's model, reported apart from the harness's own.
+/// Bytes of model weights the current llama.cpp call holds (0 between calls): with
+/// [`BUFFERS_HELD`], the part of tmgt's memory that is the second runtime's, reported apart
+/// from the harness's own.
 static WEIGHTS_HELD: AtomicU64 = AtomicU64::new(0);
 
-pub(crate) fn weights_held() -> u64 {
-    WEIGHTS_HELD.load(Ordering::Relaxed)
+/// Bytes of the buffers the current call's llama.cpp says it allocated besides the mapped
+/// weights (KV cache, compute and output buffers, repacked weights), from its own log lines.
+static BUFFERS_HELD: AtomicU64 = AtomicU64::new(0);
+
+/// What the current call holds: its model file and the buffers llama.cpp allocated.
+pub(crate) fn held_bytes() -> u64 {
+    WEIGHTS_HELD.load(Ordering::Relaxed) + BUFFERS_HELD.load(Ordering::Relaxed)
+}
+
+/// The bytes of `llama_context: CPU compute buffer size = 98.50 MiB` and its kind (KV,
+/// output, repacked model); `None` for other lines and for the mapped file itself, which the
+/// weights already count.
+fn buffer_bytes(line: &str) -> Option<u64> {
+    let (what, size) = line.split_once(" buffer size =")?;
+    if what.contains("CPU_Mapped") {
+        return None;
+    }
+    let mib: f64 = size.trim().strip_suffix("MiB")?.trim().parse().ok()?;
+    Some((mib * 1024.0 * 1024.0) as u64)
 }
 
 /// CPU time this process spent inside llama.cpp: every call runs on the calling thread (one
@@ -63,6 +81,13 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         WEIGHTS_HELD.store(0, Ordering::Relaxed);
+        BUFFERS_HELD.store(0, Ordering::Relaxed);
+        // SAFETY: glibc's malloc_trim takes a padding size and touches only the allocator's
+        // own free lists. llama.cpp frees hundreds of megabytes of model and buffers per call;
+        // without this glibc keeps them resident in the heap as tmgt's own.
+        unsafe {
+            nix::libc::malloc_trim(0);
+        }
         if let (Some(start), Some(now)) = (self.cpu_at_start, thread_cpu()) {
             let spent = u64::try_from(now.saturating_sub(start).as_nanos()).unwrap_or(u64::MAX);
             CPU_NANOS.fetch_add(spent, Ordering::Relaxed);
@@ -120,11 +145,17 @@ extern "C" fn capture(level: llama_cpp_sys_2::ggml_log_level, text: *const c_cha
     if level != llama_cpp_sys_2::GGML_LOG_LEVEL_CONT {
         KEEPING.store(keep, Ordering::Relaxed);
     }
-    if !keep || text.is_null() {
+    if text.is_null() {
         return;
     }
     // SAFETY: llama.cpp passes a NUL-terminated string valid for the duration of the call.
     let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    if let Some(bytes) = buffer_bytes(&text) {
+        BUFFERS_HELD.fetch_add(bytes, Ordering::Relaxed);
+    }
+    if !keep {
+        return;
+    }
     let mut log = LOG.lock().unwrap_or_else(PoisonError::into_inner);
     if log.len() + text.len() <= LOG_LIMIT {
         log.push_str(&text);
@@ -189,4 +220,31 @@ pub(crate) fn version() -> String {
         )
     };
     format!("llama.cpp {} ({})", read(version), read(system))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::buffer_bytes;
+
+    #[test]
+    fn buffer_lines_count_all_but_the_mapped_file() {
+        let mib = 1024 * 1024;
+        assert_eq!(
+            buffer_bytes("llama_context:        CPU compute buffer size =    98.50 MiB\n"),
+            Some(98 * mib + mib / 2)
+        );
+        assert_eq!(
+            buffer_bytes("llama_kv_cache:        CPU KV buffer size =    11.25 MiB"),
+            Some(11 * mib + mib / 4)
+        );
+        assert_eq!(
+            buffer_bytes("load_tensors:   CPU_REPACK model buffer size =    40.00 MiB"),
+            Some(40 * mib)
+        );
+        assert_eq!(
+            buffer_bytes("load_tensors:   CPU_Mapped model buffer size =   515.00 MiB"),
+            None
+        );
+        assert_eq!(buffer_bytes("llama_context: n_ctx = 256"), None);
+    }
 }

@@ -105,11 +105,12 @@ pub fn cpu_time() -> std::time::Duration {
     ffi::cpu_time()
 }
 
-/// Bytes of model weights llama.cpp holds in this process now: the loaded model's tensors
-/// during a generation, the input file during a quantization, 0 between calls.
+/// Bytes llama.cpp holds in this process now: the loaded model (or a quantization's input
+/// file) and the buffers it says it allocated for it (KV cache, compute, output); 0 between
+/// calls.
 #[must_use]
-pub fn weights_held() -> u64 {
-    ffi::weights_held()
+pub fn held_bytes() -> u64 {
+    ffi::held_bytes()
 }
 
 /// Quantizes the GGUF `input` into `output` with llama.cpp's defaults for `ftype` (what

@@ -45,13 +45,14 @@ pub struct HarnessUsage {
     #[serde(default)]
     pub runtime_cpu_ms: u64,
     pub peak_rss_kb: u64,
-    /// Peak RSS less the model weights the in-process runtime held at that moment (sampled
+    /// Peak RSS less what the in-process runtime held at that moment (sampled
     /// every 50 ms): the harness's own memory.
     #[serde(default)]
     pub peak_harness_rss_kb: u64,
-    /// The most model weights the in-process runtime held at once.
+    /// The most the in-process runtime held at once: its model's weights and the buffers it
+    /// reports allocating (KV cache, compute, output).
     #[serde(default)]
-    pub peak_runtime_weights_kb: u64,
+    pub peak_runtime_kb: u64,
     /// The most bytes the run's scratch folder held at once (allocated blocks, sampled).
     #[serde(default)]
     pub peak_scratch_bytes: u64,

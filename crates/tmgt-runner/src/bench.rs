@@ -179,11 +179,11 @@ fn table(built: &Measured, sequential: Option<&Measured>) -> String {
         100.0 * harness_cpu / secs(built.wall)
     ));
     out.push_str(&format!(
-        "tmgt peak RSS: {:.1} MB; without llama.cpp's weights: {:.1} MB; llama.cpp's weights \
-         at most {:.1} MB\n",
+        "tmgt peak RSS: {:.1} MB; without llama.cpp's model and buffers: {:.1} MB; llama.cpp's \
+         model and buffers at most {:.1} MB\n",
         usage.peak_rss_kb as f64 / 1024.0,
         usage.peak_harness_rss_kb as f64 / 1024.0,
-        usage.peak_runtime_weights_kb as f64 / 1024.0
+        usage.peak_runtime_kb as f64 / 1024.0
     ));
     out.push_str(&format!(
         "scratch: peak {:.1} MB (bound (jobs + 1) x largest input {:.1} MB = {:.1} MB), \

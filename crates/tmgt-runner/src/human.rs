@@ -290,7 +290,7 @@ pub fn summary(report: &Report, path: &Path) {
         eprintln!(
             "wall {:.1} s; lower bound {:.1} s ({:.1} s of apr calls and in-process llama.cpp \
              over {} jobs, longest call {:.1} s); tmgt peak RSS {:.0} MB ({:.0} MB its own, \
-             {:.0} MB llama.cpp weights); scratch peak {:.0} MB, {} B left",
+             {:.0} MB llama.cpp's model and buffers); scratch peak {:.0} MB, {} B left",
             usage.wall_ms as f64 / 1000.0,
             bound.bound_ms as f64 / 1000.0,
             bound.work_ms as f64 / 1000.0,
@@ -298,7 +298,7 @@ pub fn summary(report: &Report, path: &Path) {
             bound.longest_call_ms as f64 / 1000.0,
             usage.peak_rss_kb as f64 / 1024.0,
             usage.peak_harness_rss_kb as f64 / 1024.0,
-            usage.peak_runtime_weights_kb as f64 / 1024.0,
+            usage.peak_runtime_kb as f64 / 1024.0,
             usage.peak_scratch_bytes as f64 / 1e6,
             usage.scratch_left_bytes
         );

@@ -382,6 +382,11 @@ pub fn prepare(args: &PrepareArgs) -> Exit {
     let artifacts = Artifacts::new(config.artifacts_dir.clone());
     let mut wanted = Vec::new();
     for model in &config.models {
+        // A model given as a file is checked as it is: there is nothing to make.
+        if let Some(file) = &model.provided {
+            eprintln!("{:>8}  {}  {}", "given", model.name, file.display());
+            continue;
+        }
         for q in &model.quants {
             wanted.push((model, ArtifactKind::Apr(*q)));
         }

@@ -12,22 +12,22 @@ use tmgt_report::HarnessUsage;
 /// 50 ms walk of a folder of a few files costs microseconds.
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
-/// The peaks no counter of the kernel splits: RSS less the in-process runtime's weights, the
-/// weights themselves, and the scratch folder's bytes.
+/// The peaks no counter of the kernel splits: RSS less what the in-process runtime holds
+/// (its model and buffers), that part itself, and the scratch folder's bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Peaks {
     harness_rss_bytes: u64,
-    runtime_weights_bytes: u64,
+    runtime_bytes: u64,
     scratch_bytes: u64,
 }
 
 impl Peaks {
     fn sample(&mut self, scratch: &Path) {
-        let weights = llamacpp_runtime::weights_held();
+        let runtime = llamacpp_runtime::held_bytes();
         if let Some(rss) = resident_bytes() {
-            self.harness_rss_bytes = self.harness_rss_bytes.max(rss.saturating_sub(weights));
+            self.harness_rss_bytes = self.harness_rss_bytes.max(rss.saturating_sub(runtime));
         }
-        self.runtime_weights_bytes = self.runtime_weights_bytes.max(weights);
+        self.runtime_bytes = self.runtime_bytes.max(runtime);
         self.scratch_bytes = self.scratch_bytes.max(allocated_bytes(scratch));
     }
 }
@@ -105,7 +105,7 @@ pub fn harness_usage(
         wall_ms: millis(wall),
         runtime_cpu_ms: millis(llamacpp_runtime::cpu_time()),
         peak_harness_rss_kb: peaks.harness_rss_bytes / 1024,
-        peak_runtime_weights_kb: peaks.runtime_weights_bytes / 1024,
+        peak_runtime_kb: peaks.runtime_bytes / 1024,
         peak_scratch_bytes: peaks.scratch_bytes,
         scratch_left_bytes,
         jobs: jobs as u64,

@@ -138,7 +138,29 @@ fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
     for r in results_of(&report, "RUN002", "tiny-gpt2") {
         assert_eq!(r["verdict"], "error");
         assert_eq!(r["error_class"], "artifact-unavailable");
+        assert_eq!(r["blocked_by"], "tiny-gpt2/gguf-f32", "{r}");
     }
+    // The refused export is told once, where a person reads it, with what it blocked.
+    let export = &results_of(&report, "PRE002", "tiny-gpt2")[0];
+    assert_eq!(export["verdict"], "fail", "{export}");
+    assert_eq!(
+        export["details"]["artifact"], "tiny-gpt2/gguf-f32",
+        "{export}"
+    );
+    let blocked = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["blocked_by"] == "tiny-gpt2/gguf-f32")
+        .count();
+    assert!(blocked > 5, "{blocked}");
+    let told = format!("{blocked} results could not run");
+    assert!(
+        stderr.contains(&format!(
+            "PRE002/gguf-export-fails/tiny-gpt2 failed: {told}"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
