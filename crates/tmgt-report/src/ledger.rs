@@ -310,6 +310,22 @@ impl Report {
         self.known_issues = statuses;
     }
 
+    /// Takes the ledger's verdicts back: every `xfail` returns to the verdict its entry
+    /// expected, every `xpass` to `pass`. `tmgt merge` applies the ledger once to the whole
+    /// matrix after taking each shard's application back.
+    pub fn unapply_ledger(&mut self) {
+        for r in &mut self.results {
+            if let Some(k) = r.known_issue.take() {
+                r.verdict = match r.verdict {
+                    ReportVerdict::Xfail => k.expected,
+                    ReportVerdict::Xpass => ReportVerdict::Pass,
+                    v => v,
+                };
+            }
+        }
+        self.known_issues.clear();
+    }
+
     /// A result fails the run: a check failed or could not reach a verdict (not `xfail`).
     pub fn failed(&self) -> bool {
         self.results.iter().any(|r| r.verdict.is_problem())

@@ -23,7 +23,8 @@ pub use group::Blocked;
 pub use ledger::{Ledger, Selector};
 pub use schema::{
     AprInfo, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef, KnownIssueStatus, LowerBound,
-    Report, ReportVerdict, ResultRecord, SCHEMA, SuiteCounts, Summary, Tool, UsedInvocation,
+    MatrixRecord, Report, ReportVerdict, ResultRecord, SCHEMA, ShardRecord, SuiteCounts, Summary,
+    Tool, UsedInvocation,
 };
 pub use write::write_atomic;
 

@@ -32,6 +32,39 @@ pub struct Report {
     /// where they existed when the report was written.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
+    /// Which matrix the report covers, and which shard of it: what `tmgt merge` checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixRecord>,
+}
+
+/// What identifies the matrix a report covers, so the shards of one matrix merge and reports
+/// of different ones are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixRecord {
+    /// sha256 of the configuration file's bytes, the profile and the filters.
+    pub config_sha256: String,
+    /// sha256 of every registered check's code, name, suite, scope and cost.
+    pub registry_sha256: String,
+    /// `--filter` narrowed the matrix: no ledger entry can be called stale.
+    pub filtered: bool,
+    /// Every instance of the matrix (all shards'), in matrix order.
+    pub instances: Vec<String>,
+    /// The part this report covers; absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+}
+
+/// One shard of a matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// Counted from 1.
+    pub index: usize,
+    pub count: usize,
+    /// Where the costs that balanced the partition came from: `estimate`, or the
+    /// `--durations` report's path.
+    pub balanced_by: String,
+    /// The costliest shard's expected cost over the mean (1.0 is a perfect split).
+    pub imbalance: f64,
 }
 
 /// Resource use of the tmgt process alone (`getrusage(RUSAGE_SELF)`: apr's children excluded).

@@ -21,12 +21,14 @@ pub mod filter;
 pub mod human;
 pub mod list;
 pub mod matrix;
+pub mod merge_cmd;
 pub mod oracle_cmd;
 pub mod oracle_env;
 pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod scratch;
+pub mod shard;
 pub mod ticket_cmd;
 pub mod usage;
 

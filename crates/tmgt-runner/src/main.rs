@@ -12,7 +12,9 @@ use checks_structure as _;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use tmgt_runner::{Exit, bench, damage_cmd, diff_cmd, human, list, oracle_cmd, run, ticket_cmd};
+use tmgt_runner::{
+    Exit, bench, damage_cmd, diff_cmd, human, list, merge_cmd, oracle_cmd, run, ticket_cmd,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +47,8 @@ enum Command {
     Oracle(oracle_cmd::OracleArgs),
     /// Remake one of the corruption suite's damaged copies from its artifact and label.
     Damage(damage_cmd::DamageArgs),
+    /// Join the reports of `tmgt run --shard K/N` into one report and every reporter.
+    Merge(merge_cmd::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Oracle(args) => oracle_cmd::oracle(&args),
         Command::Fetch(args) => run::fetch(&args),
         Command::Damage(args) => damage_cmd::damage(&args),
+        Command::Merge(args) => merge_cmd::merge(&args),
     };
     exit.into()
 }

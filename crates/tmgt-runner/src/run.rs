@@ -60,6 +60,14 @@ pub struct RunArgs {
     /// Print a line for every result as it finishes, passes and skips included.
     #[arg(short, long)]
     verbose: bool,
+    /// Run only shard K of N (counted from 1) of the matrix: the same partition on every
+    /// machine; `tmgt merge` joins the shards' reports.
+    #[arg(long, env = "TMGT_SHARD", value_name = "K/N")]
+    shard: Option<crate::shard::Shard>,
+    /// A previous run's report.json whose durations order the instances and balance the
+    /// shards (default: the out folder's previous report orders; shards use estimates).
+    #[arg(long, value_name = "REPORT")]
+    durations: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -188,6 +196,59 @@ pub fn run(args: &RunArgs) -> Exit {
         );
         return Exit::Usage;
     }
+    let durations = match args.durations.as_deref().map(crate::absolute) {
+        Some(path) => match read_report(&path) {
+            Ok(r) => Some((path, r)),
+            Err(e) => {
+                eprintln!("error: --durations: {e}");
+                return Exit::Usage;
+            }
+        },
+        None => None,
+    };
+    let mut matrix_record = tmgt_report::MatrixRecord {
+        config_sha256: config_fingerprint(&args.common.config, &config, &args.filters),
+        registry_sha256: registry_fingerprint(&registry),
+        filtered: !args.filters.is_empty(),
+        instances: instances.iter().map(|i| i.id(&config)).collect(),
+        shard: None,
+    };
+    let instances = match args.shard {
+        None => instances,
+        Some(shard) => {
+            let partition = crate::shard::partition(
+                &config,
+                &instances,
+                durations.as_ref().map(|(_, r)| r),
+                shard.count,
+            );
+            matrix_record.shard = Some(tmgt_report::ShardRecord {
+                index: shard.index,
+                count: shard.count,
+                balanced_by: durations
+                    .as_ref()
+                    .map_or_else(|| "estimate".into(), |(p, _)| p.display().to_string()),
+                imbalance: partition.imbalance(),
+            });
+            let mine: Vec<matrix::Instance> = instances
+                .into_iter()
+                .zip(&partition.shard_of)
+                .filter(|(_, s)| **s + 1 == shard.index)
+                .map(|(i, _)| i)
+                .collect();
+            eprintln!(
+                "tmgt: shard {shard}: {} of {} instances (partition imbalance {:.2}: the \
+                 costliest shard's expected cost over the mean)",
+                mine.len(),
+                matrix_record.instances.len(),
+                partition.imbalance()
+            );
+            mine
+        }
+    };
+    if instances.is_empty() {
+        eprintln!("tmgt: shard has no instance of this matrix; writing an empty report");
+    }
     let ledger_path = crate::ticket_cmd::ledger_path(
         args.known_issues.as_deref(),
         &crate::absolute(&args.common.config),
@@ -241,7 +302,10 @@ pub fn run(args: &RunArgs) -> Exit {
         Arc::clone(&interrupted),
     );
     let state = RunState::new(config, engine, artifacts, scratch);
-    let previous = read_previous(&out_dir.join("report.json"));
+    let previous = match durations {
+        Some((_, r)) => Some(r),
+        None => read_report(&out_dir.join("report.json")).ok(),
+    };
     let plan = crate::schedule::plan(&state.config, &instances, previous.as_ref());
     human::announce(&state.config, instances.len(), jobs);
     let progress = human::Progress::new(instances.len(), &ledger, &plan.cost, args.verbose);
@@ -283,8 +347,13 @@ pub fn run(args: &RunArgs) -> Exit {
         out_dir: Some(out_dir.display().to_string()),
         known_issues: Vec::new(),
         artifacts: std::collections::BTreeMap::new(),
+        matrix: Some(matrix_record),
     };
-    report.apply_ledger(&ledger, args.filters.is_empty() && !was_interrupted);
+    // A filtered, interrupted or sharded run cannot call an entry stale: it saw a part.
+    report.apply_ledger(
+        &ledger,
+        args.filters.is_empty() && !was_interrupted && args.shard.is_none(),
+    );
     report.artifacts = crate::ticket_cmd::hash_artifacts(&report);
     report.harness = Some(crate::usage::harness_usage(
         started.elapsed(),
@@ -331,11 +400,41 @@ pub fn run(args: &RunArgs) -> Exit {
     }
 }
 
-/// The previous run's report in the out folder, for its durations; none when absent or
-/// unreadable (the schedule then estimates).
-fn read_previous(path: &std::path::Path) -> Option<Report> {
-    let bytes = std::fs::read(path).ok()?;
-    Report::from_json(&bytes).ok()
+/// A report read back, for its durations.
+fn read_report(path: &std::path::Path) -> Result<Report, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Report::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What makes two runs' matrices the same: the configuration file's bytes, the profile and
+/// the filters.
+fn config_fingerprint(file: &std::path::Path, config: &Config, filters: &[Filter]) -> String {
+    let mut text = std::fs::read(file).unwrap_or_default();
+    text.extend_from_slice(format!("\nprofile={}", config.profile).as_bytes());
+    for f in filters {
+        text.extend_from_slice(format!("\nfilter={f:?}").as_bytes());
+    }
+    tmgt_oracle::sha256_hex(&text)
+}
+
+/// What makes two tmgt builds' checks the same: every check's code, name, suite, scope and
+/// cost.
+fn registry_fingerprint(registry: &Registry) -> String {
+    let text: String = registry
+        .checks()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {} {}\n",
+                c.meta.code,
+                c.meta.name,
+                c.meta.suite,
+                c.meta.scope.as_str(),
+                c.meta.cost
+            )
+        })
+        .collect();
+    tmgt_oracle::sha256_hex(text.as_bytes())
 }
 
 /// Loads every oracle the matrix needs before any apr work, so an oracle made from another

@@ -28,7 +28,11 @@ pub fn plan(config: &Config, instances: &[Instance], previous: Option<&Report>) 
 }
 
 /// Each instance's expected duration (milliseconds, or relative units before any report).
-fn expected_ms(config: &Config, instances: &[Instance], previous: Option<&Report>) -> Vec<f64> {
+pub(crate) fn expected_ms(
+    config: &Config,
+    instances: &[Instance],
+    previous: Option<&Report>,
+) -> Vec<f64> {
     let sizes: Vec<f64> = config
         .models
         .iter()
