@@ -657,6 +657,68 @@ impl Invocation {
         Ok(b.done())
     }
 
+    /// `apr --json merge A B ... --strategy S [--weights W,...] -o OUT`: the model operations'
+    /// merge (`average`, `weighted`, `slerp`, `ties`, `dare`).
+    ///
+    /// # Errors
+    /// Relative path, fewer than two inputs, or weights that are not one per input.
+    pub fn merge(
+        inputs: &[&Path],
+        strategy: &str,
+        weights: Option<&[f64]>,
+        out: &Path,
+    ) -> Result<Invocation, AprError> {
+        if inputs.len() < 2 {
+            return Err(invalid("merge", "merging needs at least two models"));
+        }
+        let mut b = Build::new("merge");
+        for input in inputs {
+            b = b.input(input)?;
+        }
+        b = b.opt("--strategy", strategy);
+        if let Some(w) = weights {
+            if w.len() != inputs.len() {
+                return Err(invalid("merge", "one weight per model"));
+            }
+            let list: Vec<String> = w.iter().map(f64::to_string).collect();
+            b = b.opt("--weights", list.join(","));
+        }
+        Ok(b.output("-o", out)?.done())
+    }
+
+    /// `apr --json prune INPUT --method magnitude --target-ratio R (-o OUT | --plan)`: with
+    /// `out` absent, the plan alone.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn prune(
+        input: &Path,
+        target_ratio: f64,
+        out: Option<&Path>,
+    ) -> Result<Invocation, AprError> {
+        let b = Build::new("prune")
+            .input(input)?
+            .opt("--method", "magnitude")
+            .opt("--target-ratio", target_ratio);
+        Ok(match out {
+            Some(out) => b.output("-o", out)?,
+            None => b.flag("--plan", true),
+        }
+        .done())
+    }
+
+    /// `apr --json quantize INPUT --scheme S -o OUT`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn quantize(input: &Path, scheme: Quantize, out: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("quantize")
+            .input(input)?
+            .opt("--scheme", scheme.as_arg())
+            .output("-o", out)?
+            .done())
+    }
+
     /// `apr --json export INPUT --format gguf -o OUT` (fails with exit 5 if OUT exists).
     ///
     /// # Errors
@@ -726,6 +788,39 @@ mod tests {
             ["--json", "rosetta", "diff-tensors", "/a.gguf", "/b.apr"]
         );
         assert_eq!(inv.subcommand(), "rosetta diff-tensors");
+    }
+
+    #[test]
+    fn model_operations_name_their_inputs_and_outputs() {
+        let (a, b, out) = (
+            Path::new("/m/a.apr"),
+            Path::new("/m/b.apr"),
+            Path::new("/o/m.apr"),
+        );
+        let inv = Invocation::merge(&[a, b], "weighted", Some(&[1.0, 0.0]), out).unwrap();
+        assert_eq!(
+            inv.args(),
+            [
+                "--json",
+                "merge",
+                "/m/a.apr",
+                "/m/b.apr",
+                "--strategy",
+                "weighted",
+                "--weights",
+                "1,0",
+                "-o",
+                "/o/m.apr"
+            ]
+        );
+        assert_eq!(inv.inputs().len(), 2);
+        assert_eq!(inv.outputs(), [PathBuf::from("/o/m.apr")]);
+        assert!(Invocation::merge(&[a], "average", None, out).is_err());
+        assert!(Invocation::merge(&[a, b], "weighted", Some(&[1.0]), out).is_err());
+        let plan = Invocation::prune(a, 0.5, None).unwrap();
+        assert!(plan.args().contains(&"--plan".to_string()) && plan.outputs().is_empty());
+        let q = Invocation::quantize(a, Quantize::Int8, out).unwrap();
+        assert_eq!(q.args()[2..5], ["/m/a.apr", "--scheme", "int8"]);
     }
 
     #[test]

@@ -38,6 +38,10 @@ fn parser_for(case: &str) -> &'static str {
         ("compare_hf", "compare_hf"),
         ("pull_dry_run", "pull_dry_run"),
         ("pull", "pull"),
+        ("merge", "merge"),
+        ("prune_plan", "prune_plan"),
+        ("prune", "prune"),
+        ("quantize", "quantize"),
     ];
     TABLE
         .iter()
@@ -58,6 +62,7 @@ const FAILURES: &[(&str, i32)] = &[
     ("parity_gguf_qwen2", 9),
     ("compare_hf_offline", 10),
     ("pull_offline", 10),
+    ("prune_ratio_zero", 5),
 ];
 
 /// Every capture is either parsed without any drift, or is a documented failure.
@@ -116,6 +121,10 @@ fn drift_of(name: &str, c: &Captured) -> Result<Vec<apr_client::FieldProblem>, A
         "compare_hf" => d(parse::compare_hf(c)),
         "pull_dry_run" => d(parse::pull_dry_run(c)),
         "pull" => d(parse::pull(c)),
+        "merge" => d(parse::merge(c)),
+        "prune_plan" => d(parse::prune_plan(c)),
+        "prune" => d(parse::prune(c)),
+        "quantize" => d(parse::quantize(c)),
         other => panic!("unknown parser {other}"),
     }
 }
@@ -882,4 +891,35 @@ fn wrong_top_level_shape_is_a_shape_error() {
         Vec::new(),
     );
     assert!(matches!(parse::hex(&c), Err(AprError::Shape { .. })));
+}
+
+#[test]
+fn model_operations() {
+    let m = ok(parse::merge(&capture("merge_apr_llama_self"))).value;
+    assert_eq!(
+        (m.status.as_str(), m.strategy.as_str()),
+        ("success", "average")
+    );
+    assert_eq!((m.model_count, m.tensor_count), (2, 21));
+    assert_eq!(m.output, "$WORK/merged.apr");
+    let p = ok(parse::prune(&capture("prune_apr_llama"))).value;
+    assert_eq!(p.method, "Magnitude");
+    assert_eq!((p.original_params, p.zero_params), (336_192, 168_096));
+    assert_eq!(p.actual_sparsity, 0.5);
+    let plan = ok(parse::prune_plan(&capture("prune_plan_apr_llama"))).value;
+    assert_eq!(plan.weights_zeroed_pct, 50.0);
+    assert_eq!(plan.parameters_in, p.original_params);
+    let q = ok(parse::quantize(&capture("quantize_apr_llama_int8"))).value;
+    assert_eq!((q.scheme.as_str(), q.tensor_count), ("Int8", 21));
+    assert!(q.quantized_size < q.original_size);
+    match parse::prune(&capture("prune_ratio_zero")) {
+        Err(AprError::Exit {
+            code: 5,
+            stderr_tail: stderr,
+            ..
+        }) => {
+            assert!(stderr.contains("between 0 and 1 (exclusive)"), "{stderr}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

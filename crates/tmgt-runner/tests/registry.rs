@@ -4,6 +4,7 @@
 use checks_global as _;
 use checks_inference as _;
 use checks_llamacpp as _;
+use checks_operations as _;
 use checks_structure as _;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,7 +101,7 @@ fn did_you_mean_finds_close_names() {
 }
 
 #[test]
-fn list_checks_through_the_binary_shows_all_three_checks_crates() {
+fn list_checks_through_the_binary_shows_every_checks_crate() {
     let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
         .args(["list-checks", "--format", "json"])
         .output()
@@ -112,8 +113,19 @@ fn list_checks_through_the_binary_shows_all_three_checks_crates() {
     );
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let suites: BTreeSet<&str> = rows.iter().map(|r| r["suite"].as_str().unwrap()).collect();
-    // One suite from each checks crate: inference, structure, global.
-    for suite in ["token", "runtime", "inspect", "qa", "prepare", "parity-gpu"] {
+    // Suites from each checks crate: inference, structure, global, llama.cpp, operations.
+    for suite in [
+        "token",
+        "runtime",
+        "inspect",
+        "qa",
+        "prepare",
+        "parity-gpu",
+        "llamacpp-text",
+        "merge",
+        "prune",
+        "quantize",
+    ] {
         assert!(
             suites.contains(suite),
             "suite {suite} missing from `tmgt list-checks`: {suites:?}"

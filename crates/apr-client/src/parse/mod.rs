@@ -408,6 +408,38 @@ pub fn import(c: &Captured) -> Result<Reply<ImportOutput>, AprError> {
     object(c, "import", read_import)
 }
 
+/// `apr merge --json` (executed).
+///
+/// # Errors
+/// See the module rules.
+pub fn merge(c: &Captured) -> Result<Reply<MergeOutput>, AprError> {
+    object(c, "merge", read_merge)
+}
+
+/// `apr prune --json` (executed).
+///
+/// # Errors
+/// See the module rules.
+pub fn prune(c: &Captured) -> Result<Reply<PruneOutput>, AprError> {
+    object(c, "prune", read_prune)
+}
+
+/// `apr prune --plan --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn prune_plan(c: &Captured) -> Result<Reply<PrunePlan>, AprError> {
+    object(c, "prune --plan", read_prune_plan)
+}
+
+/// `apr quantize --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn quantize(c: &Captured) -> Result<Reply<QuantizeOutput>, AprError> {
+    object(c, "quantize", read_quantize)
+}
+
 /// `apr export --json`.
 ///
 /// # Errors

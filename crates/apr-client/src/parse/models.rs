@@ -1936,3 +1936,113 @@ pub(crate) fn read_export(cx: &mut Cx, n: &Node<'_>) -> ExportOutput {
         quantization: cx.opt(n, "quantization"),
     }
 }
+
+/// `apr --json merge` (executed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MergeOutput {
+    /// `success`.
+    pub status: String,
+    /// The written file, as apr names it.
+    pub output: String,
+    /// `average`, `weighted`, `slerp`, `ties`, `dare`.
+    pub strategy: String,
+    pub model_count: u64,
+    /// Tensors written.
+    pub tensor_count: u64,
+    /// Bytes written.
+    pub output_size: u64,
+}
+
+pub(crate) fn read_merge(cx: &mut Cx, n: &Node<'_>) -> MergeOutput {
+    MergeOutput {
+        status: cx.req(n, "status"),
+        output: cx.req(n, "output"),
+        strategy: cx.req(n, "strategy"),
+        model_count: cx.req(n, "model_count"),
+        tensor_count: cx.req(n, "tensor_count"),
+        output_size: cx.req(n, "output_size"),
+    }
+}
+
+/// `apr --json prune` (executed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PruneOutput {
+    /// `completed`.
+    pub status: String,
+    pub output: String,
+    /// `Magnitude`, ...
+    pub method: String,
+    pub target_ratio: f64,
+    /// Tensors written.
+    pub tensors: u64,
+    pub original_params: u64,
+    /// Parameters left in the model (pruning zeroes, it does not remove).
+    pub pruned_params: u64,
+    /// Parameters that are zero after pruning, by apr's count.
+    pub zero_params: u64,
+    /// `zero_params / original_params`, by apr.
+    pub actual_sparsity: f64,
+    pub output_size: u64,
+}
+
+pub(crate) fn read_prune(cx: &mut Cx, n: &Node<'_>) -> PruneOutput {
+    PruneOutput {
+        status: cx.req(n, "status"),
+        output: cx.req(n, "output"),
+        method: cx.req(n, "method"),
+        target_ratio: cx.req(n, "target_ratio"),
+        tensors: cx.req(n, "tensors"),
+        original_params: cx.req(n, "original_params"),
+        pruned_params: cx.req(n, "pruned_params"),
+        zero_params: cx.req(n, "zero_params"),
+        actual_sparsity: cx.req(n, "actual_sparsity"),
+        output_size: cx.req(n, "output_size"),
+    }
+}
+
+/// `apr --json prune --plan`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PrunePlan {
+    pub method: String,
+    pub target_ratio: f64,
+    pub parameters_in: u64,
+    pub parameters_kept: u64,
+    /// Percent of the weights the plan says pruning zeroes.
+    pub weights_zeroed_pct: f64,
+    pub estimated_output_size: u64,
+}
+
+pub(crate) fn read_prune_plan(cx: &mut Cx, n: &Node<'_>) -> PrunePlan {
+    PrunePlan {
+        method: cx.req(n, "method"),
+        target_ratio: cx.req(n, "target_ratio"),
+        parameters_in: cx.req(n, "parameters_in"),
+        parameters_kept: cx.req(n, "parameters_kept"),
+        weights_zeroed_pct: cx.req(n, "weights_zeroed_pct"),
+        estimated_output_size: cx.req(n, "estimated_output_size"),
+    }
+}
+
+/// `apr --json quantize`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QuantizeOutput {
+    /// `success`.
+    pub status: String,
+    pub output: String,
+    /// `Int8`, `Int4`, `Fp16`, `Q4K`.
+    pub scheme: String,
+    pub original_size: u64,
+    pub quantized_size: u64,
+    pub tensor_count: u64,
+}
+
+pub(crate) fn read_quantize(cx: &mut Cx, n: &Node<'_>) -> QuantizeOutput {
+    QuantizeOutput {
+        status: cx.req(n, "status"),
+        output: cx.req(n, "output"),
+        scheme: cx.req(n, "scheme"),
+        original_size: cx.req(n, "original_size"),
+        quantized_size: cx.req(n, "quantized_size"),
+        tensor_count: cx.req(n, "tensor_count"),
+    }
+}

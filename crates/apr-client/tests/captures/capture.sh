@@ -111,6 +111,12 @@ capture rosetta_diff_tensors_apr_gguf_qwen2 --json rosetta diff-tensors "$Q_APR"
 capture rosetta_diff_tensors_apr_gguf_llama --json rosetta diff-tensors "$L_APR" "$L_GGUF"
 capture rosetta_fingerprint_apr_qwen2 --json rosetta fingerprint "$Q_APR"
 
+# Model operations.
+capture merge_apr_llama_self --json merge "$L_APR" "$L_APR" --strategy average -o "$WORK/merged.apr"
+capture prune_apr_llama --json prune "$L_APR" --method magnitude --target-ratio 0.5 -o "$WORK/pruned.apr"
+capture prune_plan_apr_llama --json prune "$L_APR" --method magnitude --target-ratio 0.5 --plan
+capture prune_ratio_zero --json prune "$L_APR" --method magnitude --target-ratio 0 -o "$WORK/pruned0.apr"
+capture quantize_apr_llama_int8 --json quantize "$L_APR" --scheme int8 -o "$WORK/quantized.apr"
 # Runtimes.
 capture run_gguf_qwen2_logprobs --json run "$Q_GGUF" '--prompt=def add(a, b):' --max-tokens 8 \
     --temperature 0 --no-gpu --logprobs 3

@@ -82,5 +82,9 @@ pub fn all_parsers() -> Vec<(&'static str, AnyParser)> {
         ("pull", |c| parse::pull(c).map(drop)),
         ("import", |c| parse::import(c).map(drop)),
         ("export", |c| parse::export(c).map(drop)),
+        ("merge", |c| parse::merge(c).map(drop)),
+        ("prune_plan", |c| parse::prune_plan(c).map(drop)),
+        ("prune", |c| parse::prune(c).map(drop)),
+        ("quantize", |c| parse::quantize(c).map(drop)),
     ]
 }
