@@ -122,6 +122,13 @@ impl Build {
         Ok(self.arg(s))
     }
 
+    /// An input file given after a flag (`--base-model M`).
+    fn input_opt(mut self, flag: &str, path: &Path) -> Result<Build, AprError> {
+        let s = path_arg(path).map_err(|e| self.name_error(e))?;
+        self.inv.inputs.push(path.to_path_buf());
+        Ok(self.arg(flag).arg(s))
+    }
+
     fn output(mut self, flag: &str, path: &Path) -> Result<Build, AprError> {
         let s = path_arg(path).map_err(|e| self.name_error(e))?;
         self.inv.outputs.push(path.to_path_buf());
@@ -657,8 +664,9 @@ impl Invocation {
         Ok(b.done())
     }
 
-    /// `apr --json merge A B ... --strategy S [--weights W,...] -o OUT`: the model operations'
-    /// merge (`average`, `weighted`, `slerp`, `ties`, `dare`).
+    /// `apr --json merge A B ... --strategy S [--weights W,...] [--base-model M] -o OUT`: the
+    /// model operations' merge (`average`, `weighted`, `slerp`, `ties`, `dare`; the last two
+    /// take the base model their task vectors are measured from).
     ///
     /// # Errors
     /// Relative path, fewer than two inputs, or weights that are not one per input.
@@ -666,6 +674,7 @@ impl Invocation {
         inputs: &[&Path],
         strategy: &str,
         weights: Option<&[f64]>,
+        base: Option<&Path>,
         out: &Path,
     ) -> Result<Invocation, AprError> {
         if inputs.len() < 2 {
@@ -683,7 +692,108 @@ impl Invocation {
             let list: Vec<String> = w.iter().map(f64::to_string).collect();
             b = b.opt("--weights", list.join(","));
         }
+        if let Some(base) = base {
+            b = b.input_opt("--base-model", base)?;
+        }
         Ok(b.output("-o", out)?.done())
+    }
+
+    /// `apr --json merge A B ... --strategy S --plan`: what the merge would do.
+    ///
+    /// # Errors
+    /// Relative path, or fewer than two inputs.
+    pub fn merge_plan(inputs: &[&Path], strategy: &str) -> Result<Invocation, AprError> {
+        if inputs.len() < 2 {
+            return Err(invalid("merge", "merging needs at least two models"));
+        }
+        let mut b = Build::new("merge");
+        for input in inputs {
+            b = b.input(input)?;
+        }
+        Ok(b.opt("--strategy", strategy).flag("--plan", true).done())
+    }
+
+    /// `apr --json quantize INPUT --scheme S --plan`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn quantize_plan(input: &Path, scheme: Quantize) -> Result<Invocation, AprError> {
+        Ok(Build::new("quantize")
+            .input(input)?
+            .opt("--scheme", scheme.as_arg())
+            .flag("--plan", true)
+            .done())
+    }
+
+    /// `apr --json convert INPUT --compress C -o OUT` (`none`, `zstd`, `zstd-max`, `lz4`).
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn convert_compressed(
+        input: &Path,
+        codec: &str,
+        out: &Path,
+    ) -> Result<Invocation, AprError> {
+        Ok(Build::new("convert")
+            .input(input)?
+            .opt("--compress", codec)
+            .output("-o", out)?
+            .done())
+    }
+
+    /// `apr --json trace MODEL --save-tensor all --save-tensor-dir DIR
+    /// --save-tensor-layers 0..LAYERS`: one forward pass of apr's fixed trace prompt over a
+    /// `.apr`, every stage of layers `0..LAYERS` dumped as f32 under DIR (see
+    /// [`crate::stage_dump`]). apr prints text, not JSON, whatever `--json` says.
+    ///
+    /// # Errors
+    /// Relative path, or no layers.
+    pub fn trace_stages(model: &Path, dir: &Path, layers: u32) -> Result<Invocation, AprError> {
+        if layers == 0 {
+            return Err(invalid("trace", "a trace needs at least one layer"));
+        }
+        Ok(Build::new("trace")
+            .input(model)?
+            .opt("--save-tensor", "all")
+            .output("--save-tensor-dir", dir)?
+            .opt("--save-tensor-layers", format!("0..{layers}"))
+            .done())
+    }
+
+    /// `apr --json finetune INPUT --method lora --rank R --plan`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn finetune_plan(input: &Path, rank: u32) -> Result<Invocation, AprError> {
+        Ok(Build::new("finetune")
+            .input(input)?
+            .opt("--method", "lora")
+            .opt("--rank", rank)
+            .flag("--plan", true)
+            .done())
+    }
+
+    /// `apr --json distill TEACHER --student S -d DATA --epochs E (-o OUT | --plan)`.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn distill(
+        teacher: &Path,
+        student: &Path,
+        data: &Path,
+        epochs: u32,
+        out: Option<&Path>,
+    ) -> Result<Invocation, AprError> {
+        let b = Build::new("distill")
+            .input(teacher)?
+            .input_opt("--student", student)?
+            .input_opt("-d", data)?
+            .opt("--epochs", epochs);
+        Ok(match out {
+            Some(out) => b.output("-o", out)?,
+            None => b.flag("--plan", true),
+        }
+        .done())
     }
 
     /// `apr --json prune INPUT --method magnitude --target-ratio R (-o OUT | --plan)`: with
@@ -797,7 +907,7 @@ mod tests {
             Path::new("/m/b.apr"),
             Path::new("/o/m.apr"),
         );
-        let inv = Invocation::merge(&[a, b], "weighted", Some(&[1.0, 0.0]), out).unwrap();
+        let inv = Invocation::merge(&[a, b], "weighted", Some(&[1.0, 0.0]), None, out).unwrap();
         assert_eq!(
             inv.args(),
             [
@@ -815,8 +925,8 @@ mod tests {
         );
         assert_eq!(inv.inputs().len(), 2);
         assert_eq!(inv.outputs(), [PathBuf::from("/o/m.apr")]);
-        assert!(Invocation::merge(&[a], "average", None, out).is_err());
-        assert!(Invocation::merge(&[a, b], "weighted", Some(&[1.0]), out).is_err());
+        assert!(Invocation::merge(&[a], "average", None, None, out).is_err());
+        assert!(Invocation::merge(&[a, b], "weighted", Some(&[1.0]), None, out).is_err());
         let plan = Invocation::prune(a, 0.5, None).unwrap();
         assert!(plan.args().contains(&"--plan".to_string()) && plan.outputs().is_empty());
         let q = Invocation::quantize(a, Quantize::Int8, out).unwrap();

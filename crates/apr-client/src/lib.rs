@@ -23,6 +23,7 @@ mod error;
 mod invocation;
 pub mod parse;
 mod process;
+pub mod stage_dump;
 
 use std::ffi::OsStr;
 use std::io::Read;

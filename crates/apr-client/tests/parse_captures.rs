@@ -38,10 +38,16 @@ fn parser_for(case: &str) -> &'static str {
         ("compare_hf", "compare_hf"),
         ("pull_dry_run", "pull_dry_run"),
         ("pull", "pull"),
+        ("merge_plan", "merge_plan"),
         ("merge", "merge"),
         ("prune_plan", "prune_plan"),
         ("prune", "prune"),
+        ("quantize_plan", "quantize_plan"),
         ("quantize", "quantize"),
+        ("convert", "convert"),
+        ("finetune_plan", "finetune_plan"),
+        ("distill_plan", "distill_plan"),
+        ("distill", "distill"),
     ];
     TABLE
         .iter()
@@ -125,6 +131,12 @@ fn drift_of(name: &str, c: &Captured) -> Result<Vec<apr_client::FieldProblem>, A
         "prune_plan" => d(parse::prune_plan(c)),
         "prune" => d(parse::prune(c)),
         "quantize" => d(parse::quantize(c)),
+        "merge_plan" => d(parse::merge_plan(c)),
+        "quantize_plan" => d(parse::quantize_plan(c)),
+        "convert" => d(parse::convert(c)),
+        "finetune_plan" => d(parse::finetune_plan(c)),
+        "distill_plan" => d(parse::distill_plan(c)),
+        "distill" => d(parse::distill(c)),
         other => panic!("unknown parser {other}"),
     }
 }
@@ -912,6 +924,21 @@ fn model_operations() {
     let q = ok(parse::quantize(&capture("quantize_apr_llama_int8"))).value;
     assert_eq!((q.scheme.as_str(), q.tensor_count), ("Int8", 21));
     assert!(q.quantized_size < q.original_size);
+    let mp = ok(parse::merge_plan(&capture("merge_plan_apr_llama"))).value;
+    assert_eq!((mp.model_count, mp.total_input_size), (2, 2 * 1_381_124));
+    let qp = ok(parse::quantize_plan(&capture("quantize_plan_apr_llama"))).value;
+    assert_eq!(
+        (qp.input_size, qp.output_format.as_str()),
+        (1_381_124, "apr")
+    );
+    let cv = ok(parse::convert(&capture("convert_apr_llama_zstd"))).value;
+    assert_eq!(cv.compression.as_deref(), Some("zstd"));
+    let ft = ok(parse::finetune_plan(&capture("finetune_plan_apr_llama"))).value;
+    assert_eq!((ft.model_params, ft.recommended_rank), (336_192, 4));
+    let ds = ok(parse::distill(&capture("distill_apr_llama"))).value;
+    assert_eq!((ds.teacher_tensors, ds.student_tensors), (21, 21));
+    let dp = ok(parse::distill_plan(&capture("distill_plan_apr_llama"))).value;
+    assert_eq!(dp.teacher_size, 1_381_124);
     match parse::prune(&capture("prune_ratio_zero")) {
         Err(AprError::Exit {
             code: 5,

@@ -298,8 +298,20 @@ pub(crate) fn merge_is(
     weights: Option<&[f64]>,
     want: &Path,
 ) -> Result<Verdict, CheckError> {
+    merge_is_with(cx, inputs, strategy, weights, None, want)
+}
+
+/// The same with a base model (TIES, DARE).
+pub(crate) fn merge_is_with(
+    cx: &dyn Context,
+    inputs: &[&Path],
+    strategy: &str,
+    weights: Option<&[f64]>,
+    base: Option<&Path>,
+    want: &Path,
+) -> Result<Verdict, CheckError> {
     let out = scratch(cx, &format!("merged-{strategy}.apr"))?;
-    let invocation = Invocation::merge(inputs, strategy, weights, &out)?;
+    let invocation = Invocation::merge(inputs, strategy, weights, base, &out)?;
     if let Err(refused) = operate(cx, &invocation, parse::merge)? {
         return Ok(refused);
     }

@@ -187,8 +187,8 @@ fn decode(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     }
 }
 
-/// IEEE 754 half to single precision.
-fn f16_to_f32(h: u16) -> f32 {
+/// IEEE 754 half to single precision, exactly (every half value is a single value).
+pub fn f16_to_f32(h: u16) -> f32 {
     let sign = u32::from(h >> 15) << 31;
     let exp = u32::from((h >> 10) & 0x1f);
     let mant = u32::from(h & 0x3ff);

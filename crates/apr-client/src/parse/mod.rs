@@ -440,6 +440,90 @@ pub fn quantize(c: &Captured) -> Result<Reply<QuantizeOutput>, AprError> {
     object(c, "quantize", read_quantize)
 }
 
+/// `apr merge --plan --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn merge_plan(c: &Captured) -> Result<Reply<MergePlan>, AprError> {
+    object(c, "merge --plan", read_merge_plan)
+}
+
+/// `apr quantize --plan --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn quantize_plan(c: &Captured) -> Result<Reply<QuantizePlan>, AprError> {
+    object(c, "quantize --plan", read_quantize_plan)
+}
+
+/// `apr convert --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn convert(c: &Captured) -> Result<Reply<ConvertOutput>, AprError> {
+    object(c, "convert", read_convert)
+}
+
+/// `apr trace --save-tensor`: plain text whatever `--json` says. The one line read is
+/// `Token ids: [a, b, ...] (N tokens)`, the prompt as apr tokenized it; the stage files are
+/// read from the folder (see [`crate::stage_dump`]).
+///
+/// # Errors
+/// A failure exit, or no well-formed `Token ids:` line.
+pub fn trace_stages(c: &Captured) -> Result<Reply<TraceStages>, AprError> {
+    let code = exit_code(c)?;
+    if code != 0 {
+        return Err(exit_error(c, code));
+    }
+    let text = String::from_utf8_lossy(&c.stdout);
+    let token_ids = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Token ids:"))
+        .and_then(|rest| {
+            let list = rest.trim().strip_prefix('[')?.split(']').next()?;
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<u32>().ok())
+                .collect::<Option<Vec<u32>>>()
+        })
+        .ok_or_else(|| AprError::Shape {
+            detail: format!(
+                "`trace --save-tensor` printed no `Token ids: [...]` line; stdout starts with: {:?}",
+                snippet(&text)
+            ),
+        })?;
+    Ok(Reply {
+        value: TraceStages { token_ids },
+        exit_code: code,
+        drift: Vec::new(),
+    })
+}
+
+/// `apr finetune --plan --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn finetune_plan(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
+    object(c, "finetune --plan", read_finetune_plan)
+}
+
+/// `apr distill --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn distill(c: &Captured) -> Result<Reply<DistillOutput>, AprError> {
+    object(c, "distill", read_distill)
+}
+
+/// `apr distill --plan --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn distill_plan(c: &Captured) -> Result<Reply<DistillPlan>, AprError> {
+    object(c, "distill --plan", read_distill_plan)
+}
+
 /// `apr export --json`.
 ///
 /// # Errors

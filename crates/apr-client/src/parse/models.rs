@@ -2046,3 +2046,140 @@ pub(crate) fn read_quantize(cx: &mut Cx, n: &Node<'_>) -> QuantizeOutput {
         tensor_count: cx.req(n, "tensor_count"),
     }
 }
+
+/// `apr --json merge --plan`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MergePlan {
+    /// `valid`.
+    pub status: String,
+    pub strategy: String,
+    pub model_count: u64,
+    /// The inputs' bytes together.
+    pub total_input_size: u64,
+}
+
+pub(crate) fn read_merge_plan(cx: &mut Cx, n: &Node<'_>) -> MergePlan {
+    MergePlan {
+        status: cx.req(n, "status"),
+        strategy: cx.req(n, "strategy"),
+        model_count: cx.req(n, "model_count"),
+        total_input_size: cx.req(n, "total_input_size"),
+    }
+}
+
+/// `apr --json quantize --plan`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QuantizePlan {
+    pub input_size: u64,
+    pub estimated_output_size: u64,
+    pub reduction_ratio: f64,
+    /// `Int8`, `Int4`, `Fp16`, `Q4K`.
+    pub scheme: String,
+    /// `apr`, `gguf`, `safetensors`.
+    pub output_format: String,
+}
+
+pub(crate) fn read_quantize_plan(cx: &mut Cx, n: &Node<'_>) -> QuantizePlan {
+    QuantizePlan {
+        input_size: cx.req(n, "input_size"),
+        estimated_output_size: cx.req(n, "estimated_output_size"),
+        reduction_ratio: cx.req(n, "reduction_ratio"),
+        scheme: cx.req(n, "scheme"),
+        output_format: cx.req(n, "output_format"),
+    }
+}
+
+/// `apr --json convert`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConvertOutput {
+    /// `success`.
+    pub status: String,
+    pub output: String,
+    pub original_size: u64,
+    pub converted_size: u64,
+    pub tensor_count: u64,
+    /// `zstd`, `lz4`, or null.
+    pub compression: Option<String>,
+}
+
+pub(crate) fn read_convert(cx: &mut Cx, n: &Node<'_>) -> ConvertOutput {
+    ConvertOutput {
+        status: cx.req(n, "status"),
+        output: cx.req(n, "output"),
+        original_size: cx.req(n, "original_size"),
+        converted_size: cx.req(n, "converted_size"),
+        tensor_count: cx.req(n, "tensor_count"),
+        compression: cx.opt(n, "compression"),
+    }
+}
+
+/// `apr --json finetune --plan`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinetunePlan {
+    /// Parameters of the model, by apr's count.
+    pub model_params: u64,
+    /// `LoRA`, `QLoRA`, `Full`.
+    pub recommended_method: String,
+    pub recommended_rank: u64,
+    /// Parameters the plan trains.
+    pub trainable_params: u64,
+    pub trainable_percent: f64,
+}
+
+pub(crate) fn read_finetune_plan(cx: &mut Cx, n: &Node<'_>) -> FinetunePlan {
+    FinetunePlan {
+        model_params: cx.req(n, "model_params"),
+        recommended_method: cx.req(n, "recommended_method"),
+        recommended_rank: cx.req(n, "recommended_rank"),
+        trainable_params: cx.req(n, "trainable_params"),
+        trainable_percent: cx.req(n, "trainable_percent"),
+    }
+}
+
+/// `apr --json distill` (executed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DistillOutput {
+    /// `completed`.
+    pub status: String,
+    pub output: String,
+    pub teacher_size: u64,
+    pub student_size: u64,
+    pub output_size: u64,
+    pub teacher_tensors: u64,
+    pub student_tensors: u64,
+}
+
+pub(crate) fn read_distill(cx: &mut Cx, n: &Node<'_>) -> DistillOutput {
+    DistillOutput {
+        status: cx.req(n, "status"),
+        output: cx.req(n, "output"),
+        teacher_size: cx.req(n, "teacher_size"),
+        student_size: cx.req(n, "student_size"),
+        output_size: cx.req(n, "output_size"),
+        teacher_tensors: cx.req(n, "teacher_tensors"),
+        student_tensors: cx.req(n, "student_tensors"),
+    }
+}
+
+/// `apr --json distill --plan`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DistillPlan {
+    pub teacher_size: u64,
+    pub student_size: u64,
+    pub epochs: u64,
+}
+
+pub(crate) fn read_distill_plan(cx: &mut Cx, n: &Node<'_>) -> DistillPlan {
+    DistillPlan {
+        teacher_size: cx.req(n, "teacher_size"),
+        student_size: cx.req(n, "student_size"),
+        epochs: cx.req(n, "epochs"),
+    }
+}
+
+/// What `apr trace --save-tensor` says on stdout.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceStages {
+    /// apr's fixed trace prompt as the file's own tokenizer encoded it (no BOS).
+    pub token_ids: Vec<u32>,
+}

@@ -117,6 +117,15 @@ capture prune_apr_llama --json prune "$L_APR" --method magnitude --target-ratio 
 capture prune_plan_apr_llama --json prune "$L_APR" --method magnitude --target-ratio 0.5 --plan
 capture prune_ratio_zero --json prune "$L_APR" --method magnitude --target-ratio 0 -o "$WORK/pruned0.apr"
 capture quantize_apr_llama_int8 --json quantize "$L_APR" --scheme int8 -o "$WORK/quantized.apr"
+capture merge_plan_apr_llama --json merge "$L_APR" "$L_APR" --strategy average --plan
+capture quantize_plan_apr_llama --json quantize "$L_APR" --scheme int8 --plan
+capture convert_apr_llama_zstd --json convert "$L_APR" --compress zstd -o "$WORK/zstd.apr"
+capture finetune_plan_apr_llama --json finetune "$L_APR" --method lora --rank 4 --plan
+printf '%s\n' '{"instruction":"Say hi","output":"hi"}' >"$WORK/distill.jsonl"
+capture distill_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/distill.jsonl" \
+    --epochs 1 -o "$WORK/distilled.apr"
+capture distill_plan_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/distill.jsonl" \
+    --epochs 1 --plan
 # Runtimes.
 capture run_gguf_qwen2_logprobs --json run "$Q_GGUF" '--prompt=def add(a, b):' --max-tokens 8 \
     --temperature 0 --no-gpu --logprobs 3

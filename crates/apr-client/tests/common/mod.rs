@@ -86,5 +86,11 @@ pub fn all_parsers() -> Vec<(&'static str, AnyParser)> {
         ("prune_plan", |c| parse::prune_plan(c).map(drop)),
         ("prune", |c| parse::prune(c).map(drop)),
         ("quantize", |c| parse::quantize(c).map(drop)),
+        ("merge_plan", |c| parse::merge_plan(c).map(drop)),
+        ("quantize_plan", |c| parse::quantize_plan(c).map(drop)),
+        ("convert", |c| parse::convert(c).map(drop)),
+        ("finetune_plan", |c| parse::finetune_plan(c).map(drop)),
+        ("distill_plan", |c| parse::distill_plan(c).map(drop)),
+        ("distill", |c| parse::distill(c).map(drop)),
     ]
 }
