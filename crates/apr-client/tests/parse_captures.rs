@@ -7,7 +7,7 @@ mod common;
 use apr_client::parse::{
     self, FinishReason, GateState, ModelFormat, ParityOutput, RunStatus, TreeKind,
 };
-use apr_client::{AprError, Captured, Reply};
+use apr_client::{AprError, Captured, Reply, stage_dump};
 use common::capture;
 
 /// The parser each case is read with, by case-name prefix.
@@ -48,6 +48,7 @@ fn parser_for(case: &str) -> &'static str {
         ("finetune_plan", "finetune_plan"),
         ("distill_plan", "distill_plan"),
         ("distill", "distill"),
+        ("trace_stages", "trace_stages"),
     ];
     TABLE
         .iter()
@@ -69,6 +70,7 @@ const FAILURES: &[(&str, i32)] = &[
     ("compare_hf_offline", 10),
     ("pull_offline", 10),
     ("prune_ratio_zero", 5),
+    ("trace_stages_gguf_refused", 6),
 ];
 
 /// Every capture is either parsed without any drift, or is a documented failure.
@@ -137,6 +139,7 @@ fn drift_of(name: &str, c: &Captured) -> Result<Vec<apr_client::FieldProblem>, A
         "finetune_plan" => d(parse::finetune_plan(c)),
         "distill_plan" => d(parse::distill_plan(c)),
         "distill" => d(parse::distill(c)),
+        "trace_stages" => d(parse::trace_stages(c)),
         other => panic!("unknown parser {other}"),
     }
 }
@@ -947,6 +950,29 @@ fn model_operations() {
         }) => {
             assert!(stderr.contains("between 0 and 1 (exclusive)"), "{stderr}");
         }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_trace_gives_the_ids_apr_traced_and_stage_files_the_reader_sizes_from_the_model() {
+    let trace = ok(parse::trace_stages(&capture("trace_stages_apr_llama"))).value;
+    // "What is 2+2?" in tiny-llama's own tokenizer, no BOS: the ids HF's tokenizer gives.
+    assert_eq!(trace.token_ids, [1674, 300, 221, 18, 11, 18, 31]);
+    let files = common::captures_dir().join("trace_stages_apr_llama/files");
+    let norm = stage_dump::read(&stage_dump::path(&files, Some(0), "attn_norm")).unwrap();
+    // 7 positions of hidden 64.
+    assert_eq!((norm.layer, norm.values.len()), (Some(0), 7 * 64));
+    assert!(norm.values.iter().all(|v| v.is_finite()));
+    let head = stage_dump::read(&stage_dump::path(&files, None, "lm_head")).unwrap();
+    // The last position's logits over the vocabulary of 2048.
+    assert_eq!((head.layer, head.values.len()), (None, 2048));
+    match parse::trace_stages(&capture("trace_stages_gguf_refused")) {
+        Err(AprError::Exit {
+            code: 6,
+            stderr_tail,
+            ..
+        }) => assert!(stderr_tail.contains("only qwen3_moe"), "{stderr_tail}"),
         other => panic!("{other:?}"),
     }
 }

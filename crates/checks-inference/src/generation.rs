@@ -3,7 +3,7 @@
 use crate::compare::{Produced, StepLogprobs};
 use apr_client::{Invocation, parse};
 use std::path::Path;
-use tmgt_check::{CheckError, Context};
+use tmgt_check::{CheckError, Context, Prompt};
 
 /// Top-k apr reports per step when log-probabilities are asked for (its maximum).
 pub const APR_TOP_K: u8 = 20;
@@ -23,7 +23,17 @@ pub struct Generation {
 
 /// Runs apr greedily on `model` with the instance's prompt.
 pub fn generate(cx: &dyn Context, model: &Path, logprobs: bool) -> Result<Generation, CheckError> {
-    let prompt = cx.prompt()?;
+    generate_for(cx, model, cx.prompt()?, logprobs)
+}
+
+/// Runs apr greedily on `model` with `prompt` (the same call, shared, as every other check
+/// generating from that file and prompt).
+pub fn generate_for(
+    cx: &dyn Context,
+    model: &Path,
+    prompt: &Prompt,
+    logprobs: bool,
+) -> Result<Generation, CheckError> {
     let invocation = Invocation::run(
         model,
         &prompt.text,

@@ -4,7 +4,7 @@
 pub mod compare;
 mod generation;
 
-pub use generation::APR_TOP_K;
+pub use generation::{APR_TOP_K, Generation, generate_for};
 
 mod canary;
 mod drift;

@@ -75,6 +75,9 @@ pub trait Context: Sync {
     fn artifact(&self, kind: ArtifactKind) -> Result<PathBuf, CheckError>;
     /// The oracle of the instance's model and prompt, verified against the model's files.
     fn oracle(&self) -> Result<Arc<Oracle>, CheckError>;
+    /// The oracle of the instance's model for the run's prompt number `index`, for checks of
+    /// a model that judge every prompt.
+    fn prompt_oracle(&self, index: usize) -> Result<Arc<Oracle>, CheckError>;
     /// The reference perplexity of the evaluation text for the instance's model.
     fn perplexity_oracle(&self) -> Result<Arc<PerplexityOracle>, CheckError>;
     /// The evaluation text whose perplexity the oracle records.

@@ -22,8 +22,9 @@ pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant};
 pub use thresholds::{
-    DriftThresholds, LogprobThresholds, PerplexityThresholds, QaThresholds, RuntimeThresholds,
-    SelftestThresholds, StructureThresholds, Thresholds, TieThresholds, TokenThresholds,
+    DriftThresholds, LocalizeThresholds, LogprobThresholds, PerplexityThresholds, QaThresholds,
+    RuntimeThresholds, SelftestThresholds, StructureThresholds, Thresholds, TieThresholds,
+    TokenThresholds,
 };
 pub use verdict::{Evidence, Status, Verdict};
 

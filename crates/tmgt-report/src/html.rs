@@ -81,6 +81,13 @@ table.stream td.after { color: var(--muted); }
 table.stream td.tie { color: var(--xfail); font-weight: 700; }
 table.stream td.missing { background: var(--soft); color: var(--muted); }
 .divergence { margin: .3rem 0; }
+figure.localization { margin: .6rem 0; } figure.localization svg { width: 100%; max-width: 720px; height: auto; }
+figure.localization .axis { font-size: 9px; fill: var(--muted); }
+figure.localization .tolerance { stroke: var(--muted); stroke-dasharray: 4 3; }
+figure.localization .errors { fill: none; stroke: var(--xpass); stroke-width: 1.2; }
+figure.localization .agrees { fill: var(--pass); } figure.localization .departs { fill: var(--fail); }
+figure.localization .first { font-size: 10px; fill: var(--fail); }
+figure.localization figcaption { color: var(--muted); font-size: 12px; }
 "#;
 
 const SCRIPT: &str = r#"
@@ -370,6 +377,9 @@ fn result(out: &mut String, r: &ResultRecord, index: usize, cell: &str) {
     );
     out.push_str("</dl>\n");
     tokens(out, r);
+    if let Some(chart) = crate::localization::chart(&r.details) {
+        out.push_str(&chart);
+    }
     if !r.invocations.is_empty() {
         let mut calls = String::new();
         for i in &r.invocations {

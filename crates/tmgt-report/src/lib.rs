@@ -11,6 +11,7 @@ pub mod group;
 pub mod html;
 pub mod junit;
 pub mod ledger;
+pub mod localization;
 pub mod markdown;
 pub mod matrix;
 pub mod paths;

@@ -20,6 +20,9 @@ use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
+/// The suite whose results say where a model's forward pass departs from HF.
+const LOCALIZE_SUITE: &str = "localize";
+
 /// What makes two failing results the same finding.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fingerprint {
@@ -284,6 +287,15 @@ fn section(
             "- a consequence of finding {c}: the same apr call failed there"
         );
     }
+    if let Some(loc) = localization_of(report, first) {
+        let _ = writeln!(
+            s,
+            "- localized by {} ({}): {}",
+            md_code(&loc.id),
+            loc.verdict,
+            first_line(&loc.message)
+        );
+    }
     let apr = &report.apr;
     let _ = writeln!(
         s,
@@ -363,6 +375,20 @@ fn section(
 
 /// What failed and how, or for the results of an artifact no ticketed failure explains, that
 /// artifact.
+/// The localize suite's result for the model of an f32 (or model-wide) finding, when one
+/// traced it: where apr's forward pass departs from HF is the next thing its reader asks.
+fn localization_of<'a>(report: &'a Report, r: &ResultRecord) -> Option<&'a ResultRecord> {
+    if r.suite == LOCALIZE_SUITE || !matches!(r.quant.as_deref(), None | Some("f32")) {
+        return None;
+    }
+    report.results.iter().find(|l| {
+        l.suite == LOCALIZE_SUITE
+            && l.model.is_some()
+            && l.model == r.model
+            && l.details.get("localization").is_some()
+    })
+}
+
 fn title(f: &Finding<'_>) -> String {
     let first = f.results[0];
     if let Some(artifact) = blocker(first) {

@@ -194,3 +194,50 @@ fn diff_of_two_runs() {
     let same = Diff::between(&old, &old);
     assert!(same.is_empty() && !same.regressed());
 }
+
+#[test]
+fn a_localization_reaches_the_model_s_f32_tickets_and_is_drawn_in_the_page() {
+    let mut r = common::report();
+    let mut loc = r.results[0].clone();
+    loc.id = "LOC001/f32-apr-stage-departs/tiny-llama".into();
+    loc.code = "LOC001".into();
+    loc.check = "f32-apr-stage-departs".into();
+    loc.suite = "localize".into();
+    loc.model = Some("tiny-llama".into());
+    loc.quant = None;
+    loc.prompt = None;
+    loc.verdict = ReportVerdict::Fail;
+    loc.message = "layer 0 `q_post_rope` departs from HF (rel. L2 4.1e-1, cosine 0.9100) while \
+                   layer 0 `qkv_matmul` agrees to 3.0e-7"
+        .into();
+    loc.details = serde_json::json!({"localization": {
+        "tolerance": 1e-3,
+        "first_departure": "layer-0/q_post_rope",
+        "stages": [
+            {"key": "layer-0/qkv_matmul", "rel_l2": 3e-7, "norm_rel": 1e-7, "departs": false},
+            {"key": "layer-0/q_post_rope", "rel_l2": 0.41, "norm_rel": 0.0, "departs": true},
+        ]
+    }});
+    r.results.push(loc);
+    let md = ticket::render(&r);
+    let localized: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("- localized by"))
+        .collect();
+    assert!(!localized.is_empty(), "{md}");
+    assert!(
+        localized.iter().all(|l| l.contains(
+            "`LOC001/f32-apr-stage-departs/tiny-llama` (fail): layer 0 `q_post_rope` departs"
+        )),
+        "{localized:?}"
+    );
+    // Only f32 and model-wide findings of that model carry it: not the int4 token drift.
+    let int4 = md
+        .split("## ")
+        .find(|s| s.contains("TOK001 tiny-llama int4"))
+        .unwrap();
+    assert!(!int4.contains("- localized by"), "{int4}");
+    let page = html::render(&r);
+    assert_eq!(page.matches("<figure class=\"localization\">").count(), 1);
+    assert!(page.contains("first departure: <code>layer-0/q_post_rope</code> (stage 2 of 2"));
+}

@@ -168,10 +168,14 @@ impl Context for InstanceContext<'_> {
     }
 
     fn oracle(&self) -> Result<Arc<Oracle>, CheckError> {
-        let model = self.instance.model.ok_or(CheckError::Scope("model"))?;
         let prompt = self.instance.prompt.ok_or(CheckError::Scope("prompt"))?;
+        self.prompt_oracle(prompt)
+    }
+
+    fn prompt_oracle(&self, index: usize) -> Result<Arc<Oracle>, CheckError> {
+        let model = self.instance.model.ok_or(CheckError::Scope("model"))?;
         self.state
-            .oracle(model, prompt)
+            .oracle(model, index)
             .map_err(|reason| CheckError::Input {
                 what: "oracle".into(),
                 reason,

@@ -48,6 +48,12 @@ pub struct OracleArgs {
     /// committed ones instead of writing them; exits 1 on any difference.
     #[arg(long, conflicts_with_all = ["replace", "out"])]
     check: bool,
+    /// Also write HF's activations at apr's trace stages (`stages.safetensors`, for the
+    /// localize suite) for these comma-separated ids: the `Token ids:` line of `apr trace
+    /// FILE.apr --save-tensor all`. A folder that already has stages is remade with the ids
+    /// it records.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    stage_ids: Option<Vec<u32>>,
     /// The Python 3.11 that makes the environment (default: $TMGT_PYTHON, python3.11, python3).
     #[arg(long)]
     python: Option<OsString>,
@@ -224,6 +230,53 @@ fn make_one(
         target.source.display(),
         out.display()
     );
+    let (summary, status) = run_script(env, command, "the oracle generator")?;
+    print_differences(&summary);
+    let exit = match status.code() {
+        Some(0) => Exit::Ok,
+        Some(1) => Exit::ChecksFailed,
+        _ => {
+            eprintln!("error: the oracle generator exited with {status}");
+            return Err(Exit::Harness);
+        }
+    };
+    if let Some(ids) = stage_ids(args, target)? {
+        let folder = match &args.save_hf {
+            Some(dir) => crate::absolute(dir),
+            None => target.source.clone(),
+        };
+        make_stages(env, &folder, out, &ids)?;
+    }
+    Ok(exit)
+}
+
+/// Runs the stage oracle for one model's HF folder into `out`.
+fn make_stages(env: &OracleEnv, folder: &Path, out: &Path, ids: &[u32]) -> Result<(), Exit> {
+    let list: Vec<String> = ids.iter().map(u32::to_string).collect();
+    let mut command = Command::new(&env.python);
+    command
+        .arg(&env.stages)
+        .arg("--model")
+        .arg(folder)
+        .arg("--out")
+        .arg(out)
+        .arg("--ids")
+        .arg(list.join(","));
+    let (_, status) = run_script(env, command, "the stage oracle")?;
+    if !status.success() {
+        eprintln!("error: the stage oracle exited with {status}");
+        return Err(Exit::Harness);
+    }
+    Ok(())
+}
+
+/// Runs one of the environment's scripts and reads the JSON summary it prints; a summary
+/// holding `error` is the script's refusal, told as a usage error.
+fn run_script(
+    env: &OracleEnv,
+    mut command: Command,
+    what: &str,
+) -> Result<(serde_json::Value, std::process::ExitStatus), Exit> {
     let output = command
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -234,7 +287,7 @@ fn make_one(
         })?;
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|e| {
         eprintln!(
-            "error: the oracle generator exited with {} without a summary ({e})",
+            "error: {what} exited with {} without a summary ({e})",
             output.status
         );
         Exit::Harness
@@ -243,15 +296,21 @@ fn make_one(
         eprintln!("error: {message}");
         return Err(Exit::Usage);
     }
-    print_differences(&summary);
-    Ok(match output.status.code() {
-        Some(0) => Exit::Ok,
-        Some(1) => Exit::ChecksFailed,
-        _ => {
-            eprintln!("error: the oracle generator exited with {}", output.status);
-            return Err(Exit::Harness);
+    Ok((summary, output.status))
+}
+
+/// The ids to make stages for: those given, else those the committed stages record.
+fn stage_ids(args: &OracleArgs, target: &Target) -> Result<Option<Vec<u32>>, Exit> {
+    if let Some(ids) = &args.stage_ids {
+        return Ok(Some(ids.clone()));
+    }
+    match tmgt_oracle::load_stages(&target.out) {
+        Ok(stages) => Ok(stages.map(|s| s.ids)),
+        Err(e) => {
+            eprintln!("error: {e}\nhelp: give the ids again with --stage-ids");
+            Err(Exit::Usage)
         }
-    })
+    }
 }
 
 /// Makes the oracles in scratch and compares them with the committed folder.

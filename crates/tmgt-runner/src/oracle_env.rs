@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 pub const LOCK: &str = include_str!("../../../tools/oracle/requirements.lock");
 /// The oracle implementation shared with `tools/fixtures/generate.py`.
 pub const GENERATOR: &str = include_str!("../../../tools/oracle/oracle.py");
+/// The stage oracle (the localize suite's), which imports the oracle's loading.
+pub const STAGES: &str = include_str!("../../../tools/oracle/stages.py");
 /// The interpreter the lock's wheels are built for.
 const PYTHON_VERSION: &str = "3.11";
 const COMPLETE: &str = ".tmgt-complete";
@@ -68,6 +70,8 @@ pub struct OracleEnv {
     pub python: PathBuf,
     /// The generator script, written from the binary's copy.
     pub generator: PathBuf,
+    /// The stage oracle's script, beside the generator it imports.
+    pub stages: PathBuf,
 }
 
 /// The user's cache folder for tmgt.
@@ -125,12 +129,16 @@ pub fn ensure(python: &OsStr) -> Result<OracleEnv, EnvError> {
         std::fs::write(dir.join(COMPLETE), LOCK).map_err(io(&dir))?;
     }
     let generator = dir.join("oracle.py");
-    if std::fs::read_to_string(&generator).ok().as_deref() != Some(GENERATOR) {
-        std::fs::write(&generator, GENERATOR).map_err(io(&generator))?;
+    let stages = dir.join("stages.py");
+    for (path, text) in [(&generator, GENERATOR), (&stages, STAGES)] {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+            std::fs::write(path, text).map_err(io(path))?;
+        }
     }
     Ok(OracleEnv {
         python: dir.join("bin").join("python"),
         generator,
+        stages,
         dir,
     })
 }

@@ -4,6 +4,7 @@
 use checks_global as _;
 use checks_inference as _;
 use checks_llamacpp as _;
+use checks_localize as _;
 use checks_operations as _;
 use checks_structure as _;
 
@@ -113,7 +114,8 @@ fn list_checks_through_the_binary_shows_every_checks_crate() {
     );
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let suites: BTreeSet<&str> = rows.iter().map(|r| r["suite"].as_str().unwrap()).collect();
-    // Suites from each checks crate: inference, structure, global, llama.cpp, operations.
+    // Suites from each checks crate: inference, structure, global, llama.cpp, operations,
+    // localize.
     for suite in [
         "token",
         "runtime",
@@ -125,6 +127,7 @@ fn list_checks_through_the_binary_shows_every_checks_crate() {
         "merge",
         "prune",
         "quantize",
+        "localize",
     ] {
         assert!(
             suites.contains(suite),

@@ -8,7 +8,7 @@
 //! its exit status, the two faults these suites exist to catch.
 
 mod common;
-use common::{link_repository_data, real_apr, repo_root, tmgt_in as tmgt};
+use common::{link_repository_data, real_apr, repo_root, run_report, tmgt_in as tmgt};
 
 use checks_structure::layout::Layout;
 use serde_json::Value;
@@ -19,29 +19,12 @@ use std::time::{Duration, Instant};
 /// `tmgt run` in `dir` with apr's raw verdicts; returns the exit code, the report's results
 /// and how long it took.
 fn run(dir: &Path, extra: &[&str]) -> (i32, Vec<Value>, Duration) {
-    let out = tempfile::tempdir().unwrap();
-    let out_arg = out.path().display().to_string();
-    let mut args = vec!["run", "--out", &out_arg, "--no-known-issues"];
-    args.extend_from_slice(extra);
     let started = Instant::now();
-    let output = tmgt(dir, &args);
-    let took = started.elapsed();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value = serde_json::from_slice(
-        &std::fs::read(out.path().join("report.json"))
-            .unwrap_or_else(|e| panic!("no report.json ({e}); stderr:\n{stderr}")),
-    )
-    .unwrap();
-    // Every damaged copy went when its check ended, and the folder with the run.
-    assert!(
-        !out.path().join("scratch").exists(),
-        "scratch left behind; stderr:\n{stderr}"
-    );
-    assert_eq!(report["harness"]["scratch_left_bytes"], 0);
+    let (code, report) = run_report(dir, extra);
     (
-        output.status.code().unwrap_or(-1),
+        code,
         report["results"].as_array().unwrap().clone(),
-        took,
+        started.elapsed(),
     )
 }
 

@@ -126,6 +126,15 @@ capture distill_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/d
     --epochs 1 -o "$WORK/distilled.apr"
 capture distill_plan_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/distill.jsonl" \
     --epochs 1 --plan
+# Stage dumps of one traced forward pass (text on stdout whatever --json says), with two of the
+# files it wrote kept beside the capture for the stage-dump reader's test.
+capture trace_stages_apr_llama --json trace "$L_APR" --save-tensor all --save-tensor-dir "$WORK/trace" \
+    --save-tensor-layers 0..2
+mkdir -p "$HERE/trace_stages_apr_llama/files/layer-0"
+cp "$WORK/trace/layer-0/attn_norm.bin" "$HERE/trace_stages_apr_llama/files/layer-0/"
+cp "$WORK/trace/lm_head.bin" "$HERE/trace_stages_apr_llama/files/"
+capture trace_stages_gguf_refused --json trace "$L_GGUF" --save-tensor all --save-tensor-dir "$WORK/trace-gguf" \
+    --save-tensor-layers 0..2
 # Runtimes.
 capture run_gguf_qwen2_logprobs --json run "$Q_GGUF" '--prompt=def add(a, b):' --max-tokens 8 \
     --temperature 0 --no-gpu --logprobs 3

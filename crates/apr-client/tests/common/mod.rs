@@ -78,6 +78,7 @@ pub fn all_parsers() -> Vec<(&'static str, AnyParser)> {
             parse::rosetta_fingerprint(c).map(drop)
         }),
         ("compare_hf", |c| parse::compare_hf(c).map(drop)),
+        ("trace_stages", |c| parse::trace_stages(c).map(drop)),
         ("pull_dry_run", |c| parse::pull_dry_run(c).map(drop)),
         ("pull", |c| parse::pull(c).map(drop)),
         ("import", |c| parse::import(c).map(drop)),

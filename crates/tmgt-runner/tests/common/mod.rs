@@ -65,3 +65,25 @@ pub fn tmgt_at_root(args: &[&str]) -> Output {
     );
     out
 }
+
+/// Runs `tmgt run --out TMP --no-known-issues ARGS...` in `dir` with the real apr and returns
+/// its exit code and report.json, asserting that the run left no scratch behind.
+pub fn run_report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().display().to_string();
+    let mut all = vec!["run", "--out", &out_arg, "--no-known-issues"];
+    all.extend_from_slice(args);
+    let output = tmgt_in(dir, &all);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("report.json"))
+            .unwrap_or_else(|e| panic!("no report.json ({e}); stderr:\n{stderr}")),
+    )
+    .unwrap();
+    assert!(
+        !out.path().join("scratch").exists(),
+        "scratch left behind; stderr:\n{stderr}"
+    );
+    assert_eq!(report["harness"]["scratch_left_bytes"], 0, "{stderr}");
+    (output.status.code().unwrap_or(-1), report)
+}

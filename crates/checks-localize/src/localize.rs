@@ -1,0 +1,335 @@
+use crate::layout::{HeadOrder, Shape, apr_column, ordered};
+use crate::metrics::{StageError, compare};
+use crate::trace::{Trace, Traced, trace};
+use checks_inference::compare::judge_tokens;
+use checks_inference::generate_for;
+use serde_json::{Value, json};
+use tmgt_check::{
+    ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Status, Verdict,
+    declare_check,
+};
+use tmgt_oracle::{OracleStage, StageOracle, load_stages};
+
+declare_check! {
+    /// Where the f32 `.apr` of a model whose tokens diverge first departs from HF: apr traces
+    /// its fixed prompt through every layer (`apr trace --save-tensor all`) and each stage, in
+    /// forward order, is held against HF's activations for the same ids. The first stage whose
+    /// error is beyond float noise is the fault's place; the stages before it agree. A model
+    /// whose tokens all agree is not traced (`[thresholds.localize] trace_passing` traces it).
+    pub LocalizeStage {
+        code: "LOC001",
+        name: "f32-apr-stage-departs",
+        suite: "localize",
+        scope: Scope::Model,
+        summary: "every stage of apr's traced f32 forward pass agrees with HF's within noise",
+        // Every prompt's generation (shared with the runtime suite) and one trace.
+        cost: 2,
+    }
+}
+
+/// One compared stage, in forward order.
+struct Row<'a> {
+    stage: &'a OracleStage,
+    error: StageError,
+    order: Option<HeadOrder>,
+    /// apr's stage had another size than HF's.
+    size: Option<usize>,
+}
+
+impl Row<'_> {
+    fn departs(&self, tolerance: f64) -> bool {
+        self.size.is_some() || self.error.departs(tolerance)
+    }
+
+    fn place(&self) -> String {
+        match self.stage.layer {
+            Some(k) => format!("layer {k} `{}`", self.stage.stage),
+            None => format!("`{}`", self.stage.stage),
+        }
+    }
+
+    fn to_json(&self, tolerance: f64) -> Value {
+        let mut v = self.error.to_json();
+        v["key"] = json!(self.stage.key);
+        v["layer"] = json!(self.stage.layer);
+        v["stage"] = json!(self.stage.stage);
+        v["departs"] = json!(self.departs(tolerance));
+        if let Some(order) = self.order {
+            v["head_order"] = order.into();
+        }
+        if let Some(size) = self.size {
+            v["apr_values"] = json!(size);
+            v["hf_values"] = json!(self.stage.rows() * self.stage.row_len);
+        }
+        v
+    }
+}
+
+impl Check for LocalizeStage {
+    fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        let model = cx.model()?;
+        let Some(oracle) = load_stages(&model.oracle_dir)? else {
+            return Ok(Verdict::skip(format!(
+                "{} has no stage oracle ({}); make one with `tmgt oracle --stage-ids IDS` \
+                 from the ids `apr trace --save-tensor all` prints",
+                model.name,
+                model.oracle_dir.join(tmgt_oracle::STAGES_FILE).display()
+            )));
+        };
+        let file = cx.artifact(ArtifactKind::Apr(Quant::F32))?;
+        let t = &cx.thresholds().localize;
+        let diverged = diverging_prompts(cx, &file)?;
+        if diverged.is_empty() && !t.trace_passing {
+            return Ok(Verdict::skip(format!(
+                "the f32 .apr reproduces the oracle's tokens on all {} prompts: nothing to \
+                 localize, not traced",
+                cx.prompts().len()
+            )));
+        }
+        let trace = match trace(cx, &file, model.facts.layers)? {
+            Traced::Done(trace) => trace,
+            Traced::Refused(why) => {
+                return Ok(Verdict::skip(format!(
+                    "apr cannot trace the f32 .apr: {why}"
+                )));
+            }
+        };
+        if trace.ids != oracle.ids {
+            return Err(CheckError::Input {
+                what: "stage oracle".into(),
+                reason: format!(
+                    "{} holds HF's stages for ids {:?}, but apr traced {:?}; remake it with \
+                     `tmgt oracle --stage-ids {}`",
+                    oracle.path.display(),
+                    oracle.ids,
+                    trace.ids,
+                    join(&trace.ids)
+                ),
+            });
+        }
+        let facts = &model.facts;
+        let shape = Shape {
+            heads: facts.heads,
+            kv_heads: facts.kv_heads,
+            head_dim: facts.hidden / facts.heads.max(1),
+        };
+        let (rows, missing) = compare_all(&trace, &oracle, shape)?;
+        if rows.is_empty() {
+            return Err(CheckError::NoEvidence(format!(
+                "apr's trace in {} holds none of the {} stages of {}",
+                trace.dir.display(),
+                oracle.stages.len(),
+                oracle.path.display()
+            )));
+        }
+        Ok(verdict(&rows, &missing, &oracle, &diverged, t.rel_l2))
+    }
+}
+
+/// The prompts on which the f32 `.apr` fails the runtime suite's judgement (RUN001's: exact
+/// tokens, EOS written out, near-ties forgiven), from the same shared generations.
+fn diverging_prompts(cx: &dyn Context, file: &std::path::Path) -> Result<Vec<String>, CheckError> {
+    let tie_margin = cx.thresholds().runtime.tie_margin;
+    let mut diverged = Vec::new();
+    for (i, prompt) in cx.prompts().iter().enumerate() {
+        let oracle = cx.prompt_oracle(i)?;
+        let generation = generate_for(cx, file, prompt, false)?;
+        let trajectory = oracle.plain().ok();
+        let verdict = judge_tokens(
+            "f32 .apr",
+            &oracle.tokens,
+            &generation.produced(),
+            trajectory.as_ref(),
+            0,
+            tie_margin,
+        );
+        if verdict.status == Status::Fail {
+            diverged.push(prompt.name.clone());
+        }
+    }
+    Ok(diverged)
+}
+
+/// Every oracle stage apr wrote, compared in forward order; the names of those it did not.
+fn compare_all<'a>(
+    trace: &Trace,
+    oracle: &'a StageOracle,
+    shape: Shape,
+) -> Result<(Vec<Row<'a>>, Vec<String>), CheckError> {
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    let mut order = HeadOrder::Halves;
+    for stage in &oracle.stages {
+        let Some(values) = trace.stage(stage.layer, &stage.stage)? else {
+            missing.push(stage.key.clone());
+            continue;
+        };
+        let expected = stage.rows() * stage.row_len;
+        if values.len() != expected {
+            rows.push(Row {
+                stage,
+                error: StageError {
+                    rel_l2: f64::INFINITY,
+                    max_abs: f64::INFINITY,
+                    cosine: 0.0,
+                    norm_rel: f64::INFINITY,
+                    elements: 0,
+                    non_finite: false,
+                },
+                order: None,
+                size: Some(values.len()),
+            });
+            continue;
+        }
+        let judge = |o: HeadOrder| {
+            compare(&values, stage, oracle.row_cap, |c| {
+                apr_column(&stage.stage, shape, o, c)
+            })
+        };
+        if stage.stage == "qkv_matmul" {
+            // The projection decides the order of this layer's Q and K heads.
+            let halves = judge(HeadOrder::Halves);
+            let interleaved = judge(HeadOrder::Interleaved);
+            order = if interleaved.worst() < halves.worst() {
+                HeadOrder::Interleaved
+            } else {
+                HeadOrder::Halves
+            };
+        }
+        let is_ordered = ordered(&stage.stage);
+        rows.push(Row {
+            stage,
+            error: judge(if is_ordered { order } else { HeadOrder::Halves }),
+            order: is_ordered.then_some(order),
+            size: None,
+        });
+    }
+    Ok((rows, missing))
+}
+
+fn verdict(
+    rows: &[Row<'_>],
+    missing: &[String],
+    oracle: &StageOracle,
+    diverged: &[String],
+    tolerance: f64,
+) -> Verdict {
+    let evidence = Evidence::new(rows.len(), "stages");
+    let first = rows.iter().position(|r| r.departs(tolerance));
+    let tokens = if diverged.is_empty() {
+        "the f32 .apr's tokens agree on every prompt".to_string()
+    } else {
+        format!("tokens diverge on {}", diverged.join(", "))
+    };
+    let mut notes = Vec::new();
+    if oracle.ids != oracle.hf_ids {
+        notes.push(format!(
+            "apr tokenized the trace prompt {:?} as {:?} where HF's tokenizer gives {:?} (the \
+             stages are compared on apr's ids)",
+            oracle.prompt, oracle.ids, oracle.hf_ids
+        ));
+    }
+    if !missing.is_empty() {
+        notes.push(format!(
+            "apr wrote no file for {} of HF's stages ({})",
+            missing.len(),
+            missing
+                .iter()
+                .take(4)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+                + if missing.len() > 4 { ", ..." } else { "" }
+        ));
+    }
+    let details = json!({
+        "localization": {
+            "prompt": oracle.prompt,
+            "ids": oracle.ids,
+            "hf_ids": oracle.hf_ids,
+            "tolerance": tolerance,
+            "first_departure": first.map(|i| rows[i].stage.key.clone()),
+            "diverged_prompts": diverged,
+            "missing": missing,
+            "stages": rows.iter().map(|r| r.to_json(tolerance)).collect::<Vec<_>>(),
+        }
+    });
+    let tail = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", notes.join("; "))
+    };
+    let verdict = match first {
+        Some(i) => {
+            let at = &rows[i];
+            let what = match at.size {
+                Some(n) => format!(
+                    "apr wrote {n} values where HF has {} ({} rows of {})",
+                    at.stage.rows() * at.stage.row_len,
+                    at.stage.rows(),
+                    at.stage.row_len
+                ),
+                None => format!(
+                    "rel. L2 {}, cosine {:.4}",
+                    sci(at.error.worst()),
+                    at.error.cosine
+                ),
+            };
+            let before = match i.checked_sub(1).map(|j| &rows[j]) {
+                Some(prev) => format!(
+                    " while {} agrees to {}",
+                    prev.place(),
+                    sci(prev.error.worst())
+                ),
+                None => " at the first stage traced".to_string(),
+            };
+            let after = rows
+                .get(i + 1)
+                .map(|next| format!(", then {} at {}", next.place(), sci(next.error.worst())))
+                .unwrap_or_default();
+            Verdict::fail(
+                evidence,
+                format!(
+                    "{} departs from HF ({what}){before}{after}; {tokens}{tail}",
+                    at.place()
+                ),
+            )
+        }
+        None => {
+            let worst = rows
+                .iter()
+                .max_by(|a, b| a.error.worst().total_cmp(&b.error.worst()))
+                .map(|r| format!("{} at {}", r.place(), sci(r.error.worst())))
+                .unwrap_or_default();
+            let outside = if diverged.is_empty() {
+                String::new()
+            } else {
+                " (the divergence starts outside this forward pass: the prompt's tokens, the \
+                 decoding loop or the cache)"
+                    .to_string()
+            };
+            Verdict::pass(
+                evidence,
+                format!(
+                    "no stage beyond noise: all {} stages agree with HF within rel. L2 {} \
+                     (worst {worst}); {tokens}{outside}{tail}",
+                    rows.len(),
+                    sci(tolerance)
+                ),
+            )
+        }
+    };
+    verdict.with_details(details)
+}
+
+fn sci(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.1e}")
+    } else {
+        "∞".to_string()
+    }
+}
+
+fn join(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}

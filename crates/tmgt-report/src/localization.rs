@@ -1,0 +1,149 @@
+//! The localize suite's per-stage errors drawn along the network: one point per traced stage
+//! in forward order, its error on a log scale, the noise tolerance as a dashed line and the
+//! first departing stage marked and named.
+
+use crate::text::html;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 160.0;
+const PAD: f64 = 36.0;
+/// The log10 range drawn: float noise near the bottom, order-one errors at the top.
+const LOW: f64 = -9.0;
+const HIGH: f64 = 1.0;
+
+/// One stage's point.
+struct Point<'a> {
+    key: &'a str,
+    error: f64,
+    departs: bool,
+}
+
+/// The chart of a result whose details carry a `localization`, else `None`.
+#[must_use]
+pub fn chart(details: &Value) -> Option<String> {
+    let loc = details.get("localization")?;
+    let tolerance = loc["tolerance"].as_f64()?;
+    let points: Vec<Point<'_>> = loc["stages"]
+        .as_array()?
+        .iter()
+        .filter_map(|s| {
+            let worst = |k: &str| s[k].as_f64().unwrap_or(f64::INFINITY);
+            Some(Point {
+                key: s["key"].as_str()?,
+                error: worst("rel_l2").max(worst("norm_rel")),
+                departs: s["departs"].as_bool()?,
+            })
+        })
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let x = |i: usize| PAD + (WIDTH - 2.0 * PAD) * i as f64 / (points.len().max(2) - 1) as f64;
+    let y = |e: f64| {
+        let l = if e > 0.0 {
+            e.log10().clamp(LOW, HIGH)
+        } else {
+            LOW
+        };
+        PAD / 2.0 + (HEIGHT - PAD) * (HIGH - l) / (HIGH - LOW)
+    };
+    let mut svg = format!(
+        "<figure class=\"localization\"><svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" \
+         aria-label=\"error of each traced stage against HF\">"
+    );
+    for exp in [-9, -6, -3, 0] {
+        let _ = write!(
+            svg,
+            "<text x=\"2\" y=\"{:.1}\" class=\"axis\">1e{exp}</text>",
+            y(10f64.powi(exp)) + 3.0
+        );
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{PAD}\" x2=\"{:.1}\" y1=\"{t:.1}\" y2=\"{t:.1}\" class=\"tolerance\"/>",
+        WIDTH - PAD,
+        t = y(tolerance)
+    );
+    let line: Vec<String> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.error)))
+        .collect();
+    let _ = write!(
+        svg,
+        "<polyline points=\"{}\" class=\"errors\"/>",
+        line.join(" ")
+    );
+    for (i, p) in points.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" class=\"{}\"><title>{}: {:.2e}</title></circle>",
+            x(i),
+            y(p.error),
+            if p.departs { "departs" } else { "agrees" },
+            html(p.key),
+            p.error
+        );
+    }
+    let first = loc["first_departure"].as_str();
+    let caption = match first.and_then(|k| points.iter().position(|p| p.key == k)) {
+        Some(i) => {
+            let _ = write!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"first\">{}</text>",
+                x(i).min(WIDTH - 160.0),
+                y(points[i].error) - 6.0,
+                html(points[i].key)
+            );
+            format!(
+                "first departure: <code>{}</code> (stage {} of {} traced)",
+                html(points[i].key),
+                i + 1,
+                points.len()
+            )
+        }
+        None => format!("every one of {} traced stages within noise", points.len()),
+    };
+    let _ = writeln!(
+        svg,
+        "</svg><figcaption>Relative error of each stage against HF, in forward order (log \
+         scale; dashed: tolerance {tolerance:.0e}); {caption}</figcaption></figure>"
+    );
+    Some(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn details(first: Option<&str>) -> Value {
+        json!({"localization": {
+            "tolerance": 1e-3,
+            "first_departure": first,
+            "stages": [
+                {"key": "embedding", "rel_l2": 0.0, "norm_rel": 1e-8, "departs": false},
+                {"key": "layer-0/qkv_matmul", "rel_l2": 3e-7, "norm_rel": 2e-7, "departs": false},
+                {"key": "layer-0/q_post_rope", "rel_l2": 0.41, "norm_rel": null, "departs": true},
+            ]
+        }})
+    }
+
+    #[test]
+    fn draws_a_point_per_stage_and_names_the_first_departure() {
+        let svg = chart(&details(Some("layer-0/q_post_rope"))).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(svg.matches("class=\"departs\"").count(), 1);
+        assert!(svg.contains("first departure: <code>layer-0/q_post_rope</code> (stage 3 of 3"));
+        let calm = chart(&details(None)).unwrap();
+        assert!(calm.contains("every one of 3 traced stages within noise"));
+    }
+
+    #[test]
+    fn results_without_a_localization_have_no_chart() {
+        assert!(chart(&json!({"apr": [1, 2]})).is_none());
+        assert!(chart(&Value::Null).is_none());
+    }
+}
