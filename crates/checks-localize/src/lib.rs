@@ -9,3 +9,4 @@ pub mod metrics;
 mod trace;
 
 mod localize;
+mod localize_gguf;

@@ -67,63 +67,87 @@ impl Row<'_> {
 
 impl Check for LocalizeStage {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let model = cx.model()?;
-        let Some(oracle) = load_stages(&model.oracle_dir)? else {
-            return Ok(Verdict::skip(format!(
-                "{} has no stage oracle ({}); make one with `tmgt oracle --stage-ids IDS` \
-                 from the ids `apr trace --save-tensor all` prints",
-                model.name,
-                model.oracle_dir.join(tmgt_oracle::STAGES_FILE).display()
-            )));
+        let oracle = match stage_oracle(cx)? {
+            Ok(oracle) => oracle,
+            Err(skip) => return Ok(skip),
         };
         let file = cx.artifact(ArtifactKind::Apr(Quant::F32))?;
-        let t = &cx.thresholds().localize;
         let diverged = diverging_prompts(cx, &file)?;
-        if diverged.is_empty() && !t.trace_passing {
+        if diverged.is_empty() && !cx.thresholds().localize.trace_passing {
             return Ok(Verdict::skip(format!(
                 "the f32 .apr reproduces the oracle's tokens on all {} prompts: nothing to \
                  localize, not traced",
                 cx.prompts().len()
             )));
         }
-        let trace = match trace(cx, &file, model.facts.layers)? {
-            Traced::Done(trace) => trace,
-            Traced::Refused(why) => {
-                return Ok(Verdict::skip(format!(
-                    "apr cannot trace the f32 .apr: {why}"
-                )));
-            }
-        };
-        if trace.ids != oracle.ids {
-            return Err(CheckError::Input {
-                what: "stage oracle".into(),
-                reason: format!(
-                    "{} holds HF's stages for ids {:?}, but apr traced {:?}; remake it with \
-                     `tmgt oracle --stage-ids {}`",
-                    oracle.path.display(),
-                    oracle.ids,
-                    trace.ids,
-                    join(&trace.ids)
-                ),
-            });
-        }
-        let facts = &model.facts;
-        let shape = Shape {
-            heads: facts.heads,
-            kv_heads: facts.kv_heads,
-            head_dim: facts.hidden / facts.heads.max(1),
-        };
-        let (rows, missing) = compare_all(&trace, &oracle, shape)?;
-        if rows.is_empty() {
-            return Err(CheckError::NoEvidence(format!(
-                "apr's trace in {} holds none of the {} stages of {}",
-                trace.dir.display(),
-                oracle.stages.len(),
-                oracle.path.display()
-            )));
-        }
-        Ok(verdict(&rows, &missing, &oracle, &diverged, t.rel_l2))
+        localize(cx, &oracle, &file, "the f32 .apr", Some(&diverged))
     }
+}
+
+/// The model's stage oracle, or the skip that says how to make one.
+pub(crate) fn stage_oracle(cx: &dyn Context) -> Result<Result<StageOracle, Verdict>, CheckError> {
+    let model = cx.model()?;
+    Ok(load_stages(&model.oracle_dir)?.ok_or_else(|| {
+        Verdict::skip(format!(
+            "{} has no stage oracle ({}); make one with `tmgt oracle --stage-ids IDS` from the \
+             ids `apr trace --save-tensor all` prints",
+            model.name,
+            model.oracle_dir.join(tmgt_oracle::STAGES_FILE).display()
+        ))
+    }))
+}
+
+/// Traces `file` (`what`, for the messages) and holds every stage against the oracle's;
+/// `diverged` names the prompts whose tokens diverge, where they were judged.
+pub(crate) fn localize(
+    cx: &dyn Context,
+    oracle: &StageOracle,
+    file: &std::path::Path,
+    what: &str,
+    diverged: Option<&[String]>,
+) -> Result<Verdict, CheckError> {
+    let model = cx.model()?;
+    let trace = match trace(cx, file, model.facts.layers)? {
+        Traced::Done(trace) => trace,
+        Traced::Refused(why) => {
+            return Ok(Verdict::skip(format!("apr cannot trace {what}: {why}")));
+        }
+    };
+    if trace.ids != oracle.ids {
+        return Err(CheckError::Input {
+            what: "stage oracle".into(),
+            reason: format!(
+                "{} holds HF's stages for ids {:?}, but apr traced {:?} from {what}; remake it \
+                 with `tmgt oracle --stage-ids {}`",
+                oracle.path.display(),
+                oracle.ids,
+                trace.ids,
+                join(&trace.ids)
+            ),
+        });
+    }
+    let facts = &model.facts;
+    let shape = Shape {
+        heads: facts.heads,
+        kv_heads: facts.kv_heads,
+        head_dim: facts.hidden / facts.heads.max(1),
+    };
+    let (rows, missing) = compare_all(&trace, oracle, shape)?;
+    if rows.is_empty() {
+        return Err(CheckError::NoEvidence(format!(
+            "apr's trace in {} holds none of the {} stages of {}",
+            trace.dir.display(),
+            oracle.stages.len(),
+            oracle.path.display()
+        )));
+    }
+    Ok(verdict(
+        &rows,
+        &missing,
+        oracle,
+        diverged,
+        cx.thresholds().localize.rel_l2,
+    ))
 }
 
 /// The prompts on which the f32 `.apr` fails the runtime suite's judgement (RUN001's: exact
@@ -211,15 +235,15 @@ fn verdict(
     rows: &[Row<'_>],
     missing: &[String],
     oracle: &StageOracle,
-    diverged: &[String],
+    diverged: Option<&[String]>,
     tolerance: f64,
 ) -> Verdict {
     let evidence = Evidence::new(rows.len(), "stages");
     let first = rows.iter().position(|r| r.departs(tolerance));
-    let tokens = if diverged.is_empty() {
-        "the f32 .apr's tokens agree on every prompt".to_string()
-    } else {
-        format!("tokens diverge on {}", diverged.join(", "))
+    let tokens = match diverged {
+        Some([]) => "; its tokens agree on every prompt".to_string(),
+        Some(prompts) => format!("; tokens diverge on {}", prompts.join(", ")),
+        None => String::new(),
     };
     let mut notes = Vec::new();
     if oracle.ids != oracle.hf_ids {
@@ -249,7 +273,7 @@ fn verdict(
             "hf_ids": oracle.hf_ids,
             "tolerance": tolerance,
             "first_departure": first.map(|i| rows[i].stage.key.clone()),
-            "diverged_prompts": diverged,
+            "diverged_prompts": diverged.unwrap_or_default(),
             "missing": missing,
             "stages": rows.iter().map(|r| r.to_json(tolerance)).collect::<Vec<_>>(),
         }
@@ -290,7 +314,7 @@ fn verdict(
             Verdict::fail(
                 evidence,
                 format!(
-                    "{} departs from HF ({what}){before}{after}; {tokens}{tail}",
+                    "{} departs from HF ({what}){before}{after}{tokens}{tail}",
                     at.place()
                 ),
             )
@@ -301,7 +325,7 @@ fn verdict(
                 .max_by(|a, b| a.error.worst().total_cmp(&b.error.worst()))
                 .map(|r| format!("{} at {}", r.place(), sci(r.error.worst())))
                 .unwrap_or_default();
-            let outside = if diverged.is_empty() {
+            let outside = if diverged.is_none_or(<[String]>::is_empty) {
                 String::new()
             } else {
                 " (the divergence starts outside this forward pass: the prompt's tokens, the \
@@ -312,7 +336,7 @@ fn verdict(
                 evidence,
                 format!(
                     "no stage beyond noise: all {} stages agree with HF within rel. L2 {} \
-                     (worst {worst}); {tokens}{outside}{tail}",
+                     (worst {worst}){tokens}{outside}{tail}",
                     rows.len(),
                     sci(tolerance)
                 ),

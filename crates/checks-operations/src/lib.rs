@@ -30,4 +30,5 @@ mod prune_sparsity;
 mod quantize_bad_input;
 mod quantize_fp16;
 mod quantize_import;
+mod quantize_int4;
 mod quantize_plan;

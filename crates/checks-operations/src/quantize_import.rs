@@ -19,17 +19,31 @@ declare_check! {
 
 impl Check for QuantizeMatchesImport {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        if !cx.model()?.quants.contains(&Quant::Int8) {
-            return Err(CheckError::NotApplicable(
-                "the model has no int8 level in suites.toml to compare with".into(),
-            ));
-        }
-        let imported = cx.artifact(ArtifactKind::Apr(Quant::Int8))?;
-        let out = scratch(cx, "quantized-int8.apr")?;
-        let invocation = Invocation::quantize(&f32_apr(cx)?, Quantize::Int8, &out)?;
-        if let Err(refused) = operate(cx, &invocation, parse::quantize)? {
-            return Ok(refused);
-        }
-        judge_identity(cx, "quantize --scheme int8", &imported, &out)
+        like_import(cx, Quant::Int8, Quantize::Int8)
     }
+}
+
+/// `apr quantize --scheme SCHEME` of the f32 `.apr` judged against the `quant` import.
+pub(crate) fn like_import(
+    cx: &dyn Context,
+    quant: Quant,
+    scheme: Quantize,
+) -> Result<Verdict, CheckError> {
+    if !cx.model()?.quants.contains(&quant) {
+        return Err(CheckError::NotApplicable(format!(
+            "the model has no {quant} level in suites.toml to compare with"
+        )));
+    }
+    let imported = cx.artifact(ArtifactKind::Apr(quant))?;
+    let out = scratch(cx, &format!("quantized-{quant}.apr"))?;
+    let invocation = Invocation::quantize(&f32_apr(cx)?, scheme, &out)?;
+    if let Err(refused) = operate(cx, &invocation, parse::quantize)? {
+        return Ok(refused);
+    }
+    judge_identity(
+        cx,
+        &format!("quantize --scheme {}", scheme.as_arg()),
+        &imported,
+        &out,
+    )
 }

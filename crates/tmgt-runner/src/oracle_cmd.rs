@@ -66,6 +66,8 @@ struct Target {
     model_id: String,
     source: PathBuf,
     out: PathBuf,
+    /// The configured oracle folder, whose stages' ids a folder made elsewhere reuses.
+    configured: Option<PathBuf>,
 }
 
 pub fn oracle(args: &OracleArgs) -> Exit {
@@ -152,6 +154,7 @@ fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
             model_id,
             source,
             out,
+            configured: entry.map(|m| m.oracle_dir.clone()),
         });
     }
     if targets.is_empty() {
@@ -299,18 +302,23 @@ fn run_script(
     Ok((summary, output.status))
 }
 
-/// The ids to make stages for: those given, else those the committed stages record.
+/// The ids to make stages for: those given, else those the stages in the output folder
+/// record, else those of the configured folder's stages.
 fn stage_ids(args: &OracleArgs, target: &Target) -> Result<Option<Vec<u32>>, Exit> {
     if let Some(ids) = &args.stage_ids {
         return Ok(Some(ids.clone()));
     }
-    match tmgt_oracle::load_stages(&target.out) {
-        Ok(stages) => Ok(stages.map(|s| s.ids)),
-        Err(e) => {
-            eprintln!("error: {e}\nhelp: give the ids again with --stage-ids");
-            Err(Exit::Usage)
+    for dir in std::iter::once(&target.out).chain(&target.configured) {
+        match tmgt_oracle::load_stages(dir) {
+            Ok(Some(stages)) => return Ok(Some(stages.ids)),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {e}\nhelp: give the ids again with --stage-ids");
+                return Err(Exit::Usage);
+            }
         }
     }
+    Ok(None)
 }
 
 /// Makes the oracles in scratch and compares them with the committed folder.

@@ -100,6 +100,19 @@ fn every_diverging_f32_apr_is_localized_and_a_model_that_agrees_is_not_traced() 
         assert!(message(r).contains(before), "{r}");
     }
     assert_eq!(loc_of(&results, "tiny-qwen2")["verdict"], "skip");
+    // apr 0.72.3 traces no dense GGUF: LOC002 says so in apr's words (GPT-2 has no GGUF).
+    for model in ["tiny-llama", "tiny-qwen2"] {
+        let r = results
+            .iter()
+            .find(|r| r["code"] == "LOC002" && r["model"] == model)
+            .unwrap();
+        assert_eq!(r["verdict"], "skip", "{r}");
+        assert!(
+            message(r).starts_with("apr cannot trace the GGUF: exit 6")
+                && message(r).contains("only qwen3_moe arch supported"),
+            "{r}"
+        );
+    }
 }
 
 #[test]

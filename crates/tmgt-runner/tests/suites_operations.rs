@@ -61,16 +61,18 @@ fn message(r: &Value) -> &str {
 #[test]
 fn what_apr_0_72_3_does_with_each_operation() {
     let results = run(&repo_root(), None);
-    assert_eq!(results.len(), 18, "{results:?}");
+    assert_eq!(results.len(), 19, "{results:?}");
     for code in ["MRG001", "MRG002", "MRG003", "MRG004", "MRG005"] {
         let r = by_code(&results, code);
         assert_eq!(r["verdict"], "fail", "{r}");
         assert!(message(r).contains("is not an APR v2 file"), "{r}");
     }
-    let q = by_code(&results, "QNT001");
-    assert_eq!(q["verdict"], "fail", "{q}");
-    assert!(message(q).contains("all 21 tensors byte-identical"), "{q}");
-    assert!(message(q).contains("no tokenizer in APR metadata"), "{q}");
+    for code in ["QNT001", "QNT005"] {
+        let q = by_code(&results, code);
+        assert_eq!(q["verdict"], "fail", "{q}");
+        assert!(message(q).contains("all 21 tensors byte-identical"), "{q}");
+        assert!(message(q).contains("no tokenizer in APR metadata"), "{q}");
+    }
     let p = by_code(&results, "PRN001");
     assert_eq!(p["verdict"], "fail", "{p}");
     assert_eq!(p["details"]["counted_zeros"], 168_096, "{p}");
@@ -98,8 +100,8 @@ fn what_apr_0_72_3_does_with_each_operation() {
     assert!(message(by_code(&results, "QNT002")).contains("336192 values"));
 }
 
-/// The tiny-llama artifacts the wrapper needs: (f32, int8).
-fn artifacts() -> (PathBuf, PathBuf) {
+/// The tiny-llama artifacts the wrapper needs: (f32, int8, int4).
+fn artifacts() -> (PathBuf, PathBuf, PathBuf) {
     let dir = repo_root().join(".tmgt/artifacts/tiny-llama");
     let find = |kind: &str| {
         std::fs::read_dir(&dir)
@@ -112,7 +114,7 @@ fn artifacts() -> (PathBuf, PathBuf) {
             })
             .unwrap_or_else(|| panic!("no {kind} artifact in {}", dir.display()))
     };
-    (find("f32"), find("int8"))
+    (find("f32"), find("int8"), find("int4"))
 }
 
 /// The f32 model with the tensors of apr's own pruning of it, keeping the f32 file's
@@ -161,6 +163,7 @@ struct Stand {
     /// Files put at the `-o` path of a merge, an int8 and an fp16 quantization, a pruning.
     merge: Option<PathBuf>,
     int8: Option<PathBuf>,
+    int4: Option<PathBuf>,
     fp16: Option<PathBuf>,
     prune: Option<PathBuf>,
     /// `sed` expressions applied to the stdout of these subcommands.
@@ -183,6 +186,7 @@ fn wrapper(dir: &Path, stand: &Stand) -> PathBuf {
     let mut after = String::new();
     after += &copy("merge", "", &stand.merge);
     after += &copy("quantize", "&& [ \"$scheme\" = int8 ]", &stand.int8);
+    after += &copy("quantize", "&& [ \"$scheme\" = int4 ]", &stand.int4);
     after += &copy("quantize", "&& [ \"$scheme\" = fp16 ]", &stand.fp16);
     after += &copy("prune", "", &stand.prune);
     let mut seds = String::new();
@@ -228,7 +232,7 @@ exit $code
 fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
     // The artifacts exist once a first run has prepared them.
     run(&repo_root(), None);
-    let (f32, int8) = artifacts();
+    let (f32, int8, int4) = artifacts();
     let tmp = tempfile::tempdir().unwrap();
     let pruned = faithful_pruning(&f32, tmp.path());
     let fp16 = apr_fp16(&f32, tmp.path());
@@ -238,6 +242,7 @@ fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
         &Stand {
             merge: Some(f32.clone()),
             int8: Some(int8.clone()),
+            int4: Some(int4.clone()),
             prune: Some(pruned.clone()),
             sed: vec![
                 (
@@ -270,6 +275,7 @@ fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
         &Stand {
             merge: Some(altered(&f32, &bad.join("merge.apr"))),
             int8: Some(altered(&int8, &bad.join("int8.apr"))),
+            int4: Some(altered(&int4, &bad.join("int4.apr"))),
             fp16: Some(altered_beyond_rounding(&fp16, &bad.join("fp16.apr"))),
             prune: Some(altered_sparsity(&pruned, &bad.join("prune.apr"))),
             sed: vec![
@@ -283,7 +289,9 @@ fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
         },
     );
     let results = run(&repo_root(), Some(&wrong));
-    for code in ["MRG001", "MRG002", "MRG003", "MRG004", "MRG005", "QNT001"] {
+    for code in [
+        "MRG001", "MRG002", "MRG003", "MRG004", "MRG005", "QNT001", "QNT005",
+    ] {
         let r = by_code(&results, code);
         assert_eq!(r["verdict"], "fail", "{r}");
         assert!(message(r).contains("1 of "), "{r}");
