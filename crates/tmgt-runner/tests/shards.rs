@@ -76,11 +76,29 @@ fn comparable(r: &Value) -> Value {
         }
         message = out;
     }
+    let message = without_scratch(&message);
     serde_json::json!({
         "id": r["id"], "verdict": r["verdict"], "message": message,
         "evidence": r["evidence"], "error_class": r["error_class"],
         "blocked_by": r["blocked_by"], "known_issue": r["known_issue"],
     })
+}
+
+/// `message` with each run's own scratch folder (`/tmp/X/shard-3/scratch/00006/`), which apr
+/// quotes back in some messages, written `$SCRATCH/`.
+fn without_scratch(message: &str) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find("/scratch/") {
+        let start = rest[..at].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let after = &rest[at + "/scratch/".len()..];
+        let end = after.find('/').map_or(after.len(), |i| i + 1);
+        out.push_str(&rest[..start]);
+        out.push_str("$SCRATCH/");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn merge(out: &Path, reports: &[&Path]) -> (Option<i32>, String) {
@@ -269,4 +287,16 @@ fn the_workflow_runs_shards_of_the_real_profile_and_merges_them() {
         assert!(run_help.contains(flag), "{flag}");
     }
     assert!(tmgt(&["merge", "--help"]).status.success());
+}
+
+#[test]
+fn scratch_paths_apr_quotes_back_compare_equal_across_runs() {
+    let a = "use: apr convert x -o /tmp/.t1/shard-3/scratch/00006/converted.apr\nOr not";
+    let b = "use: apr convert x -o /tmp/.t2/whole/scratch/00021/converted.apr\nOr not";
+    assert_eq!(without_scratch(a), without_scratch(b));
+    assert_eq!(
+        without_scratch(a),
+        "use: apr convert x -o $SCRATCH/converted.apr\nOr not"
+    );
+    assert_eq!(without_scratch("no path here"), "no path here");
 }
