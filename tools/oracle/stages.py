@@ -74,9 +74,15 @@ class Taps:
             self.inp[name] = args[0] if args else kwargs["hidden_states"]
         self.handles.append(module.register_forward_pre_hook(hook, with_kwargs=True))
 
-    def remove(self):
+    def forward(self, model, ids):
+        """One forward pass over `ids` with the taps on, then off; the last position's logits."""
+        import torch
+
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids], dtype=torch.long)).logits[0, -1]
         for h in self.handles:
             h.remove()
+        return logits
 
 
 def llama_like_stages(model, ids):
@@ -104,10 +110,8 @@ def llama_like_stages(model, ids):
         taps.output(f"{i}.up", m.up_proj)
         taps.input(f"{i}.down_in", m.down_proj)
         taps.output(f"{i}.down", m.down_proj)
-    input_ids = torch.tensor([ids], dtype=torch.long)
+    logits = taps.forward(model, ids)
     with torch.no_grad():
-        logits = model(input_ids=input_ids).logits[0, -1]
-        taps.remove()
         seq = len(ids)
         position_ids = torch.arange(seq).unsqueeze(0)
         cos, sin = inner.rotary_emb(taps.out["embedding"], position_ids)
@@ -177,10 +181,8 @@ def gpt2_stages(model, ids):
         taps.output(f"{i}.o", block.attn.c_proj)
         taps.output(f"{i}.ffn_norm", block.ln_2)
         taps.output(f"{i}.mlp", block.mlp)
-    input_ids = torch.tensor([ids], dtype=torch.long)
+    logits = taps.forward(model, ids)
     with torch.no_grad():
-        logits = model(input_ids=input_ids).logits[0, -1]
-        taps.remove()
         seq = len(ids)
         stages = [("layer-0/embedding", taps.out["embedding"])]
         for i, block in enumerate(inner.h):
