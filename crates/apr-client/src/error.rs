@@ -146,7 +146,10 @@ pub fn exit_code_meaning(code: i32) -> &'static str {
 
 /// What apr's stderr says went wrong: its `error:` line, or a panic's location and message,
 /// or else the last line.
-fn headline(stderr_tail: &str) -> String {
+/// The line of apr's stderr that says what went wrong: its last `error:` line, else a
+/// panic with its message, else the last line.
+#[must_use]
+pub fn headline(stderr_tail: &str) -> String {
     let lines: Vec<&str> = stderr_tail
         .lines()
         .map(str::trim)

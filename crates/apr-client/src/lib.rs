@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-pub use error::{AprError, exit_code_meaning};
+pub use error::{AprError, exit_code_meaning, headline};
 pub use invocation::{Invocation, QaOptions, Quantize, RunRequest, shell_quote};
 pub use parse::{FieldProblem, Problem, Reply, VersionInfo};
 pub use process::{Captured, DEFAULT_OUTPUT_CAP, Limits, Termination};

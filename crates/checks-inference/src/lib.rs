@@ -4,7 +4,8 @@
 pub mod compare;
 mod generation;
 
-pub use generation::{APR_TOP_K, Generation, generate_for};
+pub use generation::APR_TOP_K;
+pub use runtime_apr::judge_f32_apr;
 
 mod canary;
 mod drift;

@@ -1,6 +1,10 @@
 use crate::compare::judge_tokens;
-use crate::generation::generate;
-use tmgt_check::{ArtifactKind, Check, CheckError, Context, Quant, Scope, Verdict, declare_check};
+use crate::generation::generate_for;
+use std::path::Path;
+use tmgt_check::{
+    ArtifactKind, Check, CheckError, Context, Prompt, Quant, Scope, Verdict, declare_check,
+};
+use tmgt_oracle::Oracle;
 
 declare_check! {
     /// apr running the unquantized `.apr` reproduces the oracle's greedy tokens exactly. There
@@ -19,16 +23,26 @@ impl Check for RuntimeApr {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let oracle = cx.oracle()?;
         let model = cx.artifact(ArtifactKind::Apr(Quant::F32))?;
-        let generation = generate(cx, &model, false)?;
-        let trajectory = oracle.plain().ok();
-        let t = &cx.thresholds().runtime;
-        Ok(judge_tokens(
-            "f32 .apr",
-            &oracle.tokens,
-            &generation.produced(),
-            trajectory.as_ref(),
-            0,
-            t.tie_margin,
-        ))
+        judge_f32_apr(cx, &model, cx.prompt()?, &oracle)
     }
+}
+
+/// RUN001's judgement of the f32 `.apr` at `model` on one prompt: its greedy tokens exactly
+/// the oracle's, a stop written out, near-ties forgiven by `[thresholds.runtime]`.
+pub fn judge_f32_apr(
+    cx: &dyn Context,
+    model: &Path,
+    prompt: &Prompt,
+    oracle: &Oracle,
+) -> Result<Verdict, CheckError> {
+    let generation = generate_for(cx, model, prompt, false)?;
+    let trajectory = oracle.plain().ok();
+    Ok(judge_tokens(
+        "f32 .apr",
+        &oracle.tokens,
+        &generation.produced(),
+        trajectory.as_ref(),
+        0,
+        cx.thresholds().runtime.tie_margin,
+    ))
 }

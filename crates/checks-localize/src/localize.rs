@@ -1,8 +1,7 @@
 use crate::layout::{HeadOrder, Shape, apr_column, ordered};
 use crate::metrics::{StageError, compare};
 use crate::trace::{Trace, Traced, trace};
-use checks_inference::compare::judge_tokens;
-use checks_inference::generate_for;
+use checks_inference::judge_f32_apr;
 use serde_json::{Value, json};
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Status, Verdict,
@@ -67,10 +66,7 @@ impl Row<'_> {
 
 impl Check for LocalizeStage {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let oracle = match stage_oracle(cx)? {
-            Ok(oracle) => oracle,
-            Err(skip) => return Ok(skip),
-        };
+        let oracle = stage_oracle(cx)?;
         let file = cx.artifact(ArtifactKind::Apr(Quant::F32))?;
         let diverged = diverging_prompts(cx, &file)?;
         if diverged.is_empty() && !cx.thresholds().localize.trace_passing {
@@ -84,17 +80,18 @@ impl Check for LocalizeStage {
     }
 }
 
-/// The model's stage oracle, or the skip that says how to make one.
-pub(crate) fn stage_oracle(cx: &dyn Context) -> Result<Result<StageOracle, Verdict>, CheckError> {
+/// The model's stage oracle; without one the check does not apply (a skip that says how to
+/// make one).
+pub(crate) fn stage_oracle(cx: &dyn Context) -> Result<StageOracle, CheckError> {
     let model = cx.model()?;
-    Ok(load_stages(&model.oracle_dir)?.ok_or_else(|| {
-        Verdict::skip(format!(
+    load_stages(&model.oracle_dir)?.ok_or_else(|| {
+        CheckError::NotApplicable(format!(
             "{} has no stage oracle ({}); make one with `tmgt oracle --stage-ids IDS` from the \
              ids `apr trace --save-tensor all` prints",
             model.name,
             model.oracle_dir.join(tmgt_oracle::STAGES_FILE).display()
         ))
-    }))
+    })
 }
 
 /// Traces `file` (`what`, for the messages) and holds every stage against the oracle's;
@@ -150,24 +147,13 @@ pub(crate) fn localize(
     ))
 }
 
-/// The prompts on which the f32 `.apr` fails the runtime suite's judgement (RUN001's: exact
-/// tokens, EOS written out, near-ties forgiven), from the same shared generations.
+/// The prompts on which the f32 `.apr` fails the runtime suite's judgement (RUN001's own),
+/// from the same shared generations.
 fn diverging_prompts(cx: &dyn Context, file: &std::path::Path) -> Result<Vec<String>, CheckError> {
-    let tie_margin = cx.thresholds().runtime.tie_margin;
     let mut diverged = Vec::new();
     for (i, prompt) in cx.prompts().iter().enumerate() {
         let oracle = cx.prompt_oracle(i)?;
-        let generation = generate_for(cx, file, prompt, false)?;
-        let trajectory = oracle.plain().ok();
-        let verdict = judge_tokens(
-            "f32 .apr",
-            &oracle.tokens,
-            &generation.produced(),
-            trajectory.as_ref(),
-            0,
-            tie_margin,
-        );
-        if verdict.status == Status::Fail {
+        if judge_f32_apr(cx, file, prompt, &oracle)?.status == Status::Fail {
             diverged.push(prompt.name.clone());
         }
     }

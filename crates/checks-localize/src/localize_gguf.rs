@@ -17,10 +17,7 @@ declare_check! {
 
 impl Check for LocalizeGguf {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let oracle = match stage_oracle(cx)? {
-            Ok(oracle) => oracle,
-            Err(skip) => return Ok(skip),
-        };
+        let oracle = stage_oracle(cx)?;
         let file = cx.artifact(ArtifactKind::Gguf)?;
         localize(cx, &oracle, &file, "the GGUF", None)
     }

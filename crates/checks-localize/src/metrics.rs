@@ -43,6 +43,7 @@ impl StageError {
             "max_abs": finite(self.max_abs),
             "cosine": finite(self.cosine),
             "norm_rel": finite(self.norm_rel),
+            "worst": finite(self.worst()),
             "elements": self.elements,
             "non_finite": self.non_finite,
         })

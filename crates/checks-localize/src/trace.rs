@@ -1,7 +1,7 @@
 //! One `apr trace --save-tensor all` of a `.apr` and the stage files it wrote.
 
 use apr_client::stage_dump::{self, StageDumpError};
-use apr_client::{AprError, Invocation, parse};
+use apr_client::{AprError, Invocation, headline, parse};
 use std::path::{Path, PathBuf};
 use tmgt_check::{CheckError, Context};
 
@@ -36,16 +36,10 @@ pub fn trace(cx: &dyn Context, model: &Path, layers: usize) -> Result<Traced, Ch
             code,
             meaning,
             stderr_tail,
-        }) => {
-            let said = stderr_tail
-                .lines()
-                .rev()
-                .find(|l| l.trim_start().starts_with("error"))
-                .unwrap_or_else(|| stderr_tail.lines().last().unwrap_or(""))
-                .trim()
-                .to_string();
-            Ok(Traced::Refused(format!("exit {code} ({meaning}): {said}")))
-        }
+        }) => Ok(Traced::Refused(format!(
+            "exit {code} ({meaning}): {}",
+            headline(&stderr_tail)
+        ))),
         Err(other) => Err(other.into()),
     }
 }

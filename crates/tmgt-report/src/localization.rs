@@ -29,10 +29,10 @@ pub fn chart(details: &Value) -> Option<String> {
         .as_array()?
         .iter()
         .filter_map(|s| {
-            let worst = |k: &str| s[k].as_f64().unwrap_or(f64::INFINITY);
             Some(Point {
                 key: s["key"].as_str()?,
-                error: worst("rel_l2").max(worst("norm_rel")),
+                // The error that decided the stage's verdict; null when it was not finite.
+                error: s["worst"].as_f64().unwrap_or(f64::INFINITY),
                 departs: s["departs"].as_bool()?,
             })
         })
@@ -124,9 +124,9 @@ mod tests {
             "tolerance": 1e-3,
             "first_departure": first,
             "stages": [
-                {"key": "embedding", "rel_l2": 0.0, "norm_rel": 1e-8, "departs": false},
-                {"key": "layer-0/qkv_matmul", "rel_l2": 3e-7, "norm_rel": 2e-7, "departs": false},
-                {"key": "layer-0/q_post_rope", "rel_l2": 0.41, "norm_rel": null, "departs": true},
+                {"key": "layer-0/embedding", "worst": 1e-8, "departs": false},
+                {"key": "layer-0/qkv_matmul", "worst": 3e-7, "departs": false},
+                {"key": "layer-0/q_post_rope", "worst": null, "departs": true},
             ]
         }})
     }

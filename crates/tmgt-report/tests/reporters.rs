@@ -214,8 +214,8 @@ fn a_localization_reaches_the_model_s_f32_tickets_and_is_drawn_in_the_page() {
         "tolerance": 1e-3,
         "first_departure": "layer-0/q_post_rope",
         "stages": [
-            {"key": "layer-0/qkv_matmul", "rel_l2": 3e-7, "norm_rel": 1e-7, "departs": false},
-            {"key": "layer-0/q_post_rope", "rel_l2": 0.41, "norm_rel": 0.0, "departs": true},
+            {"key": "layer-0/qkv_matmul", "worst": 3e-7, "departs": false},
+            {"key": "layer-0/q_post_rope", "worst": 0.41, "departs": true},
         ]
     }});
     r.results.push(loc);
