@@ -84,7 +84,7 @@ fn comparable(r: &Value) -> Value {
     })
 }
 
-/// `message` with each run's own scratch folder (`/tmp/X/shard-3/scratch/00006/`), which apr
+/// `message` with each run's own scratch folder (`OUT/shard-3/scratch/00006/`), which apr
 /// quotes back in some messages, written `$SCRATCH/`.
 fn without_scratch(message: &str) -> String {
     let mut out = String::new();
@@ -291,8 +291,8 @@ fn the_workflow_runs_shards_of_the_real_profile_and_merges_them() {
 
 #[test]
 fn scratch_paths_apr_quotes_back_compare_equal_across_runs() {
-    let a = "use: apr convert x -o /tmp/.t1/shard-3/scratch/00006/converted.apr\nOr not";
-    let b = "use: apr convert x -o /tmp/.t2/whole/scratch/00021/converted.apr\nOr not";
+    let a = "use: apr convert x -o /runs/a/shard-3/scratch/00006/converted.apr\nOr not";
+    let b = "use: apr convert x -o /runs/b/whole/scratch/00021/converted.apr\nOr not";
     assert_eq!(without_scratch(a), without_scratch(b));
     assert_eq!(
         without_scratch(a),

@@ -69,11 +69,14 @@ fn tmgt_damage_remakes_each_copy_a_result_names_byte_for_byte() {
     // COR001 5 cuts, COR004 up to 9 flips, COR007 2 fills, on three levels and the GGUF.
     assert!(remade > 30, "only {remade} copies");
     assert!(report["harness"]["scratch_left_bytes"].as_u64().unwrap() > 0);
+    let refused_to = out.path().join("never-written.apr");
     let bad = Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(["damage", "/nonexistent.apr", "x", "--out", "/tmp/x"])
+        .args(["damage", "/nonexistent.apr", "x", "--out"])
+        .arg(&refused_to)
         .output()
         .unwrap();
     assert_ne!(bad.status.code(), Some(0));
+    assert!(!refused_to.exists());
 }
 
 fn of<'a>(results: &'a [Value], code: &str) -> Vec<&'a Value> {
