@@ -48,6 +48,10 @@ pub struct Invocation {
     args: Vec<String>,
     inputs: Vec<PathBuf>,
     outputs: Vec<PathBuf>,
+    /// The folder apr runs in, for subcommands that write into their working directory
+    /// whatever their flags say (`finetune` writes `checkpoints/` there); `None`: the caller's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workdir: Option<PathBuf>,
 }
 
 /// Checks a path argument and returns it as a string.
@@ -78,6 +82,15 @@ fn invalid(subcommand: &str, detail: impl Into<String>) -> AprError {
     }
 }
 
+/// What a LoRA training run is asked for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LoraTraining {
+    pub rank: u32,
+    pub epochs: u32,
+    /// 0 leaves every adapter matrix where it started.
+    pub learning_rate: f64,
+}
+
 /// Builder of one invocation.
 #[derive(Debug)]
 struct Build {
@@ -94,6 +107,7 @@ impl Build {
                 args,
                 inputs: Vec::new(),
                 outputs: Vec::new(),
+                workdir: None,
             },
         }
     }
@@ -133,6 +147,12 @@ impl Build {
         let s = path_arg(path).map_err(|e| self.name_error(e))?;
         self.inv.outputs.push(path.to_path_buf());
         Ok(self.arg(flag).arg(s))
+    }
+
+    fn workdir(mut self, dir: &Path) -> Result<Build, AprError> {
+        path_arg(dir).map_err(|e| self.name_error(e))?;
+        self.inv.workdir = Some(dir.to_path_buf());
+        Ok(self)
     }
 
     fn name_error(&self, e: AprError) -> AprError {
@@ -326,10 +346,21 @@ impl Invocation {
         &self.outputs
     }
 
-    /// A shell-quoted `apr ...` line to reproduce the call.
+    /// The folder apr runs in, where it is not the caller's.
+    #[must_use]
+    pub fn workdir(&self) -> Option<&Path> {
+        self.workdir.as_deref()
+    }
+
+    /// A shell-quoted `apr ...` line to reproduce the call (`cd DIR && apr ...` where the call
+    /// has a folder of its own).
     #[must_use]
     pub fn display(&self) -> String {
-        let mut s = String::from("apr");
+        let mut s = String::new();
+        if let Some(dir) = &self.workdir {
+            let _ = write!(s, "cd {} && ", shell_quote(&dir.to_string_lossy()));
+        }
+        s.push_str("apr");
         for a in &self.args {
             let _ = write!(s, " {}", shell_quote(a));
         }
@@ -344,6 +375,7 @@ impl Invocation {
             args: vec!["--version".into(), "--json".into()],
             inputs: Vec::new(),
             outputs: Vec::new(),
+            workdir: None,
         }
     }
 
@@ -773,6 +805,57 @@ impl Invocation {
             .done())
     }
 
+    /// `apr --json finetune INPUT --method lora --rank R -d DATA --epochs E --learning-rate LR
+    /// -o OUT`, run in WORKDIR: a LoRA training run. apr 0.72.3 writes its checkpoints to
+    /// `WORKDIR/checkpoints/` whatever `-o` says.
+    ///
+    /// # Errors
+    /// Relative path, no epochs, or a learning rate that is negative or not finite.
+    pub fn finetune_lora(
+        input: &Path,
+        data: &Path,
+        training: LoraTraining,
+        out: &Path,
+        workdir: &Path,
+    ) -> Result<Invocation, AprError> {
+        if training.epochs == 0 {
+            return Err(invalid("finetune", "training needs at least one epoch"));
+        }
+        if !(training.learning_rate.is_finite() && training.learning_rate >= 0.0) {
+            return Err(invalid(
+                "finetune",
+                format!(
+                    "learning rate must be finite and >= 0, got {}",
+                    training.learning_rate
+                ),
+            ));
+        }
+        Ok(Build::new("finetune")
+            .input(input)?
+            .opt("--method", "lora")
+            .opt("--rank", training.rank)
+            .input_opt("-d", data)?
+            .opt("--epochs", training.epochs)
+            .opt("--learning-rate", training.learning_rate)
+            .output("-o", out)?
+            .workdir(workdir)?
+            .done())
+    }
+
+    /// `apr --json finetune BASE --merge --adapter ADAPTER -o OUT`: the adapter folded into
+    /// the base model.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn finetune_merge(base: &Path, adapter: &Path, out: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new("finetune")
+            .input(base)?
+            .flag("--merge", true)
+            .input_opt("--adapter", adapter)?
+            .output("-o", out)?
+            .done())
+    }
+
     /// `apr --json distill TEACHER --student S -d DATA --epochs E (-o OUT | --plan)`.
     ///
     /// # Errors
@@ -898,6 +981,44 @@ mod tests {
             ["--json", "rosetta", "diff-tensors", "/a.gguf", "/b.apr"]
         );
         assert_eq!(inv.subcommand(), "rosetta diff-tensors");
+    }
+
+    #[test]
+    fn a_training_run_has_a_folder_of_its_own_and_the_reproduction_enters_it() {
+        let training = LoraTraining {
+            rank: 4,
+            epochs: 1,
+            learning_rate: 0.0,
+        };
+        let (m, d, o, w) = (
+            Path::new("/m/a.apr"),
+            Path::new("/d/t.jsonl"),
+            Path::new("/w/my run/adapter"),
+            Path::new("/w/my run"),
+        );
+        let inv = Invocation::finetune_lora(m, d, training, o, w).unwrap();
+        assert_eq!(inv.workdir(), Some(w));
+        assert_eq!(inv.inputs(), [PathBuf::from(m), PathBuf::from(d)]);
+        assert_eq!(inv.outputs(), [PathBuf::from("/w/my run/adapter")]);
+        assert!(
+            inv.display()
+                .starts_with("cd '/w/my run' && apr --json finetune /m/a.apr --method lora"),
+            "{}",
+            inv.display()
+        );
+        assert!(inv.display().contains("--learning-rate 0 "));
+        let zero_epochs = LoraTraining {
+            epochs: 0,
+            ..training
+        };
+        assert!(Invocation::finetune_lora(m, d, zero_epochs, o, w).is_err());
+        let nan_rate = LoraTraining {
+            learning_rate: f64::NAN,
+            ..training
+        };
+        assert!(Invocation::finetune_lora(m, d, nan_rate, o, w).is_err());
+        assert!(Invocation::finetune_lora(m, d, training, o, Path::new("rel")).is_err());
+        assert_eq!(Invocation::inspect(m).unwrap().workdir(), None);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub use error::{AprError, exit_code_meaning, headline};
-pub use invocation::{Invocation, QaOptions, Quantize, RunRequest, shell_quote};
+pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, RunRequest, shell_quote};
 pub use parse::{FieldProblem, Problem, Reply, VersionInfo};
 pub use process::{Captured, DEFAULT_OUTPUT_CAP, Limits, Termination};
 
@@ -232,6 +232,7 @@ impl Apr {
             program: &self.binary,
             args: inv.args(),
             env: &env,
+            dir: inv.workdir(),
         })
     }
 
@@ -273,6 +274,7 @@ impl Apr {
                 program: &self.binary,
                 args: inv.args(),
                 env: &env,
+                dir: inv.workdir(),
             },
             timeout,
             &self.limits,
@@ -309,6 +311,7 @@ pub fn execute_program(
             program,
             args,
             env: &env,
+            dir: None,
         },
         timeout,
         limits,

@@ -164,6 +164,8 @@ pub(crate) struct Spec<'a> {
     pub program: &'a Path,
     pub args: &'a [String],
     pub env: &'a [(String, String)],
+    /// The working directory; `None`: the caller's.
+    pub dir: Option<&'a Path>,
 }
 
 /// Builds the `duct` expression for a spec: new process group, stdin null, unchecked exit,
@@ -178,6 +180,9 @@ pub(crate) fn expression(spec: &Spec<'_>) -> duct::Expression {
         });
     for (key, value) in spec.env {
         expr = expr.env(key, value);
+    }
+    if let Some(dir) = spec.dir {
+        expr = expr.dir(dir);
     }
     expr
 }

@@ -46,6 +46,8 @@ fn parser_for(case: &str) -> &'static str {
         ("quantize", "quantize"),
         ("convert", "convert"),
         ("finetune_plan", "finetune_plan"),
+        ("finetune_merge", "finetune_merge"),
+        ("finetune", "finetune"),
         ("distill_plan", "distill_plan"),
         ("distill", "distill"),
         ("trace_stages", "trace_stages"),
@@ -137,6 +139,8 @@ fn drift_of(name: &str, c: &Captured) -> Result<Vec<apr_client::FieldProblem>, A
         "quantize_plan" => d(parse::quantize_plan(c)),
         "convert" => d(parse::convert(c)),
         "finetune_plan" => d(parse::finetune_plan(c)),
+        "finetune_merge" => d(parse::finetune_merge(c)),
+        "finetune" => d(parse::finetune(c)),
         "distill_plan" => d(parse::distill_plan(c)),
         "distill" => d(parse::distill(c)),
         "trace_stages" => d(parse::trace_stages(c)),
@@ -938,6 +942,14 @@ fn model_operations() {
     assert_eq!(cv.compression.as_deref(), Some("zstd"));
     let ft = ok(parse::finetune_plan(&capture("finetune_plan_apr_llama"))).value;
     assert_eq!((ft.model_params, ft.recommended_rank), (336_192, 4));
+    assert!(ft.plan_only);
+    let trained = ok(parse::finetune(&capture("finetune_apr_llama"))).value;
+    assert_eq!((trained.plan_only, trained.model_params), (false, 336_192));
+    let folded = ok(parse::finetune_merge(&capture("finetune_merge_apr_llama"))).value;
+    assert_eq!(
+        (folded.status.as_str(), folded.merged_targets, folded.rank),
+        ("merged", 4, 4)
+    );
     let ds = ok(parse::distill(&capture("distill_apr_llama"))).value;
     assert_eq!((ds.teacher_tensors, ds.student_tensors), (21, 21));
     let dp = ok(parse::distill_plan(&capture("distill_plan_apr_llama"))).value;

@@ -273,7 +273,8 @@ pub(crate) fn f32_apr(cx: &dyn Context) -> Result<PathBuf, CheckError> {
 }
 
 /// Runs an operation; apr refusing it is the check's failure (these operations must succeed
-/// on a faithful model), any other trouble an error.
+/// on a faithful model), any other trouble an error. A refusal is a non-zero exit, with or
+/// without a document (`apr finetune` prints its plan, then fails).
 pub(crate) fn operate<T>(
     cx: &dyn Context,
     invocation: &Invocation,
@@ -281,6 +282,15 @@ pub(crate) fn operate<T>(
 ) -> Result<Result<T, Verdict>, CheckError> {
     let captured = cx.apr(invocation)?;
     match parse(&captured) {
+        Ok(reply) if reply.exit_code != 0 => Ok(Err(Verdict::fail(
+            Evidence::new(1, "calls"),
+            format!(
+                "`{}` refused: exit {} after its report: {}",
+                invocation.display(),
+                reply.exit_code,
+                apr_client::headline(&captured.stderr_tail(20))
+            ),
+        ))),
         Ok(reply) => Ok(Ok(reply.value)),
         Err(e @ apr_client::AprError::Exit { .. }) => Ok(Err(Verdict::fail(
             Evidence::new(1, "calls"),

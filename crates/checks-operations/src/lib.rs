@@ -7,6 +7,10 @@
 //! and smaller; each `--plan` states the input as tmgt measures it; bad input is refused
 //! cleanly. Outputs go to the instance's scratch folder.
 //!
+//! A LoRA fine-tune trained at learning rate 0 and merged back is the model; its adapter's
+//! matrices have the rank asked for and the shapes of the weights they adapt, and lie where
+//! `-o` says.
+//!
 //! Tensors are compared byte for byte by tmgt's own `.apr` reader, and the output must still
 //! generate what the input generates (greedy, `apr run`, the first configured prompt).
 
@@ -17,7 +21,11 @@ mod convert_compress;
 mod convert_lz4;
 mod convert_zstd;
 mod distill_student;
+mod finetune_adapter_shapes;
+mod finetune_output_path;
 mod finetune_plan;
+mod finetune_zero_rate;
+mod lora;
 mod merge_average;
 mod merge_bad_input;
 mod merge_dare;

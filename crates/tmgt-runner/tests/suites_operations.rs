@@ -1,16 +1,18 @@
-//! The operations suites (merge, prune, quantize) through the built `tmgt` against the real
-//! apr on the bundled tiny models: what apr 0.72.3 does, and each relation passing on a
-//! faithful output and failing on one the test alters.
+//! The operations suites (merge, prune, quantize, convert, finetune, distill) through the built
+//! `tmgt` against the real apr on the bundled tiny models: what apr 0.72.3 does, and each
+//! relation passing on a faithful output and failing on one the test alters.
 //!
 //! apr 0.72.3 writes no faithful merge, drops the tokenizer from what prune and quantize write,
-//! and misreports a finetune plan and a distillation, so the faithful cases come from a wrapper
-//! (below) that runs the real apr for every call and then replaces only the operation's output
-//! file or one figure of its reply: with what a faithful operation must give (the input itself
-//! for a merge of a model with itself or with weights 1 and 0; the int8 import for the int8
-//! quantization; the input carrying apr's own pruned tensors for the pruning; the figures the
-//! files hold), or with that output altered (one tensor byte, a value beyond half-precision
-//! rounding, a thousand zeros undone, a wrong plan figure, an empty file accepted). No stand-in
-//! writes a compressed file, so the codec checks are shown failing only, on apr's own output.
+//! misreports a finetune plan and a distillation, and writes a LoRA adapter into its working
+//! directory instead of at `-o`, so the faithful cases come from a wrapper (below) that runs the
+//! real apr for every call and then replaces only the operation's output file or one figure of
+//! its reply: with what a faithful operation must give (the input itself for a merge of a model
+//! with itself or with weights 1 and 0; the int8 import for the int8 quantization; the input
+//! carrying apr's own pruned tensors for the pruning; the figures the files hold; apr's own
+//! adapter copied to where `-o` asked), or with that output altered (one tensor byte, a value
+//! beyond half-precision rounding, a thousand zeros undone, a wrong plan figure, an empty file
+//! accepted, an adapter with a transposed matrix). No stand-in writes a compressed file, so the
+//! codec checks are shown failing only, on apr's own output.
 
 mod common;
 use common::{real_apr, repo_root};
@@ -61,7 +63,7 @@ fn message(r: &Value) -> &str {
 #[test]
 fn what_apr_0_72_3_does_with_each_operation() {
     let results = run(&repo_root(), None);
-    assert_eq!(results.len(), 19, "{results:?}");
+    assert_eq!(results.len(), 22, "{results:?}");
     for code in ["MRG001", "MRG002", "MRG003", "MRG004", "MRG005"] {
         let r = by_code(&results, code);
         assert_eq!(r["verdict"], "fail", "{r}");
@@ -88,11 +90,18 @@ fn what_apr_0_72_3_does_with_each_operation() {
     }
     let f = by_code(&results, "FTN001");
     assert!(message(f).contains("25165824 trainable parameters"), "{f}");
+    let o = by_code(&results, "FTN004");
+    assert_eq!(o["verdict"], "fail", "{o}");
+    assert!(
+        message(o).contains("/finetune/checkpoints/best/model.safetensors"),
+        "{o}"
+    );
+    assert!(message(by_code(&results, "FTN003")).starts_with("4 rank-4 pairs"));
     let d = by_code(&results, "DST001");
     assert!(message(d).contains("executed student_size 1344768"), "{d}");
     // What apr 0.72.3 gets right.
     for code in [
-        "MRG006", "MRG007", "PRN002", "QNT002", "QNT003", "QNT004", "CNV003",
+        "MRG006", "MRG007", "PRN002", "QNT002", "QNT003", "QNT004", "CNV003", "FTN002", "FTN003",
     ] {
         let r = by_code(&results, code);
         assert_eq!(r["verdict"], "pass", "{r}");
@@ -170,6 +179,13 @@ struct Stand {
     sed: Vec<(&'static str, &'static str)>,
     /// Answer exit 0 when given one of the bad-input checks' empty files.
     accept_empty: bool,
+    /// The file put at the `-o` path of `finetune --merge`.
+    fold: Option<PathBuf>,
+    /// After a LoRA training at learning rate 2e-4 (FTN003's), this file replaces the adapter
+    /// apr wrote to `checkpoints/best/`.
+    adapter: Option<PathBuf>,
+    /// After a training, copy apr's adapter to `-o DIR/model.safetensors`, where it belongs.
+    adapter_at_out: bool,
 }
 
 /// A wrapper around the real apr that runs every call for real and then does what `stand`
@@ -189,6 +205,19 @@ fn wrapper(dir: &Path, stand: &Stand) -> PathBuf {
     after += &copy("quantize", "&& [ \"$scheme\" = int4 ]", &stand.int4);
     after += &copy("quantize", "&& [ \"$scheme\" = fp16 ]", &stand.fp16);
     after += &copy("prune", "", &stand.prune);
+    after += &copy("finetune", "&& [ -n \"$merge\" ]", &stand.fold);
+    let training = "[ $code -eq 0 ] && [ \"$sub\" = finetune ] && [ -z \"$merge\" ]";
+    if let Some(adapter) = &stand.adapter {
+        after += &format!(
+            "{training} && [ \"$rate\" = 0.0002 ] && cp \"{}\" checkpoints/best/model.safetensors\n",
+            adapter.display()
+        );
+    }
+    if stand.adapter_at_out {
+        after += &format!(
+            "{training} && mkdir -p \"$out\" && cp checkpoints/best/model.safetensors \"$out/\"\n"
+        );
+    }
     let mut seds = String::new();
     for (sub, expr) in &stand.sed {
         seds += &format!("[ \"$sub\" = {sub} ] && sed -i -e '{expr}' \"$reply\"\n");
@@ -205,10 +234,12 @@ fn wrapper(dir: &Path, stand: &Stand) -> PathBuf {
             r#"#!/usr/bin/env bash
 # STAND-INS FOR THE OPERATIONS TESTS ONLY: runs the real apr, then replaces the output file or
 # edits the reply as the test chose.
-out="" prev="" sub="" scheme=""
+out="" prev="" sub="" scheme="" rate="" merge=""
 for a in "$@"; do
   [ "$prev" = "-o" ] && out="$a"
   [ "$prev" = "--scheme" ] && scheme="$a"
+  [ "$prev" = "--learning-rate" ] && rate="$a"
+  [ "$a" = "--merge" ] && merge=1
   case "$a" in -*) ;; *) [ -z "$sub" ] && sub="$a" ;; esac
   prev="$a"
 done
@@ -254,6 +285,7 @@ fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
                     r#"s/"student_size": 1344768/"student_size": 1381124/"#,
                 ),
             ],
+            adapter_at_out: true,
             ..Stand::default()
         },
     );
@@ -286,11 +318,14 @@ fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
                 ),
             ],
             accept_empty: true,
+            fold: Some(altered(&f32, &bad.join("folded.apr"))),
+            adapter: Some(transposed_adapter(&bad.join("adapter.safetensors"))),
+            ..Stand::default()
         },
     );
     let results = run(&repo_root(), Some(&wrong));
     for code in [
-        "MRG001", "MRG002", "MRG003", "MRG004", "MRG005", "QNT001", "QNT005",
+        "MRG001", "MRG002", "MRG003", "MRG004", "MRG005", "QNT001", "QNT005", "FTN002",
     ] {
         let r = by_code(&results, code);
         assert_eq!(r["verdict"], "fail", "{r}");
@@ -306,6 +341,7 @@ fn each_relation_passes_on_a_faithful_output_and_fails_on_an_altered_one() {
         ("PRN002", "empty: accepted it (exit 0)"),
         ("QNT004", "empty: accepted it (exit 0)"),
         ("CNV003", "empty: accepted it (exit 0)"),
+        ("FTN003", "`lora.0.v_proj.lora_b` is [4, 32] where"),
     ];
     for (code, words) in expect {
         let r = by_code(&results, code);
@@ -353,6 +389,33 @@ fn altered_sparsity(from: &Path, to: &Path) -> PathBuf {
             }
         }
     }
+    std::fs::write(to, bytes).unwrap();
+    to.to_path_buf()
+}
+
+/// A rank-4 adapter for tiny-llama's layer-0 projections with its v_proj B matrix transposed
+/// ([4, 32] where [32, 4] is right), written as safetensors by hand.
+fn transposed_adapter(to: &Path) -> PathBuf {
+    let tensors = [
+        ("lora.0.q_proj.lora_a", [4, 64]),
+        ("lora.0.q_proj.lora_b", [64, 4]),
+        ("lora.0.v_proj.lora_a", [4, 64]),
+        ("lora.0.v_proj.lora_b", [4, 32]),
+    ];
+    let mut header = serde_json::Map::new();
+    let mut at = 0;
+    for (name, shape) in tensors {
+        let len = shape[0] * shape[1] * 4;
+        header.insert(
+            name.into(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [at, at + len]}),
+        );
+        at += len;
+    }
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header);
+    bytes.resize(bytes.len() + at, 0);
     std::fs::write(to, bytes).unwrap();
     to.to_path_buf()
 }

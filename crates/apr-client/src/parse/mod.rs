@@ -508,6 +508,22 @@ pub fn finetune_plan(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
     object(c, "finetune --plan", read_finetune_plan)
 }
 
+/// `apr finetune --json` that trained: the plan's document, `plan_only` false.
+///
+/// # Errors
+/// See the module rules.
+pub fn finetune(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
+    object(c, "finetune", read_finetune_plan)
+}
+
+/// `apr finetune --merge --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn finetune_merge(c: &Captured) -> Result<Reply<FinetuneMerge>, AprError> {
+    object(c, "finetune --merge", read_finetune_merge)
+}
+
 /// `apr distill --json`.
 ///
 /// # Errors

@@ -2113,9 +2113,12 @@ pub(crate) fn read_convert(cx: &mut Cx, n: &Node<'_>) -> ConvertOutput {
     }
 }
 
-/// `apr --json finetune --plan`.
+/// `apr --json finetune`, planned (`--plan`) or trained: the same document, `plan_only` says
+/// which.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct FinetunePlan {
+    /// Whether nothing was trained.
+    pub plan_only: bool,
     /// Parameters of the model, by apr's count.
     pub model_params: u64,
     /// `LoRA`, `QLoRA`, `Full`.
@@ -2128,11 +2131,39 @@ pub struct FinetunePlan {
 
 pub(crate) fn read_finetune_plan(cx: &mut Cx, n: &Node<'_>) -> FinetunePlan {
     FinetunePlan {
+        plan_only: cx.req(n, "plan_only"),
         model_params: cx.req(n, "model_params"),
         recommended_method: cx.req(n, "recommended_method"),
         recommended_rank: cx.req(n, "recommended_rank"),
         trainable_params: cx.req(n, "trainable_params"),
         trainable_percent: cx.req(n, "trainable_percent"),
+    }
+}
+
+/// `apr --json finetune --merge`: an adapter folded into its base model.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinetuneMerge {
+    /// `merged`.
+    pub status: String,
+    pub output: String,
+    pub output_size: u64,
+    /// Base weights an adapter pair was added to.
+    pub merged_targets: u64,
+    /// Adapter pairs the adapter file holds.
+    pub lora_targets: u64,
+    pub total_tensors: u64,
+    pub rank: u64,
+}
+
+pub(crate) fn read_finetune_merge(cx: &mut Cx, n: &Node<'_>) -> FinetuneMerge {
+    FinetuneMerge {
+        status: cx.req(n, "status"),
+        output: cx.req(n, "output"),
+        output_size: cx.req(n, "output_size"),
+        merged_targets: cx.req(n, "merged_targets"),
+        lora_targets: cx.req(n, "lora_targets"),
+        total_tensors: cx.req(n, "total_tensors"),
+        rank: cx.req(n, "rank"),
     }
 }
 

@@ -124,6 +124,15 @@ capture finetune_plan_apr_llama --json finetune "$L_APR" --method lora --rank 4 
 printf '%s\n' '{"instruction":"Say hi","output":"hi"}' >"$WORK/distill.jsonl"
 capture distill_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/distill.jsonl" \
     --epochs 1 -o "$WORK/distilled.apr"
+# LoRA training at learning rate 0, run in its own folder: apr writes `checkpoints/` into the
+# working directory whatever -o says. Then the adapter folded back into the model.
+printf '%s\n' '{"instruction":"Say hi","response":"hi there"}' '{"instruction":"Count","response":"1 2 3"}' \
+    >"$WORK/finetune.jsonl"
+mkdir -p "$WORK/ft"
+(cd "$WORK/ft" && capture finetune_apr_llama --json finetune "$L_APR" --method lora --rank 4 \
+    -d "$WORK/finetune.jsonl" --epochs 1 --learning-rate 0 -o "$WORK/ft/adapter")
+capture finetune_merge_apr_llama --json finetune "$L_APR" --merge \
+    --adapter "$WORK/ft/checkpoints/best/model.safetensors" -o "$WORK/ft/merged.apr"
 capture distill_plan_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/distill.jsonl" \
     --epochs 1 --plan
 # Stage dumps of one traced forward pass (text on stdout whatever --json says), with two of the

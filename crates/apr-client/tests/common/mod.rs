@@ -91,6 +91,8 @@ pub fn all_parsers() -> Vec<(&'static str, AnyParser)> {
         ("quantize_plan", |c| parse::quantize_plan(c).map(drop)),
         ("convert", |c| parse::convert(c).map(drop)),
         ("finetune_plan", |c| parse::finetune_plan(c).map(drop)),
+        ("finetune", |c| parse::finetune(c).map(drop)),
+        ("finetune_merge", |c| parse::finetune_merge(c).map(drop)),
         ("distill_plan", |c| parse::distill_plan(c).map(drop)),
         ("distill", |c| parse::distill(c).map(drop)),
     ]
