@@ -11,6 +11,9 @@
 //! matrices have the rank asked for and the shapes of the weights they adapt, and lie where
 //! `-o` says.
 //!
+//! The `ops-oracle` suite holds apr's plans against the figures the reference measured doing
+//! the same operations with torch and peft (`oracle-ops/`), for the models that have them.
+//!
 //! Tensors are compared byte for byte by tmgt's own `.apr` reader, and the output must still
 //! generate what the input generates (greedy, `apr run`, the first configured prompt).
 
@@ -40,3 +43,4 @@ mod quantize_fp16;
 mod quantize_import;
 mod quantize_int4;
 mod quantize_plan;
+mod reference_plans;

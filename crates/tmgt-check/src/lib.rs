@@ -20,7 +20,7 @@ pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
 pub use error::CheckError;
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
-pub use subject::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant};
+pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};
 pub use thresholds::{
     DriftThresholds, LocalizeThresholds, LogprobThresholds, PerplexityThresholds, QaThresholds,
     RuntimeThresholds, SelftestThresholds, StructureThresholds, Thresholds, TieThresholds,

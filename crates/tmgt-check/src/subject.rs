@@ -145,6 +145,18 @@ pub struct ModelUnderTest {
     /// A ready-made file (made by any converter) to check in place of tmgt's own artifact of
     /// the same format; the model's source still provides the oracle and the structure.
     pub provided: Option<PathBuf>,
+    /// The reference's measured figures of operations on this model, where it has them.
+    pub ops_oracle: Option<OpsOracleRef>,
+}
+
+/// Where a model's operations figures lie: `dir/<operation>/<slug>.json`. The slug may name
+/// another model of the same architecture, whose figures (parameter and tensor counts, a LoRA's
+/// trainable parameters) are this model's too; the check verifies that against the model's
+/// own files before it judges apr by them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpsOracleRef {
+    pub dir: PathBuf,
+    pub slug: String,
 }
 
 impl ModelUnderTest {

@@ -10,11 +10,13 @@
 mod digest;
 mod error;
 mod model;
+mod ops;
 mod stages;
 
 pub use digest::{sha256_file, sha256_hex};
 pub use error::OracleError;
 pub use model::{Oracle, PerplexityOracle, Provenance, Step, TopEntry, Trajectory};
+pub use ops::{LoraFigures, OpsOracle, PruneFigures, load_ops};
 pub use stages::{OracleStage, STAGES_FILE, StageOracle, load_stages, sample_indices};
 
 use std::path::Path;

@@ -419,3 +419,35 @@ fn transposed_adapter(to: &Path) -> PathBuf {
     std::fs::write(to, bytes).unwrap();
     to.to_path_buf()
 }
+
+#[test]
+fn reference_figures_of_another_model_are_an_input_error_not_apr_s_fault() {
+    // tiny-llama given SmolLM-135M's operations figures: its source holds 336,192 parameters,
+    // not the reference's 134,515,008, so OPS001 refuses to judge apr by them.
+    let dir = tempfile::tempdir().unwrap();
+    common::link_repository_data(dir.path());
+    let text = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
+    let text = text.replacen(
+        "[models.tiny-llama]\n",
+        &format!(
+            "[models.tiny-llama]\nops_oracle = {{ dir = \"{}\", slug = \"smollm-135m\" }}\n",
+            repo_root().join("oracle-ops").display()
+        ),
+        1,
+    );
+    std::fs::write(dir.path().join("suites.toml"), text).unwrap();
+    let (_, report) = common::run_report(dir.path(), &["--filter", "OPS001"]);
+    let results = report["results"].as_array().unwrap();
+    let r = results.iter().find(|r| r["model"] == "tiny-llama").unwrap();
+    assert_eq!(r["verdict"], "error", "{r}");
+    let said = message(r);
+    assert!(said.contains("oracle-ops/prune/smollm-135m.json"), "{r}");
+    assert!(
+        said.contains("not the 336192 of tiny-llama's source"),
+        "{r}"
+    );
+    // The models without figures are not applicable, and say so.
+    let other = results.iter().find(|r| r["model"] == "tiny-qwen2").unwrap();
+    assert_eq!(other["verdict"], "skip", "{other}");
+    assert!(message(other).contains("no reference operations figures"));
+}

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tmgt_check::{ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant, Registry, Thresholds};
+use tmgt_check::{
+    ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant, Registry, Thresholds,
+};
 
 /// A loaded, validated configuration for one profile.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -518,6 +520,23 @@ fn resolve_model(
             );
         }
     }
+    let ops_oracle = m.ops_oracle.as_ref().map(|o| OpsOracleRef {
+        dir: at(&o.dir),
+        slug: o.slug.clone(),
+    });
+    if let Some(o) = &ops_oracle {
+        let file = o.dir.join("finetune").join(format!("{}.json", o.slug));
+        if !file.is_file() {
+            problems.push(
+                Problem::at(
+                    &["models", name, "ops_oracle"],
+                    format!("{} does not exist", file.display()),
+                    "this oracle",
+                )
+                .with_help("`dir` holds <operation>/<slug>.json files such as oracle-ops/finetune/smollm-135m.json"),
+            );
+        }
+    }
     let mut quants: Vec<Quant> = Vec::new();
     for (i, q) in m.quants.iter().enumerate() {
         if quants.contains(q) {
@@ -537,6 +556,7 @@ fn resolve_model(
         quants,
         ppl_ceiling: m.ppl_ceiling,
         provided,
+        ops_oracle,
     })
 }
 

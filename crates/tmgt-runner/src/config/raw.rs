@@ -87,9 +87,20 @@ pub(super) struct RawModel {
     /// Files the repository does not carry, fetched and made in this order.
     #[serde(default)]
     pub fetch: Vec<RawFetch>,
+    /// The reference's operations figures for this model.
+    #[serde(default)]
+    pub ops_oracle: Option<RawOpsOracle>,
     /// Pass criteria of this model only, over `[thresholds]` (same shape, any subset).
     #[serde(default)]
     pub thresholds: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOpsOracle {
+    /// The folder of `<operation>/<slug>.json` files, relative to the config file.
+    pub dir: PathBuf,
+    pub slug: String,
 }
 
 #[derive(Debug, Deserialize)]
