@@ -79,6 +79,43 @@ pub struct ModelInfo {
     pub n_params: u64,
 }
 
+/// How llama.cpp's tokenizer of a GGUF encodes one text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Encoding {
+    /// Without special tokens: the text alone.
+    pub plain: Vec<u32>,
+    /// With the special tokens the file asks for (`add_special`, as `llama-cli` feeds a prompt).
+    pub with_specials: Vec<u32>,
+    /// Whether llama.cpp adds a BOS / an EOS for this file: its metadata's flags, or the
+    /// default llama.cpp assumes for the file's tokenizer where the flag is absent.
+    pub add_bos: bool,
+    pub add_eos: bool,
+}
+
+/// Encodes each of `texts` with the GGUF's own tokenizer, loading its vocabulary only (no
+/// weights), special-token look-alikes left as text.
+pub fn tokenize(path: &Path, texts: &[&str]) -> Result<Vec<Encoding>, LlamaError> {
+    let guard = ffi::lock()?;
+    ffi::c_path(path)?;
+    let params = LlamaModelParams::default().with_vocab_only(true);
+    let model =
+        LlamaModel::load_from_file(guard.backend, path, &params).map_err(|e| LlamaError::Load {
+            path: path.to_path_buf(),
+            log: format!("{e}: {}", take_log()),
+        })?;
+    let vocab = model.vocab();
+    let ids = |t: Vec<LlamaToken>| t.into_iter().map(|t| t.0 as u32).collect();
+    Ok(texts
+        .iter()
+        .map(|text| Encoding {
+            plain: ids(vocab.tokenize(text.as_bytes(), false, false)),
+            with_specials: ids(vocab.tokenize(text.as_bytes(), true, false)),
+            add_bos: vocab.should_add_bos(),
+            add_eos: vocab.should_add_eos(),
+        })
+        .collect())
+}
+
 /// Loads `path` and reports what llama.cpp read from it.
 pub fn inspect(path: &Path) -> Result<ModelInfo, LlamaError> {
     let guard = ffi::lock()?;

@@ -20,7 +20,10 @@
 mod ffi;
 mod generate;
 
-pub use generate::{GenerateRequest, Generation, ModelInfo, PromptInput, Step, generate, inspect};
+pub use generate::{
+    Encoding, GenerateRequest, Generation, ModelInfo, PromptInput, Step, generate, inspect,
+    tokenize,
+};
 
 use std::path::PathBuf;
 

@@ -1,8 +1,10 @@
-//! A copy of a GGUF with some metadata keys left out and every tensor's bytes untouched.
+//! A copy of a GGUF with its metadata edited (keys left out, set or added) and every tensor's
+//! bytes untouched.
 //!
 //! tmgt checks a ready-made GGUF against raw-prompt oracles; a chat template in its metadata
 //! makes runtimes wrap the prompt, so the copy drops it and keeps everything that decides the
-//! numbers (tensor table, offsets relative to the data section, and the data itself).
+//! numbers (tensor table, offsets relative to the data section, and the data itself). The
+//! metadata suite's tests set one field at a time to show each check fails on it.
 
 use crate::hf::temp_path;
 use crate::parse::{DEFAULT_ALIGNMENT, MAGIC};
@@ -14,8 +16,23 @@ use std::path::Path;
 /// Writes `gguf` to `out` without the metadata `keys` (GGUF version 3, same tensor data);
 /// returns the bytes written. Written beside `out` and renamed, so a failure leaves no file.
 pub fn copy_without_keys(gguf: &GgufFile, out: &Path, keys: &[&str]) -> Result<u64, GgufError> {
+    copy_with_metadata(gguf, out, |metadata| {
+        metadata.retain(|(k, _)| !keys.contains(&k.as_str()));
+    })
+}
+
+/// Writes `gguf` to `out` with its metadata as `edit` leaves it (entries set, added or
+/// removed; GGUF version 3, same tensor data); returns the bytes written. Written beside `out`
+/// and renamed, so a failure leaves no file.
+pub fn copy_with_metadata(
+    gguf: &GgufFile,
+    out: &Path,
+    edit: impl FnOnce(&mut Vec<(String, Value)>),
+) -> Result<u64, GgufError> {
+    let mut metadata = gguf.metadata.clone();
+    edit(&mut metadata);
     let tmp = temp_path(out)?;
-    let result = write_copy(gguf, &tmp, keys).and_then(|bytes| {
+    let result = write_copy(gguf, &tmp, &metadata).and_then(|bytes| {
         std::fs::rename(&tmp, out)
             .map(|()| bytes)
             .map_err(|source| io(out, "renaming the finished copy into place", source))
@@ -34,12 +51,7 @@ fn io(path: &Path, context: &str, source: std::io::Error) -> GgufError {
     }
 }
 
-fn write_copy(gguf: &GgufFile, tmp: &Path, keys: &[&str]) -> Result<u64, GgufError> {
-    let kept: Vec<&(String, Value)> = gguf
-        .metadata
-        .iter()
-        .filter(|(k, _)| !keys.contains(&k.as_str()))
-        .collect();
+fn write_copy(gguf: &GgufFile, tmp: &Path, kept: &[(String, Value)]) -> Result<u64, GgufError> {
     let file = File::create(tmp).map_err(|e| io(tmp, "creating the copy", e))?;
     let mut w = BufWriter::new(file);
     let mut header = Vec::new();
@@ -47,7 +59,7 @@ fn write_copy(gguf: &GgufFile, tmp: &Path, keys: &[&str]) -> Result<u64, GgufErr
     header.extend_from_slice(&3u32.to_le_bytes());
     header.extend_from_slice(&(gguf.tensors.len() as u64).to_le_bytes());
     header.extend_from_slice(&(kept.len() as u64).to_le_bytes());
-    for (key, value) in &kept {
+    for (key, value) in kept {
         put_string(&mut header, key);
         header.extend_from_slice(&value_type(value).to_le_bytes());
         put_value(&mut header, value);

@@ -1,0 +1,362 @@
+//! What a converted file says each field is, read by tmgt's own readers (not apr's): a GGUF's
+//! key/value section, an `.apr`'s JSON metadata. Where a key is absent, what the runtime that
+//! reads such files then assumes.
+
+use crate::field::Field;
+use crate::value::MetaValue;
+use checks_structure::layout::Layout;
+use serde_json::Value;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use tmgt_gguf::GgufFile;
+
+/// The file formats whose metadata tmgt reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Gguf,
+    Apr,
+}
+
+/// What a file says about one field.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Found {
+    Value {
+        value: MetaValue,
+        key: String,
+    },
+    /// The key is absent; `assumed` is what the runtime then uses, and who that is.
+    Absent {
+        key: String,
+        assumed: Option<(MetaValue, &'static str)>,
+    },
+    /// The format has no place for the field.
+    CannotCarry(&'static str),
+}
+
+/// One file's metadata.
+#[derive(Debug)]
+pub(crate) struct FileMeta {
+    pub format: Format,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Gguf {
+        file: Box<GgufFile>,
+        /// llama.cpp's BOS/EOS flags for the file, as it loads it.
+        llama_adds: (bool, bool),
+    },
+    Apr(serde_json::Map<String, Value>),
+}
+
+impl FileMeta {
+    /// Reads the metadata of a GGUF or `.apr`, whichever its magic says.
+    pub(crate) fn open(path: &Path) -> Result<FileMeta, String> {
+        let mut magic = [0u8; 4];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let (format, inner) = if &magic == b"GGUF" {
+            let file = GgufFile::open(path).map_err(|e| e.to_string())?;
+            let adds = llamacpp_runtime::tokenize(path, &["Hello"])
+                .map_err(|e| {
+                    format!(
+                        "llama.cpp cannot load the vocabulary of {}: {e}",
+                        path.display()
+                    )
+                })?
+                .first()
+                .map_or((false, false), |e| (e.add_bos, e.add_eos));
+            (
+                Format::Gguf,
+                Inner::Gguf {
+                    file: Box::new(file),
+                    llama_adds: adds,
+                },
+            )
+        } else {
+            (Format::Apr, Inner::Apr(apr_metadata(path)?))
+        };
+        Ok(FileMeta { format, inner })
+    }
+
+    /// What the file says `field` is.
+    pub(crate) fn found(&self, field: Field) -> Found {
+        match &self.inner {
+            Inner::Gguf { file, llama_adds } => gguf_field(file, *llama_adds, field),
+            Inner::Apr(meta) => apr_field(meta, field),
+        }
+    }
+}
+
+/// The JSON metadata section of an APR v2 file.
+fn apr_metadata(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
+    let layout = Layout::read(path)?;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let len =
+        usize::try_from(layout.metadata.end - layout.metadata.start).map_err(|e| e.to_string())?;
+    let mut bytes = vec![0u8; len];
+    file.seek(SeekFrom::Start(layout.metadata.start))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| format!("cannot read the metadata of {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    match serde_json::from_str(text.trim_end_matches(['\0', ' ', '\n'])) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!(
+            "{}: its metadata is not a JSON object",
+            path.display()
+        )),
+        Err(e) => Err(format!("{}: its metadata is not JSON: {e}", path.display())),
+    }
+}
+
+fn from_gguf(value: &tmgt_gguf::Value) -> MetaValue {
+    use tmgt_gguf::Value as G;
+    match value {
+        G::U8(v) => MetaValue::Int(u64::from(*v)),
+        G::U16(v) => MetaValue::Int(u64::from(*v)),
+        G::U32(v) => MetaValue::Int(u64::from(*v)),
+        G::U64(v) => MetaValue::Int(*v),
+        G::I8(v) => int_or_text(i64::from(*v)),
+        G::I16(v) => int_or_text(i64::from(*v)),
+        G::I32(v) => int_or_text(i64::from(*v)),
+        G::I64(v) => int_or_text(*v),
+        G::F32(v) => MetaValue::Float(f64::from(*v)),
+        G::F64(v) => MetaValue::Float(*v),
+        G::Bool(v) => MetaValue::Flag(*v),
+        G::String(v) => MetaValue::Text(v.clone()),
+        G::Array(items) => MetaValue::List(
+            items
+                .iter()
+                .map(|i| match from_gguf(i) {
+                    MetaValue::Text(t) => t,
+                    other => other.to_string(),
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn int_or_text(v: i64) -> MetaValue {
+    u64::try_from(v).map_or_else(|_| MetaValue::Text(v.to_string()), MetaValue::Int)
+}
+
+/// GGUF's token type numbers in the names [`crate::source`] uses.
+fn token_type_name(code: &str) -> &'static str {
+    match code {
+        "1" => "normal",
+        "2" => "unknown",
+        "3" => "control",
+        "4" => "user-defined",
+        "5" => "unused",
+        "6" => "byte",
+        _ => "undefined",
+    }
+}
+
+fn gguf_field(file: &GgufFile, llama_adds: (bool, bool), field: Field) -> Found {
+    let arch = file
+        .get_str("general.architecture")
+        .unwrap_or("llama")
+        .to_string();
+    let value_of = |key: &str| file.get(key).map(from_gguf);
+    let present =
+        |key: String| -> Option<Found> { value_of(&key).map(|value| Found::Value { value, key }) };
+    let int = |key: &str| file.get_u64(key).map(MetaValue::Int);
+    let absent =
+        |key: String, assumed: Option<(MetaValue, &'static str)>| Found::Absent { key, assumed };
+    let tokens = || match value_of("tokenizer.ggml.tokens") {
+        Some(MetaValue::List(t)) => t,
+        _ => Vec::new(),
+    };
+    let or_absent = |key: String, assumed: Option<(MetaValue, &'static str)>| {
+        present(key.clone()).unwrap_or_else(|| absent(key, assumed))
+    };
+    let heads = int(&format!("{arch}.attention.head_count"));
+    let head_dim = || {
+        int(&format!("{arch}.attention.key_length")).or_else(|| {
+            let (MetaValue::Int(w), Some(MetaValue::Int(h))) =
+                (int(&format!("{arch}.embedding_length"))?, heads.clone())
+            else {
+                return None;
+            };
+            (h > 0).then(|| MetaValue::Int(w / h))
+        })
+    };
+    match field {
+        Field::Architecture => or_absent("general.architecture".into(), None),
+        Field::Layers => or_absent(format!("{arch}.block_count"), None),
+        Field::Hidden => or_absent(format!("{arch}.embedding_length"), None),
+        Field::FeedForward => or_absent(format!("{arch}.feed_forward_length"), None),
+        Field::Heads => or_absent(format!("{arch}.attention.head_count"), None),
+        Field::KvHeads => or_absent(
+            format!("{arch}.attention.head_count_kv"),
+            heads.clone().map(|h| (h, "llama.cpp takes head_count")),
+        ),
+        Field::HeadDim => or_absent(
+            format!("{arch}.attention.key_length"),
+            head_dim().map(|d| (d, "llama.cpp takes embedding_length / head_count")),
+        ),
+        Field::Vocab => or_absent(
+            format!("{arch}.vocab_size"),
+            Some((
+                MetaValue::Int(tokens().len() as u64),
+                "llama.cpp counts tokenizer.ggml.tokens",
+            )),
+        ),
+        Field::Context => or_absent(format!("{arch}.context_length"), None),
+        Field::RopeTheta => or_absent(
+            format!("{arch}.rope.freq_base"),
+            Some((MetaValue::Float(10_000.0), "llama.cpp takes 10000")),
+        ),
+        Field::RopeDims => or_absent(
+            format!("{arch}.rope.dimension_count"),
+            head_dim().map(|d| (d, "llama.cpp takes the head dimension")),
+        ),
+        Field::NormEps => {
+            let rms = format!("{arch}.attention.layer_norm_rms_epsilon");
+            let plain = format!("{arch}.attention.layer_norm_epsilon");
+            present(rms.clone())
+                .or_else(|| present(plain))
+                .unwrap_or_else(|| absent(rms, None))
+        }
+        Field::Bos => or_absent("tokenizer.ggml.bos_token_id".into(), None),
+        Field::Eos => or_absent("tokenizer.ggml.eos_token_id".into(), None),
+        Field::Pad => or_absent(
+            "tokenizer.ggml.padding_token_id".into(),
+            Some((MetaValue::Unset, "llama.cpp then has no padding token")),
+        ),
+        Field::Unknown => or_absent(
+            "tokenizer.ggml.unknown_token_id".into(),
+            Some((MetaValue::Unset, "llama.cpp then has no unknown token")),
+        ),
+        Field::AddBos => or_absent(
+            "tokenizer.ggml.add_bos_token".into(),
+            Some((
+                MetaValue::Flag(llama_adds.0),
+                "llama.cpp's default for this tokenizer",
+            )),
+        ),
+        Field::AddEos => or_absent(
+            "tokenizer.ggml.add_eos_token".into(),
+            Some((
+                MetaValue::Flag(llama_adds.1),
+                "llama.cpp's default for this tokenizer",
+            )),
+        ),
+        Field::TokenizerModel => or_absent("tokenizer.ggml.model".into(), None),
+        Field::PreTokenizer => or_absent(
+            "tokenizer.ggml.pre".into(),
+            Some((
+                MetaValue::Text("default".into()),
+                "llama.cpp takes `default`",
+            )),
+        ),
+        Field::Tokens => or_absent("tokenizer.ggml.tokens".into(), None),
+        Field::TokenTypes => {
+            let texts = tokens();
+            let key = "tokenizer.ggml.token_type".to_string();
+            match value_of(&key) {
+                Some(MetaValue::List(codes)) => Found::Value {
+                    value: MetaValue::List(
+                        codes
+                            .iter()
+                            .zip(&texts)
+                            .map(|(c, t)| format!("{} {t}", token_type_name(c)))
+                            .collect(),
+                    ),
+                    key,
+                },
+                _ => absent(
+                    key,
+                    Some((
+                        MetaValue::List(texts.iter().map(|t| format!("normal {t}")).collect()),
+                        "llama.cpp types every token normal",
+                    )),
+                ),
+            }
+        }
+        Field::Merges => or_absent("tokenizer.ggml.merges".into(), None),
+        Field::ChatTemplate => or_absent(
+            "tokenizer.chat_template".into(),
+            Some((MetaValue::Unset, "runtimes then have no template")),
+        ),
+    }
+}
+
+fn apr_field(meta: &serde_json::Map<String, Value>, field: Field) -> Found {
+    let get = |key: &str| -> Found {
+        let value = match meta.get(key) {
+            None | Some(Value::Null) => {
+                return Found::Absent {
+                    key: key.to_string(),
+                    assumed: None,
+                };
+            }
+            Some(Value::Number(n)) if n.is_u64() => MetaValue::Int(n.as_u64().unwrap_or(0)),
+            Some(Value::Number(n)) => MetaValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+            Some(Value::String(s)) => MetaValue::Text(s.clone()),
+            Some(Value::Bool(b)) => MetaValue::Flag(*b),
+            Some(Value::Array(items)) => MetaValue::List(
+                items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                    .collect(),
+            ),
+            Some(other) => MetaValue::Text(other.to_string()),
+        };
+        Found::Value {
+            value,
+            key: key.to_string(),
+        }
+    };
+    let cannot = Found::CannotCarry;
+    match field {
+        Field::Architecture => get("architecture"),
+        Field::Layers => get("num_layers"),
+        Field::Hidden => get("hidden_size"),
+        Field::FeedForward => get("intermediate_size"),
+        Field::Heads => get("num_heads"),
+        Field::KvHeads => get("num_kv_heads"),
+        Field::HeadDim => match get("head_dim") {
+            Found::Absent { key, .. } => {
+                let width = meta.get("hidden_size").and_then(Value::as_u64);
+                let heads = meta
+                    .get("num_heads")
+                    .and_then(Value::as_u64)
+                    .filter(|h| *h > 0);
+                Found::Absent {
+                    key,
+                    assumed: width
+                        .zip(heads)
+                        .map(|(w, h)| (MetaValue::Int(w / h), "apr takes hidden_size / num_heads")),
+                }
+            }
+            found => found,
+        },
+        Field::Vocab => get("vocab_size"),
+        Field::Context => get("max_position_embeddings"),
+        Field::RopeTheta => get("rope_theta"),
+        Field::NormEps => get("rms_norm_eps"),
+        Field::Bos => get("tokenizer.bos_token_id"),
+        Field::Eos => get("tokenizer.eos_token_id"),
+        Field::TokenizerModel => get("tokenizer.model_type"),
+        Field::Tokens => get("tokenizer.vocabulary"),
+        Field::Merges => get("tokenizer.merges"),
+        Field::RopeDims => {
+            cannot("an .apr has no RoPE dimension count: apr rotates the whole head")
+        }
+        Field::Pad => cannot("an .apr has no padding token"),
+        Field::Unknown => cannot("an .apr has no unknown token"),
+        Field::AddBos | Field::AddEos => {
+            cannot("an .apr has no BOS/EOS flags: apr decides whether to add them")
+        }
+        Field::PreTokenizer => {
+            cannot("an .apr has no pre-tokenizer: apr chooses how to split text")
+        }
+        Field::TokenTypes => cannot("an .apr has no token types"),
+        Field::ChatTemplate => cannot("an .apr has no chat template"),
+    }
+}
