@@ -413,6 +413,21 @@ impl Invocation {
             .done())
     }
 
+    /// `apr --json tokenize encode MODEL --prompt=TEXT`: the ids apr's own encoder (the one
+    /// `apr run` uses) gives `text` on a GGUF, special-token look-alikes as text.
+    ///
+    /// # Errors
+    /// Relative model path, or empty text.
+    pub fn tokenize_encode(model: &Path, text: &str) -> Result<Invocation, AprError> {
+        if text.is_empty() {
+            return Err(invalid("tokenize encode", "--prompt must not be empty"));
+        }
+        Ok(Build::new("tokenize encode")
+            .input(model)?
+            .text("--prompt", text)
+            .done())
+    }
+
     /// Perplexity of apr's built-in paragraph, gated at `threshold`.
     ///
     /// # Errors

@@ -51,6 +51,7 @@ fn parser_for(case: &str) -> &'static str {
         ("distill_plan", "distill_plan"),
         ("distill", "distill"),
         ("trace_stages", "trace_stages"),
+        ("tokenize_encode", "tokenize_encode"),
     ];
     TABLE
         .iter()
@@ -73,6 +74,7 @@ const FAILURES: &[(&str, i32)] = &[
     ("pull_offline", 10),
     ("prune_ratio_zero", 5),
     ("trace_stages_gguf_refused", 6),
+    ("tokenize_encode_apr_refused", 5),
 ];
 
 /// Every capture is either parsed without any drift, or is a documented failure.
@@ -144,6 +146,7 @@ fn drift_of(name: &str, c: &Captured) -> Result<Vec<apr_client::FieldProblem>, A
         "distill_plan" => d(parse::distill_plan(c)),
         "distill" => d(parse::distill(c)),
         "trace_stages" => d(parse::trace_stages(c)),
+        "tokenize_encode" => d(parse::tokenize_encode(c)),
         other => panic!("unknown parser {other}"),
     }
 }
@@ -964,6 +967,17 @@ fn model_operations() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn apr_s_encoder_names_the_path_it_took() {
+    let e = ok(parse::tokenize_encode(&capture(
+        "tokenize_encode_gguf_llama",
+    )))
+    .value;
+    assert_eq!(e.ids, [1669, 1050, 461, 221, 17, 18, 19]);
+    assert_eq!(e.tokenizer_pre, "default");
+    assert!(e.path.starts_with("greedy-fallback"), "{}", e.path);
 }
 
 #[test]

@@ -9,6 +9,10 @@
 //! fields, each difference naming the file's key, both values and the source file. A field a
 //! format cannot carry is skipped with the reason; a key whose absence leaves a runtime to
 //! assume a value is judged by that value, and the message says who assumes it.
+//!
+//! `tokenizer` applies each GGUF's own tokenizer (llama.cpp's, and apr's encoder) to the
+//! prompts, the evaluation text and a committed stress text, and compares the ids with HF's,
+//! showing the first differing position with both pieces.
 
 mod chat_template;
 mod field;
@@ -18,5 +22,8 @@ mod numerics;
 mod shape;
 mod source;
 mod special_tokens;
+mod texts;
+mod tokens_apr;
+mod tokens_llamacpp;
 mod value;
 mod vocabulary;

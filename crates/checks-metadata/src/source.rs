@@ -83,6 +83,11 @@ impl Source {
         })
     }
 
+    /// HF's tokenizer of the source.
+    pub(crate) fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
     /// The first of `keys` config.json has, as a number.
     fn config_int(&self, keys: &[&str]) -> Option<(u64, String)> {
         keys.iter().find_map(|k| {

@@ -93,7 +93,8 @@ pub struct Encoding {
 }
 
 /// Encodes each of `texts` with the GGUF's own tokenizer, loading its vocabulary only (no
-/// weights), special-token look-alikes left as text.
+/// weights). A special token's text in the input is that special token, as transformers and
+/// `llama-cli` read a prompt.
 pub fn tokenize(path: &Path, texts: &[&str]) -> Result<Vec<Encoding>, LlamaError> {
     let guard = ffi::lock()?;
     ffi::c_path(path)?;
@@ -108,8 +109,8 @@ pub fn tokenize(path: &Path, texts: &[&str]) -> Result<Vec<Encoding>, LlamaError
     Ok(texts
         .iter()
         .map(|text| Encoding {
-            plain: ids(vocab.tokenize(text.as_bytes(), false, false)),
-            with_specials: ids(vocab.tokenize(text.as_bytes(), true, false)),
+            plain: ids(vocab.tokenize(text.as_bytes(), false, true)),
+            with_specials: ids(vocab.tokenize(text.as_bytes(), true, true)),
             add_bos: vocab.should_add_bos(),
             add_eos: vocab.should_add_eos(),
         })

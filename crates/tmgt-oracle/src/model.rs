@@ -99,6 +99,9 @@ pub struct PerplexityOracle {
     pub text_file: String,
     pub text_sha256: String,
     pub token_count: usize,
+    /// The ids HF scored (tmgt's own oracles; the reference's have only the count).
+    #[serde(default)]
+    pub token_ids: Option<Vec<u32>>,
     pub perplexity: f64,
     pub cross_entropy: f64,
     #[serde(default)]

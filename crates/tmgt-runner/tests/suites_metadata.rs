@@ -178,3 +178,61 @@ fn each_family_fails_on_its_altered_field_and_passes_on_the_faithful_file() {
         "{bos}"
     );
 }
+
+#[test]
+fn the_tokenizer_checks_fail_on_a_misleading_gguf_and_pass_on_the_faithful_one() {
+    let dir = tempfile::tempdir().unwrap();
+    link_repository_data(dir.path());
+    std::fs::create_dir(dir.path().join("edits")).unwrap();
+    let native = GgufFile::open(&repo_root().join("native/tiny-llama/f32.gguf")).unwrap();
+    let mut config = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
+    std::fs::copy(native.path(), dir.path().join("edits/faithful.gguf")).unwrap();
+    config += &model_entry("gguf-faithful", "edits/faithful.gguf");
+    // The pre-tokenizer apr writes for LLaMA models, and a BOS HF never adds.
+    tmgt_gguf::copy_with_metadata(&native, &dir.path().join("edits/pre.gguf"), |m| {
+        set(m, "tokenizer.ggml.pre", G::String("default".into()));
+    })
+    .unwrap();
+    config += &model_entry("gguf-pre-default", "edits/pre.gguf");
+    tmgt_gguf::copy_with_metadata(&native, &dir.path().join("edits/bos.gguf"), |m| {
+        set(m, "tokenizer.ggml.add_bos_token", G::Bool(true));
+    })
+    .unwrap();
+    config += &model_entry("gguf-add-bos", "edits/bos.gguf");
+    config += "\n[profiles.edits]\nmodels = [\"gguf-faithful\", \"gguf-pre-default\", \"gguf-add-bos\"]\n";
+    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
+
+    let (_, report) = run_report(dir.path(), &["--profile", "edits", "--filter", "TKN001"]);
+    let result = |model: &str| {
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == model)
+            .unwrap_or_else(|| panic!("no TKN001 for {model}"))
+            .clone()
+    };
+    let faithful = result("gguf-faithful");
+    assert_eq!(faithful["verdict"], "pass", "{faithful}");
+    assert!(
+        faithful["evidence"]["count"].as_u64().unwrap() > 1000,
+        "{faithful}"
+    );
+    let pre = result("gguf-pre-default");
+    assert_eq!(pre["verdict"], "fail", "{pre}");
+    assert!(
+        pre["message"].as_str().unwrap().contains(
+            "prompt `code`: 5 ids where HF has 4; at position 2: \"(\" (8) where HF has \"(n\" (850)"
+        ),
+        "{pre}"
+    );
+    let bos = result("gguf-add-bos");
+    assert_eq!(bos["verdict"], "fail", "{bos}");
+    assert!(
+        bos["message"]
+            .as_str()
+            .unwrap()
+            .contains("as a prompt (with special tokens): 10 ids where HF has 9; at position 0: \"<|endoftext|>\" (0)"),
+        "{bos}"
+    );
+}

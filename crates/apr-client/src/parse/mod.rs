@@ -500,6 +500,14 @@ pub fn trace_stages(c: &Captured) -> Result<Reply<TraceStages>, AprError> {
     })
 }
 
+/// `apr tokenize encode --json`.
+///
+/// # Errors
+/// See the module rules.
+pub fn tokenize_encode(c: &Captured) -> Result<Reply<TokenizeEncode>, AprError> {
+    object(c, "tokenize encode", read_tokenize_encode)
+}
+
 /// `apr finetune --plan --json`.
 ///
 /// # Errors

@@ -2214,3 +2214,21 @@ pub struct TraceStages {
     /// apr's fixed trace prompt as the file's own tokenizer encoded it (no BOS).
     pub token_ids: Vec<u32>,
 }
+
+/// `apr --json tokenize encode`: the ids apr's encoder gives a text, and which encoder ran.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TokenizeEncode {
+    /// `tokenizer.ggml.pre` as apr read it.
+    pub tokenizer_pre: String,
+    /// `canonical` (pre-tokenizer and ranked merges, as llama.cpp) or `greedy-fallback: WHY`.
+    pub path: String,
+    pub ids: Vec<u32>,
+}
+
+pub(crate) fn read_tokenize_encode(cx: &mut Cx, n: &Node<'_>) -> TokenizeEncode {
+    TokenizeEncode {
+        tokenizer_pre: cx.req(n, "tokenizer_pre"),
+        path: cx.req(n, "path"),
+        ids: cx.vec(n, "ids"),
+    }
+}

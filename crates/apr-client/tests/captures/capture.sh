@@ -124,6 +124,9 @@ capture finetune_plan_apr_llama --json finetune "$L_APR" --method lora --rank 4 
 printf '%s\n' '{"instruction":"Say hi","output":"hi"}' >"$WORK/distill.jsonl"
 capture distill_apr_llama --json distill "$L_APR" --student "$L_APR" -d "$WORK/distill.jsonl" \
     --epochs 1 -o "$WORK/distilled.apr"
+# apr's own encoder on a GGUF (it names the path it took), and its refusal of an .apr.
+capture tokenize_encode_gguf_llama --json tokenize encode "$WORK/tiny-llama.gguf" --prompt="Hello world 123"
+capture tokenize_encode_apr_refused --json tokenize encode "$L_APR" --prompt=Hello
 # LoRA training at learning rate 0, run in its own folder: apr writes `checkpoints/` into the
 # working directory whatever -o says. Then the adapter folded back into the model.
 printf '%s\n' '{"instruction":"Say hi","response":"hi there"}' '{"instruction":"Count","response":"1 2 3"}' \

@@ -93,6 +93,7 @@ pub fn all_parsers() -> Vec<(&'static str, AnyParser)> {
         ("finetune_plan", |c| parse::finetune_plan(c).map(drop)),
         ("finetune", |c| parse::finetune(c).map(drop)),
         ("finetune_merge", |c| parse::finetune_merge(c).map(drop)),
+        ("tokenize_encode", |c| parse::tokenize_encode(c).map(drop)),
         ("distill_plan", |c| parse::distill_plan(c).map(drop)),
         ("distill", |c| parse::distill(c).map(drop)),
     ]

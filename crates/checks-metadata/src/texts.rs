@@ -1,0 +1,172 @@
+//! The texts whose tokenization is judged, and the ids HF's tokenizer gives them: the run's
+//! prompts, the evaluation text and a committed stress text (digits, runs of spaces, unicode,
+//! code, special-token look-alikes). HF's ids come from HF's own tokenizers library, held
+//! first against the ids the oracles recorded from transformers, so a difference is the file's.
+
+use crate::source::Source;
+use tmgt_check::{CheckError, Context};
+use tokenizers::Tokenizer;
+
+/// The stress text, committed beside this crate.
+const STRESS: &str = include_str!("../tokenizer-stress.txt");
+
+/// One text with HF's ids for it.
+#[derive(Debug)]
+pub(crate) struct Truth {
+    pub name: String,
+    pub text: String,
+    /// Without special tokens.
+    pub ids: Vec<u32>,
+    /// With the special tokens HF adds around a text.
+    pub with_specials: Vec<u32>,
+}
+
+fn encode(tokenizer: &Tokenizer, text: &str, special: bool) -> Result<Vec<u32>, CheckError> {
+    tokenizer
+        .encode(text, special)
+        .map(|e| e.get_ids().to_vec())
+        .map_err(|e| CheckError::Input {
+            what: "HF tokenizers".into(),
+            reason: format!("cannot encode {text:?}: {e}"),
+        })
+}
+
+/// HF's ids of every text, after checking the library reproduces the oracles' prompt and
+/// evaluation-text ids.
+pub(crate) fn truths(cx: &dyn Context, source: &Source) -> Result<Vec<Truth>, CheckError> {
+    let tokenizer = source.tokenizer();
+    let mut out = Vec::new();
+    for (i, prompt) in cx.prompts().iter().enumerate() {
+        let ids = encode(tokenizer, &prompt.text, false)?;
+        let oracle = cx.prompt_oracle(i)?;
+        if let Some(want) = &oracle.prompt_token_ids {
+            if *want != ids {
+                return Err(CheckError::Input {
+                    what: oracle.path.display().to_string(),
+                    reason: format!(
+                        "HF tokenizers gives prompt `{}` the ids {ids:?}, the oracle recorded {want:?}: tmgt's tokenizer library is not the one the oracle used",
+                        prompt.name
+                    ),
+                });
+            }
+        }
+        out.push(Truth {
+            name: format!("prompt `{}`", prompt.name),
+            with_specials: encode(tokenizer, &prompt.text, true)?,
+            text: prompt.text.clone(),
+            ids,
+        });
+    }
+    let eval = cx.eval_text()?;
+    let ids = encode(tokenizer, &eval, false)?;
+    let ppl = cx.perplexity_oracle()?;
+    if let Some(want) = &ppl.token_ids {
+        if !ids.starts_with(want) {
+            return Err(CheckError::Input {
+                what: ppl.path.display().to_string(),
+                reason:
+                    "HF tokenizers splits the evaluation text otherwise than the oracle recorded"
+                        .into(),
+            });
+        }
+    }
+    out.push(Truth {
+        name: "the evaluation text".into(),
+        with_specials: encode(tokenizer, &eval, true)?,
+        text: eval.to_string(),
+        ids,
+    });
+    out.push(Truth {
+        name: "the stress text".into(),
+        with_specials: encode(tokenizer, STRESS, true)?,
+        text: STRESS.to_string(),
+        ids: encode(tokenizer, STRESS, false)?,
+    });
+    Ok(out)
+}
+
+/// Where `got` first departs from `want`, with both pieces as HF's vocabulary spells them;
+/// `None` when equal.
+pub(crate) fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32]) -> Option<String> {
+    let piece = |id: Option<&u32>| match id {
+        Some(id) => format!(
+            "{:?} ({id})",
+            tokenizer.id_to_token(*id).unwrap_or_else(|| "?".into())
+        ),
+        None => "the end".into(),
+    };
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .or_else(|| (got.len() != want.len()).then(|| got.len().min(want.len())))?;
+    Some(format!(
+        "{} ids where HF has {}; at position {at}: {} where HF has {}",
+        got.len(),
+        want.len(),
+        piece(got.get(at)),
+        piece(want.get(at))
+    ))
+}
+
+/// The first three problems and how many more: the message; the details keep them all.
+pub(crate) fn summary(problems: &[String]) -> String {
+    let mut s = problems
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > 3 {
+        s.push_str(&format!("; and {} more (details)", problems.len() - 3));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_llama() -> Tokenizer {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../models/tiny-llama/tokenizer.json"
+        );
+        Tokenizer::from_file(path).unwrap()
+    }
+
+    #[test]
+    fn the_first_difference_shows_both_pieces_and_a_length_difference_shows_the_end() {
+        let t = tiny_llama();
+        assert_eq!(first_difference(&t, &[508, 8], &[508, 8]), None);
+        assert_eq!(
+            first_difference(&t, &[508, 8, 9], &[508, 850]).unwrap(),
+            "3 ids where HF has 2; at position 1: \"(\" (8) where HF has \"(n\" (850)"
+        );
+        assert_eq!(
+            first_difference(&t, &[508], &[508, 850]).unwrap(),
+            "1 ids where HF has 2; at position 1: the end where HF has \"(n\" (850)"
+        );
+    }
+
+    #[test]
+    fn the_stress_text_exercises_what_tokenizers_get_wrong() {
+        for needle in [
+            "   ",
+            "\t",
+            "日本語",
+            "🙂",
+            "<|endoftext|>",
+            "don't",
+            "1234567",
+        ] {
+            assert!(STRESS.contains(needle), "{needle:?}");
+        }
+        let ids = encode(&tiny_llama(), STRESS, false).unwrap();
+        assert!(ids.len() > 300, "{}", ids.len());
+        assert!(
+            summary(&["a".into(), "b".into(), "c".into(), "d".into()])
+                .ends_with("and 1 more (details)")
+        );
+    }
+}

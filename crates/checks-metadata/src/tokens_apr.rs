@@ -1,0 +1,88 @@
+use crate::judge::{model_files, source_of};
+use crate::texts::{first_difference, summary, truths};
+use apr_client::{Invocation, parse};
+use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
+
+declare_check! {
+    /// apr's own encoder (`apr tokenize encode`, the one `apr run` uses) gives each GGUF's
+    /// prompts, evaluation text and stress text HF's ids. apr reports which path it took; a
+    /// greedy fallback is named in the message. apr encodes GGUF files only, so an `.apr` is
+    /// not judged here.
+    pub TokensApr {
+        code: "TKN002",
+        name: "tokenizer-apr-differs-from-hf",
+        suite: "tokenizer",
+        scope: Scope::Model,
+        summary: "apr's encoder gives each GGUF's texts HF's ids",
+    }
+}
+
+impl Check for TokensApr {
+    fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        let Some(source) = source_of(cx)? else {
+            return Err(CheckError::NotApplicable(
+                "the model comes from the hub; tmgt reads the HF files of local models only".into(),
+            ));
+        };
+        let truths = truths(cx, &source)?;
+        let (files, missing) = model_files(cx)?;
+        let ggufs: Vec<_> = files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+            .collect();
+        if ggufs.is_empty() {
+            return Err(CheckError::NotApplicable(format!(
+                "no GGUF of this model ({})",
+                missing.join("; ")
+            )));
+        }
+        let mut compared = 0;
+        let mut problems = Vec::new();
+        let mut paths = Vec::new();
+        for path in &ggufs {
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            for truth in &truths {
+                let captured = cx.apr(&Invocation::tokenize_encode(path, &truth.text)?)?;
+                let encoded = match parse::tokenize_encode(&captured) {
+                    Ok(reply) if reply.exit_code == 0 => reply.value,
+                    Ok(reply) => {
+                        problems.push(format!(
+                            "{name}: {}: apr exited {}",
+                            truth.name, reply.exit_code
+                        ));
+                        continue;
+                    }
+                    Err(e @ apr_client::AprError::Exit { .. }) => {
+                        problems.push(format!("{name}: {}: apr refused: {e}", truth.name));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                compared += truth.ids.len();
+                if !paths.contains(&encoded.path) {
+                    paths.push(encoded.path.clone());
+                }
+                if let Some(d) = first_difference(source.tokenizer(), &encoded.ids, &truth.ids) {
+                    problems.push(format!(
+                        "{name}: {}: {d} (apr's path: {})",
+                        truth.name, encoded.path
+                    ));
+                }
+            }
+        }
+        let message = if problems.is_empty() {
+            format!(
+                "{} texts on {} GGUFs: every id is HF's ({compared} compared; apr's path: {})",
+                truths.len(),
+                ggufs.len(),
+                paths.join(", ")
+            )
+        } else {
+            summary(&problems)
+        };
+        Ok(Verdict::judge(problems.is_empty(), Evidence::new(compared, "token ids"), message)
+            .with_details(serde_json::json!({ "files": ggufs, "apr_paths": paths, "problems": problems, "missing": missing })))
+    }
+}
