@@ -77,10 +77,11 @@ pub fn compare(
     } else {
         let hf = oracle.prompt_token_ids.clone().unwrap_or_default();
         fed = format!(
-            " Prompt: apr feeds {:?}, llama.cpp's own tokenizer gives {:?}, the HF tokenizer {hf:?} ({}), so llama.cpp was fed apr's ids; PRM001/PRM002 and LLA002 judge the prompts.",
+            " Prompt: apr feeds {:?}, llama.cpp's own tokenizer gives {:?}, the HF tokenizer {hf:?} ({}), so llama.cpp was fed apr's ids{}; PRM001/PRM002 and LLA002 judge the prompts.",
             apr.prompt_ids,
             own_prompt,
             ThreeWay::of(&hf, &own_prompt, &apr.prompt_ids).describe("prompt position"),
+            who_follows_the_file(gguf, &own_prompt, &apr.prompt_ids),
         );
         match llama::generate_ids(gguf, &apr.prompt_ids, cx.max_new_tokens()) {
             Ok(g) => g,
@@ -223,4 +224,46 @@ fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+/// Which runtime follows the file's metadata where their prompts differ: the BOS flag as
+/// llama.cpp reads it (the file's `tokenizer.ggml.add_bos_token`, or llama.cpp's default for
+/// its tokenizer), and whether the two split the text alike once a BOS is set aside.
+fn who_follows_the_file(gguf: &Path, llama: &[u32], apr: &[u32]) -> String {
+    let Ok(info) = llama::inspect(gguf) else {
+        return String::new();
+    };
+    let starts = |ids: &[u32]| ids.first() == Some(&info.bos);
+    let mut notes = Vec::new();
+    if starts(apr) != info.add_bos {
+        notes.push(format!(
+            "the file asks for {} BOS, add_bos_token {} as llama.cpp reads it: llama.cpp follows it, apr ignores it and {} one",
+            if info.add_bos { "a" } else { "no" },
+            info.add_bos,
+            if info.add_bos { "omits" } else { "prepends" }
+        ));
+    } else if starts(llama) != info.add_bos {
+        notes.push(format!(
+            "the file asks for {} BOS: apr follows it, llama.cpp does not",
+            if info.add_bos { "a" } else { "no" }
+        ));
+    }
+    let text = |ids: &[u32]| {
+        if starts(ids) {
+            ids[1..].to_vec()
+        } else {
+            ids.to_vec()
+        }
+    };
+    if text(llama) != text(apr) {
+        notes.push(format!(
+            "the two split the text differently (pre-tokenizer `{}`; TKN001 and TKN002 judge each against HF)",
+            info.tokenizer_pre
+        ));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", notes.join("; "))
+    }
 }

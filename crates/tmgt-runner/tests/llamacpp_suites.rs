@@ -166,6 +166,21 @@ fn the_three_llamacpp_suites_on_the_bundled_models() {
         assert!(message(r).contains("agree on all 32 steps"), "{r}");
         assert!(r["details"]["outlier"].is_null(), "{r}");
     }
+    // Where llama.cpp was fed apr's prompt ids, the verdict says which runtime follows the
+    // file's metadata: apr prepends a BOS the file does not ask for, and on tiny-llama's
+    // `code` prompt the two also split the text apart (apr wrote pre-tokenizer `default`).
+    for r in select(&report, "XRT001", "tiny-qwen2") {
+        assert!(
+            message(r).contains(
+                "the file asks for no BOS, add_bos_token false as llama.cpp reads it: llama.cpp follows it, apr ignores it and prepends one"
+            ),
+            "{r}"
+        );
+    }
+    assert!(
+        message(one(&report, "XRT001", "tiny-llama", "code"))
+            .contains("the two split the text differently (pre-tokenizer `default`")
+    );
 
     // llama.cpp loads apr's LLaMA and Qwen2 GGUFs, but apr declares pre-tokenizer `default`
     // for tiny-llama, so llama.cpp splits `fibonacci` differently.
