@@ -3,7 +3,9 @@
 //! code, special-token look-alikes). HF's ids come from HF's own tokenizers library, held
 //! first against the ids the oracles recorded from transformers, so a difference is the file's.
 
+use crate::judge::{model_files, source_of};
 use crate::source::Source;
+use std::path::PathBuf;
 use tmgt_check::{CheckError, Context};
 use tokenizers::Tokenizer;
 
@@ -33,7 +35,7 @@ fn encode(tokenizer: &Tokenizer, text: &str, special: bool) -> Result<Vec<u32>, 
 
 /// HF's ids of every text, after checking the library reproduces the oracles' prompt and
 /// evaluation-text ids.
-pub(crate) fn truths(cx: &dyn Context, source: &Source) -> Result<Vec<Truth>, CheckError> {
+fn truths(cx: &dyn Context, source: &Source) -> Result<Vec<Truth>, CheckError> {
     let tokenizer = source.tokenizer();
     let mut out = Vec::new();
     for (i, prompt) in cx.prompts().iter().enumerate() {
@@ -85,6 +87,44 @@ pub(crate) fn truths(cx: &dyn Context, source: &Source) -> Result<Vec<Truth>, Ch
     Ok(out)
 }
 
+/// What both tokenizer checks judge: the source, HF's ids of every text, the model's GGUFs.
+#[derive(Debug)]
+pub(crate) struct GgufTexts {
+    pub source: Source,
+    pub truths: Vec<Truth>,
+    pub ggufs: Vec<PathBuf>,
+    /// The files that could not be had, and why.
+    pub missing: Vec<String>,
+}
+
+/// The instance's model's GGUFs with HF's ids of every text; not applicable to a hub model or
+/// a model without a GGUF.
+pub(crate) fn gguf_texts(cx: &dyn Context) -> Result<GgufTexts, CheckError> {
+    let Some(source) = source_of(cx)? else {
+        return Err(CheckError::NotApplicable(
+            "the model comes from the hub; tmgt reads the HF files of local models only".into(),
+        ));
+    };
+    let truths = truths(cx, &source)?;
+    let (files, missing) = model_files(cx)?;
+    let ggufs: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
+        .collect();
+    if ggufs.is_empty() {
+        return Err(CheckError::NotApplicable(format!(
+            "no GGUF of this model ({})",
+            missing.join("; ")
+        )));
+    }
+    Ok(GgufTexts {
+        source,
+        truths,
+        ggufs,
+        missing,
+    })
+}
+
 /// Where `got` first departs from `want`, with both pieces as HF's vocabulary spells them;
 /// `None` when equal.
 pub(crate) fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32]) -> Option<String> {
@@ -107,20 +147,6 @@ pub(crate) fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32])
         piece(got.get(at)),
         piece(want.get(at))
     ))
-}
-
-/// The first three problems and how many more: the message; the details keep them all.
-pub(crate) fn summary(problems: &[String]) -> String {
-    let mut s = problems
-        .iter()
-        .take(3)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if problems.len() > 3 {
-        s.push_str(&format!("; and {} more (details)", problems.len() - 3));
-    }
-    s
 }
 
 #[cfg(test)]
@@ -164,9 +190,5 @@ mod tests {
         }
         let ids = encode(&tiny_llama(), STRESS, false).unwrap();
         assert!(ids.len() > 300, "{}", ids.len());
-        assert!(
-            summary(&["a".into(), "b".into(), "c".into(), "d".into()])
-                .ends_with("and 1 more (details)")
-        );
     }
 }

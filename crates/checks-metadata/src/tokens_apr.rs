@@ -1,5 +1,4 @@
-use crate::judge::{model_files, source_of};
-use crate::texts::{first_difference, summary, truths};
+use crate::texts::{GgufTexts, first_difference, gguf_texts};
 use apr_client::{Invocation, parse};
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -19,23 +18,12 @@ declare_check! {
 
 impl Check for TokensApr {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let Some(source) = source_of(cx)? else {
-            return Err(CheckError::NotApplicable(
-                "the model comes from the hub; tmgt reads the HF files of local models only".into(),
-            ));
-        };
-        let truths = truths(cx, &source)?;
-        let (files, missing) = model_files(cx)?;
-        let ggufs: Vec<_> = files
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
-            .collect();
-        if ggufs.is_empty() {
-            return Err(CheckError::NotApplicable(format!(
-                "no GGUF of this model ({})",
-                missing.join("; ")
-            )));
-        }
+        let GgufTexts {
+            source,
+            truths,
+            ggufs,
+            missing,
+        } = gguf_texts(cx)?;
         let mut compared = 0;
         let mut problems = Vec::new();
         let mut paths = Vec::new();
@@ -80,7 +68,7 @@ impl Check for TokensApr {
                 paths.join(", ")
             )
         } else {
-            summary(&problems)
+            tmgt_check::first_few(&problems, 3, "; ")
         };
         Ok(Verdict::judge(problems.is_empty(), Evidence::new(compared, "token ids"), message)
             .with_details(serde_json::json!({ "files": ggufs, "apr_paths": paths, "problems": problems, "missing": missing })))

@@ -60,13 +60,7 @@ impl TensorComparison {
 
     /// One line: what differs, the first few of each kind named.
     pub fn describe(&self) -> String {
-        let few = |v: &[String]| {
-            let mut s = v.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-            if v.len() > 3 {
-                s.push_str(&format!(" and {} more", v.len() - 3));
-            }
-            s
-        };
+        let few = |v: &[String]| tmgt_check::first_few(v, 3, ", ");
         let mut parts = Vec::new();
         if !self.differing.is_empty() {
             parts.push(format!(

@@ -52,7 +52,7 @@ impl Check for FinetuneAdapterShapes {
                 format!("{pairs} rank-{RANK} pairs, each shaped by the weight it adapts"),
             )
         } else {
-            (false, few(&problems))
+            (false, tmgt_check::first_few(&problems, 3, "; "))
         };
         Ok(
             Verdict::judge(ok, Evidence::new(tensors.len(), "adapter tensors"), message)
@@ -127,19 +127,6 @@ fn lora_name(name: &str) -> Option<(u32, &str, Half)> {
         _ => return None,
     };
     Some((layer.parse().ok()?, projection, half))
-}
-
-fn few(problems: &[String]) -> String {
-    let mut s = problems
-        .iter()
-        .take(3)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    if problems.len() > 3 {
-        s.push_str(&format!(" and {} more", problems.len() - 3));
-    }
-    s
 }
 
 #[cfg(test)]

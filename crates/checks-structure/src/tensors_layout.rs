@@ -111,14 +111,5 @@ impl Check for TensorLayout {
 
 /// The first few items, then how many more.
 fn listed<T: std::fmt::Display>(items: &[T]) -> String {
-    let mut s = items
-        .iter()
-        .take(LISTED)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > LISTED {
-        s.push_str(&format!(" and {} more", items.len() - LISTED));
-    }
-    s
+    tmgt_check::first_few(items, LISTED, ", ")
 }

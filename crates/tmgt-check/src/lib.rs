@@ -26,7 +26,7 @@ pub use thresholds::{
     RuntimeThresholds, SelftestThresholds, StructureThresholds, Thresholds, TieThresholds,
     TokenThresholds,
 };
-pub use verdict::{Evidence, Status, Verdict};
+pub use verdict::{Evidence, Status, Verdict, first_few};
 
 #[doc(hidden)]
 pub use inventory;

@@ -82,3 +82,29 @@ impl Verdict {
         }
     }
 }
+
+/// The first `shown` items joined by `separator`, then how many more: a message names a few
+/// and the details keep them all.
+pub fn first_few<T: std::fmt::Display>(items: &[T], shown: usize, separator: &str) -> String {
+    let mut s = items
+        .iter()
+        .take(shown)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator);
+    if items.len() > shown {
+        s.push_str(&format!(" and {} more", items.len() - shown));
+    }
+    s
+}
+
+#[cfg(test)]
+mod first_few_tests {
+    use super::first_few;
+
+    #[test]
+    fn names_the_first_and_counts_the_rest() {
+        assert_eq!(first_few(&["a", "b"], 3, ", "), "a, b");
+        assert_eq!(first_few(&["a", "b", "c", "d"], 2, "; "), "a; b and 2 more");
+    }
+}
