@@ -213,7 +213,7 @@ fn the_three_llamacpp_suites_on_the_bundled_models() {
 fn a_native_gguf_converted_from_other_model_files_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let root = repo_root();
-    for link in ["models", "oracle", "prompts", "suites.toml"] {
+    for link in ["models", "oracle", "oracle-ops", "prompts", "suites.toml"] {
         std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
     }
     let native = dir.path().join("native/tiny-qwen2");

@@ -224,7 +224,7 @@ fn build_project() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let root = repo_root();
-    for link in ["models", "oracle", "prompts"] {
+    for link in ["models", "oracle", "oracle-ops", "prompts"] {
         std::os::unix::fs::symlink(root.join(link), dir.join(link)).unwrap();
     }
     // tiny-llama with a config.json that states another vocabulary size than its weights.
