@@ -5,7 +5,16 @@ use crate::file::{FileMeta, Found};
 use crate::source::{Expected, Source};
 use crate::value::MetaValue;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use tmgt_check::{ArtifactKind, CheckError, Context, Evidence, NativeGguf, Quant, Verdict};
+
+/// Held by each metadata and tokenizer check while it runs: one holds the source's tokenizer
+/// and every file's token and merge lists (about 55 MB for a 49,152-token vocabulary), so two
+/// at once would double tmgt's own memory for no gain (each takes about a second).
+pub(crate) fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static VOCABULARIES: Mutex<()> = Mutex::new(());
+    VOCABULARIES.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The files of the instance's model whose metadata is judged: its f32 `.apr`, apr's GGUF of
 /// it (or the GGUF it is given), and llama.cpp's own conversion where there is one; with the
@@ -67,6 +76,7 @@ struct Judged {
 
 /// Judges `family` on every file of the instance's model against its source.
 pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, CheckError> {
+    let _one = one_at_a_time();
     let Some(source) = source_of(cx)? else {
         return Err(CheckError::NotApplicable(
             "the model comes from the hub; tmgt reads the HF files of local models only".into(),

@@ -1,3 +1,4 @@
+use crate::judge::one_at_a_time;
 use crate::texts::{GgufTexts, first_difference, gguf_texts};
 use apr_client::{Invocation, parse};
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -18,6 +19,7 @@ declare_check! {
 
 impl Check for TokensApr {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        let _one = one_at_a_time();
         let GgufTexts {
             source,
             truths,

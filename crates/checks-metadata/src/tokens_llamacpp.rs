@@ -1,3 +1,4 @@
+use crate::judge::one_at_a_time;
 use crate::texts::{GgufTexts, first_difference, gguf_texts};
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -17,6 +18,7 @@ declare_check! {
 
 impl Check for TokensLlamaCpp {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        let _one = one_at_a_time();
         let GgufTexts {
             source,
             truths,

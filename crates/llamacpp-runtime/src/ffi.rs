@@ -82,16 +82,22 @@ impl Drop for Guard {
     fn drop(&mut self) {
         WEIGHTS_HELD.store(0, Ordering::Relaxed);
         BUFFERS_HELD.store(0, Ordering::Relaxed);
-        // SAFETY: glibc's malloc_trim takes a padding size and touches only the allocator's
-        // own free lists. llama.cpp frees hundreds of megabytes of model and buffers per call;
-        // without this glibc keeps them resident in the heap as tmgt's own.
-        unsafe {
-            nix::libc::malloc_trim(0);
-        }
+        // llama.cpp frees hundreds of megabytes of model and buffers per call; without this
+        // glibc keeps them resident in the heap as tmgt's own.
+        trim_heap();
         if let (Some(start), Some(now)) = (self.cpu_at_start, thread_cpu()) {
             let spent = u64::try_from(now.saturating_sub(start).as_nanos()).unwrap_or(u64::MAX);
             CPU_NANOS.fetch_add(spent, Ordering::Relaxed);
         }
+    }
+}
+
+/// Hands the heap's free pages back to the system, in every thread's arena.
+pub(crate) fn trim_heap() {
+    // SAFETY: glibc's malloc_trim takes a padding size and touches only the allocator's own
+    // free lists.
+    unsafe {
+        nix::libc::malloc_trim(0);
     }
 }
 

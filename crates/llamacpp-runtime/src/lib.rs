@@ -116,6 +116,14 @@ pub fn held_bytes() -> u64 {
     ffi::held_bytes()
 }
 
+/// Hands freed heap memory back to the system (glibc's `malloc_trim`, which lives here beside
+/// the other FFI). Each worker thread has its own malloc arena, so memory one check freed
+/// stays resident beside what the next check on another thread allocates unless trimmed; the
+/// runner calls this after each instance.
+pub fn trim_heap() {
+    ffi::trim_heap();
+}
+
 /// Quantizes the GGUF `input` into `output` with llama.cpp's defaults for `ftype` (what
 /// `llama-quantize input output Q8_0` does: 1-D tensors stay f32; a tensor whose rows do not
 /// fit a type's block size falls back as llama.cpp decides). One thread, so the output is

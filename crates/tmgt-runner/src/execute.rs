@@ -311,6 +311,7 @@ pub fn run_all(
                     };
                     let record = run_instance(state, &instances[i], i);
                     state.scratch.release(i);
+                    llamacpp_runtime::trim_heap();
                     if state.engine.interrupted()
                         && record.error_class.as_deref() == Some("interrupted")
                     {
