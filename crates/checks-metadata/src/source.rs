@@ -5,8 +5,10 @@
 use crate::field::Field;
 use crate::file::Format;
 use crate::value::MetaValue;
+use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use tokenizers::Tokenizer;
 
 /// A source's statement about one field.
@@ -25,11 +27,37 @@ pub(crate) struct Source {
     config: Value,
     generation: Option<Value>,
     tokenizer_config: Option<Value>,
-    tokenizer_json: Value,
+    model: TokenizerModel,
     tokenizer: Tokenizer,
-    /// `tokenizer.ggml.pre` of llama.cpp's own conversion of this folder, where there is one:
-    /// the pre-tokenizer name llama.cpp's converter recognised the tokenizer as.
-    native_pre: Option<(String, PathBuf)>,
+    /// llama.cpp's own conversion of this folder, where there is one: its
+    /// `tokenizer.ggml.pre` is the name llama.cpp's converter recognised the tokenizer as.
+    native: Option<PathBuf>,
+    native_pre: OnceLock<Result<Option<String>, String>>,
+}
+
+/// The parts of tokenizer.json's `model` the fields need; the vocabulary itself is read through
+/// HF's tokenizers library, so the file is not held as a JSON tree.
+#[derive(Debug, Deserialize)]
+struct TokenizerModel {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    byte_fallback: Option<bool>,
+    #[serde(default)]
+    merges: Vec<Merge>,
+}
+
+/// A merge as tokenizers writes it: `"a b"`, or `["a", "b"]` in newer files.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Merge {
+    Joined(String),
+    Pair(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenizerParts {
+    model: TokenizerModel,
 }
 
 impl std::fmt::Debug for Source {
@@ -64,22 +92,22 @@ impl Source {
                 tokenizer_path.display()
             )
         })?;
-        let native_pre = match native {
-            Some(path) => {
-                let gguf = tmgt_gguf::GgufFile::open(path).map_err(|e| e.to_string())?;
-                gguf.get_str("tokenizer.ggml.pre")
-                    .map(|pre| (pre.to_string(), path.to_path_buf()))
-            }
-            None => None,
-        };
+        let parts: TokenizerParts = std::fs::read(&tokenizer_path)
+            .map_err(|e| format!("cannot read {}: {e}", tokenizer_path.display()))
+            .and_then(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("{} has no readable `model`: {e}", tokenizer_path.display())
+                })
+            })?;
         Ok(Source {
             dir: dir.to_path_buf(),
             config: read_json(&dir.join("config.json"))?,
             generation: optional_json(&dir.join("generation_config.json"))?,
             tokenizer_config: optional_json(&dir.join("tokenizer_config.json"))?,
-            tokenizer_json: read_json(&tokenizer_path)?,
+            model: parts.model,
             tokenizer,
-            native_pre,
+            native: native.map(Path::to_path_buf),
+            native_pre: OnceLock::new(),
         })
     }
 
@@ -216,7 +244,7 @@ impl Source {
     /// `user-defined` for other added tokens, `byte` for byte-fallback pieces, else `normal`.
     fn token_types(&self) -> Vec<String> {
         let added = self.tokenizer.get_added_tokens_decoder();
-        let byte_fallback = self.tokenizer_json["model"]["byte_fallback"].as_bool() == Some(true);
+        let byte_fallback = self.model.byte_fallback == Some(true);
         self.token_texts()
             .into_iter()
             .enumerate()
@@ -233,23 +261,27 @@ impl Source {
     }
 
     fn merges(&self) -> Vec<String> {
-        self.tokenizer_json["model"]["merges"]
-            .as_array()
-            .map(|merges| {
-                merges
-                    .iter()
-                    .map(|m| match m {
-                        Value::String(s) => s.clone(),
-                        Value::Array(pair) => pair
-                            .iter()
-                            .filter_map(Value::as_str)
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        other => other.to_string(),
-                    })
-                    .collect()
+        self.model
+            .merges
+            .iter()
+            .map(|m| match m {
+                Merge::Joined(s) => s.clone(),
+                Merge::Pair(pair) => pair.join(" "),
             })
-            .unwrap_or_default()
+            .collect()
+    }
+
+    /// The native GGUF's pre-tokenizer name, read once.
+    fn native_pre(&self) -> Result<Option<String>, String> {
+        self.native_pre
+            .get_or_init(|| {
+                let Some(path) = &self.native else {
+                    return Ok(None);
+                };
+                let gguf = tmgt_gguf::GgufFile::open(path).map_err(|e| e.to_string())?;
+                Ok(gguf.get_str("tokenizer.ggml.pre").map(str::to_string))
+            })
+            .clone()
     }
 
     fn chat_template(&self) -> Expected {
@@ -378,12 +410,8 @@ impl Source {
                 Err(e) => Expected::NotApplicable(e),
             },
             Field::TokenizerModel => {
-                let kind = self.tokenizer_json["model"]["type"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string();
-                let byte_fallback =
-                    self.tokenizer_json["model"]["byte_fallback"].as_bool() == Some(true);
+                let kind = self.model.kind.clone();
+                let byte_fallback = self.model.byte_fallback == Some(true);
                 let value = match format {
                     Format::Apr => kind.clone(),
                     // llama.cpp's names: byte-level BPE is `gpt2`, SentencePiece-style BPE `llama`.
@@ -400,12 +428,15 @@ impl Source {
                     format!("tokenizer.json `model.type` {kind:?}"),
                 )
             }
-            Field::PreTokenizer => match &self.native_pre {
-                Some((pre, path)) => Source::is(
-                    MetaValue::Text(pre.clone()),
+            Field::PreTokenizer => match (self.native_pre(), &self.native) {
+                (Ok(Some(pre)), Some(path)) => Source::is(
+                    MetaValue::Text(pre),
                     format!("llama.cpp's own conversion {}", path.display()),
                 ),
-                None => Expected::NotApplicable(
+                (Err(e), _) => Expected::NotApplicable(format!(
+                    "llama.cpp's own conversion cannot be read: {e}"
+                )),
+                _ => Expected::NotApplicable(
                     "no llama.cpp conversion of this model names its pre-tokenizer".into(),
                 ),
             },
