@@ -8,6 +8,7 @@ use checks_structure::layout::Layout;
 use serde_json::Value;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::OnceLock;
 use tmgt_gguf::GgufFile;
 
 /// The file formats whose metadata tmgt reads.
@@ -44,8 +45,9 @@ pub(crate) struct FileMeta {
 enum Inner {
     Gguf {
         file: Box<GgufFile>,
-        /// llama.cpp's BOS/EOS flags for the file, as it loads it.
-        llama_adds: (bool, bool),
+        /// llama.cpp's BOS/EOS flags for the file, as it loads it: read the first time a
+        /// BOS/EOS field is asked for (llama.cpp loads the whole vocabulary for them).
+        llama_adds: OnceLock<Result<(bool, bool), String>>,
     },
     Apr(serde_json::Map<String, Value>),
 }
@@ -59,20 +61,11 @@ impl FileMeta {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let (format, inner) = if &magic == b"GGUF" {
             let file = GgufFile::open(path).map_err(|e| e.to_string())?;
-            let adds = llamacpp_runtime::tokenize(path, &["Hello"])
-                .map_err(|e| {
-                    format!(
-                        "llama.cpp cannot load the vocabulary of {}: {e}",
-                        path.display()
-                    )
-                })?
-                .first()
-                .map_or((false, false), |e| (e.add_bos, e.add_eos));
             (
                 Format::Gguf,
                 Inner::Gguf {
                     file: Box::new(file),
-                    llama_adds: adds,
+                    llama_adds: OnceLock::new(),
                 },
             )
         } else {
@@ -81,13 +74,39 @@ impl FileMeta {
         Ok(FileMeta { format, inner })
     }
 
-    /// What the file says `field` is.
-    pub(crate) fn found(&self, field: Field) -> Found {
+    /// What the file says `field` is; `Err` when llama.cpp cannot load the GGUF's vocabulary
+    /// to say what it assumes.
+    pub(crate) fn found(&self, field: Field) -> Result<Found, String> {
         match &self.inner {
-            Inner::Gguf { file, llama_adds } => gguf_field(file, *llama_adds, field),
-            Inner::Apr(meta) => apr_field(meta, field),
+            Inner::Gguf { file, llama_adds } => {
+                let adds = if matches!(field, Field::AddBos | Field::AddEos) {
+                    llama_adds
+                        .get_or_init(|| llama_flags(file.path()))
+                        .clone()?
+                } else {
+                    (false, false)
+                };
+                Ok(gguf_field(file, adds, field))
+            }
+            Inner::Apr(meta) => Ok(apr_field(meta, field)),
         }
     }
+}
+
+/// Whether llama.cpp adds a BOS and an EOS to the text of this GGUF.
+fn llama_flags(path: &Path) -> Result<(bool, bool), String> {
+    llamacpp_runtime::tokenize(path, &["Hello"])
+        .map_err(|e| {
+            format!(
+                "llama.cpp cannot load the vocabulary of {}: {e}",
+                path.display()
+            )
+        })
+        .map(|encoded| {
+            encoded
+                .first()
+                .map_or((false, false), |e| (e.add_bos, e.add_eos))
+        })
 }
 
 /// The JSON metadata section of an APR v2 file.
@@ -156,6 +175,7 @@ fn token_type_name(code: &str) -> &'static str {
     }
 }
 
+/// `llama_adds` is read only for the BOS/EOS fields.
 fn gguf_field(file: &GgufFile, llama_adds: (bool, bool), field: Field) -> Found {
     let arch = file
         .get_str("general.architecture")

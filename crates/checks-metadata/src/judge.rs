@@ -1,7 +1,7 @@
 //! One family of fields judged over every file a model entry produces or is given.
 
 use crate::field::{Family, Field};
-use crate::file::{FileMeta, Found};
+use crate::file::{FileMeta, Format, Found};
 use crate::source::{Expected, Source};
 use crate::value::MetaValue;
 use std::path::PathBuf;
@@ -85,18 +85,32 @@ pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, 
     let (files, missing) = model_files(cx)?;
     let mut judged = Vec::new();
     let mut compared = 0usize;
+    // What the source says depends on the format only: built once, not once per file (the
+    // token lists are the vocabulary's size).
+    let mut expected: Vec<(Field, Format, Expected)> = Vec::new();
     for path in &files {
-        let meta = FileMeta::open(path).map_err(|reason| CheckError::Input {
+        let input = |reason| CheckError::Input {
             what: path.display().to_string(),
             reason,
-        })?;
+        };
+        let meta = FileMeta::open(path).map_err(input)?;
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
         for field in Field::ALL.into_iter().filter(|f| f.family() == family) {
-            let (verdict, key, said, items) =
-                judge_field(&source.expected(field, meta.format), &meta.found(field));
+            let at = match expected
+                .iter()
+                .position(|(f, format, _)| *f == field && *format == meta.format)
+            {
+                Some(at) => at,
+                None => {
+                    expected.push((field, meta.format, source.expected(field, meta.format)));
+                    expected.len() - 1
+                }
+            };
+            let found = meta.found(field).map_err(input)?;
+            let (verdict, key, said, items) = judge_field(&expected[at].2, &found);
             compared += items;
             judged.push(Judged {
                 file: name.clone(),

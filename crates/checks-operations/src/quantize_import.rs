@@ -1,5 +1,5 @@
 use crate::common::{f32_apr, judge_identity, operate, scratch};
-use apr_client::{Invocation, Quantize, parse};
+use apr_client::{Invocation, parse};
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Quant, Scope, Verdict, declare_check};
 
 declare_check! {
@@ -19,21 +19,17 @@ declare_check! {
 
 impl Check for QuantizeMatchesImport {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        like_import(cx, Quant::Int8, Quantize::Int8)
+        like_import(cx, Quant::Int8)
     }
 }
 
-/// `apr quantize --scheme SCHEME` of the f32 `.apr` judged against the `quant` import.
-pub(crate) fn like_import(
-    cx: &dyn Context,
-    quant: Quant,
-    scheme: Quantize,
-) -> Result<Verdict, CheckError> {
-    if !cx.model()?.quants.contains(&quant) {
+/// `apr quantize` of the f32 `.apr` to `quant` judged against the `quant` import.
+pub(crate) fn like_import(cx: &dyn Context, quant: Quant) -> Result<Verdict, CheckError> {
+    let (true, Some(scheme)) = (cx.model()?.quants.contains(&quant), quant.apr_quantize()) else {
         return Err(CheckError::NotApplicable(format!(
             "the model has no {quant} level in suites.toml to compare with"
         )));
-    }
+    };
     let imported = cx.artifact(ArtifactKind::Apr(quant))?;
     let out = scratch(cx, &format!("quantized-{quant}.apr"))?;
     let invocation = Invocation::quantize(&f32_apr(cx)?, scheme, &out)?;

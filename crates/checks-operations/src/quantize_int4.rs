@@ -1,5 +1,4 @@
 use crate::quantize_import::like_import;
-use apr_client::Quantize;
 use tmgt_check::{Check, CheckError, Context, Quant, Scope, Verdict, declare_check};
 
 declare_check! {
@@ -19,6 +18,6 @@ declare_check! {
 
 impl Check for QuantizeInt4MatchesImport {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        like_import(cx, Quant::Int4, Quantize::Int4)
+        like_import(cx, Quant::Int4)
     }
 }
