@@ -34,7 +34,7 @@ fn cases(cx: &dyn Context) -> Result<Vec<Case>, CheckError> {
         .collect();
     std::fs::write(&garbage, bytes).map_err(io(&garbage))?;
     let truncated = scratch(cx, "truncated.apr")?;
-    let len = std::fs::metadata(&model).map_err(io(&model))?.len();
+    let len = CheckError::file_size(&model)?;
     let mut whole = std::fs::File::open(&model).map_err(io(&model))?;
     let mut cut = std::fs::File::create(&truncated).map_err(io(&truncated))?;
     std::io::copy(&mut std::io::Read::take(&mut whole, len / 2), &mut cut)

@@ -35,10 +35,7 @@ pub(crate) fn read_output(operation: &str, path: &Path) -> Result<Layout, Verdic
 }
 
 pub(crate) fn layout_of(path: &Path) -> Result<Layout, CheckError> {
-    Layout::read(path).map_err(|reason| CheckError::Input {
-        what: path.display().to_string(),
-        reason,
-    })
+    Layout::read(path).map_err(|reason| CheckError::file(path, reason))
 }
 
 /// How two files' tensors compare, name by name.
@@ -97,13 +94,9 @@ pub(crate) fn compare_tensors(
     want: (&Path, &Layout),
     made: (&Path, &Layout),
 ) -> Result<TensorComparison, CheckError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |e: std::io::Error| CheckError::Input {
-            what: path.display().to_string(),
-            reason: e.to_string(),
-        }
-    };
+    fn io(path: &Path) -> impl Fn(std::io::Error) -> CheckError + '_ {
+        move |e| CheckError::file(path, e)
+    }
     let mut out = TensorComparison::default();
     let (mut fa, mut fb) = (
         File::open(want.0).map_err(io(want.0))?,

@@ -16,6 +16,9 @@ pub struct CheckMeta {
     pub name: &'static str,
     /// The suite it belongs to, as named in `suites.toml`.
     pub suite: &'static str,
+    /// The crate that declares it, so a listing shows which suite crates a build linked.
+    #[serde(rename = "crate")]
+    pub krate: &'static str,
     pub scope: Scope,
     /// One line.
     pub summary: &'static str,

@@ -31,6 +31,21 @@ pub enum CheckError {
 }
 
 impl CheckError {
+    /// A file the check needs could not be read.
+    pub fn file(path: &std::path::Path, reason: impl std::fmt::Display) -> CheckError {
+        CheckError::Input {
+            what: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The size of a file the check needs.
+    pub fn file_size(path: &std::path::Path) -> Result<u64, CheckError> {
+        Ok(std::fs::metadata(path)
+            .map_err(|e| CheckError::file(path, e))?
+            .len())
+    }
+
     /// A short machine-readable class for grouping in reports and tickets.
     pub fn class(&self) -> &'static str {
         match self {

@@ -23,13 +23,32 @@ pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};
 pub use thresholds::{
     DriftThresholds, LocalizeThresholds, LogprobThresholds, PerplexityThresholds, QaThresholds,
-    RuntimeThresholds, SelftestThresholds, StructureThresholds, Thresholds, TieThresholds,
-    TokenThresholds,
+    RuntimeThresholds, SelftestThresholds, StructureThresholds, SuiteThresholds, Thresholds,
+    TieThresholds, TokenThresholds, normalize_as,
 };
 pub use verdict::{Evidence, Status, Verdict, first_few};
 
 #[doc(hidden)]
 pub use inventory;
+
+/// Declares a suite's own pass criteria: `[thresholds.<suite>]` in suites.toml is read as
+/// the type (a `Default` struct with `#[serde(default)]`), checked when the configuration
+/// loads, and handed to the suite's checks by [`Thresholds::suite`].
+///
+/// ```ignore
+/// declare_thresholds!(ExampleThresholds, suite: "example");
+/// ```
+#[macro_export]
+macro_rules! declare_thresholds {
+    ($ty:ty, suite: $suite:expr $(,)?) => {
+        $crate::inventory::submit! {
+            $crate::SuiteThresholds {
+                suite: $suite,
+                normalize: $crate::normalize_as::<$ty>,
+            }
+        }
+    };
+}
 
 /// Declares a check: a unit struct, its metadata (docs from the doc comment) and its
 /// registration. The `run` logic follows in an `impl Check for Name` block.
@@ -71,6 +90,7 @@ macro_rules! declare_check {
                 code: $code,
                 name: $name,
                 suite: $suite,
+                krate: env!("CARGO_PKG_NAME"),
                 scope: $scope,
                 summary: $summary,
                 docs: concat!($($doc, "\n"),*),

@@ -1,8 +1,10 @@
 //! Pass criteria, read from `[thresholds]` in suites.toml. Defaults are the reference
 //! project's numbers where it had one; the others are stated beside each field.
 
-use crate::Quant;
+use crate::{CheckError, Quant};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
@@ -17,6 +19,57 @@ pub struct Thresholds {
     pub qa: QaThresholds,
     pub structure: StructureThresholds,
     pub localize: LocalizeThresholds,
+    /// The tables of suites that declare their own pass criteria ([`crate::declare_thresholds!`]),
+    /// by suite name, each checked against its type and filled with its defaults when the
+    /// configuration loads. A suite reads its table with [`Thresholds::suite`].
+    #[serde(flatten)]
+    pub suites: BTreeMap<String, serde_json::Value>,
+}
+
+impl Thresholds {
+    /// The `[thresholds.<suite>]` table of a suite that declared it, as its type. The
+    /// configuration loader has already filled in its defaults or refused the file.
+    pub fn suite<T: DeserializeOwned>(&self, suite: &str) -> Result<T, CheckError> {
+        let input = |reason: String| CheckError::Input {
+            what: format!("[thresholds.{suite}]"),
+            reason,
+        };
+        let table = self.suites.get(suite).ok_or_else(|| {
+            input("not in the configuration (was the suite's crate linked when it loaded?)".into())
+        })?;
+        serde_json::from_value(table.clone()).map_err(|e| input(e.to_string()))
+    }
+}
+
+/// A suite's own `[thresholds.<suite>]` table, registered by [`crate::declare_thresholds!`].
+#[derive(Debug, Clone, Copy)]
+pub struct SuiteThresholds {
+    pub suite: &'static str,
+    /// Reads a table as the suite's type and writes it back with every default filled in;
+    /// `Err` names the first key that is unknown or of the wrong type.
+    pub normalize: fn(serde_json::Value) -> Result<serde_json::Value, String>,
+}
+
+inventory::collect!(SuiteThresholds);
+
+impl SuiteThresholds {
+    /// Every registered table.
+    pub fn all() -> impl Iterator<Item = &'static SuiteThresholds> {
+        inventory::iter::<SuiteThresholds>.into_iter()
+    }
+}
+
+/// [`SuiteThresholds::normalize`] for a type: unknown keys are errors, absent ones defaults.
+pub fn normalize_as<T: DeserializeOwned + Serialize>(
+    table: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let mut unknown = Vec::new();
+    let typed: T = serde_ignored::deserialize(table, |path| unknown.push(path.to_string()))
+        .map_err(|e| e.to_string())?;
+    if let Some(key) = unknown.first() {
+        return Err(format!("unknown key `{key}`"));
+    }
+    serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
 /// Most token mismatches against the oracle, out of `max_new_tokens`, per quantization level.

@@ -1,15 +1,8 @@
 //! tmgt's runner: configuration, the check matrix, the apr call engine, artifact
 //! preparation and reports. The `tmgt` binary is a thin CLI over it.
 
-// The checks crates register through `inventory`; naming them keeps the linker from
-// dropping their registrations (dtolnay/inventory#50).
-use checks_global as _;
-use checks_inference as _;
-use checks_llamacpp as _;
-use checks_localize as _;
-use checks_metadata as _;
-use checks_operations as _;
-use checks_structure as _;
+// The suites this build runs, named in one place (`tmgt-suites`).
+use tmgt_suites as _;
 
 pub mod artifacts;
 pub mod bench;

@@ -23,6 +23,8 @@ struct Row {
     code: &'static str,
     name: &'static str,
     suite: &'static str,
+    #[serde(rename = "crate")]
+    krate: &'static str,
     scope: &'static str,
     summary: &'static str,
     docs: &'static str,
@@ -43,6 +45,7 @@ pub fn list(args: &ListArgs) -> Exit {
             code: r.meta.code,
             name: r.meta.name,
             suite: r.meta.suite,
+            krate: r.meta.krate,
             scope: r.meta.scope.as_str(),
             summary: r.meta.summary,
             docs: r.meta.docs.trim(),

@@ -4,15 +4,6 @@
 //! that a check could not reach a verdict; 2 usage or configuration error; 3 the harness could
 //! not run at all (no apr, an oracle made from another model, an unwritable report).
 
-// Named so the linker keeps every checks crate's registrations (dtolnay/inventory#50).
-use checks_global as _;
-use checks_inference as _;
-use checks_llamacpp as _;
-use checks_localize as _;
-use checks_metadata as _;
-use checks_operations as _;
-use checks_structure as _;
-
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tmgt_runner::{

@@ -4,10 +4,6 @@
 mod common;
 use common::{link_repository_data, repo_root};
 
-use checks_global as _;
-use checks_inference as _;
-use checks_structure as _;
-
 use proptest::prelude::*;
 use tmgt_check::Registry;
 use tmgt_runner::config::Config;

@@ -163,7 +163,12 @@ fn resolve(
 
     // Suites: every name must be a registered suite.
     let known = registry.suites();
-    for (i, suite) in raw.suites.enabled.iter().enumerate() {
+    let enabled: Vec<String> = raw
+        .suites
+        .enabled
+        .clone()
+        .unwrap_or_else(|| known.iter().map(|s| (*s).to_string()).collect());
+    for (i, suite) in enabled.iter().enumerate() {
         if !known.contains(&suite.as_str()) {
             let mut p = Problem::at(
                 &["suites", "enabled", &i.to_string()],
@@ -192,7 +197,7 @@ fn resolve(
             }
         }
         for (i, suite) in p.suites.iter().flatten().enumerate() {
-            if !raw.suites.enabled.contains(suite) {
+            if !enabled.contains(suite) {
                 problems.push(
                     Problem::at(
                         &["profiles", name, "suites", &i.to_string()],
@@ -260,6 +265,9 @@ fn resolve(
         }
     }
 
+    let mut thresholds = raw.thresholds;
+    check_suite_thresholds(&mut thresholds, &["thresholds"], problems);
+
     let native_dir = at(Path::new("native"));
     let mut models = Vec::new();
     let mut model_thresholds = Vec::new();
@@ -273,8 +281,8 @@ fn resolve(
                 fetches.extend(resolve_fetch(&model, i, fetch, &native_dir, problems));
             }
             model_thresholds.push(
-                merge_thresholds(&raw.thresholds, name, m.thresholds.as_ref(), problems)
-                    .unwrap_or_else(|| raw.thresholds.clone()),
+                merge_thresholds(&thresholds, name, m.thresholds.as_ref(), problems)
+                    .unwrap_or_else(|| thresholds.clone()),
             );
             models.push(model);
         }
@@ -316,12 +324,86 @@ fn resolve(
         },
         prompts,
         prompt_files,
-        suites: selected.suites.clone().unwrap_or(raw.suites.enabled),
-        thresholds: raw.thresholds,
+        suites: selected.suites.clone().unwrap_or(enabled),
+        thresholds,
         models,
         model_thresholds,
         fetches,
     })
+}
+
+/// The tables of `[thresholds]` that tmgt-check types.
+fn builtin_threshold_tables() -> Vec<String> {
+    match serde_json::to_value(Thresholds::default()) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads each suite's own `[thresholds.<suite>]` table as the type its suite declared,
+/// filling in its defaults, and adds the defaults of registered suites the file leaves out.
+/// `at` is where `[thresholds]` sits (`thresholds`, or `models.<name>.thresholds`).
+fn check_suite_thresholds(thresholds: &mut Thresholds, at: &[&str], problems: &mut Vec<Problem>) {
+    let registered: Vec<&tmgt_check::SuiteThresholds> =
+        tmgt_check::SuiteThresholds::all().collect();
+    for (suite, table) in std::mem::take(&mut thresholds.suites) {
+        let path: Vec<&str> = at.iter().copied().chain([suite.as_str()]).collect();
+        let Some(declared) = registered.iter().find(|r| r.suite == suite) else {
+            let builtin = builtin_threshold_tables();
+            let names = builtin
+                .iter()
+                .map(String::as_str)
+                .chain(registered.iter().map(|r| r.suite));
+            let mut p = Problem::at(
+                &path,
+                format!("unknown table [thresholds.{suite}]"),
+                "not a thresholds table",
+            )
+            .on_key();
+            p.help = Some(match suggest(&suite, names) {
+                Some(s) => format!(
+                    "did you mean `{s}`? the suites.toml at the repository root documents every table"
+                ),
+                None => "the suites.toml at the repository root documents every table".into(),
+            });
+            problems.push(p);
+            continue;
+        };
+        match (declared.normalize)(table) {
+            Ok(table) => {
+                thresholds.suites.insert(suite, table);
+            }
+            Err(e) => problems.push(
+                Problem::at(&path, format!("[thresholds.{suite}]: {e}"), "this table")
+                    .on_key()
+                    .with_help(format!(
+                        "the `{suite}` suite's crate documents its thresholds"
+                    )),
+            ),
+        }
+    }
+    for declared in registered {
+        if thresholds.suites.contains_key(declared.suite) {
+            continue;
+        }
+        match (declared.normalize)(serde_json::json!({})) {
+            Ok(table) => {
+                thresholds.suites.insert(declared.suite.to_string(), table);
+            }
+            // A table without defaults for every key must be written out.
+            Err(e) => problems.push(
+                Problem::at(
+                    at,
+                    format!("[thresholds.{}] is required: {e}", declared.suite),
+                    "in this table",
+                )
+                .with_help(format!(
+                    "add a [thresholds.{}] table; the `{}` suite's crate documents its keys",
+                    declared.suite, declared.suite
+                )),
+            ),
+        }
+    }
 }
 
 /// `[thresholds]` with one model's `thresholds` table laid over it, key by key.
@@ -359,7 +441,10 @@ fn merge_thresholds(
         }
     }
     match Thresholds::deserialize(toml::Value::Table(merged)) {
-        Ok(t) => Some(t),
+        Ok(mut t) => {
+            check_suite_thresholds(&mut t, &["models", model, "thresholds"], problems);
+            Some(t)
+        }
         Err(e) => {
             problems.push(Problem::at(
                 &["models", model, "thresholds"],
@@ -579,6 +664,15 @@ fn parse_version(
             None
         }
     }
+}
+
+/// The closest of `known` to a misspelt `name`, if any is close.
+fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (strsim::normalized_levenshtein(name, k), k))
+        .filter(|(s, _)| *s > 0.5)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
 }
 
 fn unknown_name<'a>(

@@ -67,9 +67,11 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(super) struct RawSuites {
-    pub enabled: Vec<String>,
+    /// Suites to run by name; absent: every registered suite.
+    #[serde(default)]
+    pub enabled: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,8 +164,8 @@ impl RawConfig {
         let paths = section::<RawPaths>(&table, "paths", problems);
         let timeouts = section::<RawTimeouts>(&table, "timeouts", problems);
         let prompts = section::<BTreeMap<String, PathBuf>>(&table, "prompts", problems);
-        let suites = section::<RawSuites>(&table, "suites", problems);
-        let thresholds = optional_section::<Thresholds>(&table, "thresholds", problems);
+        let suites = optional_section::<RawSuites>(&table, "suites", problems);
+        let thresholds = thresholds_section(&table, problems);
         let models = entries::<RawModel>(&table, "models", problems);
         let profiles = entries::<RawProfile>(&table, "profiles", problems);
         Some(RawConfig {
@@ -208,6 +210,32 @@ fn optional_section<T: DeserializeOwned + Default>(
         Some(value) => typed(value, &[name.to_string()], problems),
         None => Some(T::default()),
     }
+}
+
+/// `[thresholds]`: the tables tmgt-check types are read here; any other table is a suite's
+/// own (`[thresholds.<suite>]`), kept as it is for [`super::check_suite_thresholds`].
+fn thresholds_section(table: &toml::Table, problems: &mut Vec<Problem>) -> Option<Thresholds> {
+    let Some(value) = table.get("thresholds") else {
+        return Some(Thresholds::default());
+    };
+    let Some(inner) = value.as_table() else {
+        return typed(value, &["thresholds".to_string()], problems);
+    };
+    let builtin = super::builtin_threshold_tables();
+    let (known, suites): (toml::Table, toml::Table) = inner
+        .clone()
+        .into_iter()
+        .partition(|(key, _)| builtin.contains(key));
+    let mut thresholds: Thresholds = typed(
+        &toml::Value::Table(known),
+        &["thresholds".to_string()],
+        problems,
+    )?;
+    thresholds.suites = suites
+        .into_iter()
+        .filter_map(|(key, v)| Some((key, serde_json::to_value(v).ok()?)))
+        .collect();
+    Some(thresholds)
 }
 
 /// A table of named entries (`[models.<name>]`), each read on its own.
