@@ -19,6 +19,7 @@ use crate::schema::{
 };
 use serde::Deserialize;
 use std::path::Path;
+use tmgt_select::Selector;
 
 /// The `link` of a known failure not reported upstream yet.
 pub const UNFILED: &str = "unfiled";
@@ -130,7 +131,10 @@ impl Ledger {
     /// The streamed progress lines and the finished report both ask here, so a line shows
     /// the verdict the summary will count.
     pub fn judge(&self, r: &ResultRecord) -> Option<(usize, ReportVerdict)> {
-        let i = self.entries.iter().position(|e| e.selector.matches(r))?;
+        let i = self
+            .entries
+            .iter()
+            .position(|e| e.selector.matches(&r.query()))?;
         let verdict = match r.verdict {
             v if v == self.entries[i].expected => ReportVerdict::Xfail,
             ReportVerdict::Pass => ReportVerdict::Xpass,
@@ -148,113 +152,6 @@ impl LedgerEntry {
             reason: self.reason.clone(),
             expected: self.expected,
         }
-    }
-}
-
-/// A `--filter`-style expression matched against a result: space-separated terms that must
-/// all hold, `key=a|b` with key `suite`, `check` (name or code), `model`, `quant`, `prompt`,
-/// or a bare word naming a suite, check or code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selector {
-    terms: Vec<(Key, Vec<String>)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
-    Suite,
-    Check,
-    Model,
-    Quant,
-    Prompt,
-    Any,
-}
-
-impl Key {
-    fn name(self) -> Option<&'static str> {
-        match self {
-            Key::Suite => Some("suite"),
-            Key::Check => Some("check"),
-            Key::Model => Some("model"),
-            Key::Quant => Some("quant"),
-            Key::Prompt => Some("prompt"),
-            Key::Any => None,
-        }
-    }
-}
-
-impl std::str::FromStr for Selector {
-    type Err = String;
-
-    fn from_str(expr: &str) -> Result<Selector, String> {
-        let mut terms = Vec::new();
-        for word in expr.split_whitespace() {
-            let term = match word.split_once('=') {
-                None => (Key::Any, vec![word.to_string()]),
-                Some((key, value)) => {
-                    let values: Vec<String> = value.split('|').map(str::to_string).collect();
-                    if values.iter().any(String::is_empty) {
-                        return Err(format!("`{word}`: empty value"));
-                    }
-                    let key = match key {
-                        "suite" => Key::Suite,
-                        "check" => Key::Check,
-                        "model" => Key::Model,
-                        "quant" => Key::Quant,
-                        "prompt" => Key::Prompt,
-                        other => {
-                            return Err(format!(
-                                "`{other}` is not a selector key (use suite, check, model, quant or prompt)"
-                            ));
-                        }
-                    };
-                    (key, values)
-                }
-            };
-            terms.push(term);
-        }
-        if terms.is_empty() {
-            return Err("empty selector".into());
-        }
-        Ok(Selector { terms })
-    }
-}
-
-impl std::fmt::Display for Selector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (key, values)) in self.terms.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            if let Some(k) = key.name() {
-                write!(f, "{k}=")?;
-            }
-            f.write_str(&values.join("|"))?;
-        }
-        Ok(())
-    }
-}
-
-impl Selector {
-    /// Whether the selector can select anything among results of these models: one that
-    /// names only other models is out of this run's scope, which is not staleness.
-    pub fn in_scope(&self, models: &[&str]) -> bool {
-        self.terms.iter().all(|(key, values)| {
-            *key != Key::Model || values.iter().any(|v| models.contains(&v.as_str()))
-        })
-    }
-
-    pub fn matches(&self, r: &ResultRecord) -> bool {
-        let one_of = |values: &[String], actual: Option<&str>| {
-            actual.is_some_and(|a| values.iter().any(|v| v == a))
-        };
-        self.terms.iter().all(|(key, v)| match key {
-            Key::Suite => one_of(v, Some(&r.suite)),
-            Key::Check => one_of(v, Some(&r.check)) || one_of(v, Some(&r.code)),
-            Key::Model => one_of(v, r.model.as_deref()),
-            Key::Quant => one_of(v, r.quant.as_deref()),
-            Key::Prompt => one_of(v, r.prompt.as_deref()),
-            Key::Any => [&r.suite, &r.check, &r.code].iter().any(|s| **s == v[0]),
-        })
     }
 }
 

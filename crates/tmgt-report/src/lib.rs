@@ -21,7 +21,7 @@ pub mod ticket;
 mod write;
 
 pub use group::Blocked;
-pub use ledger::{Ledger, Selector};
+pub use ledger::Ledger;
 pub use schema::{
     AprInfo, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef, KnownIssueStatus, LowerBound,
     MatrixRecord, Report, ReportVerdict, ResultRecord, SCHEMA, ShardRecord, SuiteCounts, Summary,

@@ -243,6 +243,20 @@ pub struct ResultRecord {
     pub known_issue: Option<KnownIssueRef>,
 }
 
+impl ResultRecord {
+    /// The names a selector (`--filter`, a ledger entry) is matched against.
+    pub fn query(&self) -> tmgt_select::Query<'_> {
+        tmgt_select::Query {
+            suite: &self.suite,
+            check: &self.check,
+            code: &self.code,
+            model: self.model.as_deref(),
+            quant: self.quant.as_deref(),
+            prompt: self.prompt.as_deref(),
+        }
+    }
+}
+
 /// A ledger entry, as a result that it matched refers to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownIssueRef {

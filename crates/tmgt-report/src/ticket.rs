@@ -19,6 +19,7 @@ use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
+use tmgt_select::Selector;
 
 /// The suite whose results say where a model's forward pass departs from HF.
 const LOCALIZE_SUITE: &str = "localize";
@@ -681,9 +682,9 @@ pub fn rerun_line(filters: &[&str]) -> String {
             unique.push(f);
         }
     }
-    let merged = merge_filters(&unique);
-    let parts: Vec<String> = match merged {
-        Some(m) => vec![m],
+    let parsed: Option<Vec<Selector>> = unique.iter().map(|f| f.parse().ok()).collect();
+    let parts: Vec<String> = match parsed.as_deref().and_then(Selector::merge) {
+        Some(m) => vec![m.to_string()],
         None => unique.iter().map(|f| (*f).to_string()).collect(),
     };
     let mut line = "tmgt run".to_string();
@@ -691,49 +692,6 @@ pub fn rerun_line(filters: &[&str]) -> String {
         let _ = write!(line, " --filter {}", shell_quote(&p));
     }
     line
-}
-
-fn merge_filters(filters: &[&str]) -> Option<String> {
-    let parsed: Vec<Vec<(&str, &str)>> = filters
-        .iter()
-        .map(|f| {
-            f.split_whitespace()
-                .map(|t| t.split_once('=').unwrap_or(("", t)))
-                .collect()
-        })
-        .collect();
-    let first = parsed.first()?;
-    if parsed
-        .iter()
-        .any(|p| p.len() != first.len() || p.iter().zip(first).any(|(a, b)| a.0 != b.0))
-    {
-        return None;
-    }
-    let differing: Vec<usize> = (0..first.len())
-        .filter(|&i| parsed.iter().any(|p| p[i].1 != first[i].1))
-        .collect();
-    if differing.len() > 1 {
-        return None;
-    }
-    let terms: Vec<String> = (0..first.len())
-        .map(|i| {
-            let mut values: Vec<&str> = Vec::new();
-            for p in &parsed {
-                for v in p[i].1.split('|') {
-                    if !values.contains(&v) {
-                        values.push(v);
-                    }
-                }
-            }
-            let value = values.join("|");
-            if first[i].0.is_empty() {
-                value
-            } else {
-                format!("{}={value}", first[i].0)
-            }
-        })
-        .collect();
-    Some(terms.join(" "))
 }
 
 /// Results the ledger already knows about (reported upstream), and its call-outs.

@@ -13,7 +13,6 @@ pub mod disk;
 pub mod engine;
 pub mod execute;
 pub mod fetch;
-pub mod filter;
 pub mod human;
 pub mod list;
 pub mod matrix;

@@ -2,8 +2,8 @@
 //! (models, quantization levels, prompts), then narrowed by `--filter`.
 
 use crate::config::Config;
-use crate::filter::Filter;
 use tmgt_check::{Quant, Registration, Registry, Scope};
+use tmgt_select::{Query, Selector};
 
 /// One check applied to one point of its scope.
 #[derive(Debug, Clone)]
@@ -34,18 +34,31 @@ impl Instance {
         }
         id
     }
+
+    /// The names a selector (`--filter`, a ledger entry) is matched against.
+    pub fn query<'a>(&self, config: &'a Config) -> Query<'a> {
+        let meta = self.check.meta;
+        Query {
+            suite: meta.suite,
+            check: meta.name,
+            code: meta.code,
+            model: self.model.map(|m| config.models[m].name.as_str()),
+            quant: self.quant.map(Quant::as_str),
+            prompt: self.prompt.map(|p| config.prompts[p].name.as_str()),
+        }
+    }
 }
 
 /// Expands the enabled suites in registry order (suite, then code), then models, quants,
 /// prompts: the order reports show whatever order instances finish in.
-pub fn build(config: &Config, registry: &Registry, filters: &[Filter]) -> Vec<Instance> {
+pub fn build(config: &Config, registry: &Registry, filters: &[Selector]) -> Vec<Instance> {
     let mut out = Vec::new();
     for reg in registry.checks() {
         if !config.suites.iter().any(|s| s == reg.meta.suite) {
             continue;
         }
         for instance in expand(config, *reg) {
-            if filters.is_empty() || filters.iter().any(|f| f.matches(&instance, config)) {
+            if filters.is_empty() || filters.iter().any(|f| f.matches(&instance.query(config))) {
                 out.push(instance);
             }
         }

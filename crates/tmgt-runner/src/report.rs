@@ -92,7 +92,7 @@ pub fn record(
         evidence,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         invocations,
-        rerun_filter: crate::filter::Filter::exact(instance, config),
+        rerun_filter: tmgt_select::Selector::exact(&instance.query(config)).to_string(),
         details,
         known_issue: None,
     }

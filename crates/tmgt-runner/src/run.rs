@@ -4,7 +4,6 @@ use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::execute::{RunState, run_all};
-use crate::filter::Filter;
 use crate::report::apr_info;
 use crate::scratch::Scratch;
 use crate::usage::Sampler;
@@ -15,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tmgt_check::{ArtifactKind, Registry};
 use tmgt_report::{Report, Summary, Tool};
+use tmgt_select::Selector;
 
 #[derive(Debug, clap::Args)]
 pub struct CommonArgs {
@@ -42,7 +42,7 @@ pub struct RunArgs {
     /// Select instances: `suite=token model=tiny-qwen2 quant=int8|int4 prompt=code`, or a bare
     /// suite/check name. Terms of one filter must all hold; several filters add up.
     #[arg(long = "filter", value_name = "EXPR")]
-    filters: Vec<Filter>,
+    filters: Vec<Selector>,
     /// Run every apr call even when an identical one already ran (for benchmarking).
     #[arg(long)]
     no_reuse: bool,
@@ -408,11 +408,11 @@ fn read_report(path: &std::path::Path) -> Result<Report, String> {
 
 /// What makes two runs' matrices the same: the configuration file's bytes, the profile and
 /// the filters.
-fn config_fingerprint(file: &std::path::Path, config: &Config, filters: &[Filter]) -> String {
+fn config_fingerprint(file: &std::path::Path, config: &Config, filters: &[Selector]) -> String {
     let mut text = std::fs::read(file).unwrap_or_default();
     text.extend_from_slice(format!("\nprofile={}", config.profile).as_bytes());
     for f in filters {
-        text.extend_from_slice(format!("\nfilter={f:?}").as_bytes());
+        text.extend_from_slice(format!("\nfilter={f}").as_bytes());
     }
     tmgt_oracle::sha256_hex(&text)
 }

@@ -37,9 +37,21 @@ fn problems(extra: &str) -> String {
 fn the_example_suite_registers_and_runs_with_its_own_thresholds() {
     let (dir, file) = project("[thresholds.example]\nmax_growth = 0.25\n");
     let out = dir.path().join("out");
-    let args = ["tmgt", "--config", file.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let args = [
+        "tmgt",
+        "--config",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let apr = real_apr();
-    let rest = ["--apr", apr.to_str().unwrap(), "--no-known-issues", "--filter", "suite=example"];
+    let rest = [
+        "--apr",
+        apr.to_str().unwrap(),
+        "--no-known-issues",
+        "--filter",
+        "suite=example",
+    ];
     let tmgt = Tmgt::parse_from(args.iter().chain(&rest));
     let exit = tmgt_runner::run::run(&tmgt.run);
     let report: serde_json::Value =
@@ -63,10 +75,19 @@ fn the_example_suite_registers_and_runs_with_its_own_thresholds() {
 #[test]
 fn the_example_suite_s_table_is_checked_when_the_configuration_loads() {
     let missing = problems("");
-    assert!(missing.contains("[thresholds.example] is required"), "{missing}");
+    assert!(
+        missing.contains("[thresholds.example] is required"),
+        "{missing}"
+    );
     let misspelt = problems("[thresholds.exmaple]\nmax_growth = 0.25\n");
-    assert!(misspelt.contains("unknown table [thresholds.exmaple]"), "{misspelt}");
+    assert!(
+        misspelt.contains("unknown table [thresholds.exmaple]"),
+        "{misspelt}"
+    );
     assert!(misspelt.contains("did you mean `example`?"), "{misspelt}");
     let mistyped = problems("[thresholds.example]\nmax_growth = \"a quarter\"\n");
-    assert!(mistyped.contains("[thresholds.example]: invalid type"), "{mistyped}");
+    assert!(
+        mistyped.contains("[thresholds.example]: invalid type"),
+        "{mistyped}"
+    );
 }
