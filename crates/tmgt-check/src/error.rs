@@ -12,7 +12,12 @@ pub enum CheckError {
     #[error("`{0}` exited but left processes holding its output open; tmgt killed them")]
     StrayProcesses(String),
     #[error("artifact {artifact} unavailable: {reason}")]
-    ArtifactUnavailable { artifact: String, reason: String },
+    ArtifactUnavailable {
+        artifact: String,
+        reason: String,
+        /// The apr call whose failure left it unavailable, when one did.
+        call: Option<usize>,
+    },
     #[error(transparent)]
     Oracle(#[from] OracleError),
     #[error("apr {command} output lacks what this check needs: {detail}")]

@@ -287,7 +287,7 @@ fn results(out: &mut String, report: &Report, m: &Matrix) {
                 }
             }
             None => {
-                result(out, r, i, &cell_of[i]);
+                result(out, report, r, i, &cell_of[i]);
                 if let Some(g) = caused_by(&groups, r) {
                     blocked(out, g, report, &cell_of);
                 }
@@ -310,13 +310,13 @@ fn blocked(out: &mut String, g: &Blocked<'_>, report: &Report, cell_of: &[String
     );
     for (i, r) in report.results.iter().enumerate() {
         if blocker(r) == Some(g.artifact) {
-            result(out, r, i, &cell_of[i]);
+            result(out, report, r, i, &cell_of[i]);
         }
     }
     out.push_str("</div></details></div>\n");
 }
 
-fn result(out: &mut String, r: &ResultRecord, index: usize, cell: &str) {
+fn result(out: &mut String, report: &Report, r: &ResultRecord, index: usize, cell: &str) {
     let v = r.verdict;
     let _ = write!(
         out,
@@ -383,16 +383,23 @@ fn result(out: &mut String, r: &ResultRecord, index: usize, cell: &str) {
     if !r.invocations.is_empty() {
         let mut calls = String::new();
         for i in &r.invocations {
-            let end = i
+            let Some(call) = report.call(i.id) else {
+                continue;
+            };
+            let end = call
                 .exit_code
                 .map_or_else(|| "no exit code".to_string(), |c| format!("exit {c}"));
             let _ = writeln!(
                 calls,
                 "# call #{}{}, {end}, {} ms\n{}",
                 i.id,
-                if i.reused { " (shared)" } else { "" },
-                i.duration_ms,
-                i.command
+                match (i.blocked, i.reused) {
+                    (true, _) => " (failed making an artifact this result needed)",
+                    (false, true) => " (shared)",
+                    (false, false) => "",
+                },
+                call.duration_ms,
+                call.reproduction()
             );
         }
         let _ = writeln!(out, "<pre>{}</pre>", html(calls.trim_end()));

@@ -44,13 +44,13 @@ pub fn render(report: &Report) -> Result<String, String> {
             results.iter().map(|r| r.duration_ms).sum(),
         ));
         ts.add_properties(properties.iter().map(|(k, v)| Property::new(*k, *v)));
-        ts.add_test_cases(results.into_iter().map(|r| test_case(r, &groups)));
+        ts.add_test_cases(results.into_iter().map(|r| test_case(report, r, &groups)));
         junit.add_test_suite(ts);
     }
     junit.to_string().map_err(|e| e.to_string())
 }
 
-fn test_case(r: &ResultRecord, groups: &[Blocked<'_>]) -> TestCase {
+fn test_case(report: &Report, r: &ResultRecord, groups: &[Blocked<'_>]) -> TestCase {
     let status = match r.verdict {
         ReportVerdict::Pass => TestCaseStatus::success(),
         ReportVerdict::Xpass => TestCaseStatus::success(),
@@ -58,14 +58,14 @@ fn test_case(r: &ResultRecord, groups: &[Blocked<'_>]) -> TestCase {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_type("fail")
                 .set_message(first_line(&r.message))
-                .set_description(description(r, groups));
+                .set_description(description(report, r, groups));
             s
         }
         ReportVerdict::Error => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_type(r.error_class.as_deref().unwrap_or("error"))
                 .set_message(error_message(r, groups))
-                .set_description(description(r, groups));
+                .set_description(description(report, r, groups));
             s
         }
         ReportVerdict::Skip => {
@@ -78,7 +78,7 @@ fn test_case(r: &ResultRecord, groups: &[Blocked<'_>]) -> TestCase {
             let link = r.known_issue.as_ref().map_or("", |k| k.link.as_str());
             s.set_type("xfail")
                 .set_message(format!("known issue {link}: {}", first_line(&r.message)))
-                .set_description(description(r, groups));
+                .set_description(description(report, r, groups));
             s
         }
     };
@@ -112,7 +112,7 @@ fn error_message(r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
 }
 
 /// The full message, what it blocked, how to rerun it, and the apr calls it made.
-fn description(r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
+fn description(report: &Report, r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
     let mut s = r.message.clone();
     if let Some(g) = caused_by(groups, r) {
         s.push_str(&format!(
@@ -127,11 +127,15 @@ fn description(r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
     if let Some(k) = &r.known_issue {
         s.push_str(&format!("\nknown issue: {} ({})", k.link, k.reason));
     }
-    for i in &r.invocations {
-        let exit = i
+    for call in r.invocations.iter().filter_map(|i| report.call(i.id)) {
+        let exit = call
             .exit_code
             .map_or_else(|| "no exit code".to_string(), |c| format!("exit {c}"));
-        s.push_str(&format!("\napr call #{}: {} ({exit})", i.id, i.command));
+        s.push_str(&format!(
+            "\napr call #{}: {} ({exit})",
+            call.id,
+            call.reproduction()
+        ));
     }
     s
 }

@@ -23,9 +23,9 @@ mod write;
 pub use group::Blocked;
 pub use ledger::Ledger;
 pub use schema::{
-    AprInfo, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef, KnownIssueStatus, LowerBound,
-    MatrixRecord, Report, ReportVerdict, ResultRecord, SCHEMA, ShardRecord, SuiteCounts, Summary,
-    Tool, UsedInvocation,
+    AprInfo, CallInput, CallOutput, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef,
+    KnownIssueStatus, LowerBound, MatrixRecord, READS, Report, ReportVerdict, ResultRecord, SCHEMA,
+    ShardRecord, SuiteCounts, Summary, Tool, UsedInvocation,
 };
 pub use write::write_atomic;
 

@@ -1,8 +1,15 @@
+use apr_client::shell_quote;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Bumped when a field changes meaning or disappears; added fields keep the version.
-pub const SCHEMA: &str = "tmgt-report/1";
+/// Bumped when a field changes meaning or disappears; added fields keep the version. Version 2
+/// dropped the copies of each call's command, exit code and duration from the results' `invocations`:
+/// a result names its calls by id into the report's one `invocations` table.
+pub const SCHEMA: &str = "tmgt-report/2";
+
+/// The schemas this tmgt reads: a version-1 report reads as version 2 whose calls say nothing
+/// of their files (tickets then show no artifact makers).
+pub const READS: [&str; 2] = ["tmgt-report/1", SCHEMA];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -284,23 +291,43 @@ pub struct KnownIssueStatus {
     pub stale: bool,
 }
 
+/// A call a result used, by its id in the report's `invocations`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UsedInvocation {
     pub id: usize,
     /// Shared with an earlier identical request rather than run for this result.
     pub reused: bool,
-    pub command: String,
-    pub exit_code: Option<i32>,
-    pub duration_ms: u64,
+    /// The call failed making an artifact the result needed, so the result could not run.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub blocked: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One apr call.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CallRecord {
     pub id: usize,
-    /// The shell line that reproduces it.
+    /// The shell line that ran it.
     pub command: String,
     pub subcommand: String,
+    /// The arguments after `apr`, one element each, as apr received them.
+    #[serde(default)]
+    pub argv: Vec<String>,
+    /// The folder apr ran in, where it was not tmgt's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// The files it read, each with the call of this run that made it.
+    #[serde(default)]
+    pub inputs: Vec<CallInput>,
+    /// The files it was asked to write.
+    #[serde(default)]
+    pub outputs: Vec<CallOutput>,
+    /// Later identical requests this call served instead of running again.
+    #[serde(default)]
+    pub reuses: usize,
     /// Exit code when apr exited on its own.
     pub exit_code: Option<i32>,
     /// How it ended: `exited`, `signaled`, `timed-out`, `output-limit`, `cancelled`.
@@ -308,6 +335,64 @@ pub struct CallRecord {
     pub duration_ms: u64,
     pub stdout_bytes: u64,
     pub stderr_bytes: u64,
+}
+
+/// A file a call read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInput {
+    pub path: String,
+    /// The call of this run that wrote it; absent for a file from before the run (the
+    /// artifact cache, the model folder) or one tmgt wrote itself (a damaged copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<usize>,
+}
+
+/// A file a call wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOutput {
+    pub path: String,
+    /// Where tmgt moved it once made: an artifact is written in a folder of its own beside
+    /// its final name, then renamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_as: Option<String>,
+}
+
+impl CallOutput {
+    /// The name the file has after the call.
+    pub fn final_path(&self) -> &str {
+        self.kept_as.as_deref().unwrap_or(&self.path)
+    }
+}
+
+impl CallRecord {
+    /// The shell line that reproduces the call, each output written straight to the name
+    /// it was kept under.
+    pub fn reproduction(&self) -> String {
+        if self.argv.is_empty() {
+            return self.command.clone();
+        }
+        let mut s = String::new();
+        if let Some(dir) = &self.workdir {
+            s.push_str(&format!("cd {} && ", shell_quote(dir)));
+        }
+        s.push_str("apr");
+        for arg in &self.argv {
+            let arg = self
+                .outputs
+                .iter()
+                .find(|o| o.path == *arg)
+                .map_or(arg.as_str(), CallOutput::final_path);
+            s.push(' ');
+            s.push_str(&shell_quote(arg));
+        }
+        s
+    }
+
+    /// Every file it read or wrote, outputs under their final names.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        let read = self.inputs.iter().map(|i| i.path.as_str());
+        read.chain(self.outputs.iter().map(CallOutput::final_path))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -443,14 +528,23 @@ impl Report {
         })
     }
 
+    /// The call with this id: ids count from 1 in the table's order, as the runner and
+    /// `tmgt merge` write them, so this is a lookup; a table out of order is searched.
+    pub fn call(&self, id: usize) -> Option<&CallRecord> {
+        let at = id.checked_sub(1).and_then(|i| self.invocations.get(i));
+        at.filter(|c| c.id == id)
+            .or_else(|| self.invocations.iter().find(|c| c.id == id))
+    }
+
     /// Reads a report, refusing one of another schema.
     pub fn from_json(bytes: &[u8]) -> Result<Report, String> {
         let report: Report =
             serde_json::from_slice(bytes).map_err(|e| format!("not a tmgt report: {e}"))?;
-        if report.schema != SCHEMA {
+        if !READS.contains(&report.schema.as_str()) {
             return Err(format!(
-                "report schema `{}`, this tmgt reads `{SCHEMA}`",
-                report.schema
+                "report schema `{}`, this tmgt reads `{}`",
+                report.schema,
+                READS.join("`, `")
             ));
         }
         Ok(report)

@@ -67,17 +67,9 @@ pub fn md_block(lang: &str, body: &str) -> String {
     format!("{fence}{lang}\n{body}\n{fence}\n")
 }
 
-/// Single-quotes an argument for a POSIX shell when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%$".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
+/// The shell quoting apr-client's reproduction lines use, so every line a report prints
+/// quotes alike.
+pub use apr_client::shell_quote;
 
 #[cfg(test)]
 mod tests {

@@ -311,14 +311,8 @@ fn section(
         }
     );
     let calls = reproduction(index, first);
-    let commands: Vec<String> = calls.iter().map(|(c, _)| c.command.clone()).collect();
-    let artifacts = artifact_hashes(report, &commands);
-    for (path, sha) in &artifacts {
-        let _ = writeln!(
-            s,
-            "- artifact `{}` sha256 `{sha}`",
-            clean_partial(&places.redact(path))
-        );
+    for (path, sha) in &artifact_hashes(report, &calls) {
+        let _ = writeln!(s, "- artifact `{}` sha256 `{sha}`", places.redact(path));
     }
     s.push('\n');
     let _ = writeln!(
@@ -351,11 +345,11 @@ fn section(
                 "# {role} (call #{}, {end}, {} ms)",
                 call.id, call.duration_ms
             );
-            let _ = writeln!(script, "{}", clean_partial(&places.redact(&call.command)));
+            let _ = writeln!(script, "{}", places.redact(&call.reproduction()));
         }
         s.push_str(&md_block("sh", &script));
         s.push('\n');
-        let cached = cached_inputs(index, &calls);
+        let cached = cached_inputs(&calls);
         if !cached.is_empty() {
             let names: Vec<String> = cached.iter().map(|p| md_code(&places.redact(p))).collect();
             let _ = writeln!(
@@ -473,68 +467,60 @@ fn window(s: &mut String, r: &ResultRecord) {
     s.push('\n');
 }
 
-/// The run's calls by id and by the files they wrote, built once per rendering: a ticket
-/// looks up the maker of every path of every call it shows.
+/// The run's calls by id, built once per rendering.
 struct CallIndex<'a> {
     by_id: HashMap<usize, &'a CallRecord>,
-    /// Made path (`x.apr`) → the calls that wrote it (as `.partial-PID/x.apr`), in run order.
-    makers: HashMap<String, Vec<&'a CallRecord>>,
 }
 
 impl<'a> CallIndex<'a> {
     fn of(report: &'a Report) -> CallIndex<'a> {
-        let mut makers: HashMap<String, Vec<&'a CallRecord>> = HashMap::new();
-        for call in &report.invocations {
-            for path in absolute_paths(&call.command) {
-                if path.contains(".partial-") {
-                    makers.entry(clean_partial(&path)).or_default().push(call);
-                }
-            }
-        }
         CallIndex {
             by_id: report.invocations.iter().map(|c| (c.id, c)).collect(),
-            makers,
         }
     }
 
-    /// The call that wrote `path` (apr writes to `.partial-PID/NAME` and tmgt renames it),
-    /// other than the call `reader` that reads it.
-    fn maker_of(&self, path: &str, reader: usize) -> Option<&'a CallRecord> {
-        self.makers
-            .get(path)?
+    /// The calls of this run that made `call`'s inputs, other than itself.
+    fn makers_of(&self, call: &CallRecord) -> Vec<&'a CallRecord> {
+        call.inputs
             .iter()
-            .find(|c| c.id != reader)
-            .copied()
+            .filter_map(|i| i.made_by)
+            .filter(|&id| id != call.id)
+            .filter_map(|id| self.by_id.get(&id).copied())
+            .collect()
     }
 }
 
 /// The calls that show a result: the calls that made the artifacts it read (recursively,
-/// inputs first), the calls its message names (`call #N`), and its own calls.
+/// inputs first), the failed call that left an artifact it needed unavailable, and its own
+/// calls.
 fn reproduction<'a>(
     index: &CallIndex<'a>,
     r: &ResultRecord,
 ) -> Vec<(&'a CallRecord, &'static str)> {
     let by_id = |id: usize| index.by_id.get(&id).copied();
-    let own: Vec<&CallRecord> = r.invocations.iter().filter_map(|i| by_id(i.id)).collect();
-    let named: Vec<&CallRecord> = call_refs(&r.message)
-        .into_iter()
-        .filter_map(by_id)
-        .filter(|c| !own.iter().any(|o| o.id == c.id))
+    let blocking: Vec<&CallRecord> = r
+        .invocations
+        .iter()
+        .filter(|i| i.blocked)
+        .filter_map(|i| by_id(i.id))
+        .collect();
+    let own: Vec<&CallRecord> = r
+        .invocations
+        .iter()
+        .filter(|i| !i.blocked)
+        .filter_map(|i| by_id(i.id))
         .collect();
     // Among the result's own calls, those that made another's input are preparation.
     let input_makers: BTreeSet<usize> = own
         .iter()
-        .flat_map(|o| {
-            absolute_paths(&o.command)
-                .into_iter()
-                .filter_map(|p| index.maker_of(&p, o.id).map(|m| m.id))
-        })
+        .flat_map(|o| index.makers_of(o))
+        .map(|m| m.id)
         .collect();
     let makes_input = |c: &CallRecord| input_makers.contains(&c.id);
     let shows = own.iter().rev().find(|c| !makes_input(c)).map(|c| c.id);
     let mut out: Vec<(&CallRecord, &'static str)> = Vec::new();
     let mut seen = BTreeSet::new();
-    for call in named {
+    for call in blocking {
         add_with_makers(
             index,
             call,
@@ -569,48 +555,28 @@ fn add_with_makers<'a>(
         return;
     }
     seen.insert(call.id);
-    for path in absolute_paths(&call.command) {
-        if let Some(maker) = index.maker_of(&path, call.id) {
-            add_with_makers(index, maker, "makes its input", out, seen, depth + 1);
-        }
+    for maker in index.makers_of(call) {
+        add_with_makers(index, maker, "makes its input", out, seen, depth + 1);
     }
     out.push((call, role));
 }
 
 /// Artifacts (`.apr`, `.gguf`) the calls read that no call of this run made.
-fn cached_inputs(index: &CallIndex<'_>, calls: &[(&CallRecord, &'static str)]) -> Vec<String> {
+fn cached_inputs(calls: &[(&CallRecord, &'static str)]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for (call, _) in calls {
-        for path in absolute_paths(&call.command) {
-            let artifact = path.ends_with(".apr") || path.ends_with(".gguf");
-            if artifact
-                && !path.contains(".partial-")
-                && index.maker_of(&path, call.id).is_none()
-                && !out.contains(&path)
-            {
-                out.push(path);
+        for input in &call.inputs {
+            let artifact = input.path.ends_with(".apr") || input.path.ends_with(".gguf");
+            if artifact && input.made_by.is_none() && !out.contains(&input.path) {
+                out.push(input.path.clone());
             }
         }
     }
     out
 }
 
-/// `call #12` references in a message.
-fn call_refs(message: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut rest = message;
-    while let Some(at) = rest.find("call #") {
-        rest = &rest[at + "call #".len()..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(id) = digits.parse() {
-            out.push(id);
-        }
-    }
-    out
-}
-
-/// The files the tickets' reproductions name, under the names they have once made
-/// (`.partial-123/x.apr` is `x.apr`): what the runner hashes into `Report::artifacts`.
+/// The files the tickets' reproductions read or write, under the names they have once made:
+/// what the runner hashes into `Report::artifacts`.
 pub fn ticketed_files(report: &Report) -> BTreeSet<String> {
     let index = CallIndex::of(report);
     report
@@ -618,23 +584,13 @@ pub fn ticketed_files(report: &Report) -> BTreeSet<String> {
         .iter()
         .filter(|r| is_ticketed(r))
         .flat_map(|r| reproduction(&index, r))
-        .flat_map(|(call, _)| absolute_paths(&call.command))
-        .map(|p| clean_partial(&p))
-        .collect()
-}
-
-/// Absolute paths among a shell command's words.
-fn absolute_paths(command: &str) -> Vec<String> {
-    command
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
-        .filter(|w| w.starts_with('/'))
-        .map(str::to_string)
+        .flat_map(|(call, _)| call.files().map(str::to_string).collect::<Vec<_>>())
         .collect()
 }
 
 /// `dir/.partial-123/x.apr` (the runner's artifacts) or `x.partial-123.apr` → the name the
-/// file has once made: `dir/x.apr`, `x.apr`.
+/// file has once made: `dir/x.apr`, `x.apr`. For messages only, whose text names the
+/// folder a failed call wrote into; calls carry their files' final names themselves.
 fn clean_partial(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -657,16 +613,16 @@ fn clean_partial(text: &str) -> String {
     out
 }
 
-/// The sha256 of each file the commands name that the report has a hash for.
-fn artifact_hashes(report: &Report, commands: &[String]) -> Vec<(String, String)> {
+/// The sha256 of each file the calls read or wrote that the report has a hash for.
+fn artifact_hashes(
+    report: &Report,
+    calls: &[(&CallRecord, &'static str)],
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for command in commands {
-        for path in absolute_paths(command) {
-            let path = clean_partial(&path);
-            if let Some(sha) = report.artifacts.get(&path) {
-                if !out.iter().any(|(p, _)| *p == path) {
-                    out.push((path, sha.clone()));
-                }
+    for path in calls.iter().flat_map(|(call, _)| call.files()) {
+        if let Some(sha) = report.artifacts.get(path) {
+            if !out.iter().any(|(p, _)| p == path) {
+                out.push((path.to_string(), sha.clone()));
             }
         }
     }
@@ -753,8 +709,7 @@ mod tests {
     }
 
     #[test]
-    fn finds_call_references_and_partial_names() {
-        assert_eq!(call_refs("failed (exit 5, call #12): x; call #3"), [12, 3]);
+    fn cleans_partial_names_in_messages() {
         assert_eq!(
             clean_partial("/a/x-key.partial-4242.apr y"),
             "/a/x-key.apr y"

@@ -241,3 +241,38 @@ fn a_localization_reaches_the_model_s_f32_tickets_and_is_drawn_in_the_page() {
     assert_eq!(page.matches("<figure class=\"localization\">").count(), 1);
     assert!(page.contains("first departure: <code>layer-0/q_post_rope</code> (stage 2 of 2"));
 }
+
+#[test]
+fn a_ticket_finds_the_maker_and_hash_of_a_file_whose_path_has_a_space() {
+    let mut r = common::report();
+    let spaced = |s: &str| s.replace("/srv/tmgt/.tmgt/artifacts", "/srv/tmgt/my cache");
+    for call in &mut r.invocations {
+        call.command = spaced(&call.command);
+        call.argv = call.argv.iter().map(|a| spaced(a)).collect();
+        for input in &mut call.inputs {
+            input.path = spaced(&input.path);
+        }
+        for output in &mut call.outputs {
+            output.path = spaced(&output.path);
+            output.kept_as = output.kept_as.as_deref().map(spaced);
+        }
+    }
+    r.artifacts = std::mem::take(&mut r.artifacts)
+        .into_iter()
+        .map(|(path, sha)| (spaced(&path), sha))
+        .collect();
+    let text = ticket::render(&r);
+    let made = "'$ROOT/my cache/tiny-llama/tiny-llama-apr-int4-0123456789abcdef.apr'";
+    assert!(
+        text.contains(&format!("# makes its input (call #1, exit 0, 900 ms)\napr import $MODELS/tiny-llama -o {made} --quantize int4")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- artifact `{}` sha256 `{}`",
+            made.trim_matches('\''),
+            "1".repeat(64)
+        )),
+        "{text}"
+    );
+}

@@ -31,10 +31,45 @@ pub struct Prepared {
     pub call: Option<usize>,
 }
 
+/// Why an artifact could not be made, and the apr call that failed making it, if one did.
+#[derive(Debug, Clone)]
+struct Unprepared {
+    reason: String,
+    call: Option<usize>,
+}
+
+impl From<String> for Unprepared {
+    fn from(reason: String) -> Unprepared {
+        Unprepared { reason, call: None }
+    }
+}
+
+impl Unprepared {
+    /// An artifact this one is made from was unavailable: the same call failed both.
+    fn upstream(e: CheckError) -> Unprepared {
+        let call = match &e {
+            CheckError::ArtifactUnavailable { call, .. } => *call,
+            _ => None,
+        };
+        Unprepared {
+            reason: e.to_string(),
+            call,
+        }
+    }
+
+    fn into_error(self, model: &ModelUnderTest, kind: ArtifactKind) -> CheckError {
+        CheckError::ArtifactUnavailable {
+            artifact: format!("{}/{kind}", model.name),
+            reason: self.reason,
+            call: self.call,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Artifacts {
     dir: PathBuf,
-    made: Memo<(String, ArtifactKind), Result<Prepared, String>>,
+    made: Memo<(String, ArtifactKind), Result<Prepared, Unprepared>>,
     source_keys: Memo<String, Result<String, String>>,
     /// This process's partial folders, removed (when empty) once the artifacts go away: a
     /// folder removed as soon as one conversion ends could vanish under another's.
@@ -107,10 +142,7 @@ impl Artifacts {
         });
         prepared
             .map(|p| (p, here))
-            .map_err(|reason| CheckError::ArtifactUnavailable {
-                artifact: format!("{}/{kind}", model.name),
-                reason,
-            })
+            .map_err(|u| u.into_error(model, kind))
     }
 
     fn make(
@@ -118,26 +150,28 @@ impl Artifacts {
         engine: &Engine,
         model: &ModelUnderTest,
         kind: ArtifactKind,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, Unprepared> {
         let (input, quant) = match kind {
             ArtifactKind::Apr(quant) => (self.source_input(model)?, Some(quant)),
             ArtifactKind::Gguf => (
                 self.get(engine, model, ArtifactKind::Apr(Quant::F32))
-                    .map_err(|e| e.to_string())?
+                    .map_err(Unprepared::upstream)?
                     .0
                     .path,
                 None,
             ),
             ArtifactKind::RoundTrip => (
                 self.get(engine, model, ArtifactKind::Gguf)
-                    .map_err(|e| e.to_string())?
+                    .map_err(Unprepared::upstream)?
                     .0
                     .path,
                 None,
             ),
             ArtifactKind::Native(_) => {
                 return Err(
-                    "llama.cpp's native GGUFs are not made by apr (see Artifacts::native)".into(),
+                    "llama.cpp's native GGUFs are not made by apr (see Artifacts::native)"
+                        .to_string()
+                        .into(),
                 );
             }
         };
@@ -163,7 +197,8 @@ impl Artifacts {
                 "{} (remembered from an earlier run; delete {} to retry)",
                 reason.trim(),
                 refused.display()
-            ));
+            )
+            .into());
         }
         std::fs::create_dir_all(&folder)
             .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
@@ -174,25 +209,35 @@ impl Artifacts {
             }
             ArtifactKind::Gguf => Invocation::export_gguf(&input, &partial),
             ArtifactKind::RoundTrip => Invocation::import(&input, &partial, None),
-            ArtifactKind::Native(_) => return Err("not an apr artifact".into()),
+            ArtifactKind::Native(_) => return Err("not an apr artifact".to_string().into()),
         }
         .map_err(|e| e.to_string())?;
         let result = engine.call(&invocation);
         let outcome = match result {
             Ok((captured, UsedCall { id, .. })) => match captured.termination {
                 Termination::Exited(0) if partial.is_file() => {
-                    std::fs::rename(&partial, &final_path)
-                        .map(|()| Prepared {
-                            path: final_path,
-                            cached: false,
-                            call: Some(id),
-                        })
-                        .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))
+                    match std::fs::rename(&partial, &final_path) {
+                        Ok(()) => {
+                            engine.kept_as(id, &partial, &final_path);
+                            Ok(Prepared {
+                                path: final_path,
+                                cached: false,
+                                call: Some(id),
+                            })
+                        }
+                        Err(e) => Err(Unprepared {
+                            reason: format!("cannot move {} into place: {e}", partial.display()),
+                            call: None,
+                        }),
+                    }
                 }
-                Termination::Exited(0) => Err(format!(
-                    "`{}` exited 0 but wrote no file (call #{id})",
-                    invocation.display()
-                )),
+                Termination::Exited(0) => Err(Unprepared {
+                    reason: format!(
+                        "`{}` exited 0 but wrote no file (call #{id})",
+                        invocation.display()
+                    ),
+                    call: Some(id),
+                }),
                 other => {
                     let reason = format!(
                         "`{}` failed ({}, call #{id}): {}",
@@ -204,10 +249,13 @@ impl Artifacts {
                     if matches!(other, Termination::Exited(_)) {
                         let _ = tmgt_report::write_atomic(&refused, reason.as_bytes());
                     }
-                    Err(reason)
+                    Err(Unprepared {
+                        reason,
+                        call: Some(id),
+                    })
                 }
             },
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(Unprepared::upstream(e)),
         };
         if outcome.is_err() {
             let _ = std::fs::remove_file(&partial);
@@ -241,15 +289,12 @@ impl Artifacts {
                     cached: true,
                     call: None,
                 }),
-                NativeGguf::Q8_0 | NativeGguf::Q4_0 => {
-                    self.quantize_native(model, &f32_path, &f32_sha, level)
-                }
+                NativeGguf::Q8_0 | NativeGguf::Q4_0 => self
+                    .quantize_native(model, &f32_path, &f32_sha, level)
+                    .map_err(Unprepared::from),
             }
         });
-        prepared.map_err(|reason| CheckError::ArtifactUnavailable {
-            artifact: format!("{}/{kind}", model.name),
-            reason,
-        })
+        prepared.map_err(|u| u.into_error(model, kind))
     }
 
     fn quantize_native(

@@ -8,20 +8,22 @@
 
 use crate::config::{Limit, Timeouts};
 use apr_client::{Apr, Captured, Invocation};
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tmgt_check::CheckError;
 use tmgt_check::Memo;
-use tmgt_report::CallRecord;
+use tmgt_report::{CallInput, CallOutput, CallRecord};
 
 /// A call a result used, and whether it was shared with an earlier request.
 #[derive(Debug, Clone)]
 pub struct UsedCall {
     pub id: usize,
     pub reused: bool,
+    /// The call failed making an artifact the result needed (counted as shared).
+    pub blocked: bool,
 }
 
 type Outcome = Result<(usize, Arc<Captured>), CallFailure>;
@@ -83,6 +85,8 @@ pub struct Engine {
     reuse: bool,
     calls: Memo<CallKey, Outcome>,
     records: Mutex<Vec<CallRecord>>,
+    /// The call that last wrote each file, under the name the file has now.
+    made: Mutex<HashMap<PathBuf, usize>>,
     /// The calls running now, by a token of their start, for the progress display.
     running: Mutex<BTreeMap<u64, (String, Instant)>>,
     started: AtomicU64,
@@ -100,6 +104,7 @@ impl Engine {
             reuse,
             calls: Memo::default(),
             records: Mutex::default(),
+            made: Mutex::default(),
             running: Mutex::default(),
             started: AtomicU64::new(0),
             largest_input: AtomicU64::new(0),
@@ -123,7 +128,14 @@ impl Engine {
         }
         if !self.reuse {
             let (id, captured) = self.execute(invocation)?;
-            return Ok((captured, UsedCall { id, reused: false }));
+            return Ok((
+                captured,
+                UsedCall {
+                    id,
+                    reused: false,
+                    blocked: false,
+                },
+            ));
         }
         let key = CallKey {
             invocation: invocation.clone(),
@@ -135,11 +147,18 @@ impl Engine {
         };
         let (outcome, ran_here) = self.calls.get_or_init(key, || self.execute(invocation));
         let (id, captured) = outcome?;
+        if !ran_here {
+            let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(record) = id.checked_sub(1).and_then(|i| records.get_mut(i)) {
+                record.reuses += 1;
+            }
+        }
         Ok((
             captured,
             UsedCall {
                 id,
                 reused: !ran_here,
+                blocked: false,
             },
         ))
     }
@@ -156,6 +175,17 @@ impl Engine {
         let limit = self.timeouts.limit(invocation.subcommand(), largest);
         let timeout = limit.after;
         tracing::debug!(command = %invocation.display(), "apr call");
+        let inputs: Vec<CallInput> = {
+            let made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+            invocation
+                .inputs()
+                .iter()
+                .map(|p| CallInput {
+                    path: p.to_string_lossy().into_owned(),
+                    made_by: made.get(p).copied(),
+                })
+                .collect()
+        };
         let token = self.started.fetch_add(1, Ordering::Relaxed);
         let file = invocation
             .inputs()
@@ -196,6 +226,20 @@ impl Engine {
             id,
             command: invocation.display(),
             subcommand: invocation.subcommand().to_string(),
+            argv: invocation.args().to_vec(),
+            workdir: invocation
+                .workdir()
+                .map(|d| d.to_string_lossy().into_owned()),
+            inputs,
+            outputs: invocation
+                .outputs()
+                .iter()
+                .map(|p| CallOutput {
+                    path: p.to_string_lossy().into_owned(),
+                    kept_as: None,
+                })
+                .collect(),
+            reuses: 0,
             exit_code: captured.exit_code(),
             termination: describe(captured.termination),
             duration_ms: u64::try_from(captured.duration.as_millis()).unwrap_or(u64::MAX),
@@ -203,6 +247,11 @@ impl Engine {
             stderr_bytes: captured.stderr_bytes,
         });
         drop(records);
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        for output in invocation.outputs().iter().filter(|p| p.exists()) {
+            made.insert(output.clone(), id);
+        }
+        drop(made);
         if captured.strays_killed {
             return Err(CallFailure::Strays(invocation.display()));
         }
@@ -219,6 +268,22 @@ impl Engine {
             .collect()
     }
 
+    /// Records that call `id`'s output `from` was moved to `to`: later calls reading `to`
+    /// name `id` as its maker, and the record reproduces the call writing `to` directly.
+    pub fn kept_as(&self, id: usize, from: &Path, to: &Path) {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let from_text = from.to_string_lossy();
+        if let Some(record) = id.checked_sub(1).and_then(|i| records.get_mut(i)) {
+            for output in record.outputs.iter_mut().filter(|o| o.path == from_text) {
+                output.kept_as = Some(to.to_string_lossy().into_owned());
+            }
+        }
+        drop(records);
+        let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        made.remove(from);
+        made.insert(to.to_path_buf(), id);
+    }
+
     /// The largest file any call so far read.
     pub fn largest_input(&self) -> u64 {
         self.largest_input.load(Ordering::Relaxed)
@@ -231,12 +296,6 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id)
             .cloned()
-    }
-
-    /// The record of call `id` (ids count from 1 in start order).
-    pub fn record(&self, id: usize) -> Option<CallRecord> {
-        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        id.checked_sub(1).and_then(|i| records.get(i)).cloned()
     }
 
     /// Every call made so far, in the order they started.

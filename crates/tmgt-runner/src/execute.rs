@@ -154,17 +154,30 @@ impl Context for InstanceContext<'_> {
                     .native(&self.state.config.native_dir, model, level)?;
             return Ok(prepared.path);
         }
-        let (prepared, made_here) = self.state.artifacts.get(&self.state.engine, model, kind)?;
-        if let Some(id) = prepared.call {
+        let used = |id, reused, blocked| {
             self.used
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(UsedCall {
                     id,
-                    reused: !made_here,
+                    reused,
+                    blocked,
                 });
+        };
+        match self.state.artifacts.get(&self.state.engine, model, kind) {
+            Ok((prepared, made_here)) => {
+                if let Some(id) = prepared.call {
+                    used(id, !made_here, false);
+                }
+                Ok(prepared.path)
+            }
+            Err(e) => {
+                if let CheckError::ArtifactUnavailable { call: Some(id), .. } = &e {
+                    used(*id, true, true);
+                }
+                Err(e)
+            }
         }
-        Ok(prepared.path)
     }
 
     fn oracle(&self) -> Result<Arc<Oracle>, CheckError> {

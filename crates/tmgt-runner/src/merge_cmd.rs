@@ -227,6 +227,9 @@ fn merged(shards: &[(PathBuf, Report)]) -> Result<Report, MergeError> {
         r.unapply_ledger();
         for mut call in r.invocations {
             call.id += offset;
+            for maker in call.inputs.iter_mut().filter_map(|i| i.made_by.as_mut()) {
+                *maker += offset;
+            }
             invocations.push(call);
         }
         for mut result in r.results {

@@ -33,15 +33,10 @@ pub fn record(
     let meta = instance.check.meta;
     let invocations = used
         .into_iter()
-        .filter_map(|u| {
-            let call = state.engine.record(u.id)?;
-            Some(UsedInvocation {
-                id: u.id,
-                reused: u.reused,
-                command: call.command.clone(),
-                exit_code: call.exit_code,
-                duration_ms: call.duration_ms,
-            })
+        .map(|u| UsedInvocation {
+            id: u.id,
+            reused: u.reused,
+            blocked: u.blocked,
         })
         .collect();
     let (verdict, message, error_class, blocked_by, evidence, details) = match outcome {

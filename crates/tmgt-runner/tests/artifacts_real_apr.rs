@@ -26,6 +26,53 @@ fn only_qwen2(extra_models: &str) -> String {
 }
 
 #[test]
+fn each_call_names_the_call_that_made_its_input_under_the_name_it_was_kept() {
+    // A fresh cache: the f32 import, its GGUF export and the round trip's import run here.
+    let dir = project(&only_qwen2(""));
+    let out = dir.path().join("out");
+    let run = tmgt(
+        dir.path(),
+        &[
+            "run",
+            "--out",
+            out.to_str().unwrap(),
+            "--filter",
+            "suite=prepare",
+        ],
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stderr)));
+    let calls = report["invocations"].as_array().unwrap();
+    let export = calls.iter().find(|c| c["subcommand"] == "export").unwrap();
+    let input = &export["inputs"][0];
+    let maker = &calls[input["made_by"].as_u64().unwrap() as usize - 1];
+    assert_eq!(maker["subcommand"], "import", "{maker}");
+    // apr wrote into a folder of its own beside the final name; tmgt moved it there.
+    let written = maker["outputs"][0]["path"].as_str().unwrap();
+    assert!(written.contains("/.partial-"), "{maker}");
+    assert_eq!(maker["outputs"][0]["kept_as"], input["path"], "{maker}");
+    assert!(
+        maker["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == written)
+    );
+    // The round trip imports the export's GGUF.
+    let round_trip = calls
+        .iter()
+        .find(|c| {
+            c["subcommand"] == "import"
+                && c["inputs"][0]["path"].as_str().unwrap().ends_with(".gguf")
+        })
+        .unwrap();
+    assert_eq!(
+        round_trip["inputs"][0]["made_by"], export["id"],
+        "{round_trip}"
+    );
+}
+
+#[test]
 fn a_different_apr_binary_rebuilds_the_cache() {
     let dir = project(&only_qwen2(""));
     let first = tmgt(dir.path(), &["prepare"]);

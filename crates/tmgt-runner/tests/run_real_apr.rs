@@ -40,7 +40,7 @@ fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
         code, 1,
         "apr 0.72.3 has known bugs, so the run must fail\n{stderr}"
     );
-    assert_eq!(report["schema"], "tmgt-report/1");
+    assert_eq!(report["schema"], "tmgt-report/2");
     assert_eq!(report["apr"]["version"], "0.72.3");
     assert!(report["apr"]["binary_sha256"].as_str().unwrap().len() == 64);
     assert_eq!(report["interrupted"], false);
@@ -74,6 +74,31 @@ fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
     assert!(reused > 0, "no apr call was reused");
     let calls = report["invocations"].as_array().unwrap().len();
     assert_eq!(summary["apr_calls"].as_u64().unwrap() as usize, calls);
+    // Each call records its files; where one read a file another call of the run wrote (a
+    // conversion then run), it names that call, and that call's record lists the file.
+    let table = report["invocations"].as_array().unwrap();
+    let mut made = 0;
+    for c in table {
+        for input in c["inputs"].as_array().unwrap() {
+            let Some(maker) = input.get("made_by") else {
+                continue;
+            };
+            let maker = &table[maker.as_u64().unwrap() as usize - 1];
+            let outputs = maker["outputs"].as_array().unwrap();
+            assert!(
+                outputs
+                    .iter()
+                    .any(|o| o.get("kept_as").unwrap_or(&o["path"]) == &input["path"]),
+                "{c} names {maker} as its input's maker"
+            );
+            made += 1;
+        }
+    }
+    assert!(made > 0, "no call read a file another call made");
+    assert!(
+        table.iter().any(|c| c["reuses"].as_u64().unwrap() > 0),
+        "no call was shared"
+    );
 
     // Known behaviour of apr 0.72.3 on these models, checked by hand.
     for r in results_of(&report, "TOK001", "tiny-qwen2")

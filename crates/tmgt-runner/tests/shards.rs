@@ -164,15 +164,35 @@ fn three_shards_merged_equal_one_whole_run() {
     );
     assert_eq!(merged["known_issues"], runs.whole["known_issues"]);
     assert!(merged["matrix"]["shard"].is_null());
-    // Every call a result names is in the merged call table, under its new number.
+    // Every call a result names is in the merged call table, under its new number, and every
+    // input's maker is renumbered with it: the call it names wrote that very file.
     let calls = merged["invocations"].as_array().unwrap();
+    let call = |id: &Value| &calls[id.as_u64().unwrap() as usize - 1];
     for r in merged["results"].as_array().unwrap() {
         for used in r["invocations"].as_array().unwrap() {
-            let call = &calls[used["id"].as_u64().unwrap() as usize - 1];
-            assert_eq!(call["id"], used["id"]);
-            assert_eq!(call["command"], used["command"]);
+            assert_eq!(call(&used["id"])["id"], used["id"]);
         }
     }
+    let mut made = 0;
+    for c in calls {
+        for input in c["inputs"].as_array().unwrap() {
+            let Some(maker) = input.get("made_by") else {
+                continue;
+            };
+            let writes = call(maker)["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o.get("kept_as").unwrap_or(&o["path"]) == &input["path"]);
+            assert!(
+                writes,
+                "call {} names call {maker} as the maker of {input}",
+                c["id"]
+            );
+            made += 1;
+        }
+    }
+    assert!(made > 0, "no call read a file another call of the run made");
     for file in tmgt_report::REPORT_FILES {
         assert!(out.path().join(file).is_file(), "{file}");
     }

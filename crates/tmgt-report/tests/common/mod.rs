@@ -7,17 +7,58 @@ pub mod browser;
 
 use serde_json::json;
 use tmgt_report::{
-    AprInfo, CallRecord, EvidenceRecord, Ledger, Report, ReportVerdict, ResultRecord, SCHEMA,
-    Summary, UsedInvocation,
+    AprInfo, CallInput, CallOutput, CallRecord, EvidenceRecord, Ledger, Report, ReportVerdict,
+    ResultRecord, SCHEMA, Summary, UsedInvocation,
 };
 
 const ROOT: &str = "/srv/tmgt";
 
+/// The words of a fixture's shell line (single quotes only, as the fixtures use).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => out.extend((!word.is_empty()).then(|| std::mem::take(&mut word))),
+            c => word.push(c),
+        }
+    }
+    out.extend((!word.is_empty()).then_some(word));
+    out
+}
+
+/// A call as the engine records it: the file after `-o` is its output (written as
+/// `x.partial-4242.apr` and kept as `x.apr`), every other absolute path an input.
 fn call(id: usize, command: &str, exit: Option<i32>, ms: u64) -> CallRecord {
+    let command = command.replace("$ROOT", ROOT);
+    let argv: Vec<String> = words(&command).into_iter().skip(1).collect();
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    for (i, arg) in argv.iter().enumerate() {
+        if i > 0 && argv[i - 1] == "-o" {
+            let kept = arg.replace(".partial-4242", "");
+            outputs.push(CallOutput {
+                path: arg.clone(),
+                kept_as: (kept != *arg).then_some(kept),
+            });
+        } else if arg.starts_with('/') {
+            inputs.push(CallInput {
+                path: arg.clone(),
+                made_by: None,
+            });
+        }
+    }
     CallRecord {
         id,
-        command: command.replace("$ROOT", ROOT),
-        subcommand: command.split_whitespace().nth(1).unwrap_or("").to_string(),
+        subcommand: argv.first().cloned().unwrap_or_default(),
+        command,
+        argv,
+        workdir: None,
+        inputs,
+        outputs,
+        reuses: 0,
         exit_code: exit,
         termination: if exit.is_some() {
             "exited"
@@ -31,13 +72,34 @@ fn call(id: usize, command: &str, exit: Option<i32>, ms: u64) -> CallRecord {
     }
 }
 
+/// Each input's maker: the last earlier call that wrote it, as the engine records it.
+fn link_makers(calls: &mut [CallRecord]) {
+    for i in 0..calls.len() {
+        let (earlier, rest) = calls.split_at_mut(i);
+        for input in &mut rest[0].inputs {
+            input.made_by = earlier
+                .iter()
+                .rev()
+                .find(|c| c.outputs.iter().any(|o| o.final_path() == input.path))
+                .map(|c| c.id);
+        }
+    }
+}
+
 fn used(c: &CallRecord, reused: bool) -> UsedInvocation {
     UsedInvocation {
         id: c.id,
         reused,
-        command: c.command.clone(),
-        exit_code: c.exit_code,
-        duration_ms: c.duration_ms,
+        blocked: false,
+    }
+}
+
+/// The failed call that left an artifact a result needed unavailable.
+fn blocking(c: &CallRecord) -> UsedInvocation {
+    UsedInvocation {
+        id: c.id,
+        reused: true,
+        blocked: true,
     }
 }
 
@@ -268,7 +330,7 @@ pub fn raw_report() -> Report {
             Some("code"),
             ReportVerdict::Error,
             "artifact tiny-llama/gguf-f32 unavailable: `apr export ...` failed (exit 5, call #2): error: tensor rows not divisible by 256",
-            vec![],
+            vec![blocking(&export_llama)],
             serde_json::Value::Null,
         ),
         result(
@@ -355,6 +417,7 @@ pub fn raw_report() -> Report {
     .unwrap();
     report.results = results;
     report.invocations = invocations;
+    link_makers(&mut report.invocations);
     report.artifacts = [
         ("tiny-llama/tiny-llama-apr-int4-0123456789abcdef.apr", "11"),
         ("tiny-qwen2/tiny-qwen2-apr-int8-1111222233334444.apr", "22"),
