@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::AprError;
+use crate::{AprError, shell_quote};
 
 /// Quantization types accepted by `apr import`/`apr export`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -963,20 +963,6 @@ impl Invocation {
             b = b.opt("--quantize", q.as_arg());
         }
         Ok(b.done())
-    }
-}
-
-/// Quotes an argument for a POSIX shell.
-#[must_use]
-pub fn shell_quote(arg: &str) -> String {
-    let safe = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
-    if safe {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
 

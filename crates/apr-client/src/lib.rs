@@ -24,6 +24,7 @@ mod invocation;
 pub mod parse;
 mod process;
 pub mod stage_dump;
+mod text;
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -34,9 +35,10 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 pub use error::{AprError, exit_code_meaning, headline};
-pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, RunRequest, shell_quote};
+pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, RunRequest};
 pub use parse::{FieldProblem, Problem, Reply, VersionInfo};
 pub use process::{Captured, DEFAULT_OUTPUT_CAP, Limits, Termination};
+pub use text::{char_prefix, shell_quote};
 
 /// Environment variable naming the apr binary.
 pub const APR_ENV: &str = "TMGT_APR";

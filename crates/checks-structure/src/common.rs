@@ -50,16 +50,6 @@ pub fn expected(cx: &dyn Context) -> Result<Option<Expected>, CheckError> {
     }))
 }
 
-/// The longest start of `text` that is at most `max` bytes and ends on a character boundary,
-/// for quoting apr's output in a message.
-pub fn char_prefix(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 /// How many distinct layer indices the names carry.
 pub fn distinct_layers<'a>(names: impl Iterator<Item = &'a str>) -> usize {
     names

@@ -52,29 +52,84 @@ impl CheckError {
     }
 
     /// A short machine-readable class for grouping in reports and tickets.
-    pub fn class(&self) -> &'static str {
+    pub fn class(&self) -> ErrorClass {
         match self {
             CheckError::Apr(e) => match e {
-                AprError::TimedOut { .. } => "timeout",
-                AprError::Signaled { .. } => "signal",
-                AprError::OutputLimit { .. } => "output-limit",
-                AprError::Cancelled { .. } => "interrupted",
-                AprError::Exit { code: 101, .. } => "panic",
-                AprError::Exit { .. } => "exit",
-                AprError::NotJson { .. } => "not-json",
-                AprError::Shape { .. } => "schema",
-                _ => "apr-client",
+                AprError::TimedOut { .. } => ErrorClass::Timeout,
+                AprError::Signaled { .. } => ErrorClass::Signal,
+                AprError::OutputLimit { .. } => ErrorClass::OutputLimit,
+                AprError::Cancelled { .. } => ErrorClass::Interrupted,
+                AprError::Exit { code: 101, .. } => ErrorClass::Panic,
+                AprError::Exit { .. } => ErrorClass::Exit,
+                AprError::NotJson { .. } => ErrorClass::NotJson,
+                AprError::Shape { .. } => ErrorClass::Schema,
+                _ => ErrorClass::AprClient,
             },
-            CheckError::Spawn(_) => "spawn",
-            CheckError::StrayProcesses(_) => "stray-processes",
-            CheckError::ArtifactUnavailable { .. } => "artifact-unavailable",
-            CheckError::Oracle(_) => "oracle",
-            CheckError::Schema { .. } => "schema",
-            CheckError::Input { .. } => "input",
-            CheckError::NoEvidence(_) => "no-evidence",
-            CheckError::Scope(_) => "scope",
-            CheckError::Interrupted => "interrupted",
-            CheckError::NotApplicable(_) => "not-applicable",
+            CheckError::Spawn(_) => ErrorClass::Spawn,
+            CheckError::StrayProcesses(_) => ErrorClass::StrayProcesses,
+            CheckError::ArtifactUnavailable { .. } => ErrorClass::ArtifactUnavailable,
+            CheckError::Oracle(_) => ErrorClass::Oracle,
+            CheckError::Schema { .. } => ErrorClass::Schema,
+            CheckError::Input { .. } => ErrorClass::Input,
+            CheckError::NoEvidence(_) => ErrorClass::NoEvidence,
+            CheckError::Scope(_) => ErrorClass::Scope,
+            CheckError::Interrupted => ErrorClass::Interrupted,
+            CheckError::NotApplicable(_) => ErrorClass::NotApplicable,
         }
+    }
+}
+
+/// Why a result has no verdict, in a word: what reports group errors by. Written into
+/// `report.json` as its kebab-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorClass {
+    Timeout,
+    Signal,
+    OutputLimit,
+    Interrupted,
+    /// apr exited 101: a Rust panic, an apr bug.
+    Panic,
+    Exit,
+    NotJson,
+    Schema,
+    AprClient,
+    Spawn,
+    StrayProcesses,
+    ArtifactUnavailable,
+    Oracle,
+    Input,
+    /// A pass that compared nothing.
+    NoEvidence,
+    Scope,
+    NotApplicable,
+}
+
+impl ErrorClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Signal => "signal",
+            ErrorClass::OutputLimit => "output-limit",
+            ErrorClass::Interrupted => "interrupted",
+            ErrorClass::Panic => "panic",
+            ErrorClass::Exit => "exit",
+            ErrorClass::NotJson => "not-json",
+            ErrorClass::Schema => "schema",
+            ErrorClass::AprClient => "apr-client",
+            ErrorClass::Spawn => "spawn",
+            ErrorClass::StrayProcesses => "stray-processes",
+            ErrorClass::ArtifactUnavailable => "artifact-unavailable",
+            ErrorClass::Oracle => "oracle",
+            ErrorClass::Input => "input",
+            ErrorClass::NoEvidence => "no-evidence",
+            ErrorClass::Scope => "scope",
+            ErrorClass::NotApplicable => "not-applicable",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -17,7 +17,7 @@ mod verdict;
 
 pub use check::{Check, CheckMeta, Scope};
 pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
-pub use error::CheckError;
+pub use error::{CheckError, ErrorClass};
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};

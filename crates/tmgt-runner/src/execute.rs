@@ -10,12 +10,12 @@ use crate::report::{Outcome, record};
 use crate::scratch::Scratch;
 use apr_client::{Captured, Invocation, VersionInfo};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 use tmgt_check::Memo;
 use tmgt_check::{
-    ArtifactKind, CheckError, Context, ModelUnderTest, Prompt, Quant, Status, Thresholds, Verdict,
+    ArtifactKind, CheckError, Context, ErrorClass, ModelUnderTest, Prompt, Quant, Status,
+    Thresholds, Verdict,
 };
 use tmgt_oracle::{Oracle, PerplexityOracle};
 use tmgt_report::ResultRecord;
@@ -239,8 +239,9 @@ impl Context for InstanceContext<'_> {
     }
 }
 
-/// Runs one instance, turning a pass that compared nothing into an error.
-pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> ResultRecord {
+/// Runs one instance, turning a pass that compared nothing into an error. The flag says the
+/// run's interruption stopped it, so its record is not a result.
+fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultRecord, bool) {
     let cx = InstanceContext {
         state,
         instance,
@@ -252,7 +253,7 @@ pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> Resu
     let duration = started.elapsed();
     let outcome = match result {
         Ok(v) if v.status == Status::Pass && v.evidence.count == 0 => Outcome::Error {
-            class: "no-evidence",
+            class: ErrorClass::NoEvidence,
             message: format!(
                 "passed without comparing anything ({}): a check that compared nothing proves nothing",
                 v.message
@@ -273,17 +274,27 @@ pub fn run_instance(state: &RunState, instance: &Instance, index: usize) -> Resu
     let used = cx.used.into_inner().unwrap_or_else(PoisonError::into_inner);
     let outcome = match outcome {
         Outcome::Error {
-            class: "timeout",
+            class: ErrorClass::Timeout,
             message,
             blocked_by,
         } => Outcome::Error {
-            class: "timeout",
+            class: ErrorClass::Timeout,
             message: with_limit(state, &used, message),
             blocked_by,
         },
         other => other,
     };
-    record(state, instance, outcome, duration, used)
+    let interrupted = matches!(
+        outcome,
+        Outcome::Error {
+            class: ErrorClass::Interrupted,
+            ..
+        }
+    );
+    (
+        record(state, instance, outcome, duration, used),
+        interrupted,
+    )
 }
 
 /// A timeout's message with the limit that applied and the key that raises it.
@@ -309,32 +320,21 @@ pub fn run_all(
     jobs: usize,
     on_result: &(dyn Fn(usize, &ResultRecord) + Sync),
 ) -> Vec<Option<ResultRecord>> {
-    let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<ResultRecord>>> =
         instances.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1).min(instances.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    if state.engine.interrupted() {
-                        break;
-                    }
-                    let Some(&i) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                        break;
-                    };
-                    let record = run_instance(state, &instances[i], i);
-                    state.scratch.release(i);
-                    llamacpp_runtime::trim_heap();
-                    if state.engine.interrupted()
-                        && record.error_class.as_deref() == Some("interrupted")
-                    {
-                        break;
-                    }
-                    on_result(i, &record);
-                    *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(record);
-                }
-            });
+    crate::pool::for_each(order, jobs, |i| {
+        if state.engine.interrupted() {
+            return false;
         }
+        let (record, interrupted) = run_instance(state, &instances[i], i);
+        state.scratch.release(i);
+        llamacpp_runtime::trim_heap();
+        if interrupted && state.engine.interrupted() {
+            return false;
+        }
+        on_result(i, &record);
+        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(record);
+        true
     });
     slots
         .into_iter()

@@ -6,7 +6,7 @@ use crate::matrix::Instance;
 use apr_client::VersionInfo;
 use std::path::Path;
 use std::time::Duration;
-use tmgt_check::{Status, Verdict};
+use tmgt_check::{ErrorClass, Status, Verdict};
 use tmgt_report::{AprInfo, EvidenceRecord, ReportVerdict, ResultRecord, UsedInvocation};
 
 /// What happened to one instance: a verdict, or the reason none could be reached.
@@ -14,7 +14,7 @@ use tmgt_report::{AprInfo, EvidenceRecord, ReportVerdict, ResultRecord, UsedInvo
 pub enum Outcome {
     Verdict(Verdict),
     Error {
-        class: &'static str,
+        class: ErrorClass,
         message: String,
         /// The artifact whose failed preparation this error only repeats.
         blocked_by: Option<String>,
@@ -62,7 +62,7 @@ pub fn record(
         } => (
             ReportVerdict::Error,
             message,
-            Some(class.to_string()),
+            Some(class.as_str().to_string()),
             blocked_by,
             EvidenceRecord {
                 count: 0,

@@ -492,32 +492,24 @@ pub fn prepare(args: &PrepareArgs) -> Exit {
         wanted.push((model, ArtifactKind::Gguf));
         wanted.push((model, ArtifactKind::RoundTrip));
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let failures = std::sync::atomic::AtomicUsize::new(0);
     let started = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((model, kind)) = wanted.get(i) else {
-                        break;
-                    };
-                    match artifacts.get(&engine, model, *kind) {
-                        Ok((p, _)) => eprintln!(
-                            "{:>8}  {}/{kind}  {}",
-                            if p.cached { "cached" } else { "built" },
-                            model.name,
-                            p.path.display()
-                        ),
-                        Err(e) => {
-                            failures.fetch_add(1, Ordering::SeqCst);
-                            eprintln!("{:>8}  {}/{kind}  {e}", "FAILED", model.name);
-                        }
-                    }
-                }
-            });
+    let order: Vec<usize> = (0..wanted.len()).collect();
+    crate::pool::for_each(&order, jobs, |i| {
+        let (model, kind) = wanted[i];
+        match artifacts.get(&engine, model, kind) {
+            Ok((p, _)) => eprintln!(
+                "{:>8}  {}/{kind}  {}",
+                if p.cached { "cached" } else { "built" },
+                model.name,
+                p.path.display()
+            ),
+            Err(e) => {
+                failures.fetch_add(1, Ordering::SeqCst);
+                eprintln!("{:>8}  {}/{kind}  {e}", "FAILED", model.name);
+            }
         }
+        true
     });
     let calls = engine.records().len();
     eprintln!(

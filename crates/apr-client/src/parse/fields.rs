@@ -182,16 +182,10 @@ impl FromJson for Value {
 
 /// Short description of a found value for drift messages.
 fn describe(v: &Value) -> String {
-    let mut s = v.to_string();
-    if s.len() > 40 {
-        let mut cut = 40;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    format!("{} {s}", type_name(v))
+    let s = v.to_string();
+    let cut = crate::char_prefix(&s, 40);
+    let ellipsis = if cut.len() < s.len() { "…" } else { "" };
+    format!("{} {cut}{ellipsis}", type_name(v))
 }
 
 impl Cx {

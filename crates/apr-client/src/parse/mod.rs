@@ -79,12 +79,7 @@ impl<T> Reply<T> {
 const STDERR_TAIL_LINES: usize = 20;
 
 fn snippet(text: &str) -> String {
-    let t = text.trim();
-    let mut end = t.len().min(200);
-    while !t.is_char_boundary(end) {
-        end -= 1;
-    }
-    t[..end].to_string()
+    crate::char_prefix(text.trim(), 200).to_string()
 }
 
 /// Maps a non-exit termination to its error; returns the exit code otherwise.

@@ -16,7 +16,7 @@
 //! 5. **schema**: the typed client reads the document without drift (a missing or mistyped
 //!    field apr-client expects is a named finding here, not a parse crash later).
 
-use crate::common::char_prefix;
+use apr_client::char_prefix;
 use apr_client::{AprError, Captured, FieldProblem, Termination};
 use serde::Serialize;
 use serde_json::Value;

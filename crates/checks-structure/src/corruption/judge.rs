@@ -1,6 +1,6 @@
 //! What counts as apr rejecting a damaged file, and as apr surviving one.
 
-use crate::common::char_prefix;
+use apr_client::char_prefix;
 use apr_client::{Captured, Termination, parse};
 use serde::Serialize;
 use tmgt_check::CheckError;
