@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{AprError, shell_quote};
+use crate::{AprError, Subcommand, shell_quote};
 
 /// Quantization types accepted by `apr import`/`apr export`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -44,7 +44,7 @@ impl Quantize {
 /// Identical invocations compare equal and hash alike, so a run engine can reuse one result.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Invocation {
-    subcommand: String,
+    subcommand: Subcommand,
     args: Vec<String>,
     inputs: Vec<PathBuf>,
     outputs: Vec<PathBuf>,
@@ -98,12 +98,12 @@ struct Build {
 }
 
 impl Build {
-    fn new(subcommand: &str) -> Build {
+    fn new(subcommand: Subcommand) -> Build {
         let mut args = vec!["--json".to_string()];
-        args.extend(subcommand.split(' ').map(str::to_string));
+        args.extend(subcommand.as_str().split(' ').map(str::to_string));
         Build {
             inv: Invocation {
-                subcommand: subcommand.to_string(),
+                subcommand,
                 args,
                 inputs: Vec::new(),
                 outputs: Vec::new(),
@@ -157,7 +157,9 @@ impl Build {
 
     fn name_error(&self, e: AprError) -> AprError {
         match e {
-            AprError::InvalidArgument { detail, .. } => invalid(&self.inv.subcommand, detail),
+            AprError::InvalidArgument { detail, .. } => {
+                invalid(self.inv.subcommand.as_str(), detail)
+            }
             other => other,
         }
     }
@@ -250,7 +252,7 @@ impl RunRequest {
         {
             return Err(invalid("run", format!("--logprobs must be <= 20, got {k}")));
         }
-        let mut b = Build::new("run")
+        let mut b = Build::new(Subcommand::Run)
             .input(&self.model)?
             .text("--prompt", &self.prompt)
             .opt("--max-tokens", self.max_tokens)
@@ -324,8 +326,8 @@ impl QaOptions {
 impl Invocation {
     /// The subcommand (`run`, `rosetta diff-tensors`, `version` for `--version`).
     #[must_use]
-    pub fn subcommand(&self) -> &str {
-        &self.subcommand
+    pub fn subcommand(&self) -> Subcommand {
+        self.subcommand
     }
 
     /// The argv after the binary.
@@ -371,7 +373,7 @@ impl Invocation {
     #[must_use]
     pub fn version() -> Invocation {
         Invocation {
-            subcommand: "version".into(),
+            subcommand: Subcommand::Version,
             args: vec!["--version".into(), "--json".into()],
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -404,7 +406,7 @@ impl Invocation {
         if text.is_empty() {
             return Err(invalid("eval", "--text must not be empty"));
         }
-        Ok(Build::new("eval")
+        Ok(Build::new(Subcommand::Eval)
             .input(model)?
             .opt("--dataset", "custom")
             .text("--text", text)
@@ -422,7 +424,7 @@ impl Invocation {
         if text.is_empty() {
             return Err(invalid("tokenize encode", "--prompt must not be empty"));
         }
-        Ok(Build::new("tokenize encode")
+        Ok(Build::new(Subcommand::TokenizeEncode)
             .input(model)?
             .text("--prompt", text)
             .done())
@@ -434,7 +436,7 @@ impl Invocation {
     /// Relative model path, or a threshold that is negative or not finite.
     pub fn eval_builtin(model: &Path, threshold: f64) -> Result<Invocation, AprError> {
         let t = finite_threshold("eval", threshold)?;
-        Ok(Build::new("eval")
+        Ok(Build::new(Subcommand::Eval)
             .input(model)?
             .opt("--threshold", t)
             .done())
@@ -445,7 +447,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn inspect(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("inspect").input(model)?.done())
+        Ok(Build::new(Subcommand::Inspect).input(model)?.done())
     }
 
     /// `apr --json validate MODEL`.
@@ -453,7 +455,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn validate(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("validate").input(model)?.done())
+        Ok(Build::new(Subcommand::Validate).input(model)?.done())
     }
 
     /// `apr --json tensors MODEL --limit 0 [--stats]` (all tensors).
@@ -461,7 +463,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn tensors(model: &Path, stats: bool) -> Result<Invocation, AprError> {
-        Ok(Build::new("tensors")
+        Ok(Build::new(Subcommand::Tensors)
             .input(model)?
             .opt("--limit", 0)
             .flag("--stats", stats)
@@ -473,7 +475,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn lint(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("lint").input(model)?.done())
+        Ok(Build::new(Subcommand::Lint).input(model)?.done())
     }
 
     /// `apr --json check MODEL --no-gpu` (always exits 0: read `all_passed`).
@@ -481,7 +483,10 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn check(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("check").input(model)?.arg("--no-gpu").done())
+        Ok(Build::new(Subcommand::Check)
+            .input(model)?
+            .arg("--no-gpu")
+            .done())
     }
 
     /// `apr --json diff A B` (structure and metadata).
@@ -489,7 +494,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn diff(a: &Path, b: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("diff").input(a)?.input(b)?.done())
+        Ok(Build::new(Subcommand::Diff).input(a)?.input(b)?.done())
     }
 
     /// `apr --json diff A B --values --limit N` (per-tensor value statistics; never fails).
@@ -497,7 +502,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn diff_values(a: &Path, b: &Path, limit: u32) -> Result<Invocation, AprError> {
-        Ok(Build::new("diff")
+        Ok(Build::new(Subcommand::Diff)
             .input(a)?
             .input(b)?
             .arg("--values")
@@ -510,7 +515,10 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn tree(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("tree").input(model)?.arg("--sizes").done())
+        Ok(Build::new(Subcommand::Tree)
+            .input(model)?
+            .arg("--sizes")
+            .done())
     }
 
     /// `apr --json oracle MODEL`.
@@ -518,7 +526,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn oracle(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("oracle").input(model)?.done())
+        Ok(Build::new(Subcommand::Oracle).input(model)?.done())
     }
 
     /// `apr --json hex MODEL --tensor FILTER [--stats]` (substring filter).
@@ -529,7 +537,7 @@ impl Invocation {
         if tensor_filter.is_empty() {
             return Err(invalid("hex", "the tensor filter must not be empty"));
         }
-        Ok(Build::new("hex")
+        Ok(Build::new(Subcommand::Hex)
             .input(model)?
             .text("--tensor", tensor_filter)
             .flag("--stats", stats)
@@ -541,7 +549,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn debug(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("debug").input(model)?.done())
+        Ok(Build::new(Subcommand::Debug).input(model)?.done())
     }
 
     /// `apr --json bench MODEL --iterations I --warmup W --max-tokens N`.
@@ -556,7 +564,7 @@ impl Invocation {
         warmup: u32,
         max_tokens: u32,
     ) -> Result<Invocation, AprError> {
-        Ok(Build::new("bench")
+        Ok(Build::new(Subcommand::Bench)
             .input(model)?
             .opt("--iterations", iterations)
             .opt("--warmup", warmup)
@@ -570,7 +578,7 @@ impl Invocation {
     /// Relative model or option path.
     pub fn qa(model: &Path, options: &QaOptions) -> Result<Invocation, AprError> {
         let o = options;
-        let mut b = Build::new("qa")
+        let mut b = Build::new(Subcommand::Qa)
             .input(model)?
             .flag("--skip-golden", o.skip_golden)
             .flag("--skip-throughput", o.skip_throughput)
@@ -604,7 +612,7 @@ impl Invocation {
     /// `apr --json list`.
     #[must_use]
     pub fn list() -> Invocation {
-        Build::new("list").done()
+        Build::new(Subcommand::List).done()
     }
 
     /// `apr --json parity GGUF --prompt P` (CPU vs GPU; needs a CUDA build).
@@ -612,7 +620,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn parity(gguf: &Path, prompt: &str) -> Result<Invocation, AprError> {
-        Ok(Build::new("parity")
+        Ok(Build::new(Subcommand::Parity)
             .input(gguf)?
             .text("--prompt", prompt)
             .done())
@@ -623,7 +631,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn rosetta_diff_tensors(a: &Path, b: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("rosetta diff-tensors")
+        Ok(Build::new(Subcommand::RosettaDiffTensors)
             .input(a)?
             .input(b)?
             .done())
@@ -634,7 +642,9 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn rosetta_fingerprint(model: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("rosetta fingerprint").input(model)?.done())
+        Ok(Build::new(Subcommand::RosettaFingerprint)
+            .input(model)?
+            .done())
     }
 
     /// `apr --json compare-hf MODEL --hf ORG/REPO` (downloads the hub copy).
@@ -648,7 +658,7 @@ impl Invocation {
                 format!("repo must be `org/name`, got {repo:?}"),
             ));
         }
-        Ok(Build::new("compare-hf")
+        Ok(Build::new(Subcommand::CompareHf)
             .input(model)?
             .text("--hf", repo)
             .done())
@@ -666,7 +676,7 @@ impl Invocation {
                 format!("bad model reference {model_ref:?}"),
             ));
         }
-        Ok(Build::new("pull").arg(model_ref).done())
+        Ok(Build::new(Subcommand::Pull).arg(model_ref).done())
     }
 
     /// The same call with apr's global `--offline` (no network: hub references fail with
@@ -691,7 +701,10 @@ impl Invocation {
                 format!("bad model reference {model_ref:?}"),
             ));
         }
-        Ok(Build::new("pull").arg(model_ref).arg("--dry-run").done())
+        Ok(Build::new(Subcommand::Pull)
+            .arg(model_ref)
+            .arg("--dry-run")
+            .done())
     }
 
     /// `apr --json import SOURCE -o OUT [--quantize Q]` from a local `.safetensors` file, HF
@@ -704,7 +717,9 @@ impl Invocation {
         out: &Path,
         quant: Option<Quantize>,
     ) -> Result<Invocation, AprError> {
-        let mut b = Build::new("import").input(source)?.output("-o", out)?;
+        let mut b = Build::new(Subcommand::Import)
+            .input(source)?
+            .output("-o", out)?;
         if let Some(q) = quant {
             b = b.opt("--quantize", q.as_arg());
         }
@@ -727,7 +742,7 @@ impl Invocation {
         if inputs.len() < 2 {
             return Err(invalid("merge", "merging needs at least two models"));
         }
-        let mut b = Build::new("merge");
+        let mut b = Build::new(Subcommand::Merge);
         for input in inputs {
             b = b.input(input)?;
         }
@@ -753,7 +768,7 @@ impl Invocation {
         if inputs.len() < 2 {
             return Err(invalid("merge", "merging needs at least two models"));
         }
-        let mut b = Build::new("merge");
+        let mut b = Build::new(Subcommand::Merge);
         for input in inputs {
             b = b.input(input)?;
         }
@@ -765,7 +780,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn quantize_plan(input: &Path, scheme: Quantize) -> Result<Invocation, AprError> {
-        Ok(Build::new("quantize")
+        Ok(Build::new(Subcommand::Quantize)
             .input(input)?
             .opt("--scheme", scheme.as_arg())
             .flag("--plan", true)
@@ -781,7 +796,7 @@ impl Invocation {
         codec: &str,
         out: &Path,
     ) -> Result<Invocation, AprError> {
-        Ok(Build::new("convert")
+        Ok(Build::new(Subcommand::Convert)
             .input(input)?
             .opt("--compress", codec)
             .output("-o", out)?
@@ -799,7 +814,7 @@ impl Invocation {
         if layers == 0 {
             return Err(invalid("trace", "a trace needs at least one layer"));
         }
-        Ok(Build::new("trace")
+        Ok(Build::new(Subcommand::Trace)
             .input(model)?
             .opt("--save-tensor", "all")
             .output("--save-tensor-dir", dir)?
@@ -812,7 +827,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn finetune_plan(input: &Path, rank: u32) -> Result<Invocation, AprError> {
-        Ok(Build::new("finetune")
+        Ok(Build::new(Subcommand::Finetune)
             .input(input)?
             .opt("--method", "lora")
             .opt("--rank", rank)
@@ -845,7 +860,7 @@ impl Invocation {
                 ),
             ));
         }
-        Ok(Build::new("finetune")
+        Ok(Build::new(Subcommand::Finetune)
             .input(input)?
             .opt("--method", "lora")
             .opt("--rank", training.rank)
@@ -863,7 +878,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn finetune_merge(base: &Path, adapter: &Path, out: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("finetune")
+        Ok(Build::new(Subcommand::Finetune)
             .input(base)?
             .flag("--merge", true)
             .input_opt("--adapter", adapter)?
@@ -882,7 +897,7 @@ impl Invocation {
         epochs: u32,
         out: Option<&Path>,
     ) -> Result<Invocation, AprError> {
-        let b = Build::new("distill")
+        let b = Build::new(Subcommand::Distill)
             .input(teacher)?
             .input_opt("--student", student)?
             .input_opt("-d", data)?
@@ -904,7 +919,7 @@ impl Invocation {
         target_ratio: f64,
         out: Option<&Path>,
     ) -> Result<Invocation, AprError> {
-        let b = Build::new("prune")
+        let b = Build::new(Subcommand::Prune)
             .input(input)?
             .opt("--method", "magnitude")
             .opt("--target-ratio", target_ratio);
@@ -920,7 +935,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn quantize(input: &Path, scheme: Quantize, out: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("quantize")
+        Ok(Build::new(Subcommand::Quantize)
             .input(input)?
             .opt("--scheme", scheme.as_arg())
             .output("-o", out)?
@@ -932,7 +947,7 @@ impl Invocation {
     /// # Errors
     /// Relative path.
     pub fn export_gguf(input: &Path, out: &Path) -> Result<Invocation, AprError> {
-        Ok(Build::new("export")
+        Ok(Build::new(Subcommand::Export)
             .input(input)?
             .opt("--format", "gguf")
             .output("-o", out)?
@@ -955,7 +970,7 @@ impl Invocation {
                 format!("format must be safetensors, gguf or mlx, got {format:?}"),
             ));
         }
-        let mut b = Build::new("export")
+        let mut b = Build::new(Subcommand::Export)
             .input(input)?
             .opt("--format", format)
             .output("-o", out)?;
@@ -981,7 +996,7 @@ mod tests {
             inv.args(),
             ["--json", "rosetta", "diff-tensors", "/a.gguf", "/b.apr"]
         );
-        assert_eq!(inv.subcommand(), "rosetta diff-tensors");
+        assert_eq!(inv.subcommand(), Subcommand::RosettaDiffTensors);
     }
 
     #[test]
@@ -1136,7 +1151,7 @@ mod tests {
             inv.args(),
             ["--json", "--offline", "pull", "hf://a/b", "--dry-run"]
         );
-        assert_eq!(inv.subcommand(), "pull");
+        assert_eq!(inv.subcommand(), Subcommand::Pull);
     }
 
     #[test]

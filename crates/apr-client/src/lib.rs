@@ -24,6 +24,7 @@ mod invocation;
 pub mod parse;
 mod process;
 pub mod stage_dump;
+mod subcommand;
 mod text;
 
 use std::ffi::OsStr;
@@ -38,6 +39,7 @@ pub use error::{AprError, exit_code_meaning, headline};
 pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, RunRequest};
 pub use parse::{FieldProblem, Problem, Reply, VersionInfo};
 pub use process::{Captured, DEFAULT_OUTPUT_CAP, Limits, Termination};
+pub use subcommand::Subcommand;
 pub use text::{char_prefix, shell_quote};
 
 /// Environment variable naming the apr binary.

@@ -265,12 +265,15 @@ impl Context for Replay {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(invocation.clone());
-        let reply = self.answers.get(invocation.subcommand()).ok_or_else(|| {
-            CheckError::Spawn(format!(
-                "the test gave no answer for `{}`",
-                invocation.display()
-            ))
-        })?;
+        let reply = self
+            .answers
+            .get(invocation.subcommand().as_str())
+            .ok_or_else(|| {
+                CheckError::Spawn(format!(
+                    "the test gave no answer for `{}`",
+                    invocation.display()
+                ))
+            })?;
         Ok(Arc::new(reply.clone()))
     }
 

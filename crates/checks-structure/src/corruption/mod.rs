@@ -36,7 +36,7 @@ mod truncated_gguf;
 
 use crate::common::apr_artifact;
 use crate::layout::{Format, Layout};
-use apr_client::{Invocation, shell_quote};
+use apr_client::{Invocation, Subcommand, shell_quote};
 use damage::Family;
 use judge::{Case, Expect, judge};
 use serde_json::json;
@@ -49,25 +49,52 @@ const RUN_TOKENS: u32 = 4;
 /// Failing cases quoted in a message; the details list them all.
 const QUOTED: usize = 6;
 
-/// The subcommands every damaged copy goes through.
-const SUBCOMMANDS: [&str; 5] = ["validate", "inspect", "tensors", "debug", "run"];
-
-fn invocation(subcommand: &str, path: &Path) -> Result<Invocation, CheckError> {
-    Ok(match subcommand {
-        "validate" => Invocation::validate(path)?,
-        "inspect" => Invocation::inspect(path)?,
-        "tensors" => Invocation::tensors(path, false)?,
-        "debug" => Invocation::debug(path)?,
-        _ => Invocation::run(path, RUN_PROMPT, RUN_TOKENS, None)?,
-    })
+/// The calls every damaged copy goes through.
+#[derive(Debug, Clone, Copy)]
+enum Probe {
+    Validate,
+    Inspect,
+    Tensors,
+    Debug,
+    Run,
 }
 
-/// What a subcommand must do with a copy of `family`.
-fn expectation(family: Family, subcommand: &str) -> Expect {
-    match (family, subcommand) {
-        (Family::NonFinite, "validate") => Expect::RejectNonFinite,
-        (Family::NonFinite, _) => Expect::Survive,
-        _ => Expect::Reject,
+const PROBES: [Probe; 5] = [
+    Probe::Validate,
+    Probe::Inspect,
+    Probe::Tensors,
+    Probe::Debug,
+    Probe::Run,
+];
+
+impl Probe {
+    fn subcommand(self) -> Subcommand {
+        match self {
+            Probe::Validate => Subcommand::Validate,
+            Probe::Inspect => Subcommand::Inspect,
+            Probe::Tensors => Subcommand::Tensors,
+            Probe::Debug => Subcommand::Debug,
+            Probe::Run => Subcommand::Run,
+        }
+    }
+
+    fn invocation(self, path: &Path) -> Result<Invocation, CheckError> {
+        Ok(match self {
+            Probe::Validate => Invocation::validate(path)?,
+            Probe::Inspect => Invocation::inspect(path)?,
+            Probe::Tensors => Invocation::tensors(path, false)?,
+            Probe::Debug => Invocation::debug(path)?,
+            Probe::Run => Invocation::run(path, RUN_PROMPT, RUN_TOKENS, None)?,
+        })
+    }
+
+    /// What it must do with a copy of `family`.
+    fn expectation(self, family: Family) -> Expect {
+        match (family, self) {
+            (Family::NonFinite, Probe::Validate) => Expect::RejectNonFinite,
+            (Family::NonFinite, _) => Expect::Survive,
+            _ => Expect::Reject,
+        }
     }
 }
 
@@ -110,13 +137,13 @@ pub(crate) fn check_family(
                 what: "a damaged copy".into(),
                 reason,
             })?;
-        for subcommand in SUBCOMMANDS {
-            let inv = invocation(subcommand, &path)?;
+        for probe in PROBES {
+            let inv = probe.invocation(&path)?;
             let captured = cx.apr(&inv)?;
-            let (ok, outcome) = judge(&captured, expectation(family, subcommand))?;
+            let (ok, outcome) = judge(&captured, probe.expectation(family))?;
             cases.push(Case {
                 corruption: corruption.label.clone(),
-                subcommand,
+                subcommand: probe.subcommand().as_str(),
                 ok,
                 outcome,
                 command: inv.display(),
@@ -140,7 +167,7 @@ pub(crate) fn check_family(
             "{} damaged {format} copies ({}) x {}: {what} in all {} cases",
             corruptions.len(),
             labels.join(", "),
-            SUBCOMMANDS.join("/"),
+            PROBES.map(|p| p.subcommand().as_str()).join("/"),
             cases.len()
         )
     } else {

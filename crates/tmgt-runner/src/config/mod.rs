@@ -10,6 +10,7 @@ mod raw;
 
 pub use diagnostic::{ConfigError, Problem};
 
+use apr_client::Subcommand;
 use raw::RawConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -83,17 +84,21 @@ pub struct Limit {
 
 impl Timeouts {
     /// The limit for one apr subcommand, as written.
-    pub fn for_subcommand(&self, subcommand: &str) -> (&'static str, Duration) {
+    pub fn for_subcommand(&self, subcommand: Subcommand) -> (&'static str, Duration) {
         match subcommand {
-            "import" => ("import", self.import),
-            "export" => ("export", self.export),
-            "run" | "eval" | "bench" | "qa" | "check" => ("run", self.run),
+            Subcommand::Import => ("import", self.import),
+            Subcommand::Export => ("export", self.export),
+            Subcommand::Run
+            | Subcommand::Eval
+            | Subcommand::Bench
+            | Subcommand::Qa
+            | Subcommand::Check => ("run", self.run),
             _ => ("default", self.default),
         }
     }
 
     /// The limit for a call of `subcommand` whose largest input has `input_bytes`.
-    pub fn limit(&self, subcommand: &str, input_bytes: u64) -> Limit {
+    pub fn limit(&self, subcommand: Subcommand, input_bytes: u64) -> Limit {
         let (key, base) = self.for_subcommand(subcommand);
         let factor = input_bytes as f64 / self.reference_bytes.max(1) as f64;
         if !self.scale || factor <= 1.0 {
@@ -725,18 +730,18 @@ mod timeout_tests {
     #[test]
     fn limits_grow_with_the_input_beyond_the_reference_size_unless_scaling_is_off() {
         let t = timeouts(true);
-        let small = t.limit("run", 1_000_000);
+        let small = t.limit(Subcommand::Run, 1_000_000);
         assert_eq!(small.after, Duration::from_secs(300));
         assert_eq!(small.why, "[timeouts].run = 300 s");
-        let big = t.limit("eval", 640_000_000);
+        let big = t.limit(Subcommand::Eval, 640_000_000);
         assert_eq!(big.after, Duration::from_secs(3000));
         assert_eq!(big.key, "run");
         assert!(big.why.contains("x 10.0 for a 640 MB input"), "{}", big.why);
         assert_eq!(
-            t.limit("inspect", 128_000_000).after,
+            t.limit(Subcommand::Inspect, 128_000_000).after,
             Duration::from_secs(240)
         );
-        let fixed = timeouts(false).limit("import", 640_000_000);
+        let fixed = timeouts(false).limit(Subcommand::Import, 640_000_000);
         assert_eq!(fixed.after, Duration::from_secs(600));
     }
 }
