@@ -6,13 +6,13 @@ use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::engine::{Engine, UsedCall};
 use crate::matrix::Instance;
+use crate::oracles::Oracles;
 use crate::report::{Outcome, record};
 use crate::scratch::Scratch;
 use apr_client::{Captured, Invocation, VersionInfo};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
-use tmgt_check::Memo;
 use tmgt_check::{
     ArtifactKind, CheckError, Context, ErrorClass, ModelUnderTest, Prompt, Quant, Status,
     Thresholds, Verdict,
@@ -27,59 +27,26 @@ pub struct RunState {
     pub engine: Engine,
     pub artifacts: Artifacts,
     pub scratch: Scratch,
-    oracles: Memo<(usize, usize), Result<Arc<Oracle>, String>>,
-    perplexity: Memo<usize, Result<Arc<PerplexityOracle>, String>>,
+    pub oracles: Oracles,
     eval_text: OnceLock<Result<Arc<str>, String>>,
 }
 
 impl RunState {
-    pub fn new(config: Config, engine: Engine, artifacts: Artifacts, scratch: Scratch) -> RunState {
+    pub fn new(
+        config: Config,
+        engine: Engine,
+        artifacts: Artifacts,
+        scratch: Scratch,
+        oracles: Oracles,
+    ) -> RunState {
         RunState {
             config,
             engine,
             artifacts,
             scratch,
-            oracles: Memo::default(),
-            perplexity: Memo::default(),
+            oracles,
             eval_text: OnceLock::new(),
         }
-    }
-
-    /// The oracle for a model and prompt, loaded once and checked against the model's files.
-    pub fn oracle(&self, model: usize, prompt: usize) -> Result<Arc<Oracle>, String> {
-        self.oracles
-            .get_or_init((model, prompt), || {
-                let m = &self.config.models[model];
-                let oracle = tmgt_oracle::load(&m.oracle_dir, &self.config.prompts[prompt].name)
-                    .map_err(|e| e.to_string())?;
-                if let Some(dir) = m.local_dir() {
-                    oracle.verify_model(dir).map_err(|e| e.to_string())?;
-                }
-                if oracle.prompt != self.config.prompts[prompt].text {
-                    return Err(format!(
-                        "{} was made for the prompt {:?}, but the configured prompt is {:?}",
-                        oracle.path.display(),
-                        oracle.prompt,
-                        self.config.prompts[prompt].text
-                    ));
-                }
-                Ok(Arc::new(oracle))
-            })
-            .0
-    }
-
-    fn perplexity_oracle(&self, model: usize) -> Result<Arc<PerplexityOracle>, String> {
-        self.perplexity
-            .get_or_init(model, || {
-                let m = &self.config.models[model];
-                let oracle =
-                    tmgt_oracle::load_perplexity(&m.oracle_dir).map_err(|e| e.to_string())?;
-                if let Some(dir) = m.local_dir() {
-                    oracle.verify_model(dir).map_err(|e| e.to_string())?;
-                }
-                Ok(Arc::new(oracle))
-            })
-            .0
     }
 
     fn eval_text(&self) -> Result<Arc<str>, String> {
@@ -187,8 +154,10 @@ impl Context for InstanceContext<'_> {
 
     fn prompt_oracle(&self, index: usize) -> Result<Arc<Oracle>, CheckError> {
         let model = self.instance.model.ok_or(CheckError::Scope("model"))?;
-        self.state
-            .oracle(model, index)
+        let state = self.state;
+        state
+            .oracles
+            .prompt(&state.config, model, index)
             .map_err(|reason| CheckError::Input {
                 what: "oracle".into(),
                 reason,
@@ -197,8 +166,10 @@ impl Context for InstanceContext<'_> {
 
     fn perplexity_oracle(&self) -> Result<Arc<PerplexityOracle>, CheckError> {
         let model = self.instance.model.ok_or(CheckError::Scope("model"))?;
-        self.state
-            .perplexity_oracle(model)
+        let state = self.state;
+        state
+            .oracles
+            .perplexity(&state.config, model)
             .map_err(|reason| CheckError::Input {
                 what: "perplexity oracle".into(),
                 reason,

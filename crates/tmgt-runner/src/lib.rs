@@ -19,6 +19,7 @@ pub mod matrix;
 pub mod merge_cmd;
 pub mod oracle_cmd;
 pub mod oracle_env;
+pub mod oracles;
 mod pool;
 pub mod report;
 pub mod run;

@@ -265,7 +265,8 @@ pub fn run(args: &RunArgs) -> Exit {
             return Exit::Usage;
         }
     };
-    if let Err(problems) = preflight_oracles(&config, &instances) {
+    let oracles = crate::oracles::Oracles::default();
+    if let Err(problems) = oracles.preflight(&config, &instances) {
         for p in problems {
             eprintln!("error: {p}");
         }
@@ -301,7 +302,7 @@ pub fn run(args: &RunArgs) -> Exit {
         !args.no_reuse,
         Arc::clone(&interrupted),
     );
-    let state = RunState::new(config, engine, artifacts, scratch);
+    let state = RunState::new(config, engine, artifacts, scratch, oracles);
     let previous = match durations {
         Some((_, r)) => Some(r),
         None => read_report(&out_dir.join("report.json")).ok(),
@@ -435,38 +436,6 @@ fn registry_fingerprint(registry: &Registry) -> String {
         })
         .collect();
     tmgt_oracle::sha256_hex(text.as_bytes())
-}
-
-/// Loads every oracle the matrix needs before any apr work, so an oracle made from another
-/// model stops the run with a message naming both instead of failing checks one by one.
-fn preflight_oracles(config: &Config, instances: &[matrix::Instance]) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for i in instances {
-        let (Some(m), Some(p)) = (i.model, i.prompt) else {
-            continue;
-        };
-        if !seen.insert((m, p)) {
-            continue;
-        }
-        let model = &config.models[m];
-        let prompt = &config.prompts[p];
-        match tmgt_oracle::load(&model.oracle_dir, &prompt.name) {
-            Ok(oracle) => {
-                if let Some(dir) = model.local_dir() {
-                    if let Err(e) = oracle.verify_model(dir) {
-                        problems.push(e.to_string());
-                    }
-                }
-            }
-            Err(e) => problems.push(e.to_string()),
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
 }
 
 pub fn prepare(args: &PrepareArgs) -> Exit {

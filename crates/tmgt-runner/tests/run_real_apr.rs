@@ -227,6 +227,39 @@ fn a_second_prepare_does_no_apr_work() {
 }
 
 #[test]
+fn an_oracle_made_for_another_prompt_text_stops_the_run_before_any_apr_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    for link in ["oracle", "models"] {
+        std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
+    }
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    for entry in std::fs::read_dir(root.join("prompts")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), prompts.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(prompts.join("code.txt"), "def sub(a, b):").unwrap();
+    std::fs::copy(root.join("suites.toml"), dir.path().join("suites.toml")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
+        .args(["run", "--config", "suites.toml", "--filter", "suite=token"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("was made for the prompt \"def fibonacci(n):\", but the configured prompt is \"def sub(a, b):\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("oracle/tiny-llama/code.json"), "{stderr}");
+    assert!(
+        !dir.path().join("tmgt-out/report.json").exists(),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_oracle_made_from_another_model_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let root = repo_root();
