@@ -2,7 +2,7 @@
 //! models: where each diverging f32 `.apr` departs from HF, the faithful Qwen2 agreeing at
 //! every stage, and one projection the test alters found at its layer and stage.
 
-mod common;
+use crate::common;
 use common::{link_repository_data, repo_root, run_report};
 
 use checks_structure::layout::Layout;

@@ -5,7 +5,7 @@
 //! The regenerating tests need the pinned Python environment (torch, about 6 GB), which CI
 //! does not install: they run where `tmgt oracle` has made it, and say so when skipped.
 
-mod common;
+use crate::common;
 
 use common::repo_root;
 use std::path::Path;

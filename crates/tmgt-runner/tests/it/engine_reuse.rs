@@ -1,7 +1,7 @@
 //! The engine shares identical apr calls and never shares a call whose input changed, with the
 //! real apr on a bundled native GGUF.
 
-mod common;
+use crate::common;
 
 use apr_client::{Apr, Invocation};
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! JUnit must validate against the JUnit schema, their HTML render in headless Chromium,
 //! `tmgt ticket` reproduce `ticket.md`, and `tmgt diff` tell the two apart.
 
-#[path = "../../tmgt-report/tests/common/browser.rs"]
+#[path = "../../../tmgt-report/tests/common/browser.rs"]
 mod browser;
-mod common;
+use crate::common;
 use common::{repo_root, tmgt_at_root as tmgt};
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! JSON metadata in place). Each family's check fails on the file that changes one of its
 //! fields, naming the key, and passes on every other file; the unaltered files pass all.
 
-mod common;
+use crate::common;
 use common::{link_repository_data, repo_root, run_report};
 
 use checks_structure::layout::Layout;

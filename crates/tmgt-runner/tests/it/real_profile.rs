@@ -4,7 +4,7 @@
 //!
 //! One run feeds every test here (it takes minutes), so they share it through a `OnceLock`.
 
-mod common;
+use crate::common;
 
 use common::tmgt_at_root;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! `tmgt run` and `tmgt prepare` end to end: the built binary, the real apr (from TMGT_APR or
 //! PATH; the tests fail when it is missing) and the bundled tiny models.
 
-mod common;
+use crate::common;
 use common::{repo_root, tmgt_at_root as tmgt};
 
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! them: the default profile as three shards in separate processes (the real apr, the bundled
 //! models), merged, against one whole run; the refusals; and the workflow's own shape.
 
-mod common;
+use crate::common;
 use common::{repo_root, tmgt_at_root as tmgt};
 
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Every kind of configuration mistake is reported with the file, the line, a label under the
 //! offending text and a help line; several mistakes are reported together.
 
-mod common;
+use crate::common;
 use common::{link_repository_data, repo_root};
 
 use std::path::{Path, PathBuf};

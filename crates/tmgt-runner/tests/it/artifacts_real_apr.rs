@@ -1,7 +1,7 @@
 //! Artifact preparation against the real apr: the cache is keyed by the apr binary, and a file
 //! made elsewhere is checked like tmgt's own artifact, so an altered tensor is caught.
 
-mod common;
+use crate::common;
 use common::{link_repository_data, real_apr, repo_root, tmgt_in as tmgt};
 
 use serde_json::Value;

@@ -22,7 +22,7 @@
 //! test binary; kept afterwards for a look): links to the repository's models, oracles and
 //! prompts, its own `suites.toml` and artifact cache, and the files made from them.
 
-mod common;
+use crate::common;
 use common::{repo_root, tmgt_in as tmgt};
 
 use serde_json::Value;

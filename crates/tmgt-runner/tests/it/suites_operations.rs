@@ -14,7 +14,7 @@
 //! accepted, an adapter with a transposed matrix). No stand-in writes a compressed file, so the
 //! codec checks are shown failing only, on apr's own output.
 
-mod common;
+use crate::common;
 use common::{real_apr, repo_root};
 
 use checks_structure::layout::Layout;

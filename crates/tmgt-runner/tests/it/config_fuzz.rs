@@ -1,7 +1,7 @@
 //! The configuration loader never panics: arbitrary text and random mutations of the real
 //! suites.toml either load or come back as diagnostics.
 
-mod common;
+use crate::common;
 use common::{link_repository_data, repo_root};
 
 use proptest::prelude::*;

@@ -7,7 +7,7 @@
 //! passes, through a wrapper that runs the real apr but prints a log line on stdout and drops
 //! its exit status, the two faults these suites exist to catch.
 
-mod common;
+use crate::common;
 use common::{link_repository_data, real_apr, repo_root, run_report, tmgt_in as tmgt};
 
 use checks_structure::layout::Layout;
