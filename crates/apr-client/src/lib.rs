@@ -1,7 +1,7 @@
 //! Typed client for the `apr` CLI (crate `apr-cli`).
 //!
 //! * [`resolve_binary`] finds apr (explicit path, then `TMGT_APR`, then `PATH`);
-//! * [`Apr::open`] checks its version once and remembers the binary's sha256;
+//! * [`Apr::open`] checks its version once;
 //! * [`Invocation`] constructors build one fully specified call per subcommand;
 //! * [`Apr::execute`] runs it in a new process group with a group-wide timeout and capped
 //!   output, and returns the raw [`Captured`] record;
@@ -28,12 +28,9 @@ mod subcommand;
 mod text;
 
 use std::ffi::OsStr;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use sha2::{Digest, Sha256};
 
 pub use error::{AprError, exit_code_meaning, headline};
 pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, RunRequest};
@@ -107,29 +104,10 @@ pub fn resolve_binary_from(
         })
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
 /// A checked apr binary.
 #[derive(Clone, Debug)]
 pub struct Apr {
     binary: PathBuf,
-    sha256: String,
     version: VersionInfo,
     limits: Limits,
     env: Vec<(String, String)>,
@@ -145,13 +123,8 @@ impl Apr {
         min_version: &semver::Version,
         timeout: Duration,
     ) -> Result<Apr, AprError> {
-        let sha256 = sha256_file(&binary).map_err(|source| AprError::Spawn {
-            binary: binary.clone(),
-            source,
-        })?;
         let mut apr = Apr {
             binary,
-            sha256,
             version: VersionInfo {
                 name: String::new(),
                 version: String::new(),
@@ -200,12 +173,6 @@ impl Apr {
     #[must_use]
     pub fn binary(&self) -> &Path {
         &self.binary
-    }
-
-    /// sha256 of the binary, hex (identity for result reuse and tickets).
-    #[must_use]
-    pub fn binary_sha256(&self) -> &str {
-        &self.sha256
     }
 
     /// What `apr --version --json` said.

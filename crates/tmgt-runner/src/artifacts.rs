@@ -371,7 +371,7 @@ impl Artifacts {
         let mut h = Sha256::new();
         h.update(ARTIFACT_LAYOUT.as_bytes());
         h.update(source.as_bytes());
-        h.update(engine.apr().binary_sha256().as_bytes());
+        h.update(engine.apr_sha256().as_bytes());
         h.update(kind.to_string().as_bytes());
         Ok(hex::encode(h.finalize()))
     }

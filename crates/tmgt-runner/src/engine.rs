@@ -81,6 +81,8 @@ impl FileStamp {
 #[derive(Debug)]
 pub struct Engine {
     apr: Apr,
+    /// sha256 of the apr binary: the identity artifacts are cached under.
+    apr_sha256: String,
     timeouts: Timeouts,
     reuse: bool,
     calls: Memo<CallKey, Outcome>,
@@ -97,9 +99,17 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(apr: Apr, timeouts: Timeouts, reuse: bool, interrupted: Arc<AtomicBool>) -> Engine {
-        Engine {
+    /// Fails when the apr binary cannot be read to hash it.
+    pub fn new(
+        apr: Apr,
+        timeouts: Timeouts,
+        reuse: bool,
+        interrupted: Arc<AtomicBool>,
+    ) -> std::io::Result<Engine> {
+        let apr_sha256 = tmgt_oracle::sha256_file(apr.binary())?;
+        Ok(Engine {
             apr,
+            apr_sha256,
             timeouts,
             reuse,
             calls: Memo::default(),
@@ -110,7 +120,12 @@ impl Engine {
             largest_input: AtomicU64::new(0),
             timeouts_hit: Mutex::default(),
             interrupted,
-        }
+        })
+    }
+
+    /// sha256 of the apr binary, hex.
+    pub fn apr_sha256(&self) -> &str {
+        &self.apr_sha256
     }
 
     pub fn apr(&self) -> &Apr {

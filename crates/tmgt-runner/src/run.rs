@@ -120,6 +120,23 @@ fn setup(common: &CommonArgs) -> Result<Setup, Exit> {
     })
 }
 
+/// The call engine over `apr`; a binary that cannot be read to hash it stops the run.
+fn engine(
+    apr: Apr,
+    config: &Config,
+    reuse: bool,
+    interrupted: Arc<AtomicBool>,
+) -> Result<Engine, Exit> {
+    let binary = apr.binary().to_path_buf();
+    Engine::new(apr, config.timeouts.clone(), reuse, interrupted).map_err(|e| {
+        eprintln!(
+            "error: cannot read the apr binary {}: {e}",
+            binary.display()
+        );
+        Exit::Harness
+    })
+}
+
 /// Makes the files the profile's models fetch (a no-op once they are verified).
 fn fetch_all(config: &Config) -> Result<(), Exit> {
     crate::fetch::ensure_all(&config.fetches, &crate::oracle_env::default_python()).map_err(|e| {
@@ -287,21 +304,19 @@ pub fn run(args: &RunArgs) -> Exit {
     let started_at = jiff::Timestamp::now();
     let started = std::time::Instant::now();
     let interrupted = interrupt_flag();
+    let engine = match engine(apr, &config, !args.no_reuse, Arc::clone(&interrupted)) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
+    };
     let apr_info = apr_info(
-        apr.binary(),
-        apr.binary_sha256(),
-        apr.version(),
+        engine.apr().binary(),
+        engine.apr_sha256(),
+        engine.apr().version(),
         &config.apr.pinned_version,
     );
     let artifacts = Artifacts::new(config.artifacts_dir.clone());
     let scratch = Scratch::new(scratch_root, args.keep_scratch);
     let sampler = Sampler::start(scratch.root().to_path_buf());
-    let engine = Engine::new(
-        apr,
-        config.timeouts.clone(),
-        !args.no_reuse,
-        Arc::clone(&interrupted),
-    );
     let state = RunState::new(config, engine, artifacts, scratch, oracles);
     let previous = match durations {
         Some((_, r)) => Some(r),
@@ -446,7 +461,10 @@ pub fn prepare(args: &PrepareArgs) -> Exit {
         Err(exit) => return exit,
     };
     let interrupted = interrupt_flag();
-    let engine = Engine::new(apr, config.timeouts.clone(), true, interrupted);
+    let engine = match engine(apr, &config, true, interrupted) {
+        Ok(engine) => engine,
+        Err(exit) => return exit,
+    };
     let artifacts = Artifacts::new(config.artifacts_dir.clone());
     let mut wanted = Vec::new();
     for model in &config.models {

@@ -21,7 +21,7 @@ fn engine(reuse: bool) -> Engine {
         reference_bytes: 64_000_000,
         scale: true,
     };
-    Engine::new(apr, timeouts, reuse, Arc::new(AtomicBool::new(false)))
+    Engine::new(apr, timeouts, reuse, Arc::new(AtomicBool::new(false))).unwrap()
 }
 
 #[test]
