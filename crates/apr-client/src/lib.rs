@@ -155,13 +155,6 @@ impl Apr {
         Ok(apr)
     }
 
-    /// Replaces the output cap and kill grace periods.
-    #[must_use]
-    pub fn with_limits(mut self, limits: Limits) -> Apr {
-        self.limits = limits;
-        self
-    }
-
     /// Adds an environment variable to every call (e.g. `APRENDER_CONTRACTS` for `oracle`).
     #[must_use]
     pub fn with_env(mut self, key: &str, value: &str) -> Apr {

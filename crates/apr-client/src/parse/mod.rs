@@ -41,12 +41,6 @@ pub struct Reply<T> {
 }
 
 impl<T> Reply<T> {
-    /// Whether the document had every expected field with the expected type.
-    #[must_use]
-    pub fn is_clean(&self) -> bool {
-        self.drift.is_empty()
-    }
-
     /// The value, or [`AprError::Shape`] listing the drift if there was any.
     ///
     /// # Errors
