@@ -67,6 +67,21 @@ pub fn exited(code: i32, stderr: &str) -> Captured {
     )
 }
 
+/// How a subcommand answers: always the same reply, or one made from the call.
+enum Answer {
+    Fixed(Captured),
+    Computed(Box<dyn Fn(&Invocation) -> Captured + Send + Sync>),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Fixed(c) => f.debug_tuple("Fixed").field(&c.argv).finish(),
+            Answer::Computed(_) => f.write_str("Computed"),
+        }
+    }
+}
+
 /// One check instance's world, replayed.
 #[derive(Debug)]
 pub struct Replay {
@@ -76,7 +91,9 @@ pub struct Replay {
     quant: Option<Quant>,
     prompt: Option<usize>,
     version: VersionInfo,
-    answers: BTreeMap<String, Captured>,
+    answers: BTreeMap<String, Answer>,
+    files: BTreeMap<ArtifactKind, PathBuf>,
+    unavailable: BTreeMap<ArtifactKind, String>,
     asked: Mutex<Vec<Invocation>>,
     scratch: tempfile::TempDir,
 }
@@ -124,6 +141,8 @@ impl Replay {
             prompt: None,
             version,
             answers: BTreeMap::new(),
+            files: BTreeMap::new(),
+            unavailable: BTreeMap::new(),
             asked: Mutex::default(),
             scratch: tempfile::tempdir().unwrap_or_else(|e| panic!("no scratch folder: {e}")),
         }
@@ -140,6 +159,13 @@ impl Replay {
     #[must_use]
     pub fn quants(mut self, quants: &[Quant]) -> Replay {
         self.models[0].quants = quants.to_vec();
+        self
+    }
+
+    /// Where the model's oracles are read from (default `oracle/<model>/`).
+    #[must_use]
+    pub fn oracle_dir(mut self, dir: &Path) -> Replay {
+        self.models[0].oracle_dir = dir.to_path_buf();
         self
     }
 
@@ -163,15 +189,57 @@ impl Replay {
         self
     }
 
+    /// Serves a real file as the artifact: a committed native GGUF, for checks that read the
+    /// file themselves or hand it to llama.cpp.
+    #[must_use]
+    pub fn artifact_at(mut self, kind: ArtifactKind, path: &Path) -> Replay {
+        self.files.insert(kind, path.to_path_buf());
+        self
+    }
+
+    /// The artifact could not be made (apr refused it), for `reason`.
+    #[must_use]
+    pub fn unavailable(mut self, kind: ArtifactKind, reason: &str) -> Replay {
+        self.unavailable.insert(kind, reason.to_string());
+        self
+    }
+
     fn artifact_path(&self, kind: ArtifactKind) -> PathBuf {
+        if let Some(path) = self.files.get(&kind) {
+            return path.clone();
+        }
         let name = format!("{}-{kind}.apr", self.models[0].name);
         self.scratch.path().join(name)
+    }
+
+    /// Changes the text of the instance's prompt, leaving its oracle as it is: the runtime
+    /// is then asked for another prompt than the oracle answered.
+    #[must_use]
+    pub fn prompt_text(mut self, text: &str) -> Replay {
+        let index = self
+            .prompt
+            .unwrap_or_else(|| panic!("prompt_text needs .prompt(name) first"));
+        self.prompts[index].text = text.to_string();
+        self
     }
 
     /// How every call of `subcommand` (`run`, `inspect`, ...) answers.
     #[must_use]
     pub fn answer(mut self, subcommand: &str, reply: Captured) -> Replay {
-        self.answers.insert(subcommand.to_string(), reply);
+        self.answers
+            .insert(subcommand.to_string(), Answer::Fixed(reply));
+        self
+    }
+
+    /// How every call of `subcommand` answers, made from the call (its prompt, its file).
+    #[must_use]
+    pub fn answer_with(
+        mut self,
+        subcommand: &str,
+        reply: impl Fn(&Invocation) -> Captured + Send + Sync + 'static,
+    ) -> Replay {
+        self.answers
+            .insert(subcommand.to_string(), Answer::Computed(Box::new(reply)));
         self
     }
 
@@ -230,8 +298,15 @@ impl Context for Replay {
     }
 
     /// A path of its own per artifact: apr's answers are replayed, so no file is there
-    /// unless the test put one ([`Replay::artifact_of_len`]).
+    /// unless the test put one ([`Replay::artifact_of_len`], [`Replay::artifact_at`]).
     fn artifact(&self, kind: ArtifactKind) -> Result<PathBuf, CheckError> {
+        if let Some(reason) = self.unavailable.get(&kind) {
+            return Err(CheckError::ArtifactUnavailable {
+                artifact: format!("{}/{kind}", self.models[0].name),
+                reason: reason.clone(),
+                call: None,
+            });
+        }
         Ok(self.artifact_path(kind))
     }
 
@@ -274,7 +349,10 @@ impl Context for Replay {
                     invocation.display()
                 ))
             })?;
-        Ok(Arc::new(reply.clone()))
+        Ok(Arc::new(match reply {
+            Answer::Fixed(captured) => captured.clone(),
+            Answer::Computed(make) => make(invocation),
+        }))
     }
 
     fn scratch_dir(&self) -> Result<PathBuf, CheckError> {
