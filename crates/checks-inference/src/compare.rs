@@ -408,6 +408,7 @@ pub fn judge_tokens(
         "comparison": cmp,
         "oracle": expected,
         "runtime": produced.runtime,
+        "tokens_key": produced.key,
         produced.key: produced.tokens,
         format!("{}_text", produced.key): produced.text,
         "stopped": produced.stopped,

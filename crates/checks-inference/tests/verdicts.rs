@@ -90,3 +90,25 @@ fn a_round_trip_that_keeps_every_token_passes() {
     assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
     assert!(verdict.evidence.count > 0);
 }
+
+#[test]
+fn details_read_back() {
+    // What the reporters read of a token judgement is what the token checks write.
+    let replay = Replay::bundled("tiny-qwen2")
+        .quant(Quant::Int8)
+        .prompt("code");
+    let mut tokens = oracle_tokens(&replay);
+    tokens[8] = (tokens[8] + 7) % 2048;
+    let verdict = replay
+        .answer("run", run_reply(&tokens))
+        .run("TOK001")
+        .unwrap();
+    let read = tmgt_report::details::TokenDetails::of(&verdict.details);
+    let wide: Vec<u64> = tokens.iter().map(|&t| u64::from(t)).collect();
+    assert_eq!(read.runtime_tokens(&verdict.details), Some(wide));
+    assert_eq!(read.first_divergence(), Some(8));
+    assert_eq!(read.runtime.as_deref(), Some("apr"));
+    let window = read.window.expect("a window around step 8");
+    assert_eq!((window.start, window.expected.len()), (5, 7));
+    assert!(read.classification.is_some_and(|c| !c.kind.is_empty()));
+}

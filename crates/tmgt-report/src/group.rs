@@ -116,7 +116,7 @@ impl Report {
                     r.verdict,
                     ReportVerdict::Fail | ReportVerdict::Error | ReportVerdict::Xfail
                 )
-                && r.details["artifact"].as_str() == Some(artifact)
+                && crate::details::artifact(&r.details) == Some(artifact)
         })
     }
 }

@@ -9,11 +9,11 @@
 //! (click a cell or a total) and, once it ran, sets `data-tmgt-ready` on `<html>` to the
 //! number of matrix cells it wired up, which the headless-browser test reads.
 
+use crate::details::TokenDetails;
 use crate::group::{Blocked, blocker, caused_by, group_of, is_blocked};
 use crate::matrix::Matrix;
 use crate::schema::{Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, html, shell_quote};
-use serde_json::Value;
 use std::fmt::Write;
 
 const STYLE: &str = r#"
@@ -407,47 +407,31 @@ fn result(out: &mut String, report: &Report, r: &ResultRecord, index: usize, cel
     out.push_str("</div></details></div>\n");
 }
 
-fn ids(v: &Value) -> Option<Vec<u64>> {
-    v.as_array()?.iter().map(Value::as_u64).collect()
-}
-
-/// The keys under which a result's details hold a runtime's tokens (`apr`, `llamacpp`).
-const RUNTIME_KEYS: [&str; 2] = ["apr", "llamacpp"];
-
 /// The oracle's and the runtime's token streams, aligned by step.
 fn tokens(out: &mut String, r: &ResultRecord) {
-    let d = &r.details;
-    let Some((key, apr)) = RUNTIME_KEYS
-        .iter()
-        .find_map(|k| ids(&d[*k]).map(|ids| (*k, ids)))
-    else {
+    let d = TokenDetails::of(&r.details);
+    let (Some(apr), Some(oracle)) = (d.runtime_tokens(&r.details), d.oracle.clone()) else {
         return;
     };
-    let Some(oracle) = ids(&d["oracle"]) else {
-        return;
-    };
-    let runtime = d["runtime"].as_str().unwrap_or(key);
-    let first = d["comparison"]["first_divergence"]
-        .as_u64()
-        .map(|x| x as usize)
-        .or_else(|| {
-            let common = oracle.len().min(apr.len());
-            (0..common)
-                .find(|&i| oracle[i] != apr[i])
-                .or((oracle.len() != apr.len()).then_some(common))
-        });
-    let w = &d["window"];
-    let start = w["start"].as_u64().unwrap_or(0) as usize;
-    let margins: Vec<Option<f64>> = w["margins"]
-        .as_array()
-        .map(|a| a.iter().map(Value::as_f64).collect())
+    let runtime = d
+        .runtime
+        .clone()
+        .or(d.tokens_key.clone())
         .unwrap_or_default();
+    let first = d.first_divergence().map(|x| x as usize).or_else(|| {
+        let common = oracle.len().min(apr.len());
+        (0..common)
+            .find(|&i| oracle[i] != apr[i])
+            .or((oracle.len() != apr.len()).then_some(common))
+    });
+    let window = d.window.clone().unwrap_or_default();
+    let start = window.start as usize;
+    let margins = window.margins;
     let margin_at = |i: usize| {
         i.checked_sub(start)
             .and_then(|k| margins.get(k).copied().flatten())
     };
-    let class = &d["classification"];
-    let tie = class["kind"].as_str() == Some("tie-flip");
+    let tie = d.is_tie_flip();
     let len = oracle.len().max(apr.len());
     out.push_str(
         "<div class=\"tokens\"><table class=\"stream\">\n<tr class=\"step\"><th>step</th>",
@@ -459,7 +443,7 @@ fn tokens(out: &mut String, r: &ResultRecord) {
     for i in 0..len {
         token_cell(out, oracle.get(i), apr.get(i), i, first);
     }
-    let _ = write!(out, "</tr>\n<tr class=\"apr\"><th>{}</th>", html(runtime));
+    let _ = write!(out, "</tr>\n<tr class=\"apr\"><th>{}</th>", html(&runtime));
     for i in 0..len {
         token_cell(out, apr.get(i), oracle.get(i), i, first);
     }
@@ -488,7 +472,10 @@ fn tokens(out: &mut String, r: &ResultRecord) {
     let summary = match first {
         None => format!("all {} tokens equal", oracle.len()),
         Some(at) => {
-            let kind = class["kind"].as_str().unwrap_or("divergence");
+            let kind = d
+                .classification
+                .as_ref()
+                .map_or("divergence", |c| c.kind.as_str());
             let margin = margin_at(at)
                 .map_or_else(String::new, |m| format!("; oracle margin {m:.3} logits"));
             format!(
@@ -499,11 +486,11 @@ fn tokens(out: &mut String, r: &ResultRecord) {
         }
     };
     let _ = writeln!(out, "<p class=\"divergence\">{}</p>", html(&summary));
-    if let Some(text) = d[format!("{key}_text")].as_str() {
+    if let Some(text) = d.runtime_text(&r.details) {
         let _ = writeln!(
             out,
             "<p>{} text:</p><pre>{}</pre>",
-            html(runtime),
+            html(&runtime),
             html(text)
         );
     }

@@ -2,6 +2,7 @@
 //! in forward order, its error on a log scale, the noise tolerance as a dashed line and the
 //! first departing stage marked and named.
 
+use crate::details::Localization;
 use crate::text::html;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -23,18 +24,15 @@ struct Point<'a> {
 /// The chart of a result whose details carry a `localization`, else `None`.
 #[must_use]
 pub fn chart(details: &Value) -> Option<String> {
-    let loc = details.get("localization")?;
-    let tolerance = loc["tolerance"].as_f64()?;
-    let points: Vec<Point<'_>> = loc["stages"]
-        .as_array()?
+    let loc = Localization::of(details)?;
+    let tolerance = loc.tolerance;
+    let points: Vec<Point<'_>> = loc
+        .stages
         .iter()
-        .filter_map(|s| {
-            Some(Point {
-                key: s["key"].as_str()?,
-                // The error that decided the stage's verdict; null when it was not finite.
-                error: s["worst"].as_f64().unwrap_or(f64::INFINITY),
-                departs: s["departs"].as_bool()?,
-            })
+        .map(|s| Point {
+            key: &s.key,
+            error: s.worst.unwrap_or(f64::INFINITY),
+            departs: s.departs,
         })
         .collect();
     if points.is_empty() {
@@ -87,7 +85,7 @@ pub fn chart(details: &Value) -> Option<String> {
             p.error
         );
     }
-    let first = loc["first_departure"].as_str();
+    let first = loc.first_departure.as_deref();
     let caption = match first.and_then(|k| points.iter().position(|p| p.key == k)) {
         Some(i) => {
             let _ = write!(

@@ -12,6 +12,7 @@
 //! `prepare` failure that blocked them counts them, and without one in the run they make one
 //! section per artifact.
 
+use crate::details::TokenDetails;
 use crate::group::{Blocked, blocker, caused_by, could_not_run, group_of};
 use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
@@ -68,9 +69,9 @@ impl std::fmt::Display for Fingerprint {
     }
 }
 
-/// `details.comparison.first_divergence` of a token check.
+/// Where a token check's sequences first part.
 pub fn first_divergence(r: &ResultRecord) -> Option<u64> {
-    r.details["comparison"]["first_divergence"].as_u64()
+    TokenDetails::of(&r.details).first_divergence()
 }
 
 /// One distinct failure and the results that show it, in report order.
@@ -425,20 +426,21 @@ fn quote(message: &str) -> String {
 
 /// The divergence window of a token check, with the oracle's top-1/top-2 margins.
 fn window(s: &mut String, r: &ResultRecord) {
-    let w = &r.details["window"];
-    let (Some(start), Some(expected)) = (w["start"].as_u64(), w["expected"].as_array()) else {
+    let details = TokenDetails::of(&r.details);
+    let Some(w) = &details.window else {
         return;
     };
-    let actual = w["actual"].as_array().cloned().unwrap_or_default();
-    let margins = w["margins"].as_array().cloned().unwrap_or_default();
-    let at = first_divergence(r);
-    let class = &r.details["classification"];
-    let kind = class["kind"].as_str().unwrap_or("divergence");
+    let (start, expected, actual) = (w.start, &w.expected, &w.actual);
+    let at = details.first_divergence();
+    let kind = details
+        .classification
+        .as_ref()
+        .map_or("divergence", |c| c.kind.as_str());
     let _ = writeln!(
         s,
         "Divergence window ({kind}; margin = the oracle's top-1 minus top-2 logit, small means a near tie):\n"
     );
-    let runtime = r.details["runtime"].as_str().unwrap_or("apr");
+    let runtime = details.runtime.as_deref().unwrap_or("apr");
     let _ = writeln!(
         s,
         "| step | oracle | {runtime} | oracle margin | |\n|---:|---:|---:|---:|---|"
@@ -446,11 +448,12 @@ fn window(s: &mut String, r: &ResultRecord) {
     let len = expected.len().max(actual.len());
     for i in 0..len {
         let step = start + i as u64;
-        let cell =
-            |v: Option<&serde_json::Value>| v.map_or_else(|| "—".to_string(), |t| t.to_string());
-        let margin = margins
+        let cell = |v: Option<&u64>| v.map_or_else(|| "—".to_string(), u64::to_string);
+        let margin = w
+            .margins
             .get(i)
-            .and_then(serde_json::Value::as_f64)
+            .copied()
+            .flatten()
             .map_or_else(|| "—".to_string(), |m| format!("{m:.3}"));
         let mark = match at {
             Some(a) if a == step => "← first divergence",

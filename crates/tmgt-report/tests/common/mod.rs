@@ -185,6 +185,8 @@ fn diverging(oracle: &[u32], apr: &[u32], at: usize, kind: &str, margin: f64) ->
             "margins": margins
         },
         "oracle": oracle,
+        "runtime": "apr",
+        "tokens_key": "apr",
         "apr": apr,
         "apr_text": "def add(a, b):\n    return a - b <|end|>"
     })
@@ -245,7 +247,7 @@ pub fn raw_report() -> Report {
     qwen4[3] = 78;
     let exact = json!({
         "comparison": { "expected_len": 12, "actual_len": 12, "mismatches": 0, "first_divergence": null },
-        "oracle": oracle, "apr": oracle
+        "oracle": oracle, "runtime": "apr", "tokens_key": "apr", "apr": oracle
     });
     let v = ReportVerdict::Pass;
     let results = vec![
