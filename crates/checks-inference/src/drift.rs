@@ -27,7 +27,10 @@ impl Check for Drift {
         let int4 = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::Int4))?, false)?;
         let c8 = TokenComparison::new(&oracle.tokens, &int8.tokens);
         let c4 = TokenComparison::new(&oracle.tokens, &int4.tokens);
-        let slack = cx.thresholds().drift.slack;
+        let slack = cx
+            .thresholds()
+            .suite::<crate::thresholds::DriftThresholds>("drift")?
+            .slack;
         Ok(Verdict::judge(
             c8.mismatches <= c4.mismatches + slack,
             Evidence::new(c8.evidence() + c4.evidence(), "tokens"),

@@ -3,9 +3,11 @@
 
 pub mod compare;
 mod generation;
+mod thresholds;
 
 pub use generation::APR_TOP_K;
 pub use runtime_apr::judge_f32_apr;
+pub use thresholds::DriftThresholds;
 
 mod canary;
 mod drift;

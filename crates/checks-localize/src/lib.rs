@@ -6,7 +6,10 @@
 
 pub mod layout;
 pub mod metrics;
+mod thresholds;
 mod trace;
+
+pub use thresholds::LocalizeThresholds;
 
 mod localize;
 mod localize_gguf;

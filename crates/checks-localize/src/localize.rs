@@ -1,3 +1,4 @@
+use crate::LocalizeThresholds;
 use crate::layout::{HeadOrder, Shape, apr_column, ordered};
 use crate::metrics::{StageError, compare};
 use crate::trace::{Trace, Traced, trace};
@@ -69,7 +70,8 @@ impl Check for LocalizeStage {
         let oracle = stage_oracle(cx)?;
         let file = cx.artifact(ArtifactKind::Apr(Quant::F32))?;
         let diverged = diverging_prompts(cx, &file)?;
-        if diverged.is_empty() && !cx.thresholds().localize.trace_passing {
+        let limits: LocalizeThresholds = cx.thresholds().suite("localize")?;
+        if diverged.is_empty() && !limits.trace_passing {
             return Ok(Verdict::skip(format!(
                 "the f32 .apr reproduces the oracle's tokens on all {} prompts: nothing to \
                  localize, not traced",
@@ -143,7 +145,9 @@ pub(crate) fn localize(
         &missing,
         oracle,
         diverged,
-        cx.thresholds().localize.rel_l2,
+        cx.thresholds()
+            .suite::<LocalizeThresholds>("localize")?
+            .rel_l2,
     ))
 }
 

@@ -11,6 +11,9 @@ pub mod layout;
 pub mod names;
 pub mod source;
 pub mod stats;
+mod thresholds;
+
+pub use thresholds::{QaThresholds, SelftestThresholds};
 
 mod bench;
 mod contract;

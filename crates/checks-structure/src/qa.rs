@@ -25,7 +25,10 @@ declare_check! {
 
 impl Check for QaGates {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let min = cx.thresholds().qa.min_gates;
+        let min = cx
+            .thresholds()
+            .suite::<crate::thresholds::QaThresholds>("qa")?
+            .min_gates;
         let inv = Invocation::qa(&apr_artifact(cx)?, &QaOptions::tiny_model())?;
         let reply = parse::qa(&*cx.apr(&inv)?)?;
         require_fields(&reply.drift, "qa", &["gates"])?;

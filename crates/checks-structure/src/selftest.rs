@@ -25,7 +25,10 @@ const END_TO_END: [&str; 2] = ["Logits", "Sampler"];
 
 impl Check for Selftest {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let min = cx.thresholds().selftest.min_stages;
+        let min = cx
+            .thresholds()
+            .suite::<crate::thresholds::SelftestThresholds>("selftest")?
+            .min_stages;
         let reply = parse::check(&*cx.apr(&Invocation::check(&apr_artifact(cx)?)?)?)?;
         require_fields(&reply.drift, "check", &["stages"])?;
         let out = reply.value;

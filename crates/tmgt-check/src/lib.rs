@@ -22,9 +22,8 @@ pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};
 pub use thresholds::{
-    DriftThresholds, LocalizeThresholds, LogprobThresholds, PerplexityThresholds, QaThresholds,
-    RuntimeThresholds, SelftestThresholds, StructureThresholds, SuiteThresholds, Thresholds,
-    TieThresholds, TokenThresholds, normalize_as,
+    LogprobThresholds, PerplexityThresholds, RuntimeThresholds, StructureThresholds,
+    SuiteThresholds, TableError, Thresholds, TieThresholds, TokenThresholds, normalize_as,
 };
 pub use verdict::{Evidence, Status, Verdict, first_few};
 

@@ -10,15 +10,11 @@ use std::collections::BTreeMap;
 #[serde(default)]
 pub struct Thresholds {
     pub token: TokenThresholds,
-    pub drift: DriftThresholds,
     pub tie: TieThresholds,
     pub runtime: RuntimeThresholds,
     pub logprobs: LogprobThresholds,
     pub perplexity: PerplexityThresholds,
-    pub selftest: SelftestThresholds,
-    pub qa: QaThresholds,
     pub structure: StructureThresholds,
-    pub localize: LocalizeThresholds,
     /// The tables of suites that declare their own pass criteria ([`crate::declare_thresholds!`]),
     /// by suite name, each checked against its type and filled with its defaults when the
     /// configuration loads. A suite reads its table with [`Thresholds::suite`].
@@ -47,7 +43,7 @@ pub struct SuiteThresholds {
     pub suite: &'static str,
     /// Reads a table as the suite's type and writes it back with every default filled in;
     /// `Err` names the first key that is unknown or of the wrong type.
-    pub normalize: fn(serde_json::Value) -> Result<serde_json::Value, String>,
+    pub normalize: fn(serde_json::Value) -> Result<serde_json::Value, TableError>,
 }
 
 inventory::collect!(SuiteThresholds);
@@ -59,17 +55,40 @@ impl SuiteThresholds {
     }
 }
 
+/// Why a suite's thresholds table does not read as its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("unknown key `{0}`")]
+    UnknownKey(String),
+    /// A key of the wrong type or a required key left out; `key` is where, when known.
+    #[error("{message}")]
+    Invalid {
+        key: Option<String>,
+        message: String,
+    },
+}
+
 /// [`SuiteThresholds::normalize`] for a type: unknown keys are errors, absent ones defaults.
 pub fn normalize_as<T: DeserializeOwned + Serialize>(
     table: serde_json::Value,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, TableError> {
     let mut unknown = Vec::new();
-    let typed: T = serde_ignored::deserialize(table, |path| unknown.push(path.to_string()))
-        .map_err(|e| e.to_string())?;
-    if let Some(key) = unknown.first() {
-        return Err(format!("unknown key `{key}`"));
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let ignoring = serde_ignored::Deserializer::new(table, &mut note);
+    let typed: T = serde_path_to_error::deserialize(ignoring).map_err(|e| {
+        let key = e.path().to_string();
+        TableError::Invalid {
+            key: (key != ".").then_some(key),
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    if let Some(key) = unknown.into_iter().next() {
+        return Err(TableError::UnknownKey(key));
     }
-    serde_json::to_value(typed).map_err(|e| e.to_string())
+    serde_json::to_value(typed).map_err(|e| TableError::Invalid {
+        key: None,
+        message: e.to_string(),
+    })
 }
 
 /// Most token mismatches against the oracle, out of `max_new_tokens`, per quantization level.
@@ -104,19 +123,6 @@ impl TokenThresholds {
             Quant::Int4 => self.int4,
             Quant::Q4k => self.q4k,
         }
-    }
-}
-
-/// Int8 may have at most `slack` more mismatches than Int4.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DriftThresholds {
-    pub slack: usize,
-}
-
-impl Default for DriftThresholds {
-    fn default() -> Self {
-        DriftThresholds { slack: 1 }
     }
 }
 
@@ -195,32 +201,6 @@ impl Default for PerplexityThresholds {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SelftestThresholds {
-    /// `apr check` pipeline stages that must pass.
-    pub min_stages: usize,
-}
-
-impl Default for SelftestThresholds {
-    fn default() -> Self {
-        SelftestThresholds { min_stages: 7 }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct QaThresholds {
-    /// `apr qa` gates that must have executed.
-    pub min_gates: usize,
-}
-
-impl Default for QaThresholds {
-    fn default() -> Self {
-        QaThresholds { min_gates: 3 }
-    }
-}
-
 /// Tensor statistics apr reports, against tmgt's own reading of the source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -236,28 +216,6 @@ impl Default for StructureThresholds {
         StructureThresholds {
             f32_stat_tolerance: 1e-4,
             quant_stat_tolerance: 0.1,
-        }
-    }
-}
-
-/// When a stage of apr's traced forward pass departs from HF's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LocalizeThresholds {
-    /// Largest relative L2 error (and relative error of a row's norm) that is float noise:
-    /// summation order alone. The faithful tiny Qwen2 f32 `.apr` stays below 1e-5 at every
-    /// stage; a wrong RoPE or norm is above 1e-1.
-    pub rel_l2: f64,
-    /// Trace models whose f32 `.apr` reproduces every oracle too (by default only a model
-    /// whose tokens diverge is traced).
-    pub trace_passing: bool,
-}
-
-impl Default for LocalizeThresholds {
-    fn default() -> Self {
-        LocalizeThresholds {
-            rel_l2: 1e-3,
-            trace_passing: false,
         }
     }
 }

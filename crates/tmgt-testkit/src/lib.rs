@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use tmgt_check::{
     ArtifactKind, CheckError, Context, ModelFacts, ModelSource, ModelUnderTest, Prompt, Quant,
-    Registry, Thresholds, Verdict,
+    Registry, SuiteThresholds, Thresholds, Verdict,
 };
 use tmgt_oracle::{Oracle, PerplexityOracle};
 
@@ -82,6 +82,18 @@ impl std::fmt::Debug for Answer {
     }
 }
 
+/// The default thresholds, with every linked suite's own table at its defaults, as the
+/// configuration loader fills them in.
+fn with_suite_defaults() -> Thresholds {
+    let mut thresholds = Thresholds::default();
+    for table in SuiteThresholds::all() {
+        if let Ok(defaults) = (table.normalize)(serde_json::json!({})) {
+            thresholds.suites.insert(table.suite.to_string(), defaults);
+        }
+    }
+    thresholds
+}
+
 /// One check instance's world, replayed.
 #[derive(Debug)]
 pub struct Replay {
@@ -136,7 +148,7 @@ impl Replay {
                 ops_oracle: None,
             }],
             prompts,
-            thresholds: Thresholds::default(),
+            thresholds: with_suite_defaults(),
             quant: None,
             prompt: None,
             version,

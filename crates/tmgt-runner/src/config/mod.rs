@@ -378,13 +378,27 @@ fn check_suite_thresholds(thresholds: &mut Thresholds, at: &[&str], problems: &m
             Ok(table) => {
                 thresholds.suites.insert(suite, table);
             }
-            Err(e) => problems.push(
-                Problem::at(&path, format!("[thresholds.{suite}]: {e}"), "this table")
-                    .on_key()
+            Err(tmgt_check::TableError::UnknownKey(key)) => {
+                let at_key: Vec<&str> = path.iter().copied().chain([key.as_str()]).collect();
+                problems.push(
+                    Problem::at(&at_key, format!("unknown key `{key}` in [thresholds.{suite}]"), "not a known key")
+                        .on_key()
+                        .with_help("remove it or check its spelling; the suites.toml at the repository root documents every key"),
+                );
+            }
+            Err(tmgt_check::TableError::Invalid { key, message }) => {
+                let at_key: Vec<&str> = path.iter().copied().chain(key.as_deref()).collect();
+                problems.push(
+                    Problem::at(
+                        &at_key,
+                        format!("[thresholds.{suite}]: {message}"),
+                        "this value",
+                    )
                     .with_help(format!(
                         "the `{suite}` suite's crate documents its thresholds"
                     )),
-            ),
+                );
+            }
         }
     }
     for declared in registered {
