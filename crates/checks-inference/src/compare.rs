@@ -307,7 +307,7 @@ pub fn judge_logprobs(
     runtime: &str,
     oracle: &Trajectory<'_>,
     theirs: &[StepLogprobs],
-    limits: &tmgt_check::LogprobThresholds,
+    limits: &crate::LogprobThresholds,
 ) -> Result<tmgt_check::Verdict, tmgt_check::CheckError> {
     let a = LogprobAgreement::new(&StepLogprobs::from_oracle(oracle.steps), theirs);
     if a.shared_entries == 0 {

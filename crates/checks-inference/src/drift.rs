@@ -1,3 +1,4 @@
+use crate::DriftThresholds;
 use crate::compare::TokenComparison;
 use crate::generation::generate;
 use tmgt_check::{
@@ -27,10 +28,7 @@ impl Check for Drift {
         let int4 = generate(cx, &cx.artifact(ArtifactKind::Apr(Quant::Int4))?, false)?;
         let c8 = TokenComparison::new(&oracle.tokens, &int8.tokens);
         let c4 = TokenComparison::new(&oracle.tokens, &int4.tokens);
-        let slack = cx
-            .thresholds()
-            .suite::<crate::thresholds::DriftThresholds>("drift")?
-            .slack;
+        let slack = cx.thresholds().get::<DriftThresholds>()?.slack;
         Ok(Verdict::judge(
             c8.mismatches <= c4.mismatches + slack,
             Evidence::new(c8.evidence() + c4.evidence(), "tokens"),

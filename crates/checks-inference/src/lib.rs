@@ -7,7 +7,10 @@ mod thresholds;
 
 pub use generation::APR_TOP_K;
 pub use runtime_apr::judge_f32_apr;
-pub use thresholds::DriftThresholds;
+pub use thresholds::{
+    DriftThresholds, LogprobThresholds, PerplexityThresholds, RuntimeThresholds, TieThresholds,
+    TokenThresholds,
+};
 
 mod canary;
 mod drift;

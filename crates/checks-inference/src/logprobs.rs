@@ -1,3 +1,4 @@
+use crate::LogprobThresholds;
 use crate::compare::judge_logprobs;
 use crate::generation::generate;
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Verdict, declare_check};
@@ -33,6 +34,11 @@ impl Check for Logprobs {
                 "apr stopped at EOS before its first token and reports no log-probabilities for the step it stopped at: nothing to compare (RUN002 judges the stop)",
             ));
         }
-        judge_logprobs("apr", &trajectory, &theirs, &cx.thresholds().logprobs)
+        judge_logprobs(
+            "apr",
+            &trajectory,
+            &theirs,
+            &cx.thresholds().get::<LogprobThresholds>()?,
+        )
     }
 }

@@ -1,3 +1,4 @@
+use crate::PerplexityThresholds;
 use crate::ppl_ceiling::perplexity;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Verdict, declare_check,
@@ -22,7 +23,7 @@ impl Check for PerplexityDrift {
         tmgt_check::require_int8_and_int4(cx)?;
         let p8 = perplexity(cx, ArtifactKind::Apr(Quant::Int8))?;
         let p4 = perplexity(cx, ArtifactKind::Apr(Quant::Int4))?;
-        let bound = cx.thresholds().perplexity.drift;
+        let bound = cx.thresholds().get::<PerplexityThresholds>()?.drift;
         let gap = (p4.perplexity - p8.perplexity).abs();
         Ok(Verdict::judge(
             gap.is_finite() && gap < bound,

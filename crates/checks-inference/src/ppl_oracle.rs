@@ -1,3 +1,4 @@
+use crate::PerplexityThresholds;
 use crate::ppl_ceiling::perplexity;
 use apr_client::{Invocation, parse};
 use tmgt_check::{
@@ -28,7 +29,7 @@ impl Check for PerplexityOracle {
             return Ok(fault);
         }
         let apr = perplexity(cx, ArtifactKind::Gguf)?;
-        let max_ratio = cx.thresholds().perplexity.max_ratio;
+        let max_ratio = cx.thresholds().get::<PerplexityThresholds>()?.max_ratio;
         let ratio = apr.perplexity / oracle.perplexity;
         let evidence = Evidence::new(
             apr.tokens_evaluated.min(oracle.token_count as u64),

@@ -1,3 +1,4 @@
+use crate::RuntimeThresholds;
 use crate::compare::judge_tokens;
 use crate::generation::generate_for;
 use std::path::Path;
@@ -43,6 +44,6 @@ pub fn judge_f32_apr(
         &generation.produced(),
         trajectory.as_ref(),
         0,
-        cx.thresholds().runtime.tie_margin,
+        cx.thresholds().get::<RuntimeThresholds>()?.tie_margin,
     ))
 }

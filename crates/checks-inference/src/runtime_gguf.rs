@@ -1,3 +1,4 @@
+use crate::RuntimeThresholds;
 use crate::compare::{judge_chosen_logprobs, judge_tokens};
 use crate::generation::generate;
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Status, Verdict, declare_check};
@@ -27,7 +28,7 @@ impl Check for RuntimeGguf {
                 "apr's prompt ids {prompt_ids:?} match no oracle trajectory: the tokenizer difference is PRM001's finding"
             )));
         };
-        let t = &cx.thresholds().runtime;
+        let t = &cx.thresholds().get::<RuntimeThresholds>()?;
         let label = if trajectory.bos.is_some() {
             "f32 GGUF (vs BOS-prefixed oracle)"
         } else {

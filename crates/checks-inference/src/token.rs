@@ -1,5 +1,6 @@
 use crate::compare::judge_tokens;
 use crate::generation::generate;
+use crate::{TieThresholds, TokenThresholds};
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Verdict, declare_check};
 
 declare_check! {
@@ -23,14 +24,15 @@ impl Check for Token {
         let model = cx.artifact(ArtifactKind::Apr(quant))?;
         let generation = generate(cx, &model, false)?;
         let t = cx.thresholds();
+        let (budget, tie) = (t.get::<TokenThresholds>()?, t.get::<TieThresholds>()?);
         let trajectory = oracle.plain().ok();
         Ok(judge_tokens(
             &format!("{quant} .apr"),
             &oracle.tokens,
             &generation.produced(),
             trajectory.as_ref(),
-            t.token.for_quant(quant),
-            t.tie.margin,
+            budget.for_quant(quant),
+            tie.margin,
         ))
     }
 }

@@ -4,6 +4,7 @@ use crate::apr::{self, AprGeneration};
 use crate::llama::{self, step_logprobs, stop_token};
 use crate::outlier::{Runtime, ThreeWay};
 use checks_inference::compare::{Classification, LogprobAgreement, TokenComparison};
+use checks_inference::{RuntimeThresholds, TieThresholds};
 use llamacpp_runtime::Generation;
 use serde_json::json;
 use std::path::Path;
@@ -111,14 +112,19 @@ pub fn compare(
         },
         "apr_exit_code": apr.exit_code,
     });
-    let verdict = judge_runtimes(cx, label, &fed, &llama, &apr, trajectory).with_details(base);
+    let margins = (
+        cx.thresholds().get::<RuntimeThresholds>()?.tie_margin,
+        cx.thresholds().get::<TieThresholds>()?.margin,
+    );
+    let verdict = judge_runtimes(margins, label, &fed, &llama, &apr, trajectory).with_details(base);
     Ok(merge_details(verdict, &llama, &apr, trajectory))
 }
 
 /// Pass when apr's tokens equal llama.cpp's, or they first part at a step llama.cpp itself
 /// nearly tied (its own top-1/top-2 margin below the runtime tie tolerance).
+/// `margins`: the runtime suite's tie margin between runtimes, and the oracle's.
 fn judge_runtimes(
-    cx: &dyn Context,
+    (tie_margin, oracle_tie): (f64, f64),
     label: &str,
     fed: &str,
     llama: &Generation,
@@ -130,7 +136,6 @@ fn judge_runtimes(
     let apr_tokens = apr.tokens_with_stop(eos, stop_token(llama));
     let between = TokenComparison::new(llama_tokens, &apr_tokens);
     let evidence = Evidence::new(between.evidence(), "tokens");
-    let tie_margin = cx.thresholds().runtime.tie_margin;
     let named = match trajectory {
         Some(t) => {
             let way = ThreeWay::of(t.tokens, llama_tokens, &apr_tokens);
@@ -164,7 +169,7 @@ fn judge_runtimes(
     let near_tie = llama_margin.is_some_and(|m| m < tie_margin);
     let oracle_class = trajectory
         .filter(|t| t.tokens.get(..k) == llama_tokens.get(..k))
-        .map(|t| Classification::of(Some(&t), k, cx.thresholds().tie.margin));
+        .map(|t| Classification::of(Some(&t), k, oracle_tie));
     let how = match (llama_margin, oracle_class) {
         (Some(m), Some(c)) => format!(
             "llama.cpp's own margin there {m:.3} logits ({}); for the oracle it is a {c}",

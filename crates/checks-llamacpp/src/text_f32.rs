@@ -1,5 +1,6 @@
 use crate::judge::{judge_tokens, trajectory_for};
 use crate::llama::{generate_native, step_logprobs};
+use checks_inference::RuntimeThresholds;
 use checks_inference::compare::judge_chosen_logprobs;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, NativeGguf, Scope, Status, Verdict, declare_check,
@@ -28,7 +29,7 @@ impl Check for TextF32 {
             Ok(t) => t,
             Err(skip) => return Ok(skip),
         };
-        let t = &cx.thresholds().runtime;
+        let t = &cx.thresholds().get::<RuntimeThresholds>()?;
         let verdict = judge_tokens(
             "llama.cpp, native F32 GGUF",
             &trajectory,

@@ -1,5 +1,6 @@
 use crate::judge::trajectory_for;
 use crate::llama::{generate_native, step_logprobs};
+use checks_inference::LogprobThresholds;
 use checks_inference::compare::judge_logprobs;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, NativeGguf, Scope, Verdict, declare_check,
@@ -32,7 +33,7 @@ impl Check for TextLogprobs {
             "llama.cpp",
             &trajectory,
             &step_logprobs(&generation),
-            &cx.thresholds().logprobs,
+            &cx.thresholds().get::<LogprobThresholds>()?,
         )
     }
 }

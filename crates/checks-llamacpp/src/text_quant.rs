@@ -1,5 +1,6 @@
 use crate::judge::{judge_tokens, trajectory_for};
 use crate::llama::generate_native;
+use checks_inference::{TieThresholds, TokenThresholds};
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, NativeGguf, Quant, Scope, Verdict, declare_check,
 };
@@ -45,12 +46,13 @@ impl Check for TextQuant {
             Err(skip) => return Ok(skip),
         };
         let t = cx.thresholds();
+        let (budget, tie) = (t.get::<TokenThresholds>()?, t.get::<TieThresholds>()?);
         Ok(judge_tokens(
             &what,
             &trajectory,
             &generation,
-            t.token.for_quant(quant),
-            t.tie.margin,
+            budget.for_quant(quant),
+            tie.margin,
         ))
     }
 }

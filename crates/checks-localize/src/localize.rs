@@ -70,7 +70,7 @@ impl Check for LocalizeStage {
         let oracle = stage_oracle(cx)?;
         let file = cx.artifact(ArtifactKind::Apr(Quant::F32))?;
         let diverged = diverging_prompts(cx, &file)?;
-        let limits: LocalizeThresholds = cx.thresholds().suite("localize")?;
+        let limits: LocalizeThresholds = cx.thresholds().get()?;
         if diverged.is_empty() && !limits.trace_passing {
             return Ok(Verdict::skip(format!(
                 "the f32 .apr reproduces the oracle's tokens on all {} prompts: nothing to \
@@ -145,9 +145,7 @@ pub(crate) fn localize(
         &missing,
         oracle,
         diverged,
-        cx.thresholds()
-            .suite::<LocalizeThresholds>("localize")?
-            .rel_l2,
+        cx.thresholds().get::<LocalizeThresholds>()?.rel_l2,
     ))
 }
 

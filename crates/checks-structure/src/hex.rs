@@ -1,3 +1,4 @@
+use crate::StructureThresholds;
 use crate::common::{apr_artifact, expected, require_fields};
 use crate::dtypes::quant_bits;
 use crate::names::{LM_HEAD, token_embedding};
@@ -78,7 +79,7 @@ impl Check for HexStats {
                 detail: format!("`{}` has no `stats`", probe.name),
             });
         };
-        let th = &cx.thresholds().structure;
+        let th = &cx.thresholds().get::<StructureThresholds>()?;
         let precision = match (quant, quant_bits(quant)) {
             (_, Some(bits)) => Precision::Quantized {
                 bits,

@@ -13,7 +13,7 @@ pub mod source;
 pub mod stats;
 mod thresholds;
 
-pub use thresholds::{QaThresholds, SelftestThresholds};
+pub use thresholds::{QaThresholds, SelftestThresholds, StructureThresholds};
 
 mod bench;
 mod contract;

@@ -1,3 +1,4 @@
+use crate::QaThresholds;
 use crate::common::{apr_artifact, require_fields};
 use apr_client::{Invocation, QaOptions, parse};
 use serde_json::json;
@@ -25,10 +26,7 @@ declare_check! {
 
 impl Check for QaGates {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let min = cx
-            .thresholds()
-            .suite::<crate::thresholds::QaThresholds>("qa")?
-            .min_gates;
+        let min = cx.thresholds().get::<QaThresholds>()?.min_gates;
         let inv = Invocation::qa(&apr_artifact(cx)?, &QaOptions::tiny_model())?;
         let reply = parse::qa(&*cx.apr(&inv)?)?;
         require_fields(&reply.drift, "qa", &["gates"])?;

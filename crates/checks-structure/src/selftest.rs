@@ -1,3 +1,4 @@
+use crate::SelftestThresholds;
 use crate::common::{apr_artifact, require_fields};
 use apr_client::{Invocation, parse};
 use serde_json::json;
@@ -25,10 +26,7 @@ const END_TO_END: [&str; 2] = ["Logits", "Sampler"];
 
 impl Check for Selftest {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let min = cx
-            .thresholds()
-            .suite::<crate::thresholds::SelftestThresholds>("selftest")?
-            .min_stages;
+        let min = cx.thresholds().get::<SelftestThresholds>()?.min_stages;
         let reply = parse::check(&*cx.apr(&Invocation::check(&apr_artifact(cx)?)?)?)?;
         require_fields(&reply.drift, "check", &["stages"])?;
         let out = reply.value;

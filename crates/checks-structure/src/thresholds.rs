@@ -1,5 +1,5 @@
-//! The qa and selftest suites' own pass criteria: `[thresholds.qa]` and `[thresholds.selftest]`
-//! in suites.toml.
+//! The structure suites' own pass criteria: `[thresholds.qa]`, `[thresholds.selftest]` and
+//! `[thresholds.structure]` (the tensor statistics the hex suite compares) in suites.toml.
 
 use serde::{Deserialize, Serialize};
 
@@ -34,3 +34,24 @@ impl Default for QaThresholds {
 }
 
 tmgt_check::declare_thresholds!(QaThresholds, suite: "qa");
+
+/// Tensor statistics apr reports, against tmgt's own reading of the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StructureThresholds {
+    /// Relative tolerance for min/max/mean/std of an f32 tensor.
+    pub f32_stat_tolerance: f64,
+    /// Tolerance, in units of the tensor's std, for a quantized tensor's statistics.
+    pub quant_stat_tolerance: f64,
+}
+
+impl Default for StructureThresholds {
+    fn default() -> Self {
+        StructureThresholds {
+            f32_stat_tolerance: 1e-4,
+            quant_stat_tolerance: 0.1,
+        }
+    }
+}
+
+tmgt_check::declare_thresholds!(StructureThresholds, suite: "structure");

@@ -21,18 +21,15 @@ pub use error::{CheckError, ErrorClass};
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};
-pub use thresholds::{
-    LogprobThresholds, PerplexityThresholds, RuntimeThresholds, StructureThresholds,
-    SuiteThresholds, TableError, Thresholds, TieThresholds, TokenThresholds, normalize_as,
-};
+pub use thresholds::{SuiteThresholds, TableError, ThresholdTable, Thresholds, normalize_as};
 pub use verdict::{Evidence, Status, Verdict, first_few};
 
 #[doc(hidden)]
 pub use inventory;
 
 /// Declares a suite's own pass criteria: `[thresholds.<suite>]` in suites.toml is read as
-/// the type (a `Default` struct with `#[serde(default)]`), checked when the configuration
-/// loads, and handed to the suite's checks by [`Thresholds::suite`].
+/// the type (a struct with `#[serde(default)]` where every key has a default), checked when
+/// the configuration loads, and handed to the suite's checks by [`Thresholds::get`].
 ///
 /// ```ignore
 /// declare_thresholds!(ExampleThresholds, suite: "example");
@@ -40,6 +37,10 @@ pub use inventory;
 #[macro_export]
 macro_rules! declare_thresholds {
     ($ty:ty, suite: $suite:expr $(,)?) => {
+        impl $crate::ThresholdTable for $ty {
+            const TABLE: &'static str = $suite;
+        }
+
         $crate::inventory::submit! {
             $crate::SuiteThresholds {
                 suite: $suite,

@@ -337,14 +337,6 @@ fn resolve(
     })
 }
 
-/// The tables of `[thresholds]` that tmgt-check types.
-fn builtin_threshold_tables() -> Vec<String> {
-    match serde_json::to_value(Thresholds::default()) {
-        Ok(serde_json::Value::Object(map)) => map.into_iter().map(|(k, _)| k).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Reads each suite's own `[thresholds.<suite>]` table as the type its suite declared,
 /// filling in its defaults, and adds the defaults of registered suites the file leaves out.
 /// `at` is where `[thresholds]` sits (`thresholds`, or `models.<name>.thresholds`).
@@ -354,11 +346,7 @@ fn check_suite_thresholds(thresholds: &mut Thresholds, at: &[&str], problems: &m
     for (suite, table) in std::mem::take(&mut thresholds.suites) {
         let path: Vec<&str> = at.iter().copied().chain([suite.as_str()]).collect();
         let Some(declared) = registered.iter().find(|r| r.suite == suite) else {
-            let builtin = builtin_threshold_tables();
-            let names = builtin
-                .iter()
-                .map(String::as_str)
-                .chain(registered.iter().map(|r| r.suite));
+            let names = registered.iter().map(|r| r.suite);
             let mut p = Problem::at(
                 &path,
                 format!("unknown table [thresholds.{suite}]"),

@@ -212,30 +212,24 @@ fn optional_section<T: DeserializeOwned + Default>(
     }
 }
 
-/// `[thresholds]`: the tables tmgt-check types are read here; any other table is a suite's
-/// own (`[thresholds.<suite>]`), kept as it is for [`super::check_suite_thresholds`].
+/// `[thresholds]`: every table is a suite's own (`[thresholds.<suite>]`), kept as it is for
+/// [`super::check_suite_thresholds`] to read as the type its suite declared.
 fn thresholds_section(table: &toml::Table, problems: &mut Vec<Problem>) -> Option<Thresholds> {
     let Some(value) = table.get("thresholds") else {
         return Some(Thresholds::default());
     };
     let Some(inner) = value.as_table() else {
-        return typed(value, &["thresholds".to_string()], problems);
+        problems.push(
+            Problem::at(&["thresholds"], "`thresholds` is not a table", "this value")
+                .with_help("write [thresholds.<suite>] tables; the suites.toml at the repository root documents them"),
+        );
+        return None;
     };
-    let builtin = super::builtin_threshold_tables();
-    let (known, suites): (toml::Table, toml::Table) = inner
-        .clone()
-        .into_iter()
-        .partition(|(key, _)| builtin.contains(key));
-    let mut thresholds: Thresholds = typed(
-        &toml::Value::Table(known),
-        &["thresholds".to_string()],
-        problems,
-    )?;
-    thresholds.suites = suites
-        .into_iter()
-        .filter_map(|(key, v)| Some((key, serde_json::to_value(v).ok()?)))
+    let suites = inner
+        .iter()
+        .filter_map(|(key, v)| Some((key.clone(), serde_json::to_value(v).ok()?)))
         .collect();
-    Some(thresholds)
+    Some(Thresholds { suites })
 }
 
 /// A table of named entries (`[models.<name>]`), each read on its own.

@@ -114,8 +114,8 @@ fn the_repository_config_loads() {
     assert_eq!(config.profile, "default");
     assert_eq!(config.models.len(), 3);
     assert_eq!(config.prompts.len(), 4);
-    assert_eq!(config.thresholds.token.int4, 5);
-    assert_eq!(config.thresholds.token.int8, 3);
+    assert_eq!(config.thresholds.suites["token"]["int4"], 5);
+    assert_eq!(config.thresholds.suites["token"]["int8"], 3);
     assert_eq!(config.apr.pinned_version.to_string(), "0.72.3");
 }
 
@@ -227,4 +227,32 @@ fn unreadable_file() {
     )
     .unwrap_err();
     assert!(err.messages()[0].contains("cannot read /nonexistent/suites.toml"));
+}
+
+#[test]
+fn a_model_s_thresholds_lay_over_the_suite_tables_key_by_key() {
+    let text = edit(
+        "ppl_ceiling = 450.0\n",
+        "ppl_ceiling = 450.0\nthresholds = { token = { int4 = 9 }, qa = { min_gates = 1 } }\n",
+    );
+    let config = load(&text).unwrap();
+    let (qwen, gpt2) = (&config.model_thresholds[0], &config.model_thresholds[1]);
+    assert_eq!(qwen.suites["token"]["int4"], 9);
+    assert_eq!(
+        qwen.suites["token"]["int8"], 3,
+        "the other keys keep the global values"
+    );
+    assert_eq!(qwen.suites["qa"]["min_gates"], 1);
+    assert_eq!(
+        gpt2.suites["token"]["int4"], 5,
+        "another model keeps the global table"
+    );
+    let misspelt = render(&edit(
+        "ppl_ceiling = 450.0\n",
+        "ppl_ceiling = 450.0\nthresholds = { token = { int5 = 9 } }\n",
+    ));
+    assert!(
+        misspelt.contains("unknown key `int5` in [thresholds.token]"),
+        "{misspelt}"
+    );
 }

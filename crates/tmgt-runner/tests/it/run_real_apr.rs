@@ -226,28 +226,47 @@ fn a_second_prepare_does_no_apr_work() {
     assert!(stderr.contains("FAILED  tiny-gpt2/gguf-f32"), "{stderr}");
 }
 
-#[test]
-fn an_oracle_made_for_another_prompt_text_stops_the_run_before_any_apr_call() {
+/// A project linking the repository's `linked` folders and holding its own copy of the folder
+/// `copied` (relative to the repository) for the test to alter.
+fn project_with_copy(linked: [&str; 2], copied: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = repo_root();
-    for link in ["oracle", "models"] {
+    for link in linked {
         std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
     }
-    let prompts = dir.path().join("prompts");
-    std::fs::create_dir_all(&prompts).unwrap();
-    for entry in std::fs::read_dir(root.join("prompts")).unwrap() {
+    let copy = dir.path().join(copied);
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(root.join(copied)).unwrap() {
         let entry = entry.unwrap();
-        std::fs::copy(entry.path(), prompts.join(entry.file_name())).unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
     }
-    std::fs::write(prompts.join("code.txt"), "def sub(a, b):").unwrap();
-    std::fs::copy(root.join("suites.toml"), dir.path().join("suites.toml")).unwrap();
+    (dir, copy)
+}
+
+/// `tmgt run --filter suite=token` in `dir`: its exit code and stderr.
+fn run_token_suite(dir: &std::path::Path) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
         .args(["run", "--config", "suites.toml", "--filter", "suite=token"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_oracle_made_for_another_prompt_text_stops_the_run_before_any_apr_call() {
+    let (dir, prompts) = project_with_copy(["oracle", "models"], "prompts");
+    std::fs::write(prompts.join("code.txt"), "def sub(a, b):").unwrap();
+    std::fs::copy(
+        repo_root().join("suites.toml"),
+        dir.path().join("suites.toml"),
+    )
+    .unwrap();
+    let (code, stderr) = run_token_suite(dir.path());
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("was made for the prompt \"def fibonacci(n):\", but the configured prompt is \"def sub(a, b):\""),
         "{stderr}"
@@ -261,17 +280,8 @@ fn an_oracle_made_for_another_prompt_text_stops_the_run_before_any_apr_call() {
 
 #[test]
 fn an_oracle_made_from_another_model_stops_the_run() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, model) = project_with_copy(["oracle", "prompts"], "models/tiny-qwen2");
     let root = repo_root();
-    for link in ["oracle", "prompts"] {
-        std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
-    }
-    let model = dir.path().join("models/tiny-qwen2");
-    std::fs::create_dir_all(&model).unwrap();
-    for entry in std::fs::read_dir(root.join("models/tiny-qwen2")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), model.join(entry.file_name())).unwrap();
-    }
     let weights = model.join("model.safetensors");
     let mut bytes = std::fs::read(&weights).unwrap();
     let last = bytes.len() - 1;
@@ -284,13 +294,8 @@ fn an_oracle_made_from_another_model_stops_the_run() {
             "models = [\"tiny-qwen2\"]",
         );
     std::fs::write(dir.path().join("suites.toml"), config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tmgt"))
-        .args(["run", "--config", "suites.toml", "--filter", "suite=token"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let (code, stderr) = run_token_suite(dir.path());
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("was made from a different model.safetensors"),
         "{stderr}"

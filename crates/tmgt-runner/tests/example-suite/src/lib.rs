@@ -16,7 +16,7 @@ tmgt_check::declare_check! {
 
 impl Check for AprF32Size {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let limit: Example = cx.thresholds().suite("example")?;
+        let limit: Example = cx.thresholds().get()?;
         let Some(source) = cx.model()?.local_dir() else {
             return Ok(Verdict::skip("a hub model has no local safetensors"));
         };
