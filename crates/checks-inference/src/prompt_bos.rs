@@ -37,8 +37,7 @@ impl Check for PromptBos {
         };
         let hf_first = plain.prompt_token_ids.first();
         let added = *first == bos && hf_first != Some(&bos);
-        let details =
-            json!({ "bos_token_id": bos, "oracle": plain.prompt_token_ids, "apr": apr_ids });
+        let details = json!({ "bos_token_id": bos, "oracle": plain.prompt_token_ids, "tokens_key": "apr", "apr": apr_ids });
         Ok(Verdict::judge(
             !added,
             Evidence::new(1, "prompt tokens"),

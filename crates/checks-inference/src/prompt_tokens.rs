@@ -35,7 +35,7 @@ impl Check for PromptTokens {
             _ => &apr_ids[..],
         };
         let evidence = Evidence::new(expected.len().max(without_bos.len()), "prompt tokens");
-        let details = json!({ "oracle": expected, "apr": apr_ids });
+        let details = json!({ "oracle": expected, "tokens_key": "apr", "apr": apr_ids });
         if without_bos == expected.as_slice() {
             return Ok(Verdict::pass(
                 evidence,

@@ -74,7 +74,7 @@ pub fn judge_prompt(what: &str, hf: &[u32], bos: Option<u32>, ids: &[u32]) -> Ve
         _ => (ids, false),
     };
     let evidence = Evidence::new(hf.len().max(without_bos.len()), "prompt tokens");
-    let details = json!({ "oracle": hf, "llamacpp": ids, "llamacpp_adds_bos": added_bos });
+    let details = json!({ "oracle": hf, "tokens_key": "llamacpp", "llamacpp": ids, "llamacpp_adds_bos": added_bos });
     if without_bos == hf {
         let bos_note = if added_bos {
             " after the BOS the GGUF asks for"

@@ -87,3 +87,12 @@ pub fn run_report(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
     assert_eq!(report["harness"]["scratch_left_bytes"], 0, "{stderr}");
     (output.status.code().unwrap_or(-1), report)
 }
+
+/// Held by each test that runs the real model, for as long as it runs: one at a time, as when
+/// each module was a test binary of its own, so two never fetch the same files at once or hold
+/// two real runs' scratch and memory together.
+pub fn real_model_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -74,6 +74,7 @@ fn the_real_model_oracles_come_from_the_gguf_and_from_the_fetched_folder_alike()
     ) {
         return;
     }
+    let _turn = common::real_model_turn();
     let fetched = tmgt(&["fetch", "--profile", "real"], &[]);
     assert_eq!(fetched.status.code(), Some(0), "{}", text(&fetched));
     // Route 1: the folder `tmgt fetch` made in Rust, no torch.

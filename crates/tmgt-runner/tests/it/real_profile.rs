@@ -20,6 +20,7 @@ struct Run {
 fn run() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
+        let _turn = common::real_model_turn();
         let out = tempfile::tempdir().unwrap();
         let out_arg = out.path().display().to_string();
         let output = tmgt_at_root(&["run", "--profile", "real", "--out", &out_arg]);
@@ -182,6 +183,7 @@ fn the_plans_are_held_against_the_reference_figures_of_the_same_architecture() {
     // The same check through a stand-in that runs the real apr and then corrects its plans to
     // the reference's figures passes; with the pruning's planned sparsity altered, it fails.
     let judged = |sed: &str| {
+        let _turn = common::real_model_turn();
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("apr");
         std::fs::write(

@@ -129,11 +129,23 @@ fn a_real_run_writes_every_report_and_they_validate_and_render() {
     let token_checks = report
         .results
         .iter()
+        .filter(|r| r.details["tokens_key"].is_string())
+        .count();
+    // Every result that holds the oracle's tokens and a runtime's names the runtime's key.
+    let unnamed: Vec<&str> = report
+        .results
+        .iter()
         .filter(|r| {
             r.details["oracle"].is_array()
                 && (r.details["apr"].is_array() || r.details["llamacpp"].is_array())
+                && !r.details["tokens_key"].is_string()
         })
-        .count();
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "token streams without a tokens_key: {unnamed:?}"
+    );
     assert_eq!(
         browser::count(&rendered.dom, "<table class=\"stream\">"),
         token_checks
