@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// `[thresholds]`: one table per suite (or group of suites), each declared by the crate whose
 /// checks read it ([`crate::declare_thresholds!`]), checked against its type and filled with its
-/// defaults when the configuration loads. A check reads its table with [`Thresholds::suite`].
+/// defaults when the configuration loads. A check reads its table with [`Thresholds::get`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Thresholds {

@@ -386,9 +386,7 @@ fn result(out: &mut String, report: &Report, r: &ResultRecord, index: usize, cel
             let Some(call) = report.call(i.id) else {
                 continue;
             };
-            let end = call
-                .exit_code
-                .map_or_else(|| "no exit code".to_string(), |c| format!("exit {c}"));
+            let end = call.exit_text();
             let _ = writeln!(
                 calls,
                 "# call #{}{}, {end}, {} ms\n{}",

@@ -128,9 +128,7 @@ fn description(report: &Report, r: &ResultRecord, groups: &[Blocked<'_>]) -> Str
         s.push_str(&format!("\nknown issue: {} ({})", k.link, k.reason));
     }
     for call in r.invocations.iter().filter_map(|i| report.call(i.id)) {
-        let exit = call
-            .exit_code
-            .map_or_else(|| "no exit code".to_string(), |c| format!("exit {c}"));
+        let exit = call.exit_text();
         s.push_str(&format!(
             "\napr call #{}: {} ({exit})",
             call.id,

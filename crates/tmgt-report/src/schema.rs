@@ -388,6 +388,12 @@ impl CallRecord {
         s
     }
 
+    /// `exit N`, or `no exit code` for a call apr did not end itself.
+    pub fn exit_text(&self) -> String {
+        self.exit_code
+            .map_or_else(|| "no exit code".to_string(), |c| format!("exit {c}"))
+    }
+
     /// Every file it read or wrote, outputs under their final names.
     pub fn files(&self) -> impl Iterator<Item = &str> {
         let read = self.inputs.iter().map(|i| i.path.as_str());

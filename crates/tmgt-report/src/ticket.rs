@@ -18,7 +18,7 @@ use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
 use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 use tmgt_select::Selector;
 
@@ -129,7 +129,6 @@ pub fn findings(report: &Report) -> Vec<Finding<'_>> {
 /// The whole `ticket.md`.
 pub fn render(report: &Report) -> String {
     let places = Placeholders::of(report);
-    let calls = CallIndex::of(report);
     let findings = findings(report);
     let mut s = String::new();
     let apr = &report.apr;
@@ -175,7 +174,7 @@ pub fn render(report: &Report) -> String {
     let mut sections = String::new();
     let failed_calls: Vec<Vec<usize>> = findings
         .iter()
-        .map(|f| failed_calls(&calls, f.results[0]))
+        .map(|f| failed_calls(report, f.results[0]))
         .collect();
     for (n, f) in findings.iter().enumerate() {
         // An earlier finding whose failing apr call this one also names: its consequence.
@@ -187,7 +186,6 @@ pub fn render(report: &Report) -> String {
         section(
             &mut sections,
             report,
-            &calls,
             &places,
             n + 1,
             f,
@@ -212,8 +210,8 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// The ids of the apr calls that show a result and did not exit 0.
-fn failed_calls(index: &CallIndex<'_>, r: &ResultRecord) -> Vec<usize> {
-    reproduction(index, r)
+fn failed_calls(report: &Report, r: &ResultRecord) -> Vec<usize> {
+    reproduction(report, r)
         .into_iter()
         .filter(|(c, _)| c.exit_code != Some(0))
         .map(|(c, _)| c.id)
@@ -223,7 +221,6 @@ fn failed_calls(index: &CallIndex<'_>, r: &ResultRecord) -> Vec<usize> {
 fn section(
     s: &mut String,
     report: &Report,
-    index: &CallIndex<'_>,
     places: &Placeholders,
     n: usize,
     f: &Finding<'_>,
@@ -311,7 +308,7 @@ fn section(
             format!(" (tmgt pins {})", apr.pinned_version)
         }
     );
-    let calls = reproduction(index, first);
+    let calls = reproduction(report, first);
     for (path, sha) in &artifact_hashes(report, &calls) {
         let _ = writeln!(s, "- artifact `{}` sha256 `{sha}`", places.redact(path));
     }
@@ -470,53 +467,29 @@ fn window(s: &mut String, r: &ResultRecord) {
     s.push('\n');
 }
 
-/// The run's calls by id, built once per rendering.
-struct CallIndex<'a> {
-    by_id: HashMap<usize, &'a CallRecord>,
-}
-
-impl<'a> CallIndex<'a> {
-    fn of(report: &'a Report) -> CallIndex<'a> {
-        CallIndex {
-            by_id: report.invocations.iter().map(|c| (c.id, c)).collect(),
-        }
-    }
-
-    /// The calls of this run that made `call`'s inputs, other than itself.
-    fn makers_of(&self, call: &CallRecord) -> Vec<&'a CallRecord> {
-        call.inputs
-            .iter()
-            .filter_map(|i| i.made_by)
-            .filter(|&id| id != call.id)
-            .filter_map(|id| self.by_id.get(&id).copied())
-            .collect()
-    }
+/// The calls of the run that made `call`'s inputs, other than itself.
+fn makers_of<'a>(report: &'a Report, call: &CallRecord) -> Vec<&'a CallRecord> {
+    call.inputs
+        .iter()
+        .filter_map(|i| i.made_by)
+        .filter(|&id| id != call.id)
+        .filter_map(|id| report.call(id))
+        .collect()
 }
 
 /// The calls that show a result: the calls that made the artifacts it read (recursively,
 /// inputs first), the failed call that left an artifact it needed unavailable, and its own
 /// calls.
-fn reproduction<'a>(
-    index: &CallIndex<'a>,
-    r: &ResultRecord,
-) -> Vec<(&'a CallRecord, &'static str)> {
-    let by_id = |id: usize| index.by_id.get(&id).copied();
-    let blocking: Vec<&CallRecord> = r
-        .invocations
-        .iter()
-        .filter(|i| i.blocked)
-        .filter_map(|i| by_id(i.id))
-        .collect();
-    let own: Vec<&CallRecord> = r
-        .invocations
-        .iter()
-        .filter(|i| !i.blocked)
-        .filter_map(|i| by_id(i.id))
-        .collect();
+fn reproduction<'a>(report: &'a Report, r: &ResultRecord) -> Vec<(&'a CallRecord, &'static str)> {
+    let calls = |blocked: bool| -> Vec<&'a CallRecord> {
+        let used = r.invocations.iter().filter(|i| i.blocked == blocked);
+        used.filter_map(|i| report.call(i.id)).collect()
+    };
+    let (blocking, own) = (calls(true), calls(false));
     // Among the result's own calls, those that made another's input are preparation.
     let input_makers: BTreeSet<usize> = own
         .iter()
-        .flat_map(|o| index.makers_of(o))
+        .flat_map(|o| makers_of(report, o))
         .map(|m| m.id)
         .collect();
     let makes_input = |c: &CallRecord| input_makers.contains(&c.id);
@@ -525,7 +498,7 @@ fn reproduction<'a>(
     let mut seen = BTreeSet::new();
     for call in blocking {
         add_with_makers(
-            index,
+            report,
             call,
             "the failing call its message names",
             &mut out,
@@ -541,13 +514,13 @@ fn reproduction<'a>(
         } else {
             "an earlier call of the check"
         };
-        add_with_makers(index, call, role, &mut out, &mut seen, 0);
+        add_with_makers(report, call, role, &mut out, &mut seen, 0);
     }
     out
 }
 
 fn add_with_makers<'a>(
-    index: &CallIndex<'a>,
+    report: &'a Report,
     call: &'a CallRecord,
     role: &'static str,
     out: &mut Vec<(&'a CallRecord, &'static str)>,
@@ -558,8 +531,8 @@ fn add_with_makers<'a>(
         return;
     }
     seen.insert(call.id);
-    for maker in index.makers_of(call) {
-        add_with_makers(index, maker, "makes its input", out, seen, depth + 1);
+    for maker in makers_of(report, call) {
+        add_with_makers(report, maker, "makes its input", out, seen, depth + 1);
     }
     out.push((call, role));
 }
@@ -581,12 +554,11 @@ fn cached_inputs(calls: &[(&CallRecord, &'static str)]) -> Vec<String> {
 /// The files the tickets' reproductions read or write, under the names they have once made:
 /// what the runner hashes into `Report::artifacts`.
 pub fn ticketed_files(report: &Report) -> BTreeSet<String> {
-    let index = CallIndex::of(report);
     report
         .results
         .iter()
         .filter(|r| is_ticketed(r))
-        .flat_map(|r| reproduction(&index, r))
+        .flat_map(|r| reproduction(report, r))
         .flat_map(|(call, _)| call.files().map(str::to_string).collect::<Vec<_>>())
         .collect()
 }

@@ -163,10 +163,7 @@ impl Engine {
         let (outcome, ran_here) = self.calls.get_or_init(key, || self.execute(invocation));
         let (id, captured) = outcome?;
         if !ran_here {
-            let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(record) = id.checked_sub(1).and_then(|i| records.get_mut(i)) {
-                record.reuses += 1;
-            }
+            self.update_record(id, |record| record.reuses += 1);
         }
         Ok((
             captured,
@@ -286,17 +283,23 @@ impl Engine {
     /// Records that call `id`'s output `from` was moved to `to`: later calls reading `to`
     /// name `id` as its maker, and the record reproduces the call writing `to` directly.
     pub fn kept_as(&self, id: usize, from: &Path, to: &Path) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         let from_text = from.to_string_lossy();
-        if let Some(record) = id.checked_sub(1).and_then(|i| records.get_mut(i)) {
+        self.update_record(id, |record| {
             for output in record.outputs.iter_mut().filter(|o| o.path == from_text) {
                 output.kept_as = Some(to.to_string_lossy().into_owned());
             }
-        }
-        drop(records);
+        });
         let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
         made.remove(from);
         made.insert(to.to_path_buf(), id);
+    }
+
+    /// Changes the record of call `id` (ids count from 1 in the order records are written).
+    fn update_record(&self, id: usize, change: impl FnOnce(&mut CallRecord)) {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(record) = id.checked_sub(1).and_then(|i| records.get_mut(i)) {
+            change(record);
+        }
     }
 
     /// The largest file any call so far read.

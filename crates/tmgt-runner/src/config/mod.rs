@@ -353,7 +353,7 @@ fn check_suite_thresholds(thresholds: &mut Thresholds, at: &[&str], problems: &m
                 "not a thresholds table",
             )
             .on_key();
-            p.help = Some(match suggest(&suite, names) {
+            p.help = Some(match suggest(&suite, names, 0.5) {
                 Some(s) => format!(
                     "did you mean `{s}`? the suites.toml at the repository root documents every table"
                 ),
@@ -673,11 +673,12 @@ fn parse_version(
     }
 }
 
-/// The closest of `known` to a misspelt `name`, if any is close.
-fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// The closest of `known` to a misspelt `name`, if its similarity (normalised Levenshtein)
+/// is above `least`: what every "did you mean" of the configuration offers.
+fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a str>, least: f64) -> Option<&'a str> {
     known
         .map(|k| (strsim::normalized_levenshtein(name, k), k))
-        .filter(|(s, _)| *s > 0.5)
+        .filter(|(s, _)| *s > least)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)
 }
@@ -690,13 +691,8 @@ fn unknown_name<'a>(
     defined_in: &str,
 ) -> Problem {
     let known: Vec<&String> = known.collect();
-    let best = known
-        .iter()
-        .map(|k| (strsim::normalized_levenshtein(name, k), *k))
-        .filter(|(s, _)| *s > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let help = match best {
-        Some((_, k)) => format!("did you mean `{k}`? {what}s are defined in {defined_in}"),
+    let help = match suggest(name, known.iter().map(|k| k.as_str()), 0.7) {
+        Some(k) => format!("did you mean `{k}`? {what}s are defined in {defined_in}"),
         None => format!(
             "{what}s are defined in {defined_in}; known: {}",
             known

@@ -316,13 +316,8 @@ fn typed<T: DeserializeOwned>(
 
 fn unknown_key(path: &[String], known: &[&str]) -> Problem {
     let name = path.last().map(String::as_str).unwrap_or_default();
-    let suggestion = known
-        .iter()
-        .map(|k| (strsim::normalized_levenshtein(name, k), *k))
-        .filter(|(s, _)| *s > 0.5)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    let help = match suggestion {
-        Some((_, k)) => format!("did you mean [{k}]?"),
+    let help = match super::suggest(name, known.iter().copied(), 0.5) {
+        Some(k) => format!("did you mean [{k}]?"),
         None => format!("known sections: {}", known.join(", ")),
     };
     Problem::at_owned(
