@@ -70,7 +70,7 @@ impl Check for ParityGpu {
                         m.passed, m.tokens, reply.exit_code
                     ),
                 )
-                .with_details(json!({ "metrics": m.metrics })))
+                .with_facts(json!({ "metrics": m.metrics })))
             }
         }
     }

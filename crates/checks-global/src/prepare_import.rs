@@ -27,7 +27,7 @@ pub(crate) fn artifact_verdict(
     kind: ArtifactKind,
 ) -> Result<Verdict, CheckError> {
     // The label the checks this artifact blocks carry as `blocked_by`.
-    let label = serde_json::json!({ "artifact": format!("{}/{kind}", cx.model()?.name) });
+    let label = tmgt_check::Details::artifact(format!("{}/{kind}", cx.model()?.name));
     match cx.artifact(kind) {
         Ok(path) => {
             let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -71,6 +71,6 @@ impl Check for Canary {
             )
         };
         Ok(Verdict::judge(same, evidence, message)
-            .with_details(json!({ "oracle_text": expected, "apr_text": generation.text })))
+            .with_facts(json!({ "oracle_text": expected, "apr_text": generation.text })))
     }
 }

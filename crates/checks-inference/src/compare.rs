@@ -1,146 +1,10 @@
-//! Token and log-probability comparison against an oracle trajectory.
-//!
-//! Greedy decoding feeds each token back in, so once two sequences differ everything after is
-//! conditioned on different text: only the first divergence is an independent error. Its
-//! cause is judged from the oracle's top-1/top-2 margin at that step: below the tie tolerance
-//! float noise can flip it (`tie-flip`); above it the runtime computed something else
-//! (`divergence`).
+//! Token and log-probability comparison against an oracle trajectory; the token judgement's
+//! types ([`TokenComparison`], [`Classification`], [`Window`]) are the report's own.
 
 use serde::Serialize;
+pub use tmgt_check::outcome::{Classification, TokenComparison, Window};
+use tmgt_check::outcome::{Details, TokenJudgement};
 use tmgt_oracle::Trajectory;
-
-/// How apr's generated tokens relate to the oracle's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TokenComparison {
-    pub expected_len: usize,
-    pub actual_len: usize,
-    /// The reference project's count: differing positions plus the length difference.
-    pub mismatches: usize,
-    /// The first position that differs (or where one sequence ends early).
-    pub first_divergence: Option<usize>,
-}
-
-impl TokenComparison {
-    /// Positions the runtime left out count one each. Tokens it generated past the oracle's
-    /// end count once at most: the oracle ends at EOS, so the first of them is the missed stop
-    /// (a differing position already) and the rest are conditioned on text the oracle never
-    /// produced.
-    pub fn new(expected: &[u32], actual: &[u32]) -> TokenComparison {
-        let common = expected.len().min(actual.len());
-        let differing = expected.iter().zip(actual).filter(|(a, b)| a != b).count();
-        let missing = expected.len().saturating_sub(actual.len());
-        let extra = usize::from(actual.len() > expected.len() && differing == 0);
-        let first_divergence = expected
-            .iter()
-            .zip(actual)
-            .position(|(a, b)| a != b)
-            .or((expected.len() != actual.len()).then_some(common));
-        TokenComparison {
-            expected_len: expected.len(),
-            actual_len: actual.len(),
-            mismatches: differing + missing + extra,
-            first_divergence,
-        }
-    }
-
-    pub fn exact(&self) -> bool {
-        self.first_divergence.is_none()
-    }
-
-    /// Positions compared, counting both lengths (the evidence behind the verdict).
-    pub fn evidence(&self) -> usize {
-        self.expected_len.max(self.actual_len)
-    }
-}
-
-/// Why the sequences part, judged by the oracle's margin at the first divergence.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Classification {
-    /// The oracle itself nearly tied there: noise can flip it.
-    TieFlip { step: usize, margin: f64 },
-    /// The oracle was confident there: apr computed something else.
-    Divergence { step: usize, margin: f64 },
-    /// The oracle records no margin at that step (a reference oracle, or apr ran longer).
-    Unclassified { step: usize },
-}
-
-impl Classification {
-    pub fn of(trajectory: Option<&Trajectory<'_>>, step: usize, tie_margin: f64) -> Classification {
-        match trajectory.and_then(|t| t.margin(step)) {
-            Some(margin) if margin < tie_margin => Classification::TieFlip { step, margin },
-            Some(margin) => Classification::Divergence { step, margin },
-            None => Classification::Unclassified { step },
-        }
-    }
-
-    pub fn is_tie_flip(&self) -> bool {
-        matches!(self, Classification::TieFlip { .. })
-    }
-}
-
-impl std::fmt::Display for Classification {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Classification::TieFlip { step, margin } => {
-                write!(
-                    f,
-                    "tie-flip at step {step} (oracle margin {margin:.3} logits)"
-                )
-            }
-            Classification::Divergence { step, margin } => {
-                write!(
-                    f,
-                    "divergence at step {step} (oracle margin {margin:.3} logits)"
-                )
-            }
-            Classification::Unclassified { step } => {
-                write!(f, "divergence at step {step} (oracle has no margin there)")
-            }
-        }
-    }
-}
-
-/// The tokens around a position on both sides, with the oracle's margins.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Window {
-    pub start: usize,
-    pub expected: Vec<u32>,
-    pub actual: Vec<u32>,
-    pub margins: Vec<Option<f64>>,
-}
-
-impl Window {
-    pub fn around(
-        expected: &[u32],
-        actual: &[u32],
-        at: usize,
-        radius: usize,
-        trajectory: Option<&Trajectory<'_>>,
-    ) -> Window {
-        let start = at.saturating_sub(radius);
-        let end = at + radius + 1;
-        let slice = |s: &[u32]| s.get(start..end.min(s.len())).unwrap_or_default().to_vec();
-        Window {
-            start,
-            expected: slice(expected),
-            actual: slice(actual),
-            margins: (start..end.min(expected.len()))
-                .map(|i| trajectory.and_then(|t| t.margin(i)))
-                .collect(),
-        }
-    }
-}
-
-impl Window {
-    /// `steps 2..: oracle [..] / apr [..]`, naming the runtime that produced the other side.
-    pub fn describe(&self, runtime: &str) -> String {
-        format!(
-            "steps {}..: oracle {:?} / {runtime} {:?}",
-            self.start, self.expected, self.actual
-        )
-    }
-}
 
 /// One side's view of a generated step: the chosen token and its top-k log-probabilities.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,7 +203,7 @@ pub fn judge_logprobs(
             containment.unwrap_or_default()
         ),
     )
-    .with_details(serde_json::json!({ "agreement": a, "bos": oracle.bos })))
+    .with_facts(serde_json::json!({ "agreement": a, "bos": oracle.bos })))
 }
 
 /// Tokens a runtime generated, as [`judge_tokens`] sees them.
@@ -347,8 +211,6 @@ pub fn judge_logprobs(
 pub struct Produced<'a> {
     /// The runtime, as messages name it: `apr`, `llama.cpp`.
     pub runtime: &'static str,
-    /// Its key in a result's details (`apr`, `llamacpp`); the text goes under `{key}_text`.
-    pub key: &'static str,
     pub tokens: &'a [u32],
     pub text: &'a str,
     /// What the runtime said besides its tokens (an exit code, a stop), appended to a
@@ -404,15 +266,10 @@ pub fn judge_tokens(
     let tokens = written_out.as_slice();
     let cmp = TokenComparison::new(expected, tokens);
     let evidence = tmgt_check::Evidence::new(cmp.evidence(), "tokens");
-    let mut details = serde_json::json!({
-        "comparison": cmp,
-        "oracle": expected,
-        "runtime": produced.runtime,
-        "tokens_key": produced.key,
-        produced.key: produced.tokens,
-        format!("{}_text", produced.key): produced.text,
-        "stopped": produced.stopped,
-    });
+    let mut judged = TokenJudgement::new(produced.runtime, expected, produced.tokens);
+    judged.text = Some(produced.text.to_string());
+    judged.stopped = Some(produced.stopped);
+    judged.comparison = Some(cmp.clone());
     let Some(at) = cmp.first_divergence else {
         let stop = match trajectory.and_then(Trajectory::stopped_at) {
             Some(eos) => format!(", stopping at EOS {eos} as the oracle does"),
@@ -425,10 +282,11 @@ pub fn judge_tokens(
                 cmp.expected_len
             ),
         )
-        .with_details(details);
+        .with_details(Details::Tokens(judged));
     };
-    let class = Classification::of(trajectory, at, tie_margin);
-    let window = Window::around(expected, tokens, at, 3, trajectory);
+    let margin = |step: usize| trajectory.and_then(|t| t.margin(step));
+    let class = Classification::at(at, margin(at), tie_margin);
+    let window = Window::around(expected, tokens, at, 3, margin);
     let notes = if produced.notes.is_empty() {
         String::new()
     } else {
@@ -442,10 +300,10 @@ pub fn judge_tokens(
         cmp.mismatches,
         window.describe(produced.runtime),
     );
-    details["classification"] = serde_json::json!(class);
-    details["window"] = serde_json::json!(window);
     let ok = !tokens.is_empty() && (cmp.mismatches <= allowed || class.is_tie_flip());
-    tmgt_check::Verdict::judge(ok, evidence, message).with_details(details)
+    judged.classification = Some(class);
+    judged.window = Some(window);
+    tmgt_check::Verdict::judge(ok, evidence, message).with_details(Details::Tokens(judged))
 }
 
 /// KL(p || q) over log-probabilities of the same tokens, each renormalised to sum to one.
@@ -541,20 +399,20 @@ mod tests {
             steps: &steps,
             eos: &[],
         };
-        assert!(Classification::of(Some(&t), 1, 0.5).is_tie_flip());
+        assert!(Classification::at(1, t.margin(1), 0.5).is_tie_flip());
         assert_eq!(
-            Classification::of(Some(&t), 2, 0.5),
+            Classification::at(2, t.margin(2), 0.5),
             Classification::Divergence {
                 step: 2,
                 margin: 5.0
             }
         );
         assert_eq!(
-            Classification::of(Some(&t), 7, 0.5),
+            Classification::at(7, t.margin(7), 0.5),
             Classification::Unclassified { step: 7 }
         );
         assert_eq!(
-            Classification::of(None, 0, 0.5),
+            Classification::at(0, None, 0.5),
             Classification::Unclassified { step: 0 }
         );
     }
@@ -562,7 +420,6 @@ mod tests {
     fn produced<'a>(tokens: &'a [u32], notes: &str) -> Produced<'a> {
         Produced {
             runtime: "llama.cpp",
-            key: "llamacpp",
             tokens,
             text: "",
             notes: notes.into(),
@@ -576,8 +433,9 @@ mod tests {
         let equal = judge_tokens("x", &expected, &produced(&expected, ""), None, 0, 0.5);
         assert_eq!(equal.status, Status::Pass);
         assert_eq!(equal.evidence.count, 4);
-        assert_eq!(equal.details["runtime"], "llama.cpp");
-        assert_eq!(equal.details["llamacpp"], serde_json::json!(expected));
+        let judged = equal.details.tokens().unwrap();
+        assert_eq!(judged.runtime, "llama.cpp");
+        assert_eq!(judged.tokens, expected);
 
         let off = judge_tokens(
             "x",
@@ -665,7 +523,8 @@ mod tests {
             "{}",
             late.message
         );
-        assert_eq!(late.details["comparison"]["mismatches"], 1);
+        let compared = late.details.tokens().and_then(|t| t.comparison.as_ref());
+        assert_eq!(compared.map(|c| c.mismatches), Some(1));
         let none = judge_stop(&[2], &[6.0], &[], false);
         assert_eq!(
             none.status,
@@ -683,14 +542,14 @@ mod tests {
 
     #[test]
     fn window_clips_at_both_ends() {
-        let w = Window::around(&[1, 2, 3, 4, 5], &[1, 2, 9], 1, 3, None);
+        let w = Window::around(&[1, 2, 3, 4, 5], &[1, 2, 9], 1, 3, |_| None);
         assert_eq!((w.start, w.expected.len(), w.actual.len()), (0, 5, 3));
         let w = Window::around(
             &[1, 2, 3, 4, 5, 6, 7, 8],
             &[1, 2, 3, 4, 5, 6, 7, 0],
             7,
             3,
-            None,
+            |_| None,
         );
         assert_eq!(
             (w.start, w.expected, w.actual),

@@ -82,7 +82,6 @@ impl Generation {
     pub fn produced(&self) -> Produced<'_> {
         Produced {
             runtime: "apr",
-            key: "apr",
             tokens: &self.tokens,
             text: &self.text,
             notes: match (self.tokens.is_empty(), self.stopped) {

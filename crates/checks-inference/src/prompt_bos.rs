@@ -1,5 +1,5 @@
 use crate::generation::generate;
-use serde_json::json;
+use tmgt_check::outcome::{Details, TokenJudgement};
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Scope, Verdict, declare_check,
 };
@@ -37,7 +37,8 @@ impl Check for PromptBos {
         };
         let hf_first = plain.prompt_token_ids.first();
         let added = *first == bos && hf_first != Some(&bos);
-        let details = json!({ "bos_token_id": bos, "oracle": plain.prompt_token_ids, "tokens_key": "apr", "apr": apr_ids });
+        let mut details = TokenJudgement::new("apr", plain.prompt_token_ids, &apr_ids);
+        details.bos_token_id = Some(bos);
         Ok(Verdict::judge(
             !added,
             Evidence::new(1, "prompt tokens"),
@@ -47,6 +48,6 @@ impl Check for PromptBos {
                 format!("apr's prompt starts with id {first}, as the HF tokenizer's does")
             },
         )
-        .with_details(details))
+        .with_details(Details::Tokens(details)))
     }
 }

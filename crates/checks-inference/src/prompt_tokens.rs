@@ -1,5 +1,5 @@
 use crate::generation::generate;
-use serde_json::json;
+use tmgt_check::outcome::{Details, TokenJudgement};
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Scope, Verdict, declare_check,
 };
@@ -35,7 +35,7 @@ impl Check for PromptTokens {
             _ => &apr_ids[..],
         };
         let evidence = Evidence::new(expected.len().max(without_bos.len()), "prompt tokens");
-        let details = json!({ "oracle": expected, "tokens_key": "apr", "apr": apr_ids });
+        let details = Details::Tokens(TokenJudgement::new("apr", &expected, &apr_ids));
         if without_bos == expected.as_slice() {
             return Ok(Verdict::pass(
                 evidence,
@@ -44,7 +44,7 @@ impl Check for PromptTokens {
                     expected.len()
                 ),
             )
-            .with_details(details));
+            .with_details(details.clone()));
         }
         let at = without_bos
             .iter()

@@ -49,7 +49,7 @@ impl Check for RoundTrip {
             Evidence::new(cmp.evidence(), "tokens"),
             message,
         )
-        .with_details(
+        .with_facts(
             json!({ "original": original_tokens, "roundtrip": back_tokens, "comparison": cmp }),
         ))
     }

@@ -2,7 +2,7 @@
 //! skip, an error that is not a fail, and a comparison with nothing to compare.
 
 use checks_inference as _;
-use tmgt_check::{CheckError, Context, ErrorClass, Quant, Status};
+use tmgt_check::{CheckError, Context, Details, ErrorClass, Quant, Status};
 use tmgt_testkit::{Replay, exited, run_reply};
 
 fn oracle_tokens(replay: &Replay) -> Vec<u32> {
@@ -44,7 +44,10 @@ fn quantized_tokens_past_the_mismatch_budget_fail_and_say_where() {
         .unwrap();
     assert_eq!(verdict.status, Status::Fail, "{}", verdict.message);
     assert!(verdict.message.contains("step 8"), "{}", verdict.message);
-    assert_eq!(verdict.details["comparison"]["first_divergence"], 8);
+    assert_eq!(
+        verdict.details.tokens().unwrap().first_divergence(),
+        Some(8)
+    );
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn a_round_trip_that_keeps_every_token_passes() {
 
 #[test]
 fn details_read_back() {
-    // What the reporters read of a token judgement is what the token checks write.
+    // A token judgement reads back from report.json as it was written, window and all.
     let replay = Replay::bundled("tiny-qwen2")
         .quant(Quant::Int8)
         .prompt("code");
@@ -103,12 +106,15 @@ fn details_read_back() {
         .answer("run", run_reply(&tokens))
         .run("TOK001")
         .unwrap();
-    let read = tmgt_report::details::TokenDetails::of(&verdict.details);
-    let wide: Vec<u64> = tokens.iter().map(|&t| u64::from(t)).collect();
-    assert_eq!(read.runtime_tokens(&verdict.details), Some(wide));
-    assert_eq!(read.first_divergence(), Some(8));
-    assert_eq!(read.runtime.as_deref(), Some("apr"));
-    let window = read.window.expect("a window around step 8");
+    let json = serde_json::to_value(&verdict.details).unwrap();
+    assert_eq!(json["kind"], "tokens", "{json}");
+    let read: Details = serde_json::from_value(json).unwrap();
+    assert_eq!(read, verdict.details);
+    let judged = read.tokens().expect("a token judgement");
+    assert_eq!(judged.tokens, tokens);
+    assert_eq!(judged.first_divergence(), Some(8));
+    assert_eq!(judged.runtime, "apr");
+    let window = judged.window.as_ref().expect("a window around step 8");
     assert_eq!((window.start, window.expected.len()), (5, 7));
-    assert!(read.classification.is_some_and(|c| !c.kind.is_empty()));
+    assert!(judged.classification.is_some());
 }

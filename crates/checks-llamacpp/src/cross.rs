@@ -59,7 +59,7 @@ pub fn compare(
                 one_line(&apr.stderr_tail)
             ),
         )
-        .with_details(json!({
+        .with_facts(json!({
             "file": label,
             "prompt_ids": { "llamacpp": llama.prompt_ids, "apr": apr.prompt_ids },
             "tokens": { "oracle": trajectory.map(|t| t.tokens.to_vec()), "llamacpp": llama.tokens, "apr": apr.tokens },
@@ -116,8 +116,8 @@ pub fn compare(
         cx.thresholds().get::<RuntimeThresholds>()?.tie_margin,
         cx.thresholds().get::<TieThresholds>()?.margin,
     );
-    let verdict = judge_runtimes(margins, label, &fed, &llama, &apr, trajectory).with_details(base);
-    Ok(merge_details(verdict, &llama, &apr, trajectory))
+    let verdict = judge_runtimes(margins, label, &fed, &llama, &apr, trajectory);
+    Ok(verdict.with_facts(with_comparisons(base, &llama, &apr, trajectory)))
 }
 
 /// Pass when apr's tokens equal llama.cpp's, or they first part at a step llama.cpp itself
@@ -169,7 +169,7 @@ fn judge_runtimes(
     let near_tie = llama_margin.is_some_and(|m| m < tie_margin);
     let oracle_class = trajectory
         .filter(|t| t.tokens.get(..k) == llama_tokens.get(..k))
-        .map(|t| Classification::of(Some(&t), k, oracle_tie));
+        .map(|t| Classification::at(k, t.margin(k), oracle_tie));
     let how = match (llama_margin, oracle_class) {
         (Some(m), Some(c)) => format!(
             "llama.cpp's own margin there {m:.3} logits ({}); for the oracle it is a {c}",
@@ -200,27 +200,25 @@ fn judge_runtimes(
     )
 }
 
-fn merge_details(
-    v: Verdict,
+/// The runs' facts with the comparisons between them added.
+fn with_comparisons(
+    mut facts: serde_json::Value,
     llama: &Generation,
     apr: &AprGeneration,
     trajectory: Option<tmgt_oracle::Trajectory<'_>>,
-) -> Verdict {
+) -> serde_json::Value {
     let way = trajectory.map(|t| {
         let apr_tokens = apr.tokens_with_stop(t.eos, stop_token(llama));
         ThreeWay::of(t.tokens, &llama.tokens, &apr_tokens)
     });
     // apr against llama.cpp over the steps they share a context for.
     let logprobs = LogprobAgreement::new(&step_logprobs(llama), &apr.steps);
-    let details = json!({
-        "logprobs_apr_vs_llamacpp": logprobs,
-        "runs": v.details,
-        "three_way": way,
-        "outlier": way.and_then(|w| w.outlier()).map(Runtime::name),
-        "llamacpp_text": llama.text,
-        "apr_text": apr.text,
-    });
-    v.with_details(details)
+    facts["logprobs_apr_vs_llamacpp"] = json!(logprobs);
+    facts["three_way"] = json!(way);
+    facts["outlier"] = json!(way.and_then(|w| w.outlier()).map(Runtime::name));
+    facts["llamacpp_text"] = json!(llama.text);
+    facts["apr_text"] = json!(apr.text);
+    facts
 }
 
 fn one_line(s: &str) -> String {

@@ -3,7 +3,7 @@
 
 use checks_inference::compare::{self, Produced};
 use llamacpp_runtime::Generation;
-use serde_json::json;
+use tmgt_check::outcome::{Details, TokenJudgement};
 use tmgt_check::{Evidence, Verdict};
 use tmgt_oracle::{Oracle, Trajectory};
 
@@ -50,7 +50,6 @@ pub fn judge_tokens(
     }
     let produced = Produced {
         runtime: "llama.cpp",
-        key: "llamacpp",
         tokens: &generation.tokens,
         text: &generation.text,
         notes: notes.join(" "),
@@ -74,7 +73,9 @@ pub fn judge_prompt(what: &str, hf: &[u32], bos: Option<u32>, ids: &[u32]) -> Ve
         _ => (ids, false),
     };
     let evidence = Evidence::new(hf.len().max(without_bos.len()), "prompt tokens");
-    let details = json!({ "oracle": hf, "tokens_key": "llamacpp", "llamacpp": ids, "llamacpp_adds_bos": added_bos });
+    let mut judged = TokenJudgement::new("llama.cpp", hf, ids);
+    judged.adds_bos = Some(added_bos);
+    let details = Details::Tokens(judged);
     if without_bos == hf {
         let bos_note = if added_bos {
             " after the BOS the GGUF asks for"
@@ -88,7 +89,7 @@ pub fn judge_prompt(what: &str, hf: &[u32], bos: Option<u32>, ids: &[u32]) -> Ve
                 hf.len()
             ),
         )
-        .with_details(details);
+        .with_details(details.clone());
     }
     let at = without_bos
         .iter()

@@ -68,7 +68,7 @@ impl Check for LoadsAprGguf {
                     wrong.join("; ")
                 ),
             )
-            .with_details(details));
+            .with_facts(details));
         }
         let Some(prompt) = cx.prompts().first() else {
             return Err(CheckError::NoEvidence("no prompt to decode".into()));
@@ -107,6 +107,6 @@ impl Check for LoadsAprGguf {
                 ),
             ),
         }
-        .with_details(details))
+        .with_facts(details))
     }
 }

@@ -3,7 +3,7 @@ use crate::layout::{HeadOrder, Shape, apr_column, ordered};
 use crate::metrics::{StageError, compare};
 use crate::trace::{Trace, Traced, trace};
 use checks_inference::judge_f32_apr;
-use serde_json::{Value, json};
+use tmgt_check::outcome::{Details, Localization, StageRow};
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Status, Verdict,
     declare_check,
@@ -48,20 +48,24 @@ impl Row<'_> {
         }
     }
 
-    fn to_json(&self, tolerance: f64) -> Value {
-        let mut v = self.error.to_json();
-        v["key"] = json!(self.stage.key);
-        v["layer"] = json!(self.stage.layer);
-        v["stage"] = json!(self.stage.stage);
-        v["departs"] = json!(self.departs(tolerance));
-        if let Some(order) = self.order {
-            v["head_order"] = order.into();
+    fn to_row(&self, tolerance: f64) -> StageRow {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        StageRow {
+            key: self.stage.key.clone(),
+            layer: self.stage.layer,
+            stage: self.stage.stage.clone(),
+            rel_l2: finite(self.error.rel_l2),
+            max_abs: finite(self.error.max_abs),
+            cosine: finite(self.error.cosine),
+            norm_rel: finite(self.error.norm_rel),
+            worst: finite(self.error.worst()),
+            elements: self.error.elements,
+            non_finite: self.error.non_finite,
+            departs: self.departs(tolerance),
+            head_order: self.order.map(|o| o.as_str().to_string()),
+            apr_values: self.size,
+            hf_values: self.size.map(|_| self.stage.rows() * self.stage.row_len),
         }
-        if let Some(size) = self.size {
-            v["apr_values"] = json!(size);
-            v["hf_values"] = json!(self.stage.rows() * self.stage.row_len);
-        }
-        v
     }
 }
 
@@ -254,17 +258,15 @@ fn verdict(
                 + if missing.len() > 4 { ", ..." } else { "" }
         ));
     }
-    let details = json!({
-        "localization": {
-            "prompt": oracle.prompt,
-            "ids": oracle.ids,
-            "hf_ids": oracle.hf_ids,
-            "tolerance": tolerance,
-            "first_departure": first.map(|i| rows[i].stage.key.clone()),
-            "diverged_prompts": diverged.unwrap_or_default(),
-            "missing": missing,
-            "stages": rows.iter().map(|r| r.to_json(tolerance)).collect::<Vec<_>>(),
-        }
+    let details = Details::Localization(Localization {
+        prompt: oracle.prompt.clone(),
+        ids: oracle.ids.clone(),
+        hf_ids: oracle.hf_ids.clone(),
+        tolerance,
+        first_departure: first.map(|i| rows[i].stage.key.clone()),
+        diverged_prompts: diverged.unwrap_or_default().to_vec(),
+        missing: missing.to_vec(),
+        stages: rows.iter().map(|r| r.to_row(tolerance)).collect(),
     });
     let tail = if notes.is_empty() {
         String::new()

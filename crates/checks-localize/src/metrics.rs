@@ -2,7 +2,6 @@
 //! the relative L2 error, the largest absolute error and the cosine similarity; over every
 //! row, the relative error of its L2 norm (which sees the elements the oracle does not keep).
 
-use serde_json::{Value, json};
 use tmgt_oracle::{OracleStage, sample_indices};
 
 /// One stage's distance from HF.
@@ -36,22 +35,6 @@ impl StageError {
         let worst = self.worst();
         worst.is_nan() || worst > tolerance
     }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "rel_l2": finite(self.rel_l2),
-            "max_abs": finite(self.max_abs),
-            "cosine": finite(self.cosine),
-            "norm_rel": finite(self.norm_rel),
-            "worst": finite(self.worst()),
-            "elements": self.elements,
-            "non_finite": self.non_finite,
-        })
-    }
-}
-
-fn finite(x: f64) -> Value {
-    if x.is_finite() { json!(x) } else { Value::Null }
 }
 
 /// Compares apr's rows of a stage (`rows × row_len`, apr's column order) with the oracle's;

@@ -162,7 +162,7 @@ pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, 
         Evidence::new(compared, "values"),
         message,
     )
-    .with_details(serde_json::json!({ "files": files, "fields": judged, "missing": missing })))
+    .with_facts(serde_json::json!({ "files": files, "fields": judged, "missing": missing })))
 }
 
 /// (verdict, the file's key, what was found, values compared).

@@ -73,6 +73,6 @@ impl Check for TokensApr {
             tmgt_check::first_few(&problems, 3, "; ")
         };
         Ok(Verdict::judge(problems.is_empty(), Evidence::new(compared, "token ids"), message)
-            .with_details(serde_json::json!({ "files": ggufs, "apr_paths": paths, "problems": problems, "missing": missing })))
+            .with_facts(serde_json::json!({ "files": ggufs, "apr_paths": paths, "problems": problems, "missing": missing })))
     }
 }

@@ -65,7 +65,7 @@ impl Check for TokensLlamaCpp {
             Evidence::new(compared, "token ids"),
             message,
         )
-        .with_details(
+        .with_facts(
             serde_json::json!({ "files": ggufs, "problems": problems, "missing": missing }),
         ))
     }

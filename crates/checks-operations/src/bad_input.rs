@@ -123,5 +123,5 @@ pub(crate) fn judge(
         Evidence::new(results.len(), "cases"),
         message,
     )
-    .with_details(json!({ "cases": results })))
+    .with_facts(json!({ "cases": results })))
 }

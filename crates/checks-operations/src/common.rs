@@ -218,7 +218,7 @@ pub(crate) fn judge_identity(
         Evidence::new(evidence, "tensors and tokens"),
         format!("apr {operation}: {}; {tokens}", tensors.describe()),
     )
-    .with_details(serde_json::json!({
+    .with_facts(serde_json::json!({
         "input": want, "output": made,
         "tensors_compared": tensors.compared, "differing": tensors.differing,
         "missing": tensors.missing, "added": tensors.extra,

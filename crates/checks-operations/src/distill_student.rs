@@ -105,6 +105,6 @@ impl Check for DistillStudent {
             Evidence::new(student.tensors.len() + 3, "tensors and figures"),
             message,
         )
-        .with_details(serde_json::json!({ "output": out })))
+        .with_facts(serde_json::json!({ "output": out })))
     }
 }

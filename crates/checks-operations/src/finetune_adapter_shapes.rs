@@ -56,7 +56,7 @@ impl Check for FinetuneAdapterShapes {
         };
         Ok(
             Verdict::judge(ok, Evidence::new(tensors.len(), "adapter tensors"), message)
-                .with_details(serde_json::json!({
+                .with_facts(serde_json::json!({
                     "adapter": path,
                     "rank": RANK,
                     "tensors": tensors.iter().map(|t| (&t.name, &t.shape)).collect::<Vec<_>>(),

@@ -117,7 +117,7 @@ impl Check for PruneSparsity {
             Evidence::new(before.tensors.len() + 4, "tensors and figures"),
             message,
         )
-        .with_details(serde_json::json!({
+        .with_facts(serde_json::json!({
             "input": input, "output": out, "target_ratio": RATIO,
             "counted_zeros": zeros, "counted_values": values,
             "reported": { "zero_params": reply.zero_params, "original_params": reply.original_params,

@@ -95,7 +95,7 @@ impl Check for QuantizeFp16 {
             Evidence::new(values as usize, "values"),
             message,
         )
-        .with_details(serde_json::json!({
+        .with_facts(serde_json::json!({
             "input": input, "output": out, "f16_tensors": halves, "worst_of_allowed": worst,
         })))
     }

@@ -132,7 +132,7 @@ impl Check for ReferencePlans {
             format!("{}; {twin}", problems.join("; "))
         };
         Ok(
-            Verdict::judge(problems.is_empty(), Evidence::new(4, "figures"), message).with_details(
+            Verdict::judge(problems.is_empty(), Evidence::new(4, "figures"), message).with_facts(
                 serde_json::json!({
                     "reference": { "finetune": lora_file, "prune": prune_file },
                     "finetune_plan": planned, "prune_plan": pruning,

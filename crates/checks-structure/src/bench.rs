@@ -58,7 +58,7 @@ impl Check for BenchThroughput {
             if out.passed { "passed" } else { "failed" },
             reply.exit_code
         );
-        Ok(Verdict::judge(ok, Evidence::new(out.total_tokens, "tokens"), message).with_details(json!({
+        Ok(Verdict::judge(ok, Evidence::new(out.total_tokens, "tokens"), message).with_facts(json!({
             "tokens_per_second": tps, "total_tokens": out.total_tokens, "samples_ms": out.samples_ms, "exit_code": reply.exit_code
         })))
     }

@@ -60,6 +60,6 @@ impl Check for DebugSummary {
             format!("apr debug: {}", problems.join("; "))
         };
         Ok(Verdict::judge(problems.is_empty(), Evidence::new(4, "fields"), message)
-            .with_details(json!({ "debug": out, "expected_tensors": exp.tensors.len(), "expected_parameters": parameters, "expected_architecture": arch })))
+            .with_facts(json!({ "debug": out, "expected_tensors": exp.tensors.len(), "expected_parameters": parameters, "expected_architecture": arch })))
     }
 }

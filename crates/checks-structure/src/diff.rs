@@ -62,7 +62,7 @@ impl Check for DiffStructure {
                 evidence,
                 "apr diff finds int8 and int4 identical, though their dtypes must differ",
             )
-            .with_details(json!({ "identical": out.identical })));
+            .with_facts(json!({ "identical": out.identical })));
         }
         let message = if structural.is_empty() {
             format!(
@@ -78,7 +78,7 @@ impl Check for DiffStructure {
                 shown.join("; ")
             )
         };
-        Ok(Verdict::judge(structural.is_empty(), evidence, message).with_details(json!({
+        Ok(Verdict::judge(structural.is_empty(), evidence, message).with_facts(json!({
             "structural": structural, "category_counts": out.category_counts, "differences": out.differences,
         })))
     }

@@ -123,7 +123,7 @@ impl Check for HexStats {
         } else {
             format!("{} ({}): {}", probe.name, tensor.dtype, problems.join("; "))
         };
-        Ok(Verdict::judge(problems.is_empty(), Evidence::new(rows.len(), "statistics"), message).with_details(json!({
+        Ok(Verdict::judge(problems.is_empty(), Evidence::new(rows.len(), "statistics"), message).with_facts(json!({
             "tensor": probe.name, "source_tensor": source.name, "dtype": tensor.dtype, "precision": precision,
             "comparisons": rows, "source_elements": want.count,
         })))

@@ -75,7 +75,7 @@ impl Check for ImportReproducible {
                 regions.join("; ")
             ),
         )
-        .with_details(json!({ "first": a, "second": b, "regions": regions })))
+        .with_facts(json!({ "first": a, "second": b, "regions": regions })))
     }
 }
 

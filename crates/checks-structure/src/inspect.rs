@@ -71,6 +71,6 @@ impl Check for InspectMetadata {
             )
         };
         Ok(Verdict::judge(problems.is_empty(), evidence, message)
-            .with_details(json!({ "fields": rows })))
+            .with_facts(json!({ "fields": rows })))
     }
 }

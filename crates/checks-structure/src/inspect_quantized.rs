@@ -45,6 +45,6 @@ impl Check for InspectQuantizedFlag {
                 flags.quantized
             ),
         )
-        .with_details(json!({ "flags": flags })))
+        .with_facts(json!({ "flags": flags })))
     }
 }

@@ -187,6 +187,6 @@ impl Check for InspectAgreesWithTensors {
             Evidence::new(compared, "relations"),
             message,
         )
-        .with_details(json!({ "relations": rows })))
+        .with_facts(json!({ "relations": rows })))
     }
 }

@@ -82,6 +82,6 @@ impl Check for Lint {
             problems.join("; ")
         };
         Ok(Verdict::judge(problems.is_empty(), evidence, message)
-            .with_details(json!({ "issues": out.issues, "exit_code": reply.exit_code })))
+            .with_facts(json!({ "issues": out.issues, "exit_code": reply.exit_code })))
     }
 }

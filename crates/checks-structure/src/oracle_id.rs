@@ -38,7 +38,7 @@ impl Check for OracleArchitecture {
             None => format!("format.architecture missing (expected {expected:?})"),
         };
         Ok(
-            Verdict::judge(ok, Evidence::new(1, "fields"), message).with_details(
+            Verdict::judge(ok, Evidence::new(1, "fields"), message).with_facts(
                 json!({ "expected": expected, "format": out.format, "family": out.family }),
             ),
         )

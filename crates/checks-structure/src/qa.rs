@@ -46,7 +46,7 @@ impl Check for QaGates {
                     out.gates.len()
                 ),
             )
-            .with_details(json!({ "gates": out.gates, "exit_code": reply.exit_code })));
+            .with_facts(json!({ "gates": out.gates, "exit_code": reply.exit_code })));
         }
         let mut message = format!(
             "{} gates executed ({}), {} failed, at least {min} required",
@@ -62,7 +62,7 @@ impl Check for QaGates {
             Evidence::new(executed.len(), "gates"),
             message,
         )
-        .with_details(
+        .with_facts(
             json!({ "gates": out.gates, "summary": out.summary, "exit_code": reply.exit_code }),
         ))
     }

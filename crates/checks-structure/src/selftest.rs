@@ -82,6 +82,6 @@ impl Check for Selftest {
             Evidence::new(out.stages.len(), "stages"),
             message,
         )
-        .with_details(json!({ "stages": out.stages, "all_passed": out.all_passed })))
+        .with_facts(json!({ "stages": out.stages, "all_passed": out.all_passed })))
     }
 }

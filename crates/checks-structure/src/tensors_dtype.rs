@@ -70,6 +70,6 @@ impl Check for TensorDtype {
             Evidence::new(out.tensors.len(), "tensors"),
             message,
         )
-        .with_details(json!({ "wrong": wrong, "dtype_counts": counts })))
+        .with_facts(json!({ "wrong": wrong, "dtype_counts": counts })))
     }
 }

@@ -102,7 +102,7 @@ impl Check for TensorLayout {
                 problems.join("; ")
             )
         };
-        Ok(Verdict::judge(problems.is_empty(), Evidence::new(compared, "tensors"), message).with_details(json!({
+        Ok(Verdict::judge(problems.is_empty(), Evidence::new(compared, "tensors"), message).with_facts(json!({
             "missing": missing, "unexpected": extra, "reshaped": reshaped, "tensor_count": out.tensor_count,
             "expected": exp.tensors,
         })))

@@ -52,7 +52,7 @@ impl Check for TreeCounts {
         } else {
             format!("apr tree: {}", problems.join("; "))
         };
-        Ok(Verdict::judge(problems.is_empty(), Evidence::new(leaves.len().max(exp.tensors.len()), "tensors"), message).with_details(json!({
+        Ok(Verdict::judge(problems.is_empty(), Evidence::new(leaves.len().max(exp.tensors.len()), "tensors"), message).with_facts(json!({
             "tensors": leaves.len(), "expected_tensors": exp.tensors.len(), "root_tensor_count": root.tensor_count(),
             "layers": layers, "expected_layers": layers_expected, "source_layers": exp.source_layers(),
         })))

@@ -65,7 +65,7 @@ impl Check for ValidateChecks {
         };
         Ok(
             Verdict::judge(ok, Evidence::new(out.checks.len(), "checks"), message)
-                .with_details(json!({ "checks": out.checks, "passed": out.passed, "content_failed_tensors": out.content_failed_tensors })),
+                .with_facts(json!({ "checks": out.checks, "passed": out.passed, "content_failed_tensors": out.content_failed_tensors })),
         )
     }
 }

@@ -45,7 +45,7 @@ impl Check for ValidateExit {
                 out.passed
             )
         };
-        Ok(Verdict::judge(exit_ok == json_ok && consistent_json, Evidence::new(fields, "fields"), message).with_details(
+        Ok(Verdict::judge(exit_ok == json_ok && consistent_json, Evidence::new(fields, "fields"), message).with_facts(
             json!({ "exit_code": code, "passed": out.passed, "verdict": out.verdict, "failed": out.failed, "total_score": out.total_score }),
         ))
     }

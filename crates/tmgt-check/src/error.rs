@@ -1,5 +1,6 @@
 use apr_client::AprError;
 use tmgt_oracle::OracleError;
+use tmgt_outcome::ErrorClass;
 
 /// Why a check could not reach a verdict. Never a failed check: a failure is a
 /// [`crate::Verdict`]; this is the harness (or apr) not letting the check run.
@@ -76,60 +77,5 @@ impl CheckError {
             CheckError::Interrupted => ErrorClass::Interrupted,
             CheckError::NotApplicable(_) => ErrorClass::NotApplicable,
         }
-    }
-}
-
-/// Why a result has no verdict, in a word: what reports group errors by. Written into
-/// `report.json` as its kebab-case name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorClass {
-    Timeout,
-    Signal,
-    OutputLimit,
-    Interrupted,
-    /// apr exited 101: a Rust panic, an apr bug.
-    Panic,
-    Exit,
-    NotJson,
-    Schema,
-    AprClient,
-    Spawn,
-    StrayProcesses,
-    ArtifactUnavailable,
-    Oracle,
-    Input,
-    /// A pass that compared nothing.
-    NoEvidence,
-    Scope,
-    NotApplicable,
-}
-
-impl ErrorClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Signal => "signal",
-            ErrorClass::OutputLimit => "output-limit",
-            ErrorClass::Interrupted => "interrupted",
-            ErrorClass::Panic => "panic",
-            ErrorClass::Exit => "exit",
-            ErrorClass::NotJson => "not-json",
-            ErrorClass::Schema => "schema",
-            ErrorClass::AprClient => "apr-client",
-            ErrorClass::Spawn => "spawn",
-            ErrorClass::StrayProcesses => "stray-processes",
-            ErrorClass::ArtifactUnavailable => "artifact-unavailable",
-            ErrorClass::Oracle => "oracle",
-            ErrorClass::Input => "input",
-            ErrorClass::NoEvidence => "no-evidence",
-            ErrorClass::Scope => "scope",
-            ErrorClass::NotApplicable => "not-applicable",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }

@@ -17,11 +17,14 @@ mod verdict;
 
 pub use check::{Check, CheckMeta, Scope};
 pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
-pub use error::{CheckError, ErrorClass};
+pub use error::CheckError;
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};
 pub use thresholds::{SuiteThresholds, TableError, ThresholdTable, Thresholds, normalize_as};
+/// The outcome's vocabulary, for checks that write typed details.
+pub use tmgt_outcome as outcome;
+pub use tmgt_outcome::{Details, ErrorClass};
 pub use verdict::{Evidence, Status, Verdict, first_few};
 
 #[doc(hidden)]

@@ -1,4 +1,5 @@
 use serde::Serialize;
+use tmgt_outcome::Details;
 
 /// The outcome of a check that ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,8 +45,8 @@ pub struct Verdict {
     pub status: Status,
     pub message: String,
     pub evidence: Evidence,
-    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
-    pub details: serde_json::Value,
+    #[serde(skip_serializing_if = "Details::is_none")]
+    pub details: Details,
 }
 
 impl Verdict {
@@ -68,9 +69,14 @@ impl Verdict {
         Verdict::new(status, evidence, message)
     }
 
-    pub fn with_details(mut self, details: serde_json::Value) -> Verdict {
+    pub fn with_details(mut self, details: Details) -> Verdict {
         self.details = details;
         self
+    }
+
+    /// The check's own facts (a JSON object), for people reading the report.
+    pub fn with_facts(self, facts: serde_json::Value) -> Verdict {
+        self.with_details(Details::facts(facts))
     }
 
     fn new(status: Status, evidence: Evidence, message: impl Into<String>) -> Verdict {
@@ -78,7 +84,7 @@ impl Verdict {
             status,
             message: message.into(),
             evidence,
-            details: serde_json::Value::Null,
+            details: Details::None,
         }
     }
 }

@@ -116,7 +116,7 @@ impl Report {
                     r.verdict,
                     ReportVerdict::Fail | ReportVerdict::Error | ReportVerdict::Xfail
                 )
-                && crate::details::artifact(&r.details) == Some(artifact)
+                && r.details.artifact_name() == Some(artifact)
         })
     }
 }
@@ -139,13 +139,13 @@ mod tests {
 
     fn upstream(id: &str, artifact: &str, verdict: ReportVerdict) -> ResultRecord {
         let mut r = record(id, PREPARE_SUITE, verdict);
-        r.details = json!({ "artifact": artifact });
+        r.details = tmgt_outcome::Details::artifact(artifact);
         r
     }
 
     fn blocked(id: &str, artifact: &str) -> ResultRecord {
         let mut r = record(id, "token", ReportVerdict::Error);
-        r.error_class = Some("artifact-unavailable".into());
+        r.error_class = Some(tmgt_outcome::ErrorClass::ArtifactUnavailable);
         r.blocked_by = Some(artifact.into());
         r.message = format!("artifact {artifact} unavailable: apr import exited 1");
         r

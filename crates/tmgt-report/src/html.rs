@@ -9,7 +9,6 @@
 //! (click a cell or a total) and, once it ran, sets `data-tmgt-ready` on `<html>` to the
 //! number of matrix cells it wired up, which the headless-browser test reads.
 
-use crate::details::TokenDetails;
 use crate::group::{Blocked, blocker, caused_by, group_of, is_blocked};
 use crate::matrix::Matrix;
 use crate::schema::{Report, ReportVerdict, ResultRecord};
@@ -346,7 +345,7 @@ fn result(out: &mut String, report: &Report, r: &ResultRecord, index: usize, cel
         let _ = writeln!(
             out,
             "<dt>error class</dt><dd><code>{}</code></dd>",
-            html(class)
+            html(class.as_str())
         );
     }
     let _ = writeln!(
@@ -407,24 +406,20 @@ fn result(out: &mut String, report: &Report, r: &ResultRecord, index: usize, cel
 
 /// The oracle's and the runtime's token streams, aligned by step.
 fn tokens(out: &mut String, r: &ResultRecord) {
-    let d = TokenDetails::of(&r.details);
-    let (Some(apr), Some(oracle)) = (d.runtime_tokens(&r.details), d.oracle.clone()) else {
+    let Some(d) = r.details.tokens() else {
         return;
     };
-    let runtime = d
-        .runtime
-        .clone()
-        .or(d.tokens_key.clone())
-        .unwrap_or_default();
-    let first = d.first_divergence().map(|x| x as usize).or_else(|| {
+    let (oracle, apr, runtime) = (&d.oracle, &d.tokens, d.runtime.as_str());
+    let first = d.first_divergence().or_else(|| {
         let common = oracle.len().min(apr.len());
         (0..common)
             .find(|&i| oracle[i] != apr[i])
             .or((oracle.len() != apr.len()).then_some(common))
     });
-    let window = d.window.clone().unwrap_or_default();
-    let start = window.start as usize;
-    let margins = window.margins;
+    let (start, margins) = d
+        .window
+        .as_ref()
+        .map_or((0, &[][..]), |w| (w.start, w.margins.as_slice()));
     let margin_at = |i: usize| {
         i.checked_sub(start)
             .and_then(|k| margins.get(k).copied().flatten())
@@ -441,7 +436,7 @@ fn tokens(out: &mut String, r: &ResultRecord) {
     for i in 0..len {
         token_cell(out, oracle.get(i), apr.get(i), i, first);
     }
-    let _ = write!(out, "</tr>\n<tr class=\"apr\"><th>{}</th>", html(&runtime));
+    let _ = write!(out, "</tr>\n<tr class=\"apr\"><th>{}</th>", html(runtime));
     for i in 0..len {
         token_cell(out, apr.get(i), oracle.get(i), i, first);
     }
@@ -470,25 +465,22 @@ fn tokens(out: &mut String, r: &ResultRecord) {
     let summary = match first {
         None => format!("all {} tokens equal", oracle.len()),
         Some(at) => {
-            let kind = d
-                .classification
-                .as_ref()
-                .map_or("divergence", |c| c.kind.as_str());
+            let kind = d.classification.as_ref().map_or("divergence", |c| c.name());
             let margin = margin_at(at)
                 .map_or_else(String::new, |m| format!("; oracle margin {m:.3} logits"));
             format!(
                 "first divergence at step {at} ({kind}): oracle {}, {runtime} {}{margin}; steps after it are consequences",
-                oracle.get(at).map_or("(ended)".into(), u64::to_string),
-                apr.get(at).map_or("(ended)".into(), u64::to_string),
+                oracle.get(at).map_or("(ended)".into(), u32::to_string),
+                apr.get(at).map_or("(ended)".into(), u32::to_string),
             )
         }
     };
     let _ = writeln!(out, "<p class=\"divergence\">{}</p>", html(&summary));
-    if let Some(text) = d.runtime_text(&r.details) {
+    if let Some(text) = &d.text {
         let _ = writeln!(
             out,
             "<p>{} text:</p><pre>{}</pre>",
-            html(&runtime),
+            html(runtime),
             html(text)
         );
     }
@@ -496,8 +488,8 @@ fn tokens(out: &mut String, r: &ResultRecord) {
 
 fn token_cell(
     out: &mut String,
-    this: Option<&u64>,
-    other: Option<&u64>,
+    this: Option<&u32>,
+    other: Option<&u32>,
     i: usize,
     first: Option<usize>,
 ) {

@@ -9,6 +9,7 @@ use crate::text::{first_line, shell_quote};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tmgt_outcome::ErrorClass;
 
 pub fn render(report: &Report) -> Result<String, String> {
     let mut junit = quick_junit::Report::new("tmgt");
@@ -63,7 +64,7 @@ fn test_case(report: &Report, r: &ResultRecord, groups: &[Blocked<'_>]) -> TestC
         }
         ReportVerdict::Error => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_type(r.error_class.as_deref().unwrap_or("error"))
+            s.set_type(r.error_class.map_or("error", ErrorClass::as_str))
                 .set_message(error_message(r, groups))
                 .set_description(description(report, r, groups));
             s

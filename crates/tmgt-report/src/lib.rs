@@ -6,7 +6,6 @@
 //! `summary.md` for a CI job summary, `report.html` for a person, `ticket.md` for upstream
 //! bug reports.
 
-pub mod details;
 pub mod diff;
 pub mod group;
 pub mod html;

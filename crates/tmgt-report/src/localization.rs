@@ -2,10 +2,9 @@
 //! in forward order, its error on a log scale, the noise tolerance as a dashed line and the
 //! first departing stage marked and named.
 
-use crate::details::Localization;
 use crate::text::html;
-use serde_json::Value;
 use std::fmt::Write as _;
+use tmgt_outcome::Details;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 160.0;
@@ -21,10 +20,10 @@ struct Point<'a> {
     departs: bool,
 }
 
-/// The chart of a result whose details carry a `localization`, else `None`.
+/// The chart of a result whose details are a localization, else `None`.
 #[must_use]
-pub fn chart(details: &Value) -> Option<String> {
-    let loc = Localization::of(details)?;
+pub fn chart(details: &Details) -> Option<String> {
+    let loc = details.localization()?;
     let tolerance = loc.tolerance;
     let points: Vec<Point<'_>> = loc
         .stages
@@ -116,17 +115,42 @@ pub fn chart(details: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tmgt_outcome::{Localization, StageRow};
 
-    fn details(first: Option<&str>) -> Value {
-        json!({"localization": {
-            "tolerance": 1e-3,
-            "first_departure": first,
-            "stages": [
-                {"key": "layer-0/embedding", "worst": 1e-8, "departs": false},
-                {"key": "layer-0/qkv_matmul", "worst": 3e-7, "departs": false},
-                {"key": "layer-0/q_post_rope", "worst": null, "departs": true},
-            ]
-        }})
+    fn stage(key: &str, worst: Option<f64>, departs: bool) -> StageRow {
+        StageRow {
+            key: key.into(),
+            layer: Some(0),
+            stage: key.rsplit('/').next().unwrap_or(key).into(),
+            rel_l2: worst,
+            max_abs: worst,
+            cosine: Some(1.0),
+            norm_rel: worst,
+            worst,
+            elements: 64,
+            non_finite: worst.is_none(),
+            departs,
+            head_order: None,
+            apr_values: None,
+            hf_values: None,
+        }
+    }
+
+    fn details(first: Option<&str>) -> Details {
+        Details::Localization(Localization {
+            prompt: "hi".into(),
+            ids: vec![1, 2],
+            hf_ids: vec![1, 2],
+            tolerance: 1e-3,
+            first_departure: first.map(str::to_string),
+            diverged_prompts: Vec::new(),
+            missing: Vec::new(),
+            stages: vec![
+                stage("layer-0/embedding", Some(1e-8), false),
+                stage("layer-0/qkv_matmul", Some(3e-7), false),
+                stage("layer-0/q_post_rope", None, true),
+            ],
+        })
     }
 
     #[test]
@@ -141,7 +165,7 @@ mod tests {
 
     #[test]
     fn results_without_a_localization_have_no_chart() {
-        assert!(chart(&json!({"apr": [1, 2]})).is_none());
-        assert!(chart(&Value::Null).is_none());
+        assert!(chart(&Details::facts(json!({"apr": [1, 2]}))).is_none());
+        assert!(chart(&Details::None).is_none());
     }
 }

@@ -1,15 +1,18 @@
 use apr_client::shell_quote;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use tmgt_outcome::{Details, ErrorClass};
 
 /// Bumped when a field changes meaning or disappears; added fields keep the version. Version 2
 /// dropped the copies of each call's command, exit code and duration from the results' `invocations`:
-/// a result names its calls by id into the report's one `invocations` table.
-pub const SCHEMA: &str = "tmgt-report/2";
+/// a result names its calls by id into the report's one `invocations` table. Version 3 tags
+/// each result's `details` with its `kind` (`tokens`, `localization`, `artifact`, `facts`).
+pub const SCHEMA: &str = "tmgt-report/3";
 
-/// The schemas this tmgt reads: a version-1 report reads as version 2 whose calls say nothing
-/// of their files (tickets then show no artifact makers).
-pub const READS: [&str; 2] = ["tmgt-report/1", SCHEMA];
+/// The schemas this tmgt reads: a version-1 report's calls say nothing of their files (tickets
+/// then show no artifact makers), and the untagged details of versions 1 and 2 read as facts
+/// (no token tables or charts).
+pub const READS: [&str; 3] = ["tmgt-report/1", "tmgt-report/2", SCHEMA];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -230,7 +233,7 @@ pub struct ResultRecord {
     pub message: String,
     /// Harness error class (`timeout`, `panic`, `artifact-unavailable`, ...), errors only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_class: Option<String>,
+    pub error_class: Option<ErrorClass>,
     /// The artifact (`model/kind`, e.g. `tiny-llama/apr-int8`) whose preparation failed
     /// upstream and left this result unable to run (`artifact-unavailable` errors only): the
     /// reporters group such results under that one cause.
@@ -243,8 +246,8 @@ pub struct ResultRecord {
     /// The `tmgt run --filter` expression that reruns only this result.
     pub rerun_filter: String,
     /// Structured specifics: divergence windows, token streams, per-tensor numbers.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub details: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Details::is_none")]
+    pub details: Details,
     /// The known-issues ledger entry that matched this result (verdicts `xfail`, `xpass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_issue: Option<KnownIssueRef>,

@@ -12,7 +12,6 @@
 //! `prepare` failure that blocked them counts them, and without one in the run they make one
 //! section per artifact.
 
-use crate::details::TokenDetails;
 use crate::group::{Blocked, blocker, caused_by, could_not_run, group_of};
 use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
@@ -34,7 +33,7 @@ pub struct Fingerprint {
     pub quant: Option<String>,
     /// `fail`, or the harness error class.
     pub class: String,
-    pub first_divergence: Option<u64>,
+    pub first_divergence: Option<usize>,
 }
 
 impl Fingerprint {
@@ -45,7 +44,7 @@ impl Fingerprint {
             model: r.model.clone(),
             quant: r.quant.clone(),
             class: match (r.verdict, &r.error_class) {
-                (ReportVerdict::Error | ReportVerdict::Xfail, Some(class)) => class.clone(),
+                (ReportVerdict::Error | ReportVerdict::Xfail, Some(class)) => class.to_string(),
                 (ReportVerdict::Error, None) => "error".into(),
                 (ReportVerdict::Xfail, None) => "fail".into(),
                 (v, _) => v.as_str().to_string(),
@@ -70,8 +69,8 @@ impl std::fmt::Display for Fingerprint {
 }
 
 /// Where a token check's sequences first part.
-pub fn first_divergence(r: &ResultRecord) -> Option<u64> {
-    TokenDetails::of(&r.details).first_divergence()
+pub fn first_divergence(r: &ResultRecord) -> Option<usize> {
+    r.details.tokens()?.first_divergence()
 }
 
 /// One distinct failure and the results that show it, in report order.
@@ -241,7 +240,6 @@ fn section(
         first.verdict,
         first
             .error_class
-            .as_deref()
             .map(|c| format!(" (`{c}`)"))
             .unwrap_or_default(),
         md_code(&fp.to_string())
@@ -378,7 +376,7 @@ fn localization_of<'a>(report: &'a Report, r: &ResultRecord) -> Option<&'a Resul
         l.suite == LOCALIZE_SUITE
             && l.model.is_some()
             && l.model == r.model
-            && l.details.get("localization").is_some()
+            && l.details.localization().is_some()
     })
 }
 
@@ -423,7 +421,9 @@ fn quote(message: &str) -> String {
 
 /// The divergence window of a token check, with the oracle's top-1/top-2 margins.
 fn window(s: &mut String, r: &ResultRecord) {
-    let details = TokenDetails::of(&r.details);
+    let Some(details) = r.details.tokens() else {
+        return;
+    };
     let Some(w) = &details.window else {
         return;
     };
@@ -432,20 +432,20 @@ fn window(s: &mut String, r: &ResultRecord) {
     let kind = details
         .classification
         .as_ref()
-        .map_or("divergence", |c| c.kind.as_str());
+        .map_or("divergence", |c| c.name());
     let _ = writeln!(
         s,
         "Divergence window ({kind}; margin = the oracle's top-1 minus top-2 logit, small means a near tie):\n"
     );
-    let runtime = details.runtime.as_deref().unwrap_or("apr");
+    let runtime = &details.runtime;
     let _ = writeln!(
         s,
         "| step | oracle | {runtime} | oracle margin | |\n|---:|---:|---:|---:|---|"
     );
     let len = expected.len().max(actual.len());
     for i in 0..len {
-        let step = start + i as u64;
-        let cell = |v: Option<&u64>| v.map_or_else(|| "—".to_string(), u64::to_string);
+        let step = start + i;
+        let cell = |v: Option<&u32>| v.map_or_else(|| "—".to_string(), u32::to_string);
         let margin = w
             .margins
             .get(i)

@@ -210,14 +210,20 @@ fn a_localization_reaches_the_model_s_f32_tickets_and_is_drawn_in_the_page() {
     loc.message = "layer 0 `q_post_rope` departs from HF (rel. L2 4.1e-1, cosine 0.9100) while \
                    layer 0 `qkv_matmul` agrees to 3.0e-7"
         .into();
-    loc.details = serde_json::json!({"localization": {
+    loc.details = serde_json::from_value(serde_json::json!({
+        "kind": "localization",
+        "prompt": "def add(a, b):", "ids": [1, 2], "hf_ids": [1, 2],
         "tolerance": 1e-3,
         "first_departure": "layer-0/q_post_rope",
+        "diverged_prompts": ["code"], "missing": [],
         "stages": [
-            {"key": "layer-0/qkv_matmul", "worst": 3e-7, "departs": false},
-            {"key": "layer-0/q_post_rope", "worst": 0.41, "departs": true},
+            {"key": "layer-0/qkv_matmul", "layer": 0, "stage": "qkv_matmul", "worst": 3e-7,
+             "elements": 64, "non_finite": false, "departs": false},
+            {"key": "layer-0/q_post_rope", "layer": 0, "stage": "q_post_rope", "worst": 0.41,
+             "elements": 64, "non_finite": false, "departs": true},
         ]
-    }});
+    }))
+    .unwrap();
     r.results.push(loc);
     let md = ticket::render(&r);
     let localized: Vec<&str> = md

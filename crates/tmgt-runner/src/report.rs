@@ -62,13 +62,13 @@ pub fn record(
         } => (
             ReportVerdict::Error,
             message,
-            Some(class.as_str().to_string()),
+            Some(class),
             blocked_by,
             EvidenceRecord {
                 count: 0,
                 unit: "items".into(),
             },
-            serde_json::Value::Null,
+            tmgt_check::Details::None,
         ),
     };
     ResultRecord {

@@ -172,7 +172,7 @@ pub fn judge_calls(
         Evidence::new(clauses, "clauses"),
         message,
     )
-    .with_details(json!({ "calls": rows, "not_judged": missing })))
+    .with_facts(json!({ "calls": rows, "not_judged": missing })))
 }
 
 /// One call in a few words: its exit and verdicts, or that it printed no document.

@@ -209,7 +209,7 @@ pub(crate) fn check_family(
         Evidence::new(cases.len(), "cases"),
         message,
     )
-    .with_details(json!({
+    .with_facts(json!({
         "artifact": artifact, "corruptions": corruptions_json, "cases": cases,
     })))
 }

@@ -6,6 +6,7 @@
 pub mod browser;
 
 use serde_json::json;
+use tmgt_outcome::ErrorClass;
 use tmgt_report::{
     AprInfo, CallInput, CallOutput, CallRecord, EvidenceRecord, Ledger, Report, ReportVerdict,
     ResultRecord, SCHEMA, Summary, UsedInvocation,
@@ -141,7 +142,7 @@ fn result(
         prompt: prompt.map(Into::into),
         verdict,
         message: message.into(),
-        error_class: (verdict == ReportVerdict::Error).then(|| "artifact-unavailable".into()),
+        error_class: (verdict == ReportVerdict::Error).then_some(ErrorClass::ArtifactUnavailable),
         blocked_by: None,
         evidence: EvidenceRecord {
             count: if verdict == ReportVerdict::Error {
@@ -154,7 +155,7 @@ fn result(
         duration_ms: 120,
         invocations: calls,
         rerun_filter: filter,
-        details,
+        details: serde_json::from_value(details).expect("details of a known kind"),
         known_issue: None,
     }
 }
@@ -184,11 +185,11 @@ fn diverging(oracle: &[u32], apr: &[u32], at: usize, kind: &str, margin: f64) ->
             "actual": &apr[start..end.min(apr.len())],
             "margins": margins
         },
+        "kind": "tokens",
         "oracle": oracle,
         "runtime": "apr",
-        "tokens_key": "apr",
-        "apr": apr,
-        "apr_text": "def add(a, b):\n    return a - b <|end|>"
+        "tokens": apr,
+        "text": "def add(a, b):\n    return a - b <|end|>"
     })
 }
 
@@ -246,8 +247,9 @@ pub fn raw_report() -> Report {
     qwen4[2] = 77;
     qwen4[3] = 78;
     let exact = json!({
+        "kind": "tokens",
         "comparison": { "expected_len": 12, "actual_len": 12, "mismatches": 0, "first_divergence": null },
-        "oracle": oracle, "runtime": "apr", "tokens_key": "apr", "apr": oracle
+        "oracle": oracle, "runtime": "apr", "tokens": oracle
     });
     let v = ReportVerdict::Pass;
     let results = vec![
@@ -509,7 +511,7 @@ pub fn blocked_report() -> Report {
         vec![],
         serde_json::Value::Null,
     );
-    unrelated.error_class = Some("timeout".into());
+    unrelated.error_class = Some(ErrorClass::Timeout);
     let results = vec![
         result(
             "PRE001",
@@ -521,7 +523,7 @@ pub fn blocked_report() -> Report {
             ReportVerdict::Pass,
             "apr-f32: m-apr-f32.apr (4096 bytes)",
             vec![],
-            json!({ "artifact": "m/apr-f32" }),
+            json!({ "kind": "artifact", "artifact": "m/apr-f32" }),
         ),
         blocked(
             "TOK001",
@@ -540,7 +542,7 @@ pub fn blocked_report() -> Report {
             ReportVerdict::Fail,
             "`apr import` exited 1 (call #1): error: unsupported tensor dtype BF16",
             vec![used(&import, false)],
-            json!({ "artifact": BLOCKED_ARTIFACT }),
+            json!({ "kind": "artifact", "artifact": BLOCKED_ARTIFACT }),
         ),
         blocked(
             "TOK001",

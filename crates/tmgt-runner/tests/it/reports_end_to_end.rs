@@ -129,22 +129,24 @@ fn a_real_run_writes_every_report_and_they_validate_and_render() {
     let token_checks = report
         .results
         .iter()
-        .filter(|r| r.details["tokens_key"].is_string())
+        .filter(|r| r.details.tokens().is_some())
         .count();
-    // Every result that holds the oracle's tokens and a runtime's names the runtime's key.
-    let unnamed: Vec<&str> = report
+    // Every token check of the token, runtime, prompt and llama.cpp suites writes its streams
+    // as a token judgement.
+    let untyped: Vec<&str> = report
         .results
         .iter()
         .filter(|r| {
-            r.details["oracle"].is_array()
-                && (r.details["apr"].is_array() || r.details["llamacpp"].is_array())
-                && !r.details["tokens_key"].is_string()
+            ["token", "runtime"].contains(&r.suite.as_str())
+                && r.verdict != ReportVerdict::Error
+                && r.verdict != ReportVerdict::Skip
+                && r.details.tokens().is_none()
         })
         .map(|r| r.id.as_str())
         .collect();
     assert!(
-        unnamed.is_empty(),
-        "token streams without a tokens_key: {unnamed:?}"
+        untyped.is_empty(),
+        "token checks without a token judgement: {untyped:?}"
     );
     assert_eq!(
         browser::count(&rendered.dom, "<table class=\"stream\">"),

@@ -26,7 +26,8 @@ fn run(dir: &Path, args: &[&str]) -> Vec<Value> {
 }
 
 fn localization(r: &Value) -> &Value {
-    &r["details"]["localization"]
+    assert_eq!(r["details"]["kind"], "localization", "{r}");
+    &r["details"]
 }
 
 fn message(r: &Value) -> &str {
