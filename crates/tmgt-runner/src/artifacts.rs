@@ -38,11 +38,75 @@ struct Unprepared {
     call: Option<usize>,
 }
 
-impl From<String> for Unprepared {
-    fn from(reason: String) -> Unprepared {
-        Unprepared { reason, call: None }
+impl From<PrepareError> for Unprepared {
+    fn from(e: PrepareError) -> Unprepared {
+        Unprepared {
+            reason: e.to_string(),
+            call: None,
+        }
     }
 }
+
+/// Why tmgt itself could not make or find an artifact (apr's own failures are told with its
+/// call instead). File errors keep the system's words, so a memoized failure can be cloned.
+#[derive(Debug, Clone, thiserror::Error)]
+enum PrepareError {
+    #[error("{} has no folder", .0.display())]
+    NoFolder(PathBuf),
+    #[error("cannot create {}: {reason}", path.display())]
+    Create { path: PathBuf, reason: String },
+    #[error("cannot list {}: {reason}", path.display())]
+    List { path: PathBuf, reason: String },
+    #[error("cannot read {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error("cannot move {} into place: {reason}", path.display())]
+    Move { path: PathBuf, reason: String },
+    #[error("llama.cpp's native GGUFs are not made by apr (see Artifacts::native)")]
+    NotAprArtifact,
+    #[error("F32 is converted, not quantized")]
+    NotQuantized,
+    #[error("{0}")]
+    Quantize(String),
+    #[error("{0}")]
+    Invocation(String),
+    #[error(
+        "hub model hf://{id} is not available locally; download it (for example with \
+         `huggingface-cli download {id} --local-dir models/{model}`) and set its `source` to that folder"
+    )]
+    HubNotLocal { id: String, model: String },
+    #[error("{} (remembered from an earlier run; delete {} to retry)", reason.trim(), refused.display())]
+    Remembered { reason: String, refused: PathBuf },
+    #[error("no native GGUF for hub model {model}: download it and convert it with {NATIVE_HELP}")]
+    NativeForHub { model: String },
+    #[error("cannot read {}: {reason}; {NATIVE_HELP}", path.display())]
+    NativeMissing { path: PathBuf, reason: String },
+    #[error("{} is not a native provenance: {reason}", path.display())]
+    NotProvenance { path: PathBuf, reason: String },
+    #[error("{} has sha256 {sha}, its provenance records {recorded}", file.display())]
+    NativeChanged {
+        file: PathBuf,
+        sha: String,
+        recorded: String,
+    },
+    #[error("{} lists no model files", .0.display())]
+    NoModelFiles(PathBuf),
+    #[error(
+        "{} was converted from another {name} than {} holds (sha256 {expected} there, {actual} now): the model was regenerated; rerun {NATIVE_HELP}",
+        file.display(),
+        source_dir.display()
+    )]
+    ConvertedFromOther {
+        file: PathBuf,
+        name: String,
+        source_dir: PathBuf,
+        expected: String,
+        actual: String,
+    },
+}
+
+/// How a native F32 GGUF is made, for the messages that find it missing or stale.
+const NATIVE_HELP: &str =
+    "tools/fixtures/make-native-gguf.py makes it (see tools/fixtures/README.md)";
 
 impl Unprepared {
     /// An artifact this one is made from was unavailable: the same call failed both.
@@ -70,7 +134,7 @@ impl Unprepared {
 pub struct Artifacts {
     dir: PathBuf,
     made: Memo<(String, ArtifactKind), Result<Prepared, Unprepared>>,
-    source_keys: Memo<String, Result<String, String>>,
+    source_keys: Memo<String, Result<String, PrepareError>>,
     /// This process's partial folders, removed (when empty) once the artifacts go away: a
     /// folder removed as soon as one conversion ends could vanish under another's.
     partial_folders: Mutex<BTreeSet<PathBuf>>,
@@ -102,13 +166,12 @@ impl Artifacts {
     /// beside it, under the final file name. apr records the output's file stem in the
     /// model's metadata (`general.name`), so a temporary file *name* would leak into the
     /// artifact and make the bytes of every conversion differ.
-    fn partial_path(&self, final_path: &Path) -> Result<PathBuf, String> {
+    fn partial_path(&self, final_path: &Path) -> Result<PathBuf, PrepareError> {
         let (Some(folder), Some(name)) = (final_path.parent(), final_path.file_name()) else {
-            return Err(format!("{} has no folder", final_path.display()));
+            return Err(PrepareError::NoFolder(final_path.to_path_buf()));
         };
         let partial_folder = folder.join(format!(".partial-{}", std::process::id()));
-        std::fs::create_dir_all(&partial_folder)
-            .map_err(|e| format!("cannot create {}: {e}", partial_folder.display()))?;
+        create_dir(&partial_folder)?;
         let partial = partial_folder.join(name);
         let _ = std::fs::remove_file(&partial);
         self.partial_folders
@@ -167,13 +230,7 @@ impl Artifacts {
                     .path,
                 None,
             ),
-            ArtifactKind::Native(_) => {
-                return Err(
-                    "llama.cpp's native GGUFs are not made by apr (see Artifacts::native)"
-                        .to_string()
-                        .into(),
-                );
-            }
+            ArtifactKind::Native(_) => return Err(PrepareError::NotAprArtifact.into()),
         };
         let extension = if kind == ArtifactKind::Gguf {
             "gguf"
@@ -193,15 +250,9 @@ impl Artifacts {
         // apr refused this exact input before: the same apr would refuse it again.
         let refused = final_path.with_extension("refused.txt");
         if let Ok(reason) = std::fs::read_to_string(&refused) {
-            return Err(format!(
-                "{} (remembered from an earlier run; delete {} to retry)",
-                reason.trim(),
-                refused.display()
-            )
-            .into());
+            return Err(PrepareError::Remembered { reason, refused }.into());
         }
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        create_dir(&folder)?;
         let partial = self.partial_path(&final_path)?;
         let invocation = match kind {
             ArtifactKind::Apr(q) => {
@@ -209,9 +260,9 @@ impl Artifacts {
             }
             ArtifactKind::Gguf => Invocation::export_gguf(&input, &partial),
             ArtifactKind::RoundTrip => Invocation::import(&input, &partial, None),
-            ArtifactKind::Native(_) => return Err("not an apr artifact".to_string().into()),
+            ArtifactKind::Native(_) => return Err(PrepareError::NotAprArtifact.into()),
         }
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| PrepareError::Invocation(e.to_string()))?;
         let result = engine.call(&invocation);
         let outcome = match result {
             Ok((captured, UsedCall { id, .. })) => match captured.termination {
@@ -225,10 +276,11 @@ impl Artifacts {
                                 call: Some(id),
                             })
                         }
-                        Err(e) => Err(Unprepared {
-                            reason: format!("cannot move {} into place: {e}", partial.display()),
-                            call: None,
-                        }),
+                        Err(e) => Err(PrepareError::Move {
+                            path: partial.clone(),
+                            reason: e.to_string(),
+                        }
+                        .into()),
                     }
                 }
                 Termination::Exited(0) => Err(Unprepared {
@@ -303,11 +355,11 @@ impl Artifacts {
         f32_path: &Path,
         f32_sha: &str,
         level: NativeGguf,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, PrepareError> {
         let ftype = match level {
             NativeGguf::Q8_0 => llamacpp_runtime::Ftype::Q8_0,
             NativeGguf::Q4_0 => llamacpp_runtime::Ftype::Q4_0,
-            NativeGguf::F32 => return Err("F32 is converted, not quantized".into()),
+            NativeGguf::F32 => return Err(PrepareError::NotQuantized),
         };
         let mut h = Sha256::new();
         h.update(f32_sha.as_bytes());
@@ -324,14 +376,15 @@ impl Artifacts {
                 call: None,
             });
         }
-        std::fs::create_dir_all(&folder)
-            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        create_dir(&folder)?;
         let partial = self.partial_path(&final_path)?;
         let outcome = llamacpp_runtime::quantize(f32_path, &partial, ftype)
-            .map_err(|e| e.to_string())
+            .map_err(|e| PrepareError::Quantize(e.to_string()))
             .and_then(|()| {
-                std::fs::rename(&partial, &final_path)
-                    .map_err(|e| format!("cannot move {} into place: {e}", partial.display()))
+                std::fs::rename(&partial, &final_path).map_err(|e| PrepareError::Move {
+                    path: partial.clone(),
+                    reason: e.to_string(),
+                })
             });
         if outcome.is_err() {
             let _ = std::fs::remove_file(&partial);
@@ -345,14 +398,13 @@ impl Artifacts {
     }
 
     /// The path apr imports from: the model folder, or the hub id for hub models.
-    fn source_input(&self, model: &ModelUnderTest) -> Result<PathBuf, String> {
+    fn source_input(&self, model: &ModelUnderTest) -> Result<PathBuf, PrepareError> {
         match &model.source {
             ModelSource::Local { dir } => Ok(dir.clone()),
-            ModelSource::Hub { id } => Err(format!(
-                "hub model hf://{id} is not available locally; download it (for example with \
-                 `huggingface-cli download {id} --local-dir models/{}`) and set its `source` to that folder",
-                model.name
-            )),
+            ModelSource::Hub { id } => Err(PrepareError::HubNotLocal {
+                id: id.clone(),
+                model: model.name.clone(),
+            }),
         }
     }
 
@@ -363,7 +415,7 @@ impl Artifacts {
         model: &ModelUnderTest,
         kind: ArtifactKind,
         input: &Path,
-    ) -> Result<String, String> {
+    ) -> Result<String, PrepareError> {
         let (source, _) = self
             .source_keys
             .get_or_init(model.name.clone(), || hash_source(input, model));
@@ -378,21 +430,26 @@ impl Artifacts {
 }
 
 /// Content hash of a model folder: every file's name and bytes, in name order.
-fn hash_source(input: &Path, model: &ModelUnderTest) -> Result<String, String> {
+fn hash_source(input: &Path, model: &ModelUnderTest) -> Result<String, PrepareError> {
     let dir = match &model.source {
         ModelSource::Local { dir } => dir.as_path(),
         ModelSource::Hub { .. } => input,
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .map_err(|e| PrepareError::List {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
     files.sort();
     let mut h = Sha256::new();
     for file in files {
-        let digest = tmgt_oracle::sha256_file(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let digest = tmgt_oracle::sha256_file(&file).map_err(|e| PrepareError::Read {
+            path: file.clone(),
+            reason: e.to_string(),
+        })?;
         h.update(file.file_name().unwrap_or_default().as_encoded_bytes());
         h.update(digest.as_bytes());
     }
@@ -410,52 +467,66 @@ struct NativeProvenance {
 
 /// The committed native F32 GGUF of `model` and its sha256, refused when it was converted
 /// from other model files than the ones configured (the fixture was regenerated since).
-fn native_f32(native_root: &Path, model: &ModelUnderTest) -> Result<(PathBuf, String), String> {
+fn native_f32(
+    native_root: &Path,
+    model: &ModelUnderTest,
+) -> Result<(PathBuf, String), PrepareError> {
     let dir = native_root.join(&model.name);
-    let help = "tools/fixtures/make-native-gguf.py makes it (see tools/fixtures/README.md)";
     let Some(source) = model.local_dir() else {
-        return Err(format!(
-            "no native GGUF for hub model {}: download it and convert it with {help}",
-            model.name
-        ));
+        return Err(PrepareError::NativeForHub {
+            model: model.name.clone(),
+        });
     };
     let provenance_path = dir.join("provenance.json");
-    let text = std::fs::read_to_string(&provenance_path)
-        .map_err(|e| format!("cannot read {}: {e}; {help}", provenance_path.display()))?;
-    let provenance: NativeProvenance = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{} is not a native provenance: {e}",
-            provenance_path.display()
-        )
-    })?;
+    let text =
+        std::fs::read_to_string(&provenance_path).map_err(|e| PrepareError::NativeMissing {
+            path: provenance_path.clone(),
+            reason: e.to_string(),
+        })?;
+    let provenance: NativeProvenance =
+        serde_json::from_str(&text).map_err(|e| PrepareError::NotProvenance {
+            path: provenance_path.clone(),
+            reason: e.to_string(),
+        })?;
     let file = dir.join(&provenance.file);
-    let sha = tmgt_oracle::sha256_file(&file)
-        .map_err(|e| format!("cannot read {}: {e}; {help}", file.display()))?;
+    let sha = tmgt_oracle::sha256_file(&file).map_err(|e| PrepareError::NativeMissing {
+        path: file.clone(),
+        reason: e.to_string(),
+    })?;
     if sha != provenance.file_sha256 {
-        return Err(format!(
-            "{} has sha256 {sha}, its provenance records {}",
-            file.display(),
-            provenance.file_sha256
-        ));
+        return Err(PrepareError::NativeChanged {
+            file,
+            sha,
+            recorded: provenance.file_sha256,
+        });
     }
     if provenance.model_files.is_empty() {
-        return Err(format!(
-            "{} lists no model files",
-            provenance_path.display()
-        ));
+        return Err(PrepareError::NoModelFiles(provenance_path));
     }
     for (name, expected) in &provenance.model_files {
-        let actual = tmgt_oracle::sha256_file(&source.join(name))
-            .map_err(|e| format!("cannot read {}: {e}", source.join(name).display()))?;
+        let path = source.join(name);
+        let actual = tmgt_oracle::sha256_file(&path).map_err(|e| PrepareError::Read {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         if &actual != expected {
-            return Err(format!(
-                "{} was converted from another {name} than {} holds (sha256 {expected} there, {actual} now): the model was regenerated; rerun {help}",
-                file.display(),
-                source.display()
-            ));
+            return Err(PrepareError::ConvertedFromOther {
+                file,
+                name: name.clone(),
+                source_dir: source.to_path_buf(),
+                expected: expected.clone(),
+                actual,
+            });
         }
     }
     Ok((file, sha))
+}
+
+fn create_dir(path: &Path) -> Result<(), PrepareError> {
+    std::fs::create_dir_all(path).map_err(|e| PrepareError::Create {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// A model given as a ready-made file stands in for the artifact of its own format and level:
