@@ -18,7 +18,7 @@ use crate::schema::{
     KnownIssueRef, KnownIssueStatus, Report, ReportVerdict, ResultRecord, Summary,
 };
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tmgt_select::Selector;
 
 /// The `link` of a known failure not reported upstream yet.
@@ -56,19 +56,52 @@ struct RawEntry {
     verdict: Option<String>,
 }
 
+/// Why a ledger cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {problems}", path.display())]
+    In { path: PathBuf, problems: Problems },
+    #[error(transparent)]
+    Invalid(#[from] Problems),
+}
+
+/// What is wrong with a ledger's text: its TOML, or each entry's problem, one a line.
+#[derive(Debug, thiserror::Error)]
+pub enum Problems {
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("{}", .0.join("\n"))]
+    Entries(Vec<String>),
+}
+
 impl Ledger {
     /// Reads the ledger at `path`; a missing file is an empty ledger.
-    pub fn load(path: &Path) -> Result<Ledger, String> {
+    pub fn load(path: &Path) -> Result<Ledger, LedgerError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Ledger::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => Ledger::parse_text(&text).map_err(|problems| LedgerError::In {
+                path: path.to_path_buf(),
+                problems,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => Err(LedgerError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
     /// Parses a ledger; every entry's problem is reported, not only the first.
-    pub fn parse(text: &str) -> Result<Ledger, String> {
-        let raw: RawLedger = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Ledger, LedgerError> {
+        Ok(Ledger::parse_text(text)?)
+    }
+
+    fn parse_text(text: &str) -> Result<Ledger, Problems> {
+        let raw: RawLedger = toml::from_str(text)?;
         let mut entries = Vec::new();
         let mut problems = Vec::new();
         for (i, e) in raw.issue.into_iter().enumerate() {
@@ -118,7 +151,7 @@ impl Ledger {
         if problems.is_empty() {
             Ok(Ledger { entries })
         } else {
-            Err(problems.join("\n"))
+            Err(Problems::Entries(problems))
         }
     }
 
@@ -296,12 +329,15 @@ mod tests {
             verdict = "maybe"
             "#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not a selector key"), "{err}");
         assert!(err.contains("`link` is empty"), "{err}");
         assert!(err.contains("use \"fail\" or \"error\""), "{err}");
         assert!(Ledger::parse("[[issue]]\nselect = \"x\"\n").is_err());
-        let not_a_url = Ledger::parse("[[issue]]\nselect='x'\nlink='#12'\nreason='r'").unwrap_err();
+        let not_a_url = Ledger::parse("[[issue]]\nselect='x'\nlink='#12'\nreason='r'")
+            .unwrap_err()
+            .to_string();
         assert!(
             not_a_url.contains("the upstream issue's URL, or \"unfiled\""),
             "{not_a_url}"

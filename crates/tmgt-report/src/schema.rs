@@ -14,6 +14,15 @@ pub const SCHEMA: &str = "tmgt-report/3";
 /// (no token tables or charts).
 pub const READS: [&str; 3] = ["tmgt-report/1", "tmgt-report/2", SCHEMA];
 
+/// Why bytes are not a report this tmgt reads.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("not a tmgt report: {0}")]
+    NotAReport(#[from] serde_json::Error),
+    #[error("report schema `{found}`, this tmgt reads `{}`", READS.join("`, `"))]
+    Schema { found: String },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
@@ -546,15 +555,12 @@ impl Report {
     }
 
     /// Reads a report, refusing one of another schema.
-    pub fn from_json(bytes: &[u8]) -> Result<Report, String> {
-        let report: Report =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a tmgt report: {e}"))?;
+    pub fn from_json(bytes: &[u8]) -> Result<Report, ReadError> {
+        let report: Report = serde_json::from_slice(bytes)?;
         if !READS.contains(&report.schema.as_str()) {
-            return Err(format!(
-                "report schema `{}`, this tmgt reads `{}`",
-                report.schema,
-                READS.join("`, `")
-            ));
+            return Err(ReadError::Schema {
+                found: report.schema,
+            });
         }
         Ok(report)
     }

@@ -133,9 +133,9 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Report)>, MergeError> {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-            let report = Report::from_json(&bytes).map_err(|reason| MergeError::Unreadable {
+            let report = Report::from_json(&bytes).map_err(|e| MergeError::Unreadable {
                 path: path.clone(),
-                reason,
+                reason: e.to_string(),
             })?;
             Ok((path.clone(), report))
         })
