@@ -374,14 +374,98 @@ impl Cx {
         let items = self.arr(node, key);
         self.values(&items)
     }
+}
 
-    /// An optional array of scalars.
-    pub fn opt_vec<T: FromJson>(&mut self, node: &Node<'_>, key: &str) -> Option<Vec<T>> {
-        if !node.has(key) {
-            return None;
+/// A JSON object read into a typed model: every expected field is read by its own rules and
+/// its problems are recorded in `cx`. Implemented by `doc_struct!` (or by hand).
+pub(crate) trait FromDoc: Sized {
+    fn read(cx: &mut Cx, n: &Node<'_>) -> Self;
+}
+
+/// How a field of this type is read from its parent: scalars and enums are required,
+/// `Option<T>` is optional, `Vec<T>` is a required array.
+pub(crate) trait ReadField: Sized {
+    fn read_field(cx: &mut Cx, n: &Node<'_>, key: &str) -> Self;
+}
+
+/// How `Option<Self>` is read: absent (or null) is `None` without a problem.
+pub(crate) trait OptField: Sized {
+    fn read_opt(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<Self>;
+}
+
+/// How the items of an array of `Self` are read.
+pub(crate) trait Element: Sized {
+    fn read_items(cx: &mut Cx, items: &[Node<'_>]) -> Vec<Self>;
+}
+
+/// Scalars: required → [`Cx::req`], optional → [`Cx::opt`], arrays → [`Cx::values`].
+macro_rules! scalar_fields {
+    ($($ty:ty),*) => {$(
+        impl ReadField for $ty {
+            fn read_field(cx: &mut Cx, n: &Node<'_>, key: &str) -> Self {
+                cx.req(n, key)
+            }
         }
-        let items = self.arr(node, key);
-        Some(self.values(&items))
+
+        impl OptField for $ty {
+            fn read_opt(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<Self> {
+                cx.opt(n, key)
+            }
+        }
+
+        impl Element for $ty {
+            fn read_items(cx: &mut Cx, items: &[Node<'_>]) -> Vec<Self> {
+                cx.values(items)
+            }
+        }
+    )*};
+}
+
+scalar_fields!(String, bool, u64, u32, i64, Value);
+
+/// Floats fall back to NaN and read a null as NaN ([`Cx::req_f64`], [`Cx::opt_f64`]).
+impl ReadField for f64 {
+    fn read_field(cx: &mut Cx, n: &Node<'_>, key: &str) -> Self {
+        cx.req_f64(n, key)
+    }
+}
+
+impl OptField for f64 {
+    fn read_opt(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<Self> {
+        cx.opt_f64(n, key)
+    }
+}
+
+impl Element for f64 {
+    fn read_items(cx: &mut Cx, items: &[Node<'_>]) -> Vec<Self> {
+        cx.values(items)
+    }
+}
+
+/// Nested objects: optional → [`Cx::opt_obj`], arrays → each item read as a document.
+impl<T: FromDoc> OptField for T {
+    fn read_opt(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<Self> {
+        cx.opt_obj(n, key).map(|o| T::read(cx, &o))
+    }
+}
+
+impl<T: FromDoc> Element for T {
+    fn read_items(cx: &mut Cx, items: &[Node<'_>]) -> Vec<Self> {
+        items.iter().map(|i| T::read(cx, i)).collect()
+    }
+}
+
+impl<T: OptField> ReadField for Option<T> {
+    fn read_field(cx: &mut Cx, n: &Node<'_>, key: &str) -> Self {
+        T::read_opt(cx, n, key)
+    }
+}
+
+/// A required array ([`Cx::arr`]: missing → recorded, empty).
+impl<T: Element> ReadField for Vec<T> {
+    fn read_field(cx: &mut Cx, n: &Node<'_>, key: &str) -> Self {
+        let items = cx.arr(n, key);
+        T::read_items(cx, &items)
     }
 }
 

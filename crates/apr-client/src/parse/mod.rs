@@ -29,6 +29,8 @@ pub use models::*;
 
 pub(crate) use fields::{Cx, Node};
 
+use fields::FromDoc;
+
 /// A typed parse result: the value, apr's exit code, and the schema drift found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Reply<T> {
@@ -131,18 +133,14 @@ pub(crate) fn document(c: &Captured) -> Result<Doc, AprError> {
     }
 }
 
-/// Parses an object document with `read`.
-pub(crate) fn object<T>(
-    c: &Captured,
-    what: &str,
-    read: impl FnOnce(&mut Cx, &Node<'_>) -> T,
-) -> Result<Reply<T>, AprError> {
+/// Parses an object document into `T`.
+pub(crate) fn object<T: FromDoc>(c: &Captured, what: &str) -> Result<Reply<T>, AprError> {
     let doc = document(c)?;
     if !doc.value.is_object() {
         return Err(shape_error(c, &doc, what, "object"));
     }
     let mut cx = Cx::default();
-    let value = read(&mut cx, &Node::root(&doc.value));
+    let value = T::read(&mut cx, &Node::root(&doc.value));
     Ok(Reply {
         value,
         exit_code: doc.exit_code,
@@ -168,7 +166,7 @@ pub(crate) fn shape_error(c: &Captured, doc: &Doc, what: &str, expected: &str) -
 /// # Errors
 /// See the module rules.
 pub fn version(c: &Captured) -> Result<Reply<VersionInfo>, AprError> {
-    object(c, "--version", read_version)
+    object(c, "--version")
 }
 
 /// `apr run --json`.
@@ -176,7 +174,7 @@ pub fn version(c: &Captured) -> Result<Reply<VersionInfo>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn run(c: &Captured) -> Result<Reply<RunOutput>, AprError> {
-    object(c, "run", read_run)
+    object(c, "run")
 }
 
 /// `apr eval --json` (built-in or custom text).
@@ -184,7 +182,7 @@ pub fn run(c: &Captured) -> Result<Reply<RunOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn eval(c: &Captured) -> Result<Reply<EvalOutput>, AprError> {
-    object(c, "eval", read_eval)
+    object(c, "eval")
 }
 
 /// `apr inspect --json` (APR, GGUF and SafeTensors shapes).
@@ -192,7 +190,7 @@ pub fn eval(c: &Captured) -> Result<Reply<EvalOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn inspect(c: &Captured) -> Result<Reply<InspectOutput>, AprError> {
-    object(c, "inspect", read_inspect)
+    object(c, "inspect")
 }
 
 /// `apr validate --json`.
@@ -200,7 +198,7 @@ pub fn inspect(c: &Captured) -> Result<Reply<InspectOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn validate(c: &Captured) -> Result<Reply<ValidateOutput>, AprError> {
-    object(c, "validate", read_validate)
+    object(c, "validate")
 }
 
 /// `apr tensors --json`.
@@ -208,7 +206,7 @@ pub fn validate(c: &Captured) -> Result<Reply<ValidateOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn tensors(c: &Captured) -> Result<Reply<TensorsOutput>, AprError> {
-    object(c, "tensors", read_tensors)
+    object(c, "tensors")
 }
 
 /// `apr lint --json`.
@@ -216,7 +214,7 @@ pub fn tensors(c: &Captured) -> Result<Reply<TensorsOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn lint(c: &Captured) -> Result<Reply<LintOutput>, AprError> {
-    object(c, "lint", read_lint)
+    object(c, "lint")
 }
 
 /// `apr check --json` (always exits 0: read [`CheckOutput::all_passed`]).
@@ -224,7 +222,7 @@ pub fn lint(c: &Captured) -> Result<Reply<LintOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn check(c: &Captured) -> Result<Reply<CheckOutput>, AprError> {
-    object(c, "check", read_check)
+    object(c, "check")
 }
 
 /// `apr diff --json` (structure/metadata diff).
@@ -232,7 +230,7 @@ pub fn check(c: &Captured) -> Result<Reply<CheckOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn diff(c: &Captured) -> Result<Reply<DiffOutput>, AprError> {
-    object(c, "diff", read_diff)
+    object(c, "diff")
 }
 
 /// `apr diff --values --json`.
@@ -240,7 +238,7 @@ pub fn diff(c: &Captured) -> Result<Reply<DiffOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn diff_values(c: &Captured) -> Result<Reply<DiffValuesOutput>, AprError> {
-    object(c, "diff --values", read_diff_values)
+    object(c, "diff --values")
 }
 
 /// `apr tree --json`: the root node.
@@ -248,7 +246,7 @@ pub fn diff_values(c: &Captured) -> Result<Reply<DiffValuesOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn tree(c: &Captured) -> Result<Reply<TreeNode>, AprError> {
-    object(c, "tree", read_tree)
+    object(c, "tree")
 }
 
 /// `apr oracle --json`.
@@ -256,7 +254,7 @@ pub fn tree(c: &Captured) -> Result<Reply<TreeNode>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn oracle(c: &Captured) -> Result<Reply<OracleOutput>, AprError> {
-    object(c, "oracle", read_oracle)
+    object(c, "oracle")
 }
 
 /// `apr hex --json`: a JSON array (APR), or a human header then the array (GGUF). No match
@@ -287,7 +285,8 @@ pub fn hex(c: &Captured) -> Result<Reply<HexOutput>, AprError> {
         return Err(shape_error(c, &doc, "hex", "array"));
     }
     let mut cx = Cx::default();
-    let tensors = read_hex(&mut cx, &Node::root(&doc.value));
+    let items = cx.items(&Node::root(&doc.value));
+    let tensors = items.iter().map(|t| HexTensor::read(&mut cx, t)).collect();
     Ok(Reply {
         value: HexOutput {
             header: Some(doc.prefix).filter(|s| !s.is_empty()),
@@ -303,7 +302,7 @@ pub fn hex(c: &Captured) -> Result<Reply<HexOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn debug(c: &Captured) -> Result<Reply<DebugOutput>, AprError> {
-    object(c, "debug", read_debug)
+    object(c, "debug")
 }
 
 /// `apr bench --json`.
@@ -311,7 +310,7 @@ pub fn debug(c: &Captured) -> Result<Reply<DebugOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn bench(c: &Captured) -> Result<Reply<BenchOutput>, AprError> {
-    object(c, "bench", read_bench)
+    object(c, "bench")
 }
 
 /// `apr qa --json`.
@@ -319,7 +318,7 @@ pub fn bench(c: &Captured) -> Result<Reply<BenchOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn qa(c: &Captured) -> Result<Reply<QaOutput>, AprError> {
-    object(c, "qa", read_qa)
+    object(c, "qa")
 }
 
 /// `apr list --json`.
@@ -327,7 +326,7 @@ pub fn qa(c: &Captured) -> Result<Reply<QaOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn list(c: &Captured) -> Result<Reply<ListOutput>, AprError> {
-    object(c, "list", read_list)
+    object(c, "list")
 }
 
 /// `apr parity --json`: a measurement or a refusal.
@@ -335,7 +334,7 @@ pub fn list(c: &Captured) -> Result<Reply<ListOutput>, AprError> {
 /// # Errors
 /// See the module rules (a build without CUDA exits 9 with no document → [`AprError::Exit`]).
 pub fn parity(c: &Captured) -> Result<Reply<ParityOutput>, AprError> {
-    object(c, "parity", read_parity)
+    object(c, "parity")
 }
 
 /// `apr rosetta diff-tensors --json` (hand-rolled JSON, parsed leniently).
@@ -343,7 +342,7 @@ pub fn parity(c: &Captured) -> Result<Reply<ParityOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn rosetta_diff_tensors(c: &Captured) -> Result<Reply<DiffTensorsOutput>, AprError> {
-    object(c, "rosetta diff-tensors", read_diff_tensors)
+    object(c, "rosetta diff-tensors")
 }
 
 /// `apr rosetta fingerprint --json` for one model (hand-rolled JSON, parsed leniently).
@@ -351,7 +350,7 @@ pub fn rosetta_diff_tensors(c: &Captured) -> Result<Reply<DiffTensorsOutput>, Ap
 /// # Errors
 /// See the module rules.
 pub fn rosetta_fingerprint(c: &Captured) -> Result<Reply<FingerprintOutput>, AprError> {
-    object(c, "rosetta fingerprint", read_fingerprint)
+    object(c, "rosetta fingerprint")
 }
 
 /// `apr compare-hf --json`.
@@ -359,7 +358,7 @@ pub fn rosetta_fingerprint(c: &Captured) -> Result<Reply<FingerprintOutput>, Apr
 /// # Errors
 /// See the module rules.
 pub fn compare_hf(c: &Captured) -> Result<Reply<CompareHfOutput>, AprError> {
-    object(c, "compare-hf", read_compare_hf)
+    object(c, "compare-hf")
 }
 
 /// `apr pull --dry-run --json`.
@@ -367,7 +366,7 @@ pub fn compare_hf(c: &Captured) -> Result<Reply<CompareHfOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn pull_dry_run(c: &Captured) -> Result<Reply<PullDryRunOutput>, AprError> {
-    object(c, "pull --dry-run", read_pull_dry_run)
+    object(c, "pull --dry-run")
 }
 
 /// `apr pull` (no document: apr prints human progress). A non-zero exit is
@@ -394,7 +393,7 @@ pub fn pull(c: &Captured) -> Result<Reply<PullOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn import(c: &Captured) -> Result<Reply<ImportOutput>, AprError> {
-    object(c, "import", read_import)
+    object(c, "import")
 }
 
 /// `apr merge --json` (executed).
@@ -402,7 +401,7 @@ pub fn import(c: &Captured) -> Result<Reply<ImportOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn merge(c: &Captured) -> Result<Reply<MergeOutput>, AprError> {
-    object(c, "merge", read_merge)
+    object(c, "merge")
 }
 
 /// `apr prune --json` (executed).
@@ -410,7 +409,7 @@ pub fn merge(c: &Captured) -> Result<Reply<MergeOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn prune(c: &Captured) -> Result<Reply<PruneOutput>, AprError> {
-    object(c, "prune", read_prune)
+    object(c, "prune")
 }
 
 /// `apr prune --plan --json`.
@@ -418,7 +417,7 @@ pub fn prune(c: &Captured) -> Result<Reply<PruneOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn prune_plan(c: &Captured) -> Result<Reply<PrunePlan>, AprError> {
-    object(c, "prune --plan", read_prune_plan)
+    object(c, "prune --plan")
 }
 
 /// `apr quantize --json`.
@@ -426,7 +425,7 @@ pub fn prune_plan(c: &Captured) -> Result<Reply<PrunePlan>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn quantize(c: &Captured) -> Result<Reply<QuantizeOutput>, AprError> {
-    object(c, "quantize", read_quantize)
+    object(c, "quantize")
 }
 
 /// `apr merge --plan --json`.
@@ -434,7 +433,7 @@ pub fn quantize(c: &Captured) -> Result<Reply<QuantizeOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn merge_plan(c: &Captured) -> Result<Reply<MergePlan>, AprError> {
-    object(c, "merge --plan", read_merge_plan)
+    object(c, "merge --plan")
 }
 
 /// `apr quantize --plan --json`.
@@ -442,7 +441,7 @@ pub fn merge_plan(c: &Captured) -> Result<Reply<MergePlan>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn quantize_plan(c: &Captured) -> Result<Reply<QuantizePlan>, AprError> {
-    object(c, "quantize --plan", read_quantize_plan)
+    object(c, "quantize --plan")
 }
 
 /// `apr convert --json`.
@@ -450,7 +449,7 @@ pub fn quantize_plan(c: &Captured) -> Result<Reply<QuantizePlan>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn convert(c: &Captured) -> Result<Reply<ConvertOutput>, AprError> {
-    object(c, "convert", read_convert)
+    object(c, "convert")
 }
 
 /// `apr trace --save-tensor`: plain text whatever `--json` says. The one line read is
@@ -494,7 +493,7 @@ pub fn trace_stages(c: &Captured) -> Result<Reply<TraceStages>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn tokenize_encode(c: &Captured) -> Result<Reply<TokenizeEncode>, AprError> {
-    object(c, "tokenize encode", read_tokenize_encode)
+    object(c, "tokenize encode")
 }
 
 /// `apr finetune --plan --json`.
@@ -502,7 +501,7 @@ pub fn tokenize_encode(c: &Captured) -> Result<Reply<TokenizeEncode>, AprError> 
 /// # Errors
 /// See the module rules.
 pub fn finetune_plan(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
-    object(c, "finetune --plan", read_finetune_plan)
+    object(c, "finetune --plan")
 }
 
 /// `apr finetune --json` that trained: the plan's document, `plan_only` false.
@@ -510,7 +509,7 @@ pub fn finetune_plan(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn finetune(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
-    object(c, "finetune", read_finetune_plan)
+    object(c, "finetune")
 }
 
 /// `apr finetune --merge --json`.
@@ -518,7 +517,7 @@ pub fn finetune(c: &Captured) -> Result<Reply<FinetunePlan>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn finetune_merge(c: &Captured) -> Result<Reply<FinetuneMerge>, AprError> {
-    object(c, "finetune --merge", read_finetune_merge)
+    object(c, "finetune --merge")
 }
 
 /// `apr distill --json`.
@@ -526,7 +525,7 @@ pub fn finetune_merge(c: &Captured) -> Result<Reply<FinetuneMerge>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn distill(c: &Captured) -> Result<Reply<DistillOutput>, AprError> {
-    object(c, "distill", read_distill)
+    object(c, "distill")
 }
 
 /// `apr distill --plan --json`.
@@ -534,7 +533,7 @@ pub fn distill(c: &Captured) -> Result<Reply<DistillOutput>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn distill_plan(c: &Captured) -> Result<Reply<DistillPlan>, AprError> {
-    object(c, "distill --plan", read_distill_plan)
+    object(c, "distill --plan")
 }
 
 /// `apr export --json`.
@@ -542,5 +541,5 @@ pub fn distill_plan(c: &Captured) -> Result<Reply<DistillPlan>, AprError> {
 /// # Errors
 /// See the module rules.
 pub fn export(c: &Captured) -> Result<Reply<ExportOutput>, AprError> {
-    object(c, "export", read_export)
+    object(c, "export")
 }

@@ -1,14 +1,62 @@
-//! Typed models of apr's JSON documents and the functions that read them.
+//! Typed models of apr's JSON documents and how they are read.
 //!
 //! Field names follow apr's keys. `Option` marks what apr documents as optional or nullable;
 //! everything else is expected, and its absence is recorded as drift by the reader.
+//! `doc_struct!` derives the reader of a struct from its fields; the few documents whose
+//! shape depends on their content implement [`FromDoc`] by hand.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
 
+use super::fields::{Element, FromDoc, OptField, ReadField};
 use super::{Cx, Node};
+
+/// Defines a struct read from an apr JSON object: every field is read under its own name by
+/// its type's [`ReadField`] (scalars and enums required, `Option` optional, `Vec` a required
+/// array). A field may instead name another key with `#[key = "apr_key"]`, or its own reader
+/// with `#[with = function]` (`fn(&mut Cx, &Node, key) -> T`), after its doc comment.
+macro_rules! doc_struct {
+    (@key $field:ident) => {
+        stringify!($field)
+    };
+    (@key $field:ident $key:literal) => {
+        $key
+    };
+    (@read $cx:ident, $n:ident, $key:expr, $ty:ty) => {
+        <$ty as ReadField>::read_field($cx, $n, $key)
+    };
+    (@read $cx:ident, $n:ident, $key:expr, $ty:ty, $with:path) => {
+        $with($cx, $n, $key)
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $(#[key = $key:literal])?
+                $(#[with = $with:path])?
+                pub $field:ident: $ty:ty
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[doc = $doc])* pub $field: $ty,)*
+        }
+
+        impl FromDoc for $name {
+            fn read(cx: &mut Cx, n: &Node<'_>) -> Self {
+                Self {
+                    $($field: doc_struct!(
+                        @read cx, n, doc_struct!(@key $field $($key)?), $ty $(, $with)?
+                    ),)*
+                }
+            }
+        }
+    };
+}
 
 /// Defines a string enum with a fallback for values this client does not know yet.
 macro_rules! string_enum {
@@ -52,35 +100,42 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// Required: read as a string (missing → recorded, `Other("")`).
+        impl ReadField for $name {
+            fn read_field(cx: &mut Cx, n: &Node<'_>, key: &str) -> Self {
+                Self::from_apr(&cx.req::<String>(n, key))
+            }
+        }
+
+        impl OptField for $name {
+            fn read_opt(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<Self> {
+                cx.opt::<String>(n, key).map(|s| Self::from_apr(&s))
+            }
+        }
     };
-}
-
-fn req_enum<T>(cx: &mut Cx, n: &Node<'_>, key: &str, from: fn(&str) -> T) -> T {
-    from(&cx.req::<String>(n, key))
-}
-
-fn opt_enum<T>(cx: &mut Cx, n: &Node<'_>, key: &str, from: fn(&str) -> T) -> Option<T> {
-    cx.opt::<String>(n, key).map(|s| from(&s))
 }
 
 // ---------------------------------------------------------------------------------------------
 // --version
 
-/// `apr --version --json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct VersionInfo {
-    /// Always `apr`.
-    pub name: String,
-    /// Semantic version, e.g. `0.72.3`.
-    pub version: String,
-    /// Source commit of the build.
-    pub git_sha: String,
-    /// Whether the binary was built with `--features cuda`.
-    pub cuda_feature: bool,
-    /// Whether `nvidia-smi -L` succeeded when apr ran.
-    pub cuda_runtime_available: bool,
-    /// CUDA devices apr can see.
-    pub visible_devices: Vec<String>,
+doc_struct! {
+    /// `apr --version --json`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct VersionInfo {
+        /// Always `apr`.
+        pub name: String,
+        /// Semantic version, e.g. `0.72.3`.
+        pub version: String,
+        /// Source commit of the build.
+        pub git_sha: String,
+        /// Whether the binary was built with `--features cuda`.
+        pub cuda_feature: bool,
+        /// Whether `nvidia-smi -L` succeeded when apr ran.
+        pub cuda_runtime_available: bool,
+        /// CUDA devices apr can see.
+        pub visible_devices: Vec<String>,
+    }
 }
 
 impl VersionInfo {
@@ -90,17 +145,6 @@ impl VersionInfo {
     /// When apr reported an unparseable version.
     pub fn semver(&self) -> Result<semver::Version, semver::Error> {
         semver::Version::parse(self.version.trim_start_matches('v'))
-    }
-}
-
-pub(crate) fn read_version(cx: &mut Cx, n: &Node<'_>) -> VersionInfo {
-    VersionInfo {
-        name: cx.req(n, "name"),
-        version: cx.req(n, "version"),
-        git_sha: cx.req(n, "git_sha"),
-        cuda_feature: cx.req(n, "cuda_feature"),
-        cuda_runtime_available: cx.req(n, "cuda_runtime_available"),
-        visible_devices: cx.vec(n, "visible_devices"),
     }
 }
 
@@ -117,66 +161,72 @@ string_enum! {
     FinishReason { Stop = "stop", Length = "length" }
 }
 
-/// `apr run --json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RunOutput {
-    /// The SOURCE argument as given.
-    pub model: String,
-    /// Decoded generated text (chat markers stripped, trimmed); null in a refusal document.
-    pub text: Option<String>,
-    /// Generated token ids (prompt excluded; a terminating EOS is dropped on the GGUF path).
-    pub tokens: Vec<u32>,
-    /// Number of generated tokens.
-    pub tokens_generated: Option<u64>,
-    /// The `--max-tokens` used.
-    pub max_tokens: Option<u64>,
-    /// Prompt length after templating, BOS included.
-    pub prompt_tokens: Option<u64>,
-    /// Completion length.
-    pub completion_tokens: Option<u64>,
-    /// `stop` or `length`.
-    pub finish_reason: Option<FinishReason>,
-    /// Model context length.
-    pub context_length: Option<u64>,
-    /// Throughput over generation.
-    pub tok_per_sec: Option<f64>,
-    /// Whole window including load.
-    pub inference_time_ms: Option<f64>,
-    /// Generation time.
-    pub generation_ms: Option<f64>,
-    /// Load and setup time.
-    pub setup_ms: Option<f64>,
-    /// Whether a GPU ran the model.
-    pub used_gpu: Option<bool>,
-    /// Whether the model came from a cache.
-    pub cached: Option<bool>,
-    /// Requested and actual backend.
-    pub backend: Option<Backend>,
-    /// Constraint refusal details.
-    pub refusal: Option<Value>,
-    /// `ok`, `refused` or `failed`.
-    pub status: RunStatus,
-    /// Error details when status is not `ok`.
-    pub error: Option<RunError>,
-    /// Per-step top-K log-probabilities (`--logprobs K`, GGUF only).
-    pub logprobs: Option<Logprobs>,
-    /// apr's version.
-    pub apr_version: String,
-    /// apr's commit.
-    pub apr_commit: String,
-    /// sha256 of the local model file (null for hub/URL sources).
-    pub model_digest: Option<String>,
+doc_struct! {
+    /// `apr run --json`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct RunOutput {
+        /// The SOURCE argument as given.
+        pub model: String,
+        /// Decoded generated text (chat markers stripped, trimmed); null in a refusal document.
+        #[with = run_text]
+        pub text: Option<String>,
+        /// Generated token ids (prompt excluded; a terminating EOS is dropped on the GGUF path).
+        #[with = run_tokens]
+        pub tokens: Vec<u32>,
+        /// Number of generated tokens.
+        pub tokens_generated: Option<u64>,
+        /// The `--max-tokens` used.
+        pub max_tokens: Option<u64>,
+        /// Prompt length after templating, BOS included.
+        pub prompt_tokens: Option<u64>,
+        /// Completion length.
+        pub completion_tokens: Option<u64>,
+        /// `stop` or `length`.
+        pub finish_reason: Option<FinishReason>,
+        /// Model context length.
+        pub context_length: Option<u64>,
+        /// Throughput over generation.
+        pub tok_per_sec: Option<f64>,
+        /// Whole window including load.
+        pub inference_time_ms: Option<f64>,
+        /// Generation time.
+        pub generation_ms: Option<f64>,
+        /// Load and setup time.
+        pub setup_ms: Option<f64>,
+        /// Whether a GPU ran the model.
+        pub used_gpu: Option<bool>,
+        /// Whether the model came from a cache.
+        pub cached: Option<bool>,
+        /// Requested and actual backend.
+        pub backend: Option<Backend>,
+        /// Constraint refusal details.
+        pub refusal: Option<Value>,
+        /// `ok`, `refused` or `failed`.
+        pub status: RunStatus,
+        /// Error details when status is not `ok`.
+        pub error: Option<RunError>,
+        /// Per-step top-K log-probabilities (`--logprobs K`, GGUF only).
+        pub logprobs: Option<Logprobs>,
+        /// apr's version.
+        pub apr_version: String,
+        /// apr's commit.
+        pub apr_commit: String,
+        /// sha256 of the local model file (null for hub/URL sources).
+        pub model_digest: Option<String>,
+    }
 }
 
-/// `backend` of `apr run --json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Backend {
-    /// `gpu` or `default`.
-    pub requested: String,
-    /// `gpu` or `cpu`.
-    pub ran: String,
-    /// Whether a requested accelerator fell back to CPU.
-    pub fell_back: bool,
+doc_struct! {
+    /// `backend` of `apr run --json`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct Backend {
+        /// `gpu` or `default`.
+        pub requested: String,
+        /// `gpu` or `cpu`.
+        pub ran: String,
+        /// Whether a requested accelerator fell back to CPU.
+        pub fell_back: bool,
+    }
 }
 
 impl RunOutput {
@@ -195,170 +245,110 @@ impl RunOutput {
     }
 }
 
-/// `error` of `apr run --json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RunError {
-    /// `backend_unavailable`, `constraint_refused`, `empty_completion`, ...
-    pub kind: String,
-    /// Human message.
-    pub message: String,
-    /// The exit code apr uses for it.
-    pub exit_code: Option<i64>,
+/// A refusal document (exit 15) carries no generation fields.
+fn is_refusal(n: &Node<'_>) -> bool {
+    n.raw("status").and_then(Value::as_str) == Some("refused") && !n.has("tokens")
 }
 
-/// `logprobs` of `apr run --json --logprobs K`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Logprobs {
-    /// K.
-    pub top_k: u64,
-    /// The prompt as apr tokenized it (BOS included where added).
-    pub prompt_token_ids: Vec<u32>,
-    /// One entry per generated token.
-    pub steps: Vec<LogprobStep>,
-}
-
-/// One generation step.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct LogprobStep {
-    /// Step index.
-    pub step: u64,
-    /// Chosen token id.
-    pub chosen: u32,
-    /// Its log-probability.
-    pub chosen_logprob: f64,
-    /// Top-K candidates, best first.
-    pub top: Vec<TopLogprob>,
-    /// ln Σ exp(logits) over the full vocabulary.
-    pub logsumexp_full: f64,
-}
-
-/// One top-K candidate.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TopLogprob {
-    /// Token id.
-    pub token_id: u32,
-    /// Raw logit (after repetition penalty, before temperature).
-    pub logit: f64,
-    /// Log-probability.
-    pub logprob: f64,
-}
-
-fn read_logprobs(cx: &mut Cx, n: &Node<'_>) -> Logprobs {
-    let steps = cx
-        .arr(n, "steps")
-        .iter()
-        .map(|s| LogprobStep {
-            step: cx.req(s, "step"),
-            chosen: cx.req(s, "chosen"),
-            chosen_logprob: cx.req_f64(s, "chosen_logprob"),
-            top: cx
-                .arr(s, "top")
-                .iter()
-                .map(|t| TopLogprob {
-                    token_id: cx.req(t, "token_id"),
-                    logit: cx.req_f64(t, "logit"),
-                    logprob: cx.req_f64(t, "logprob"),
-                })
-                .collect(),
-            logsumexp_full: cx.req_f64(s, "logsumexp_full"),
-        })
-        .collect();
-    Logprobs {
-        top_k: cx.req(n, "top_k"),
-        prompt_token_ids: cx.vec(n, "prompt_token_ids"),
-        steps,
+/// `text`: expected (a null is recorded), except in a refusal document.
+fn run_text(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<String> {
+    if is_refusal(n) {
+        cx.opt(n, key)
+    } else {
+        cx.get(n, key)
     }
 }
 
-pub(crate) fn read_run(cx: &mut Cx, n: &Node<'_>) -> RunOutput {
-    let status = req_enum(cx, n, "status", RunStatus::from_apr);
-    // A refusal document (exit 15) carries no generation fields.
-    let refused = status == RunStatus::Refused && !n.has("tokens");
-    let tokens = if refused {
-        cx.opt_vec(n, "tokens").unwrap_or_default()
+/// `tokens`: expected, except in a refusal document.
+fn run_tokens(cx: &mut Cx, n: &Node<'_>, key: &str) -> Vec<u32> {
+    if is_refusal(n) {
+        Vec::new()
     } else {
-        cx.vec(n, "tokens")
-    };
-    let text = if refused {
-        cx.opt(n, "text")
-    } else {
-        cx.get(n, "text")
-    };
-    let backend = cx.opt_obj(n, "backend").map(|b| Backend {
-        requested: cx.req(&b, "requested"),
-        ran: cx.req(&b, "ran"),
-        fell_back: cx.req(&b, "fell_back"),
-    });
-    let error = cx.opt_obj(n, "error").map(|e| RunError {
-        kind: cx.req(&e, "kind"),
-        message: cx.req(&e, "message"),
-        exit_code: cx.opt(&e, "exit_code"),
-    });
-    let logprobs = cx.opt_obj(n, "logprobs").map(|l| read_logprobs(cx, &l));
-    RunOutput {
-        model: cx.req(n, "model"),
-        text,
-        tokens,
-        tokens_generated: cx.opt(n, "tokens_generated"),
-        max_tokens: cx.opt(n, "max_tokens"),
-        prompt_tokens: cx.opt(n, "prompt_tokens"),
-        completion_tokens: cx.opt(n, "completion_tokens"),
-        finish_reason: opt_enum(cx, n, "finish_reason", FinishReason::from_apr),
-        context_length: cx.opt(n, "context_length"),
-        tok_per_sec: cx.opt_f64(n, "tok_per_sec"),
-        inference_time_ms: cx.opt_f64(n, "inference_time_ms"),
-        generation_ms: cx.opt_f64(n, "generation_ms"),
-        setup_ms: cx.opt_f64(n, "setup_ms"),
-        used_gpu: cx.opt(n, "used_gpu"),
-        cached: cx.opt(n, "cached"),
-        backend,
-        refusal: cx.opt(n, "refusal"),
-        status,
-        error,
-        logprobs,
-        apr_version: cx.req(n, "apr_version"),
-        apr_commit: cx.req(n, "apr_commit"),
-        model_digest: cx.opt(n, "model_digest"),
+        cx.vec(n, key)
+    }
+}
+
+doc_struct! {
+    /// `error` of `apr run --json`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct RunError {
+        /// `backend_unavailable`, `constraint_refused`, `empty_completion`, ...
+        pub kind: String,
+        /// Human message.
+        pub message: String,
+        /// The exit code apr uses for it.
+        pub exit_code: Option<i64>,
+    }
+}
+
+doc_struct! {
+    /// `logprobs` of `apr run --json --logprobs K`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct Logprobs {
+        /// K.
+        pub top_k: u64,
+        /// The prompt as apr tokenized it (BOS included where added).
+        pub prompt_token_ids: Vec<u32>,
+        /// One entry per generated token.
+        pub steps: Vec<LogprobStep>,
+    }
+}
+
+doc_struct! {
+    /// One generation step.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct LogprobStep {
+        /// Step index.
+        pub step: u64,
+        /// Chosen token id.
+        pub chosen: u32,
+        /// Its log-probability.
+        pub chosen_logprob: f64,
+        /// Top-K candidates, best first.
+        pub top: Vec<TopLogprob>,
+        /// ln Σ exp(logits) over the full vocabulary.
+        pub logsumexp_full: f64,
+    }
+}
+
+doc_struct! {
+    /// One top-K candidate.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct TopLogprob {
+        /// Token id.
+        pub token_id: u32,
+        /// Raw logit (after repetition penalty, before temperature).
+        pub logit: f64,
+        /// Log-probability.
+        pub logprob: f64,
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // eval
 
-/// `apr eval --json` (perplexity).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct EvalOutput {
-    /// Model path.
-    pub model: String,
-    /// `WikiText2`, `Lambada` or `Custom`.
-    pub dataset: String,
-    /// Always `cpu` for perplexity.
-    pub device: String,
-    /// exp(mean negative log-likelihood).
-    pub perplexity: f64,
-    /// Mean negative log-likelihood (nats).
-    pub cross_entropy: f64,
-    /// Number of tokens scored (predictions = this − 1).
-    pub tokens_evaluated: u64,
-    /// Time taken.
-    pub eval_time_secs: f64,
-    /// The `--threshold` used.
-    pub threshold: f64,
-    /// `perplexity <= threshold`.
-    pub passed: bool,
-}
-
-pub(crate) fn read_eval(cx: &mut Cx, n: &Node<'_>) -> EvalOutput {
-    EvalOutput {
-        model: cx.req(n, "model"),
-        dataset: cx.req(n, "dataset"),
-        device: cx.req(n, "device"),
-        perplexity: cx.req_f64(n, "perplexity"),
-        cross_entropy: cx.req_f64(n, "cross_entropy"),
-        tokens_evaluated: cx.req(n, "tokens_evaluated"),
-        eval_time_secs: cx.req_f64(n, "eval_time_secs"),
-        threshold: cx.req_f64(n, "threshold"),
-        passed: cx.req(n, "passed"),
+doc_struct! {
+    /// `apr eval --json` (perplexity).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct EvalOutput {
+        /// Model path.
+        pub model: String,
+        /// `WikiText2`, `Lambada` or `Custom`.
+        pub dataset: String,
+        /// Always `cpu` for perplexity.
+        pub device: String,
+        /// exp(mean negative log-likelihood).
+        pub perplexity: f64,
+        /// Mean negative log-likelihood (nats).
+        pub cross_entropy: f64,
+        /// Number of tokens scored (predictions = this − 1).
+        pub tokens_evaluated: u64,
+        /// Time taken.
+        pub eval_time_secs: f64,
+        /// The `--threshold` used.
+        pub threshold: f64,
+        /// `perplexity <= threshold`.
+        pub passed: bool,
     }
 }
 
@@ -427,23 +417,25 @@ pub struct InspectOutput {
     pub metadata: BTreeMap<String, Value>,
 }
 
-/// `flags` of an APR inspect document.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AprFlags {
-    /// Tensors are quantized.
-    pub quantized: bool,
-    /// An embedded tokenizer vocabulary is present (needed by `apr run`).
-    pub has_vocab: bool,
-    /// LZ4 compressed.
-    pub lz4_compressed: bool,
-    /// Zstd compressed.
-    pub zstd_compressed: bool,
-    /// Encrypted.
-    pub encrypted: bool,
-    /// Signed.
-    pub signed: bool,
-    /// Sharded.
-    pub sharded: bool,
+doc_struct! {
+    /// `flags` of an APR inspect document.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct AprFlags {
+        /// Tensors are quantized.
+        pub quantized: bool,
+        /// An embedded tokenizer vocabulary is present (needed by `apr run`).
+        pub has_vocab: bool,
+        /// LZ4 compressed.
+        pub lz4_compressed: bool,
+        /// Zstd compressed.
+        pub zstd_compressed: bool,
+        /// Encrypted.
+        pub encrypted: bool,
+        /// Signed.
+        pub signed: bool,
+        /// Sharded.
+        pub sharded: bool,
+    }
 }
 
 /// A metadata value as an integer: numbers, or strings holding numbers (GGUF values are
@@ -463,94 +455,90 @@ fn meta_str(v: Option<&Value>) -> Option<String> {
     }
 }
 
-pub(crate) fn read_inspect(cx: &mut Cx, n: &Node<'_>) -> InspectOutput {
-    let format: String = cx.req(n, "format");
-    let kind = ModelFormat::detect(&format);
-    let meta_node = n.at("metadata");
-    let metadata: BTreeMap<String, Value> = match meta_node.value {
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        None | Some(Value::Null) => {
-            cx.missing(n, "metadata");
-            BTreeMap::new()
-        }
-        Some(v) => {
-            cx.wrong(meta_node.path.clone(), "object", v);
-            BTreeMap::new()
-        }
-    };
-    let top_arch = cx
-        .opt::<String>(n, "architecture")
-        .filter(|a| a != "unknown");
-    let mut out = InspectOutput {
-        file: cx.req(n, "file"),
-        kind: kind.clone(),
-        format,
-        architecture: None,
-        num_layers: None,
-        num_heads: None,
-        num_kv_heads: None,
-        hidden_size: None,
-        vocab_size: None,
-        intermediate_size: None,
-        max_position_embeddings: None,
-        tensor_count: cx.req(n, "tensor_count"),
-        file_size: None,
-        total_params: None,
-        quantization: None,
-        flags: None,
-        checksum_valid: None,
-        metadata: BTreeMap::new(),
-    };
-    let m = |key: &str| metadata.get(key);
-    if kind == ModelFormat::Apr {
-        out.architecture = top_arch.or_else(|| meta_str(m("architecture")));
-        out.num_layers = cx
-            .opt(n, "num_layers")
-            .or_else(|| meta_u64(m("num_layers")));
-        out.num_heads = cx.opt(n, "num_heads").or_else(|| meta_u64(m("num_heads")));
-        out.num_kv_heads = meta_u64(m("num_kv_heads"));
-        out.hidden_size = cx
-            .opt(n, "hidden_size")
-            .or_else(|| meta_u64(m("hidden_size")));
-        out.vocab_size = cx
-            .opt(n, "vocab_size")
-            .or_else(|| meta_u64(m("vocab_size")));
-        out.intermediate_size = meta_u64(m("intermediate_size"));
-        out.max_position_embeddings = meta_u64(m("max_position_embeddings"));
-        out.total_params = meta_u64(m("param_count"));
-        out.file_size = cx.opt(n, "size_bytes");
-        out.checksum_valid = cx.opt(n, "checksum_valid");
-        out.flags = cx.opt_obj(n, "flags").map(|f| AprFlags {
-            quantized: cx.req(&f, "quantized"),
-            has_vocab: cx.req(&f, "has_vocab"),
-            lz4_compressed: cx.req(&f, "lz4_compressed"),
-            zstd_compressed: cx.req(&f, "zstd_compressed"),
-            encrypted: cx.req(&f, "encrypted"),
-            signed: cx.req(&f, "signed"),
-            sharded: cx.req(&f, "sharded"),
-        });
-    } else {
-        let arch = top_arch.or_else(|| meta_str(m("general.architecture")));
-        let get = |suffix: &str| {
-            arch.as_ref()
-                .and_then(|a| meta_u64(metadata.get(&format!("{a}.{suffix}"))))
+// Hand-written: which keys hold the architecture depends on the format, with metadata fallbacks.
+impl FromDoc for InspectOutput {
+    fn read(cx: &mut Cx, n: &Node<'_>) -> Self {
+        let format: String = cx.req(n, "format");
+        let kind = ModelFormat::detect(&format);
+        let meta_node = n.at("metadata");
+        let metadata: BTreeMap<String, Value> = match meta_node.value {
+            Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            None | Some(Value::Null) => {
+                cx.missing(n, "metadata");
+                BTreeMap::new()
+            }
+            Some(v) => {
+                cx.wrong(meta_node.path.clone(), "object", v);
+                BTreeMap::new()
+            }
         };
-        out.num_layers = get("block_count");
-        out.num_heads = get("attention.head_count");
-        out.num_kv_heads = get("attention.head_count_kv");
-        out.hidden_size = get("embedding_length");
-        out.intermediate_size = get("feed_forward_length");
-        out.max_position_embeddings = get("context_length");
-        out.vocab_size = get("vocab_size").or_else(|| token_list_len(m("tokenizer.ggml.tokens")));
-        out.architecture = arch;
-        out.file_size = cx.opt(n, "file_size");
-        out.total_params = cx.opt(n, "total_params");
-        out.quantization = cx
-            .opt::<String>(n, "quantization")
-            .filter(|q| q != "unknown");
+        let top_arch = cx
+            .opt::<String>(n, "architecture")
+            .filter(|a| a != "unknown");
+        let mut out = InspectOutput {
+            file: cx.req(n, "file"),
+            kind: kind.clone(),
+            format,
+            architecture: None,
+            num_layers: None,
+            num_heads: None,
+            num_kv_heads: None,
+            hidden_size: None,
+            vocab_size: None,
+            intermediate_size: None,
+            max_position_embeddings: None,
+            tensor_count: cx.req(n, "tensor_count"),
+            file_size: None,
+            total_params: None,
+            quantization: None,
+            flags: None,
+            checksum_valid: None,
+            metadata: BTreeMap::new(),
+        };
+        let m = |key: &str| metadata.get(key);
+        if kind == ModelFormat::Apr {
+            out.architecture = top_arch.or_else(|| meta_str(m("architecture")));
+            out.num_layers = cx
+                .opt(n, "num_layers")
+                .or_else(|| meta_u64(m("num_layers")));
+            out.num_heads = cx.opt(n, "num_heads").or_else(|| meta_u64(m("num_heads")));
+            out.num_kv_heads = meta_u64(m("num_kv_heads"));
+            out.hidden_size = cx
+                .opt(n, "hidden_size")
+                .or_else(|| meta_u64(m("hidden_size")));
+            out.vocab_size = cx
+                .opt(n, "vocab_size")
+                .or_else(|| meta_u64(m("vocab_size")));
+            out.intermediate_size = meta_u64(m("intermediate_size"));
+            out.max_position_embeddings = meta_u64(m("max_position_embeddings"));
+            out.total_params = meta_u64(m("param_count"));
+            out.file_size = cx.opt(n, "size_bytes");
+            out.checksum_valid = cx.opt(n, "checksum_valid");
+            out.flags = AprFlags::read_opt(cx, n, "flags");
+        } else {
+            let arch = top_arch.or_else(|| meta_str(m("general.architecture")));
+            let get = |suffix: &str| {
+                arch.as_ref()
+                    .and_then(|a| meta_u64(metadata.get(&format!("{a}.{suffix}"))))
+            };
+            out.num_layers = get("block_count");
+            out.num_heads = get("attention.head_count");
+            out.num_kv_heads = get("attention.head_count_kv");
+            out.hidden_size = get("embedding_length");
+            out.intermediate_size = get("feed_forward_length");
+            out.max_position_embeddings = get("context_length");
+            out.vocab_size =
+                get("vocab_size").or_else(|| token_list_len(m("tokenizer.ggml.tokens")));
+            out.architecture = arch;
+            out.file_size = cx.opt(n, "file_size");
+            out.total_params = cx.opt(n, "total_params");
+            out.quantization = cx
+                .opt::<String>(n, "quantization")
+                .filter(|q| q != "unknown");
+        }
+        out.metadata = metadata;
+        out
     }
-    out.metadata = metadata;
-    out
 }
 
 /// Length of a GGUF string-array metadata value as apr prints it (a JSON array, or a string
@@ -579,56 +567,61 @@ fn token_list_len(v: Option<&Value>) -> Option<u64> {
 // ---------------------------------------------------------------------------------------------
 // validate
 
-/// `apr validate --json` (APR and GGUF/SafeTensors shapes).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ValidateOutput {
-    /// Model path.
-    pub model: String,
-    /// `apr`, `gguf` or `safetensors`.
-    pub format: String,
-    /// apr's pass/fail decision (exit 5 when false).
-    pub passed: bool,
-    /// Individual checks.
-    pub checks: Vec<ValidateCheck>,
-    /// Number of checks.
-    pub total_checks: u64,
-    /// Failed checks.
-    pub failed: u64,
-    /// APR only: `VALID` or `INVALID` (can disagree with `passed`).
-    pub verdict: Option<String>,
-    /// APR only: 0..=100 score.
-    pub total_score: Option<u64>,
-    /// APR only: letter grade.
-    pub grade: Option<String>,
-    /// APR only: tensors failing content checks.
-    pub content_failed_tensors: Option<u64>,
-    /// APR only: NaN values in content.
-    pub content_total_nan: Option<u64>,
-    /// APR only: Inf values in content.
-    pub content_total_inf: Option<u64>,
-    /// GGUF/SafeTensors only: tensors examined.
-    pub total_tensors: Option<u64>,
-    /// GGUF/SafeTensors only: tensors failing.
-    pub failed_tensors: Option<u64>,
-    /// GGUF/SafeTensors only: NaN values.
-    pub total_nan: Option<u64>,
-    /// GGUF/SafeTensors only: Inf values.
-    pub total_inf: Option<u64>,
+doc_struct! {
+    /// `apr validate --json` (APR and GGUF/SafeTensors shapes).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ValidateOutput {
+        /// Model path.
+        pub model: String,
+        /// `apr`, `gguf` or `safetensors`.
+        pub format: String,
+        /// apr's pass/fail decision (exit 5 when false).
+        pub passed: bool,
+        /// Individual checks.
+        pub checks: Vec<ValidateCheck>,
+        /// Number of checks.
+        pub total_checks: u64,
+        /// Failed checks.
+        pub failed: u64,
+        /// APR only: `VALID` or `INVALID` (can disagree with `passed`).
+        pub verdict: Option<String>,
+        /// APR only: 0..=100 score.
+        pub total_score: Option<u64>,
+        /// APR only: letter grade.
+        pub grade: Option<String>,
+        /// APR only: tensors failing content checks.
+        pub content_failed_tensors: Option<u64>,
+        /// APR only: NaN values in content.
+        pub content_total_nan: Option<u64>,
+        /// APR only: Inf values in content.
+        pub content_total_inf: Option<u64>,
+        /// GGUF/SafeTensors only: tensors examined.
+        pub total_tensors: Option<u64>,
+        /// GGUF/SafeTensors only: tensors failing.
+        pub failed_tensors: Option<u64>,
+        /// GGUF/SafeTensors only: NaN values.
+        pub total_nan: Option<u64>,
+        /// GGUF/SafeTensors only: Inf values.
+        pub total_inf: Option<u64>,
+    }
 }
 
-/// One validation check.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ValidateCheck {
-    /// APR check id.
-    pub id: Option<String>,
-    /// Check name.
-    pub name: String,
-    /// `PASS`, `FAIL`, ...
-    pub status: String,
-    /// Details.
-    pub detail: Option<String>,
-    /// APR points.
-    pub points: Option<f64>,
+doc_struct! {
+    /// One validation check.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ValidateCheck {
+        /// APR check id.
+        #[with = opt_text]
+        pub id: Option<String>,
+        /// Check name.
+        pub name: String,
+        /// `PASS`, `FAIL`, ...
+        pub status: String,
+        /// Details.
+        pub detail: Option<String>,
+        /// APR points.
+        pub points: Option<f64>,
+    }
 }
 
 impl ValidateOutput {
@@ -638,82 +631,51 @@ impl ValidateOutput {
     }
 }
 
-pub(crate) fn read_validate(cx: &mut Cx, n: &Node<'_>) -> ValidateOutput {
-    let checks = cx
-        .arr(n, "checks")
-        .iter()
-        .map(|c| ValidateCheck {
-            id: cx.opt::<Value>(c, "id").map(|v| match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            }),
-            name: cx.req(c, "name"),
-            status: cx.req(c, "status"),
-            detail: cx.opt(c, "detail"),
-            points: cx.opt_f64(c, "points"),
-        })
-        .collect();
-    ValidateOutput {
-        model: cx.req(n, "model"),
-        format: cx.req(n, "format"),
-        passed: cx.req(n, "passed"),
-        checks,
-        total_checks: cx.req(n, "total_checks"),
-        failed: cx.req(n, "failed"),
-        verdict: cx.opt(n, "verdict"),
-        total_score: cx.opt(n, "total_score"),
-        grade: cx.opt(n, "grade"),
-        content_failed_tensors: cx.opt(n, "content_failed_tensors"),
-        content_total_nan: cx.opt(n, "content_total_nan"),
-        content_total_inf: cx.opt(n, "content_total_inf"),
-        total_tensors: cx.opt(n, "total_tensors"),
-        failed_tensors: cx.opt(n, "failed_tensors"),
-        total_nan: cx.opt(n, "total_nan"),
-        total_inf: cx.opt(n, "total_inf"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // tensors
 
-/// `apr tensors --json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TensorsOutput {
-    /// File path.
-    pub file: String,
-    /// Format/version string.
-    pub format_version: String,
-    /// Number of tensors in the file.
-    pub tensor_count: u64,
-    /// Total bytes of tensor data.
-    pub total_size_bytes: u64,
-    /// The tensors listed.
-    pub tensors: Vec<TensorInfo>,
+doc_struct! {
+    /// `apr tensors --json`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct TensorsOutput {
+        /// File path.
+        pub file: String,
+        /// Format/version string.
+        pub format_version: String,
+        /// Number of tensors in the file.
+        pub tensor_count: u64,
+        /// Total bytes of tensor data.
+        pub total_size_bytes: u64,
+        /// The tensors listed.
+        pub tensors: Vec<TensorInfo>,
+    }
 }
 
-/// One tensor of `apr tensors`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TensorInfo {
-    /// Name as stored in the file.
-    pub name: String,
-    /// Shape.
-    pub shape: Vec<u64>,
-    /// Data type.
-    pub dtype: String,
-    /// Bytes.
-    pub size_bytes: u64,
-    /// Mean (`--stats`).
-    pub mean: Option<f64>,
-    /// Standard deviation (`--stats`).
-    pub std: Option<f64>,
-    /// Minimum (`--stats`).
-    pub min: Option<f64>,
-    /// Maximum (`--stats`).
-    pub max: Option<f64>,
-    /// NaN count (`--stats`).
-    pub nan_count: Option<u64>,
-    /// Inf count (`--stats`).
-    pub inf_count: Option<u64>,
+doc_struct! {
+    /// One tensor of `apr tensors`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct TensorInfo {
+        /// Name as stored in the file.
+        pub name: String,
+        /// Shape.
+        pub shape: Vec<u64>,
+        /// Data type.
+        pub dtype: String,
+        /// Bytes.
+        pub size_bytes: u64,
+        /// Mean (`--stats`).
+        pub mean: Option<f64>,
+        /// Standard deviation (`--stats`).
+        pub std: Option<f64>,
+        /// Minimum (`--stats`).
+        pub min: Option<f64>,
+        /// Maximum (`--stats`).
+        pub max: Option<f64>,
+        /// NaN count (`--stats`).
+        pub nan_count: Option<u64>,
+        /// Inf count (`--stats`).
+        pub inf_count: Option<u64>,
+    }
 }
 
 impl TensorsOutput {
@@ -724,127 +686,84 @@ impl TensorsOutput {
     }
 }
 
-pub(crate) fn read_tensors(cx: &mut Cx, n: &Node<'_>) -> TensorsOutput {
-    let tensors = cx
-        .arr(n, "tensors")
-        .iter()
-        .map(|t| TensorInfo {
-            name: cx.req(t, "name"),
-            shape: cx.vec(t, "shape"),
-            dtype: cx.req(t, "dtype"),
-            size_bytes: cx.req(t, "size_bytes"),
-            mean: cx.opt_f64(t, "mean"),
-            std: cx.opt_f64(t, "std"),
-            min: cx.opt_f64(t, "min"),
-            max: cx.opt_f64(t, "max"),
-            nan_count: cx.opt(t, "nan_count"),
-            inf_count: cx.opt(t, "inf_count"),
-        })
-        .collect();
-    TensorsOutput {
-        file: cx.req(n, "file"),
-        format_version: cx.req(n, "format_version"),
-        tensor_count: cx.req(n, "tensor_count"),
-        total_size_bytes: cx.req(n, "total_size_bytes"),
-        tensors,
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // lint
 
-/// `apr lint --json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LintOutput {
-    /// Model path.
-    pub model: String,
-    /// Exit decision (errors, or warnings with `--strict`).
-    pub passed: bool,
-    /// No issues of any level.
-    pub clean: bool,
-    /// Whether `--strict` was on.
-    pub strict: bool,
-    /// `ERROR` or `WARN`.
-    pub fail_level: String,
-    /// Errors.
-    pub error_count: u64,
-    /// Warnings.
-    pub warn_count: u64,
-    /// Infos.
-    pub info_count: u64,
-    /// All issues.
-    pub total_issues: u64,
-    /// The issues.
-    pub issues: Vec<LintIssue>,
+doc_struct! {
+    /// `apr lint --json`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct LintOutput {
+        /// Model path.
+        pub model: String,
+        /// Exit decision (errors, or warnings with `--strict`).
+        pub passed: bool,
+        /// No issues of any level.
+        pub clean: bool,
+        /// Whether `--strict` was on.
+        pub strict: bool,
+        /// `ERROR` or `WARN`.
+        pub fail_level: String,
+        /// Errors.
+        pub error_count: u64,
+        /// Warnings.
+        pub warn_count: u64,
+        /// Infos.
+        pub info_count: u64,
+        /// All issues.
+        pub total_issues: u64,
+        /// The issues.
+        pub issues: Vec<LintIssue>,
+    }
 }
 
-/// One lint finding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LintIssue {
-    /// `ERROR`, `WARN`, `INFO`.
-    pub level: String,
-    /// Category.
-    pub category: String,
-    /// Message.
-    pub message: String,
-    /// Suggested fix.
-    pub suggestion: Option<String>,
-}
-
-pub(crate) fn read_lint(cx: &mut Cx, n: &Node<'_>) -> LintOutput {
-    let issues = cx
-        .arr(n, "issues")
-        .iter()
-        .map(|i| LintIssue {
-            level: cx.req(i, "level"),
-            category: cx.req(i, "category"),
-            message: cx.req(i, "message"),
-            suggestion: cx.opt(i, "suggestion"),
-        })
-        .collect();
-    LintOutput {
-        model: cx.req(n, "model"),
-        passed: cx.req(n, "passed"),
-        clean: cx.req(n, "clean"),
-        strict: cx.req(n, "strict"),
-        fail_level: cx.req(n, "fail_level"),
-        error_count: cx.req(n, "error_count"),
-        warn_count: cx.req(n, "warn_count"),
-        info_count: cx.req(n, "info_count"),
-        total_issues: cx.req(n, "total_issues"),
-        issues,
+doc_struct! {
+    /// One lint finding.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct LintIssue {
+        /// `ERROR`, `WARN`, `INFO`.
+        pub level: String,
+        /// Category.
+        pub category: String,
+        /// Message.
+        pub message: String,
+        /// Suggested fix.
+        pub suggestion: Option<String>,
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // check
 
-/// `apr check --json` (self-test stages). apr always exits 0 here: read `all_passed`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CheckOutput {
-    /// Model path.
-    pub model: String,
-    /// Architecture (`unknown` when apr cannot tell).
-    pub architecture: String,
-    /// The stages.
-    pub stages: Vec<CheckStage>,
-    /// Stages passed.
-    pub passed: u64,
-    /// Stages run.
-    pub total: u64,
-    /// Every stage passed.
-    pub all_passed: bool,
+doc_struct! {
+    /// `apr check --json` (self-test stages). apr always exits 0 here: read `all_passed`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct CheckOutput {
+        /// Model path.
+        pub model: String,
+        /// Architecture (`unknown` when apr cannot tell).
+        pub architecture: String,
+        /// The stages.
+        pub stages: Vec<CheckStage>,
+        /// Stages passed.
+        pub passed: u64,
+        /// Stages run.
+        pub total: u64,
+        /// Every stage passed.
+        pub all_passed: bool,
+    }
 }
 
-/// One self-test stage.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CheckStage {
-    /// Stage name.
-    pub name: String,
-    /// `PASS` or `FAIL`.
-    pub status: String,
-    /// Details.
-    pub details: Option<String>,
+doc_struct! {
+    /// One self-test stage.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct CheckStage {
+        /// Stage name.
+        pub name: String,
+        /// `PASS` or `FAIL`.
+        pub status: String,
+        /// Details.
+        pub details: Option<String>,
+    }
 }
 
 impl CheckOutput {
@@ -854,63 +773,51 @@ impl CheckOutput {
     }
 }
 
-pub(crate) fn read_check(cx: &mut Cx, n: &Node<'_>) -> CheckOutput {
-    let stages = cx
-        .arr(n, "stages")
-        .iter()
-        .map(|s| CheckStage {
-            name: cx.req(s, "name"),
-            status: cx.req(s, "status"),
-            details: cx.opt(s, "details"),
-        })
-        .collect();
-    CheckOutput {
-        model: cx.req(n, "model"),
-        architecture: cx.req(n, "architecture"),
-        stages,
-        passed: cx.req(n, "passed"),
-        total: cx.req(n, "total"),
-        all_passed: cx.req(n, "all_passed"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // diff
 
-/// `apr diff --json` (structure and metadata).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DiffOutput {
-    /// First file.
-    pub file1: String,
-    /// Second file.
-    pub file2: String,
-    /// Format of the first file.
-    pub format1: String,
-    /// Format of the second file.
-    pub format2: String,
-    /// No differences.
-    pub identical: bool,
-    /// Number of differences.
-    pub difference_count: u64,
-    /// Counts per category (`format`, `metadata`, `tensor`, `quantization`, `size`).
-    pub category_counts: BTreeMap<String, u64>,
-    /// The differences.
-    pub differences: Vec<Difference>,
+doc_struct! {
+    /// `apr diff --json` (structure and metadata).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct DiffOutput {
+        /// First file.
+        pub file1: String,
+        /// Second file.
+        pub file2: String,
+        /// Format of the first file.
+        pub format1: String,
+        /// Format of the second file.
+        pub format2: String,
+        /// No differences.
+        pub identical: bool,
+        /// Number of differences.
+        pub difference_count: u64,
+        /// Counts per category (`format`, `metadata`, `tensor`, `quantization`, `size`).
+        #[with = counts]
+        pub category_counts: BTreeMap<String, u64>,
+        /// The differences.
+        pub differences: Vec<Difference>,
+    }
 }
 
-/// One difference.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Difference {
-    /// The field (or tensor) that differs.
-    pub field: String,
-    /// Value in the first file (rendered as text).
-    pub file1_value: String,
-    /// Value in the second file (rendered as text).
-    pub file2_value: String,
-    /// Category.
-    pub category: Option<String>,
-    /// Kind (`dtype`, `size`, `data`, `format`).
-    pub kind: Option<String>,
+doc_struct! {
+    /// One difference.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct Difference {
+        /// The field (or tensor) that differs.
+        pub field: String,
+        /// Value in the first file (rendered as text).
+        #[with = req_text]
+        pub file1_value: String,
+        /// Value in the second file (rendered as text).
+        #[with = req_text]
+        pub file2_value: String,
+        /// Category.
+        pub category: Option<String>,
+        /// Kind (`dtype`, `size`, `data`, `format`).
+        #[key = "type"]
+        pub kind: Option<String>,
+    }
 }
 
 fn render(v: Option<Value>) -> String {
@@ -921,97 +828,68 @@ fn render(v: Option<Value>) -> String {
     }
 }
 
-pub(crate) fn read_diff(cx: &mut Cx, n: &Node<'_>) -> DiffOutput {
-    let differences = cx
-        .arr(n, "differences")
-        .iter()
-        .map(|d| Difference {
-            field: cx.req(d, "field"),
-            file1_value: render(cx.get::<Value>(d, "file1_value")),
-            file2_value: render(cx.get::<Value>(d, "file2_value")),
-            category: cx.opt(d, "category"),
-            kind: cx.opt(d, "type"),
-        })
-        .collect();
-    let mut category_counts = BTreeMap::new();
-    if let Some(counts) = cx.opt_obj(n, "category_counts")
+/// An expected value of any type, as text (a string as is, anything else as JSON).
+fn req_text(cx: &mut Cx, n: &Node<'_>, key: &str) -> String {
+    render(cx.get::<Value>(n, key))
+}
+
+/// An optional value of any type, as text.
+fn opt_text(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<String> {
+    cx.opt::<Value>(n, key).map(|v| render(Some(v)))
+}
+
+/// An optional object of counts (absent → empty); a mistyped count is recorded and left out.
+fn counts(cx: &mut Cx, n: &Node<'_>, key: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if let Some(counts) = cx.opt_obj(n, key)
         && let Some(Value::Object(map)) = counts.value
     {
         for key in map.keys() {
             if let Some(v) = cx.opt::<u64>(&counts, key) {
-                category_counts.insert(key.clone(), v);
+                out.insert(key.clone(), v);
             }
         }
     }
-    DiffOutput {
-        file1: cx.req(n, "file1"),
-        file2: cx.req(n, "file2"),
-        format1: cx.req(n, "format1"),
-        format2: cx.req(n, "format2"),
-        identical: cx.req(n, "identical"),
-        difference_count: cx.req(n, "difference_count"),
-        category_counts,
-        differences,
+    out
+}
+
+doc_struct! {
+    /// `apr diff --values --json`. apr always exits 0 here (#3913): judge the numbers.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct DiffValuesOutput {
+        /// First model.
+        pub model_a: String,
+        /// Second model.
+        pub model_b: String,
+        /// Tensors compared (at most `--limit`).
+        pub tensors_compared: u64,
+        /// Per-tensor statistics.
+        pub results: Vec<TensorValueDiff>,
     }
 }
 
-/// `apr diff --values --json`. apr always exits 0 here (#3913): judge the numbers.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DiffValuesOutput {
-    /// First model.
-    pub model_a: String,
-    /// Second model.
-    pub model_b: String,
-    /// Tensors compared (at most `--limit`).
-    pub tensors_compared: u64,
-    /// Per-tensor statistics.
-    pub results: Vec<TensorValueDiff>,
-}
-
-/// Per-tensor value comparison.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TensorValueDiff {
-    /// Normalised tensor name.
-    pub name: String,
-    /// Shape in the first model.
-    pub shape_a: Vec<u64>,
-    /// Shape in the second model.
-    pub shape_b: Vec<u64>,
-    /// Elements compared.
-    pub element_count: u64,
-    /// Mean absolute difference.
-    pub mean_diff: f64,
-    /// Max absolute difference.
-    pub max_diff: f64,
-    /// Root mean square error.
-    pub rmse: f64,
-    /// Cosine similarity.
-    pub cosine_similarity: f64,
-    /// apr's label (`Identical`, `NearlyIdentical`, ..., `Critical`).
-    pub status: String,
-}
-
-pub(crate) fn read_diff_values(cx: &mut Cx, n: &Node<'_>) -> DiffValuesOutput {
-    let results = cx
-        .arr(n, "results")
-        .iter()
-        .map(|r| TensorValueDiff {
-            name: cx.req(r, "name"),
-            shape_a: cx.vec(r, "shape_a"),
-            shape_b: cx.vec(r, "shape_b"),
-            element_count: cx.req(r, "element_count"),
-            mean_diff: cx.req_f64(r, "mean_diff"),
-            max_diff: cx.req_f64(r, "max_diff"),
-            rmse: cx.req_f64(r, "rmse"),
-            cosine_similarity: cx.req_f64(r, "cosine_similarity"),
-            status: cx.req(r, "status"),
-        })
-        .collect();
-    DiffValuesOutput {
-        model_a: cx.req(n, "model_a"),
-        model_b: cx.req(n, "model_b"),
-        tensors_compared: cx.req(n, "tensors_compared"),
-        results,
+doc_struct! {
+    /// Per-tensor value comparison.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct TensorValueDiff {
+        /// Normalised tensor name.
+        pub name: String,
+        /// Shape in the first model.
+        pub shape_a: Vec<u64>,
+        /// Shape in the second model.
+        pub shape_b: Vec<u64>,
+        /// Elements compared.
+        pub element_count: u64,
+        /// Mean absolute difference.
+        pub mean_diff: f64,
+        /// Max absolute difference.
+        pub max_diff: f64,
+        /// Root mean square error.
+        pub rmse: f64,
+        /// Cosine similarity.
+        pub cosine_similarity: f64,
+        /// apr's label (`Identical`, `NearlyIdentical`, ..., `Critical`).
+        pub status: String,
     }
 }
 
@@ -1094,6 +972,7 @@ impl TreeNode {
 /// real trees are a handful of levels deep).
 const MAX_TREE_DEPTH: usize = 64;
 
+// Hand-written: `type` decides which fields a node has, and recursion is bounded by depth.
 fn read_tree_node(cx: &mut Cx, n: &Node<'_>, depth: usize) -> TreeNode {
     let ty: String = cx.req(n, "type");
     let kind = if ty == "tensor" || (ty.is_empty() && n.has("shape")) {
@@ -1124,45 +1003,52 @@ fn read_tree_node(cx: &mut Cx, n: &Node<'_>, depth: usize) -> TreeNode {
     }
 }
 
-pub(crate) fn read_tree(cx: &mut Cx, n: &Node<'_>) -> TreeNode {
-    read_tree_node(cx, n, 0)
+impl FromDoc for TreeNode {
+    fn read(cx: &mut Cx, n: &Node<'_>) -> Self {
+        read_tree_node(cx, n, 0)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // oracle
 
-/// `apr oracle --json` for a local file. The architecture is under `format.architecture`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OracleOutput {
-    /// The source argument.
-    pub source: String,
-    /// `local`, `hugging_face` or `family`.
-    pub mode: String,
-    /// File facts (local mode).
-    pub format: Option<OracleFormat>,
-    /// Model family description (needs apr's contracts registry).
-    pub family: Option<Value>,
-    /// Matched size variant.
-    pub size_variant: Option<Value>,
-    /// Compliance with the family contract.
-    pub compliance: Option<Value>,
+doc_struct! {
+    /// `apr oracle --json` for a local file. The architecture is under `format.architecture`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct OracleOutput {
+        /// The source argument.
+        pub source: String,
+        /// `local`, `hugging_face` or `family`.
+        pub mode: String,
+        /// File facts (local mode).
+        #[with = oracle_format]
+        pub format: Option<OracleFormat>,
+        /// Model family description (needs apr's contracts registry).
+        pub family: Option<Value>,
+        /// Matched size variant.
+        pub size_variant: Option<Value>,
+        /// Compliance with the family contract.
+        pub compliance: Option<Value>,
+    }
 }
 
-/// `format` of an oracle report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OracleFormat {
-    /// `APR`, `GGUF`, `SafeTensors`.
-    pub format_type: String,
-    /// Bytes.
-    pub file_size: u64,
-    /// Tensors.
-    pub tensor_count: u64,
-    /// Parameters.
-    pub total_params: u64,
-    /// Quantization.
-    pub quantization: Option<String>,
-    /// Architecture.
-    pub architecture: Option<String>,
+doc_struct! {
+    /// `format` of an oracle report.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct OracleFormat {
+        /// `APR`, `GGUF`, `SafeTensors`.
+        pub format_type: String,
+        /// Bytes.
+        pub file_size: u64,
+        /// Tensors.
+        pub tensor_count: u64,
+        /// Parameters.
+        pub total_params: u64,
+        /// Quantization.
+        pub quantization: Option<String>,
+        /// Architecture.
+        pub architecture: Option<String>,
+    }
 }
 
 impl OracleOutput {
@@ -1173,35 +1059,13 @@ impl OracleOutput {
     }
 }
 
-pub(crate) fn read_oracle(cx: &mut Cx, n: &Node<'_>) -> OracleOutput {
-    let mode: String = cx.req(n, "mode");
-    let format = if mode == "local" {
-        let f = cx.obj(n, "format");
-        (f.value.is_some()).then(|| OracleFormat {
-            format_type: cx.req(&f, "format_type"),
-            file_size: cx.req(&f, "file_size"),
-            tensor_count: cx.req(&f, "tensor_count"),
-            total_params: cx.req(&f, "total_params"),
-            quantization: cx.opt(&f, "quantization"),
-            architecture: cx.opt(&f, "architecture"),
-        })
+/// `format`: expected in local mode, optional otherwise.
+fn oracle_format(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<OracleFormat> {
+    if n.raw("mode").and_then(Value::as_str) == Some("local") {
+        let f = cx.obj(n, key);
+        f.value.is_some().then(|| OracleFormat::read(cx, &f))
     } else {
-        cx.opt_obj(n, "format").map(|f| OracleFormat {
-            format_type: cx.req(&f, "format_type"),
-            file_size: cx.req(&f, "file_size"),
-            tensor_count: cx.req(&f, "tensor_count"),
-            total_params: cx.req(&f, "total_params"),
-            quantization: cx.opt(&f, "quantization"),
-            architecture: cx.opt(&f, "architecture"),
-        })
-    };
-    OracleOutput {
-        source: cx.req(n, "source"),
-        mode,
-        format,
-        family: cx.opt(n, "family"),
-        size_variant: cx.opt(n, "size_variant"),
-        compliance: cx.opt(n, "compliance"),
+        OracleFormat::read_opt(cx, n, key)
     }
 }
 
@@ -1217,196 +1081,162 @@ pub struct HexOutput {
     pub tensors: Vec<HexTensor>,
 }
 
-/// One tensor of `apr hex --json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HexTensor {
-    /// Name.
-    pub name: String,
-    /// APR `shape` (row-major), or GGUF `dims` (GGUF order, fastest first).
-    pub shape: Vec<u64>,
-    /// Whether `shape` came from GGUF `dims`.
-    pub gguf_dims: bool,
-    /// Data type.
-    pub dtype: String,
-    /// Byte offset (APR).
-    pub offset: Option<u64>,
-    /// Bytes (APR).
-    pub size_bytes: Option<u64>,
-    /// `--stats`.
-    pub stats: Option<HexStats>,
-    /// First values, dequantised to f32.
-    pub sample_values: Vec<f64>,
+doc_struct! {
+    /// One tensor of `apr hex --json`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct HexTensor {
+        /// Name.
+        pub name: String,
+        /// APR `shape` (row-major), or GGUF `dims` (GGUF order, fastest first).
+        #[with = hex_shape]
+        pub shape: Vec<u64>,
+        /// Whether `shape` came from GGUF `dims`.
+        #[with = gguf_dims]
+        pub gguf_dims: bool,
+        /// Data type.
+        pub dtype: String,
+        /// Byte offset (APR).
+        pub offset: Option<u64>,
+        /// Bytes (APR).
+        pub size_bytes: Option<u64>,
+        /// `--stats`.
+        pub stats: Option<HexStats>,
+        /// First values, dequantised to f32.
+        pub sample_values: Vec<f64>,
+    }
 }
 
-/// `stats` of a hex tensor.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HexStats {
-    /// Minimum.
-    pub min: f64,
-    /// Maximum.
-    pub max: f64,
-    /// Mean.
-    pub mean: f64,
-    /// Standard deviation.
-    pub std: f64,
+doc_struct! {
+    /// `stats` of a hex tensor.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct HexStats {
+        /// Minimum.
+        pub min: f64,
+        /// Maximum.
+        pub max: f64,
+        /// Mean.
+        pub mean: f64,
+        /// Standard deviation.
+        pub std: f64,
+    }
 }
 
-pub(crate) fn read_hex(cx: &mut Cx, root: &Node<'_>) -> Vec<HexTensor> {
-    cx.items(root)
-        .iter()
-        .map(|t| {
-            let gguf_dims = !t.has("shape") && t.has("dims");
-            let shape = if gguf_dims {
-                cx.vec(t, "dims")
-            } else {
-                cx.vec(t, "shape")
-            };
-            let stats = cx.opt_obj(t, "stats").map(|s| HexStats {
-                min: cx.req_f64(&s, "min"),
-                max: cx.req_f64(&s, "max"),
-                mean: cx.req_f64(&s, "mean"),
-                std: cx.req_f64(&s, "std"),
-            });
-            let samples = cx.arr(t, "sample_values");
-            HexTensor {
-                name: cx.req(t, "name"),
-                shape,
-                gguf_dims,
-                dtype: cx.req(t, "dtype"),
-                offset: cx.opt(t, "offset"),
-                size_bytes: cx.opt(t, "size_bytes"),
-                stats,
-                sample_values: cx.values(&samples),
-            }
-        })
-        .collect()
+/// Whether a hex tensor gives GGUF `dims` instead of `shape` (read from the node, not a key).
+fn gguf_dims(_: &mut Cx, n: &Node<'_>, _: &str) -> bool {
+    !n.has("shape") && n.has("dims")
+}
+
+/// `shape`, or GGUF `dims` when the tensor has those instead.
+fn hex_shape(cx: &mut Cx, n: &Node<'_>, key: &str) -> Vec<u64> {
+    let key = if gguf_dims(cx, n, key) { "dims" } else { key };
+    cx.vec(n, key)
 }
 
 // ---------------------------------------------------------------------------------------------
 // debug
 
-/// `apr --json debug`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DebugOutput {
-    /// Model path.
-    pub model: String,
-    /// Format.
-    pub format: String,
-    /// Architecture.
-    pub architecture: Option<String>,
-    /// Tensor count.
-    pub tensors: u64,
-    /// Parameter count.
-    pub parameters: u64,
-    /// File size.
-    pub size_bytes: u64,
-    /// Always `OK` in 0.72.3 (constant, not a verdict).
-    pub health: String,
-}
-
-pub(crate) fn read_debug(cx: &mut Cx, n: &Node<'_>) -> DebugOutput {
-    DebugOutput {
-        model: cx.req(n, "model"),
-        format: cx.req(n, "format"),
-        architecture: cx.opt(n, "architecture"),
-        tensors: cx.req(n, "tensors"),
-        parameters: cx.req(n, "parameters"),
-        size_bytes: cx.req(n, "size_bytes"),
-        health: cx.req(n, "health"),
+doc_struct! {
+    /// `apr --json debug`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct DebugOutput {
+        /// Model path.
+        pub model: String,
+        /// Format.
+        pub format: String,
+        /// Architecture.
+        pub architecture: Option<String>,
+        /// Tensor count.
+        pub tensors: u64,
+        /// Parameter count.
+        pub parameters: u64,
+        /// File size.
+        pub size_bytes: u64,
+        /// Always `OK` in 0.72.3 (constant, not a verdict).
+        pub health: String,
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // bench
 
-/// `apr --json bench`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct BenchOutput {
-    /// Model path.
-    pub model: String,
-    /// Throughput.
-    pub tokens_per_second: f64,
-    /// Tokens generated over all iterations.
-    pub total_tokens: u64,
-    /// Total time.
-    pub total_time_ms: f64,
-    /// Time to first token.
-    pub time_to_first_token_ms: f64,
-    /// Iterations measured.
-    pub iterations: u64,
-    /// Mean iteration time.
-    pub mean_time_ms: f64,
-    /// Median iteration time.
-    pub median_time_ms: f64,
-    /// Standard deviation.
-    pub std_dev_ms: f64,
-    /// `tokens_per_second >= 10` (exit 5 otherwise).
-    pub passed: bool,
-    /// Raw samples.
-    pub samples_ms: Vec<f64>,
-    /// p50 latency.
-    pub latency_p50_ms: Option<f64>,
-    /// p95 latency.
-    pub latency_p95_ms: Option<f64>,
-    /// p99 latency.
-    pub latency_p99_ms: Option<f64>,
-    /// Peak RSS.
-    pub peak_rss_mb: Option<f64>,
-    /// sha256 of the model.
-    pub model_sha256: Option<String>,
-    /// Build provenance.
-    pub provenance: Option<Value>,
+doc_struct! {
+    /// `apr --json bench`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct BenchOutput {
+        /// Model path.
+        pub model: String,
+        /// Throughput.
+        pub tokens_per_second: f64,
+        /// Tokens generated over all iterations.
+        pub total_tokens: u64,
+        /// Total time.
+        pub total_time_ms: f64,
+        /// Time to first token.
+        pub time_to_first_token_ms: f64,
+        /// Iterations measured.
+        pub iterations: u64,
+        /// Mean iteration time.
+        pub mean_time_ms: f64,
+        /// Median iteration time.
+        pub median_time_ms: f64,
+        /// Standard deviation.
+        pub std_dev_ms: f64,
+        /// `tokens_per_second >= 10` (exit 5 otherwise).
+        pub passed: bool,
+        /// Raw samples.
+        pub samples_ms: Vec<f64>,
+        /// p50 latency.
+        #[with = opt_measured]
+        pub latency_p50_ms: Option<f64>,
+        /// p95 latency.
+        #[with = opt_measured]
+        pub latency_p95_ms: Option<f64>,
+        /// p99 latency.
+        #[with = opt_measured]
+        pub latency_p99_ms: Option<f64>,
+        /// Peak RSS.
+        #[with = opt_measured]
+        pub peak_rss_mb: Option<f64>,
+        /// sha256 of the model.
+        pub model_sha256: Option<String>,
+        /// Build provenance.
+        pub provenance: Option<Value>,
+    }
 }
 
-pub(crate) fn read_bench(cx: &mut Cx, n: &Node<'_>) -> BenchOutput {
-    let samples = cx.arr(n, "samples_ms");
-    BenchOutput {
-        model: cx.req(n, "model"),
-        tokens_per_second: cx.req_f64(n, "tokens_per_second"),
-        total_tokens: cx.req(n, "total_tokens"),
-        total_time_ms: cx.req_f64(n, "total_time_ms"),
-        time_to_first_token_ms: cx.req_f64(n, "time_to_first_token_ms"),
-        iterations: cx.req(n, "iterations"),
-        mean_time_ms: cx.req_f64(n, "mean_time_ms"),
-        median_time_ms: cx.req_f64(n, "median_time_ms"),
-        std_dev_ms: cx.req_f64(n, "std_dev_ms"),
-        passed: cx.req(n, "passed"),
-        samples_ms: cx.values(&samples),
-        latency_p50_ms: cx.opt_f64(n, "latency_p50_ms").filter(|v| !v.is_nan()),
-        latency_p95_ms: cx.opt_f64(n, "latency_p95_ms").filter(|v| !v.is_nan()),
-        latency_p99_ms: cx.opt_f64(n, "latency_p99_ms").filter(|v| !v.is_nan()),
-        peak_rss_mb: cx.opt_f64(n, "peak_rss_mb").filter(|v| !v.is_nan()),
-        model_sha256: cx.opt(n, "model_sha256"),
-        provenance: cx.opt(n, "provenance"),
-    }
+/// An optional measurement; apr's NaN (printed as null) means "not measured", so it is `None`.
+fn opt_measured(cx: &mut Cx, n: &Node<'_>, key: &str) -> Option<f64> {
+    cx.opt_f64(n, key).filter(|v| !v.is_nan())
 }
 
 // ---------------------------------------------------------------------------------------------
 // qa
 
-/// `apr qa --json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QaOutput {
-    /// Model path.
-    pub model: String,
-    /// Every executed gate passed (skipped gates do not count).
-    pub passed: bool,
-    /// The gates.
-    pub gates: Vec<QaGate>,
-    /// Gates executed.
-    pub gates_executed: u64,
-    /// Gates skipped.
-    pub gates_skipped: u64,
-    /// Registered gate names.
-    pub gates_registered: Vec<String>,
-    /// Duration.
-    pub total_duration_ms: u64,
-    /// RFC 3339 time stamp.
-    pub timestamp: String,
-    /// One-line summary.
-    pub summary: String,
-    /// Host description.
-    pub system_info: Option<Value>,
+doc_struct! {
+    /// `apr qa --json`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct QaOutput {
+        /// Model path.
+        pub model: String,
+        /// Every executed gate passed (skipped gates do not count).
+        pub passed: bool,
+        /// The gates.
+        pub gates: Vec<QaGate>,
+        /// Gates executed.
+        pub gates_executed: u64,
+        /// Gates skipped.
+        pub gates_skipped: u64,
+        /// Registered gate names.
+        pub gates_registered: Vec<String>,
+        /// Duration.
+        pub total_duration_ms: u64,
+        /// RFC 3339 time stamp.
+        pub timestamp: String,
+        /// One-line summary.
+        pub summary: String,
+        /// Host description.
+        pub system_info: Option<Value>,
+    }
 }
 
 /// Outcome of a QA gate.
@@ -1421,23 +1251,25 @@ pub enum GateState {
     Skipped,
 }
 
-/// One QA gate.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QaGate {
-    /// Gate name (`tensor_contract`, `golden_output`, `format_parity`, ...).
-    pub name: String,
-    /// Passed (false for skipped gates).
-    pub passed: bool,
-    /// Skipped.
-    pub skipped: bool,
-    /// Message (`Skipped: <reason>` for skipped gates).
-    pub message: String,
-    /// Measured value.
-    pub value: Option<f64>,
-    /// Threshold.
-    pub threshold: Option<f64>,
-    /// Duration.
-    pub duration_ms: u64,
+doc_struct! {
+    /// One QA gate.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct QaGate {
+        /// Gate name (`tensor_contract`, `golden_output`, `format_parity`, ...).
+        pub name: String,
+        /// Passed (false for skipped gates).
+        pub passed: bool,
+        /// Skipped.
+        pub skipped: bool,
+        /// Message (`Skipped: <reason>` for skipped gates).
+        pub message: String,
+        /// Measured value.
+        pub value: Option<f64>,
+        /// Threshold.
+        pub threshold: Option<f64>,
+        /// Duration.
+        pub duration_ms: u64,
+    }
 }
 
 impl QaGate {
@@ -1462,79 +1294,36 @@ impl QaOutput {
     }
 }
 
-pub(crate) fn read_qa(cx: &mut Cx, n: &Node<'_>) -> QaOutput {
-    let gates = cx
-        .arr(n, "gates")
-        .iter()
-        .map(|g| QaGate {
-            name: cx.req(g, "name"),
-            passed: cx.req(g, "passed"),
-            skipped: cx.req(g, "skipped"),
-            message: cx.req(g, "message"),
-            value: cx.opt_f64(g, "value"),
-            threshold: cx.opt_f64(g, "threshold"),
-            duration_ms: cx.req(g, "duration_ms"),
-        })
-        .collect();
-    QaOutput {
-        model: cx.req(n, "model"),
-        passed: cx.req(n, "passed"),
-        gates,
-        gates_executed: cx.req(n, "gates_executed"),
-        gates_skipped: cx.req(n, "gates_skipped"),
-        gates_registered: cx.vec(n, "gates_registered"),
-        total_duration_ms: cx.req(n, "total_duration_ms"),
-        timestamp: cx.req(n, "timestamp"),
-        summary: cx.req(n, "summary"),
-        system_info: cx.opt(n, "system_info"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // list
 
-/// `apr --json list`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ListOutput {
-    /// Cached models.
-    pub models: Vec<ListedModel>,
-    /// Count.
-    pub total: u64,
-    /// Bytes.
-    pub total_size_bytes: u64,
+doc_struct! {
+    /// `apr --json list`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct ListOutput {
+        /// Cached models.
+        pub models: Vec<ListedModel>,
+        /// Count.
+        pub total: u64,
+        /// Bytes.
+        pub total_size_bytes: u64,
+    }
 }
 
-/// One cached model.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ListedModel {
-    /// Name.
-    pub name: String,
-    /// Bytes.
-    pub size_bytes: u64,
-    /// Format.
-    pub format: String,
-    /// Path.
-    pub path: String,
-    /// `manifest` or `disk_scan`.
-    pub source: String,
-}
-
-pub(crate) fn read_list(cx: &mut Cx, n: &Node<'_>) -> ListOutput {
-    let models = cx
-        .arr(n, "models")
-        .iter()
-        .map(|m| ListedModel {
-            name: cx.req(m, "name"),
-            size_bytes: cx.req(m, "size_bytes"),
-            format: cx.req(m, "format"),
-            path: cx.req(m, "path"),
-            source: cx.req(m, "source"),
-        })
-        .collect();
-    ListOutput {
-        models,
-        total: cx.req(n, "total"),
-        total_size_bytes: cx.req(n, "total_size_bytes"),
+doc_struct! {
+    /// One cached model.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct ListedModel {
+        /// Name.
+        pub name: String,
+        /// Bytes.
+        pub size_bytes: u64,
+        /// Format.
+        pub format: String,
+        /// Path.
+        pub path: String,
+        /// `manifest` or `disk_scan`.
+        pub source: String,
     }
 }
 
@@ -1551,317 +1340,237 @@ pub enum ParityOutput {
     Refused(ParityRefusal),
 }
 
-/// A parity measurement.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ParityReport {
-    /// Model path.
-    pub model: String,
-    /// Prompt positions measured.
-    pub tokens: u64,
-    /// Positions that passed.
-    pub passed: u64,
-    /// Positions that failed.
-    pub failed: u64,
-    /// Overall verdict.
-    pub parity: bool,
-    /// Per position.
-    pub metrics: Vec<ParityPosition>,
-}
-
-/// Per-position parity metrics.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ParityPosition {
-    /// Prompt position.
-    pub position: u64,
-    /// Token at that position.
-    pub token_id: u32,
-    /// CPU argmax.
-    pub cpu_argmax: u32,
-    /// GPU argmax.
-    pub gpu_argmax: u32,
-    /// Max absolute logit difference.
-    pub max_abs_diff: f64,
-    /// Mean absolute logit difference.
-    pub mean_abs_diff: f64,
-    /// Cosine similarity of the logits.
-    pub cosine_similarity: f64,
-    /// KL(CPU‖GPU).
-    pub kl_divergence: f64,
-    /// `Pass`, `WarnArgmax`, `WarnOutOfSpec`, `FailDivergent`, `FailCatastrophic`, `FailNan`.
-    pub verdict: String,
-}
-
-/// A parity refusal.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ParityRefusal {
-    /// Architecture.
-    pub architecture: Option<String>,
-    /// Quantization.
-    pub quant: Option<String>,
-    /// Why.
-    pub reason: String,
-    /// Tracking issue.
-    pub issue: Option<String>,
-}
-
-pub(crate) fn read_parity(cx: &mut Cx, n: &Node<'_>) -> ParityOutput {
-    if let Some(r) = cx.opt_obj(n, "refused") {
-        return ParityOutput::Refused(ParityRefusal {
-            architecture: cx.opt(&r, "architecture"),
-            quant: cx.opt(&r, "quant"),
-            reason: cx.req(&r, "reason"),
-            issue: cx.opt::<Value>(&r, "issue").map(|v| render(Some(v))),
-        });
+doc_struct! {
+    /// A parity measurement.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ParityReport {
+        /// Model path.
+        pub model: String,
+        /// Prompt positions measured.
+        pub tokens: u64,
+        /// Positions that passed.
+        pub passed: u64,
+        /// Positions that failed.
+        pub failed: u64,
+        /// Overall verdict.
+        pub parity: bool,
+        /// Per position.
+        pub metrics: Vec<ParityPosition>,
     }
-    let metrics = cx
-        .arr(n, "metrics")
-        .iter()
-        .map(|m| ParityPosition {
-            position: cx.req(m, "position"),
-            token_id: cx.req(m, "token_id"),
-            cpu_argmax: cx.req(m, "cpu_argmax"),
-            gpu_argmax: cx.req(m, "gpu_argmax"),
-            max_abs_diff: cx.req_f64(m, "max_abs_diff"),
-            mean_abs_diff: cx.req_f64(m, "mean_abs_diff"),
-            cosine_similarity: cx.req_f64(m, "cosine_similarity"),
-            kl_divergence: cx.req_f64(m, "kl_divergence"),
-            verdict: cx.req(m, "verdict"),
-        })
-        .collect();
-    ParityOutput::Measured(ParityReport {
-        model: cx.req(n, "model"),
-        tokens: cx.req(n, "tokens"),
-        passed: cx.req(n, "passed"),
-        failed: cx.req(n, "failed"),
-        parity: cx.req(n, "parity"),
-        metrics,
-    })
+}
+
+doc_struct! {
+    /// Per-position parity metrics.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ParityPosition {
+        /// Prompt position.
+        pub position: u64,
+        /// Token at that position.
+        pub token_id: u32,
+        /// CPU argmax.
+        pub cpu_argmax: u32,
+        /// GPU argmax.
+        pub gpu_argmax: u32,
+        /// Max absolute logit difference.
+        pub max_abs_diff: f64,
+        /// Mean absolute logit difference.
+        pub mean_abs_diff: f64,
+        /// Cosine similarity of the logits.
+        pub cosine_similarity: f64,
+        /// KL(CPU‖GPU).
+        pub kl_divergence: f64,
+        /// `Pass`, `WarnArgmax`, `WarnOutOfSpec`, `FailDivergent`, `FailCatastrophic`, `FailNan`.
+        pub verdict: String,
+    }
+}
+
+doc_struct! {
+    /// A parity refusal.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct ParityRefusal {
+        /// Architecture.
+        pub architecture: Option<String>,
+        /// Quantization.
+        pub quant: Option<String>,
+        /// Why.
+        pub reason: String,
+        /// Tracking issue.
+        #[with = opt_text]
+        pub issue: Option<String>,
+    }
+}
+
+// Hand-written: a `refused` object makes it a refusal, otherwise the document is a report.
+impl FromDoc for ParityOutput {
+    fn read(cx: &mut Cx, n: &Node<'_>) -> Self {
+        match ParityRefusal::read_opt(cx, n, "refused") {
+            Some(refusal) => ParityOutput::Refused(refusal),
+            None => ParityOutput::Measured(ParityReport::read(cx, n)),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // rosetta diff-tensors
 
-/// `apr rosetta diff-tensors --json` (shapes and names only, not values).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DiffTensorsOutput {
-    /// First model.
-    pub model_a: String,
-    /// Second model.
-    pub model_b: String,
-    /// Tensors in the first model.
-    pub tensors_a: u64,
-    /// Tensors in the second model.
-    pub tensors_b: u64,
-    /// Shape/layout mismatches.
-    pub layout_mismatches: u64,
-    /// Tensors only in B.
-    pub missing_in_a: u64,
-    /// Tensors only in A.
-    pub missing_in_b: u64,
-    /// The mismatching tensors (printed only when there are some).
-    pub mismatched_tensors: Vec<ShapeMismatch>,
-    /// apr's diagnosis line.
-    pub diagnosis: String,
-}
-
-/// One shape mismatch.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ShapeMismatch {
-    /// Normalised name.
-    pub name: String,
-    /// Shape in A.
-    pub shape_a: Vec<u64>,
-    /// Shape in B.
-    pub shape_b: Vec<u64>,
-}
-
-pub(crate) fn read_diff_tensors(cx: &mut Cx, n: &Node<'_>) -> DiffTensorsOutput {
-    let mismatched_tensors = cx
-        .opt_arr(n, "mismatched_tensors")
-        .iter()
-        .map(|m| ShapeMismatch {
-            name: cx.req(m, "name"),
-            shape_a: cx.vec(m, "shape_a"),
-            shape_b: cx.vec(m, "shape_b"),
-        })
-        .collect();
-    DiffTensorsOutput {
-        model_a: cx.req(n, "model_a"),
-        model_b: cx.req(n, "model_b"),
-        tensors_a: cx.req(n, "tensors_a"),
-        tensors_b: cx.req(n, "tensors_b"),
-        layout_mismatches: cx.req(n, "layout_mismatches"),
-        missing_in_a: cx.req(n, "missing_in_a"),
-        missing_in_b: cx.req(n, "missing_in_b"),
-        mismatched_tensors,
-        diagnosis: cx.req(n, "diagnosis"),
+doc_struct! {
+    /// `apr rosetta diff-tensors --json` (shapes and names only, not values).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct DiffTensorsOutput {
+        /// First model.
+        pub model_a: String,
+        /// Second model.
+        pub model_b: String,
+        /// Tensors in the first model.
+        pub tensors_a: u64,
+        /// Tensors in the second model.
+        pub tensors_b: u64,
+        /// Shape/layout mismatches.
+        pub layout_mismatches: u64,
+        /// Tensors only in B.
+        pub missing_in_a: u64,
+        /// Tensors only in A.
+        pub missing_in_b: u64,
+        /// The mismatching tensors (printed only when there are some).
+        #[with = opt_list]
+        pub mismatched_tensors: Vec<ShapeMismatch>,
+        /// apr's diagnosis line.
+        pub diagnosis: String,
     }
+}
+
+doc_struct! {
+    /// One shape mismatch.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct ShapeMismatch {
+        /// Normalised name.
+        pub name: String,
+        /// Shape in A.
+        pub shape_a: Vec<u64>,
+        /// Shape in B.
+        pub shape_b: Vec<u64>,
+    }
+}
+
+/// An array apr prints only when it has items (absent → empty, no problem).
+fn opt_list<T: Element>(cx: &mut Cx, n: &Node<'_>, key: &str) -> Vec<T> {
+    let items = cx.opt_arr(n, key);
+    T::read_items(cx, &items)
 }
 
 // ---------------------------------------------------------------------------------------------
 // rosetta fingerprint
 
-/// `apr rosetta fingerprint --json` for one model.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FingerprintOutput {
-    /// One fingerprint per tensor.
-    pub fingerprints: Vec<TensorFingerprint>,
+doc_struct! {
+    /// `apr rosetta fingerprint --json` for one model.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct FingerprintOutput {
+        /// One fingerprint per tensor.
+        pub fingerprints: Vec<TensorFingerprint>,
+    }
 }
 
-/// Statistical fingerprint of one tensor (non-finite statistics are read as NaN/±inf).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TensorFingerprint {
-    /// Name.
-    pub name: String,
-    /// Shape.
-    pub shape: Vec<u64>,
-    /// Data type.
-    pub dtype: String,
-    /// Mean.
-    pub mean: f64,
-    /// Standard deviation.
-    pub std: f64,
-    /// Minimum.
-    pub min: f64,
-    /// Maximum.
-    pub max: f64,
-    /// 5th percentile.
-    pub p5: f64,
-    /// 25th percentile.
-    pub p25: f64,
-    /// Median.
-    pub p50: f64,
-    /// 75th percentile.
-    pub p75: f64,
-    /// 95th percentile.
-    pub p95: f64,
-    /// NaN count.
-    pub nan_count: u64,
-    /// Inf count.
-    pub inf_count: u64,
-    /// Fraction of zeros.
-    pub zero_fraction: f64,
-    /// Checksum.
-    pub checksum: Value,
-}
-
-pub(crate) fn read_fingerprint(cx: &mut Cx, n: &Node<'_>) -> FingerprintOutput {
-    let fingerprints = cx
-        .arr(n, "fingerprints")
-        .iter()
-        .map(|f| TensorFingerprint {
-            name: cx.req(f, "name"),
-            shape: cx.vec(f, "shape"),
-            dtype: cx.req(f, "dtype"),
-            mean: cx.req_f64(f, "mean"),
-            std: cx.req_f64(f, "std"),
-            min: cx.req_f64(f, "min"),
-            max: cx.req_f64(f, "max"),
-            p5: cx.req_f64(f, "p5"),
-            p25: cx.req_f64(f, "p25"),
-            p50: cx.req_f64(f, "p50"),
-            p75: cx.req_f64(f, "p75"),
-            p95: cx.req_f64(f, "p95"),
-            nan_count: cx.req(f, "nan_count"),
-            inf_count: cx.req(f, "inf_count"),
-            zero_fraction: cx.req_f64(f, "zero_fraction"),
-            checksum: cx.get::<Value>(f, "checksum").unwrap_or(Value::Null),
-        })
-        .collect();
-    FingerprintOutput { fingerprints }
+doc_struct! {
+    /// Statistical fingerprint of one tensor (non-finite statistics are read as NaN/±inf).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct TensorFingerprint {
+        /// Name.
+        pub name: String,
+        /// Shape.
+        pub shape: Vec<u64>,
+        /// Data type.
+        pub dtype: String,
+        /// Mean.
+        pub mean: f64,
+        /// Standard deviation.
+        pub std: f64,
+        /// Minimum.
+        pub min: f64,
+        /// Maximum.
+        pub max: f64,
+        /// 5th percentile.
+        pub p5: f64,
+        /// 25th percentile.
+        pub p25: f64,
+        /// Median.
+        pub p50: f64,
+        /// 75th percentile.
+        pub p75: f64,
+        /// 95th percentile.
+        pub p95: f64,
+        /// NaN count.
+        pub nan_count: u64,
+        /// Inf count.
+        pub inf_count: u64,
+        /// Fraction of zeros.
+        pub zero_fraction: f64,
+        /// Checksum.
+        pub checksum: Value,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // compare-hf
 
-/// `apr compare-hf --json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CompareHfOutput {
-    /// Tensors compared.
-    pub total_compared: u64,
-    /// Tensors within threshold.
-    pub total_passed: u64,
-    /// Shape mismatches.
-    pub shape_mismatches: u64,
-    /// Worst tensor.
-    pub worst_tensor: Option<String>,
-    /// Its difference.
-    pub worst_diff: Option<f64>,
-    /// All passed (exit 5 otherwise, and when nothing was compared).
-    pub all_passed: bool,
-    /// Per tensor.
-    pub comparisons: Vec<HfComparison>,
+doc_struct! {
+    /// `apr compare-hf --json`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct CompareHfOutput {
+        /// Tensors compared.
+        pub total_compared: u64,
+        /// Tensors within threshold.
+        pub total_passed: u64,
+        /// Shape mismatches.
+        pub shape_mismatches: u64,
+        /// Worst tensor.
+        pub worst_tensor: Option<String>,
+        /// Its difference.
+        pub worst_diff: Option<f64>,
+        /// All passed (exit 5 otherwise, and when nothing was compared).
+        pub all_passed: bool,
+        /// Per tensor.
+        pub comparisons: Vec<HfComparison>,
+    }
 }
 
-/// One tensor compared against the hub copy.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HfComparison {
-    /// Name.
-    pub name: String,
-    /// Shapes equal.
-    pub shape_match: bool,
-    /// Within threshold.
-    pub passes_threshold: bool,
-    /// Max absolute difference.
-    pub max_diff: f64,
-    /// L2 distance.
-    pub l2_distance: f64,
-    /// Cosine similarity.
-    pub cosine_similarity: f64,
-}
-
-pub(crate) fn read_compare_hf(cx: &mut Cx, n: &Node<'_>) -> CompareHfOutput {
-    let comparisons = cx
-        .arr(n, "comparisons")
-        .iter()
-        .map(|c| HfComparison {
-            name: cx.req(c, "name"),
-            shape_match: cx.req(c, "shape_match"),
-            passes_threshold: cx.req(c, "passes_threshold"),
-            max_diff: cx.req_f64(c, "max_diff"),
-            l2_distance: cx.req_f64(c, "l2_distance"),
-            cosine_similarity: cx.req_f64(c, "cosine_similarity"),
-        })
-        .collect();
-    CompareHfOutput {
-        total_compared: cx.req(n, "total_compared"),
-        total_passed: cx.req(n, "total_passed"),
-        shape_mismatches: cx.req(n, "shape_mismatches"),
-        worst_tensor: cx.opt(n, "worst_tensor"),
-        worst_diff: cx.opt_f64(n, "worst_diff"),
-        all_passed: cx.req(n, "all_passed"),
-        comparisons,
+doc_struct! {
+    /// One tensor compared against the hub copy.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct HfComparison {
+        /// Name.
+        pub name: String,
+        /// Shapes equal.
+        pub shape_match: bool,
+        /// Within threshold.
+        pub passes_threshold: bool,
+        /// Max absolute difference.
+        pub max_diff: f64,
+        /// L2 distance.
+        pub l2_distance: f64,
+        /// Cosine similarity.
+        pub cosine_similarity: f64,
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // pull --dry-run
 
-/// `apr --json pull --dry-run`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct PullDryRunOutput {
-    /// The reference given.
-    pub model: String,
-    /// What it resolved to.
-    pub resolved: String,
-    /// Revision.
-    pub revision: Option<String>,
-    /// Kind of revision.
-    pub revision_kind: Option<String>,
-    /// Offline mode.
-    pub offline: bool,
-    /// Always `dry-run`.
-    pub mode: String,
-}
-
-pub(crate) fn read_pull_dry_run(cx: &mut Cx, n: &Node<'_>) -> PullDryRunOutput {
-    PullDryRunOutput {
-        model: cx.req(n, "model"),
-        resolved: cx.req(n, "resolved"),
-        revision: cx.opt(n, "revision"),
-        revision_kind: cx.opt(n, "revision_kind"),
-        offline: cx.req(n, "offline"),
-        mode: cx.req(n, "mode"),
+doc_struct! {
+    /// `apr --json pull --dry-run`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct PullDryRunOutput {
+        /// The reference given.
+        pub model: String,
+        /// What it resolved to.
+        pub resolved: String,
+        /// Revision.
+        pub revision: Option<String>,
+        /// Kind of revision.
+        pub revision_kind: Option<String>,
+        /// Offline mode.
+        pub offline: bool,
+        /// Always `dry-run`.
+        pub mode: String,
     }
 }
 
@@ -1875,336 +1584,217 @@ pub struct PullOutput {
 // ---------------------------------------------------------------------------------------------
 // import / export
 
-/// `apr --json import`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ImportOutput {
-    /// Source.
-    pub source: String,
-    /// Written file.
-    pub output: String,
-    /// The *requested* `--arch` (usually `Auto`), not the detected one.
-    pub architecture: String,
-    /// `Basic` or `Strict`.
-    pub validation: String,
-    /// `Int8`, `Int4`, `Fp16`, `Q4K` or null.
-    pub quantize: Option<String>,
-    /// Quality score.
-    pub score: Option<u64>,
-    /// Grade.
-    pub grade: Option<String>,
-    /// `ok` or `warnings`.
-    pub status: String,
-}
-
-pub(crate) fn read_import(cx: &mut Cx, n: &Node<'_>) -> ImportOutput {
-    ImportOutput {
-        source: cx.req(n, "source"),
-        output: cx.req(n, "output"),
-        architecture: cx.req(n, "architecture"),
-        validation: cx.req(n, "validation"),
-        quantize: cx.opt(n, "quantize"),
-        score: cx.opt(n, "score"),
-        grade: cx.opt(n, "grade"),
-        status: cx.req(n, "status"),
+doc_struct! {
+    /// `apr --json import`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct ImportOutput {
+        /// Source.
+        pub source: String,
+        /// Written file.
+        pub output: String,
+        /// The *requested* `--arch` (usually `Auto`), not the detected one.
+        pub architecture: String,
+        /// `Basic` or `Strict`.
+        pub validation: String,
+        /// `Int8`, `Int4`, `Fp16`, `Q4K` or null.
+        pub quantize: Option<String>,
+        /// Quality score.
+        pub score: Option<u64>,
+        /// Grade.
+        pub grade: Option<String>,
+        /// `ok` or `warnings`.
+        pub status: String,
     }
 }
 
-/// `apr --json export`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ExportOutput {
-    /// `success`.
-    pub status: String,
-    /// Input bytes.
-    pub original_size: u64,
-    /// Output bytes.
-    pub exported_size: u64,
-    /// Tensors written.
-    pub tensor_count: u64,
-    /// Format written.
-    pub format: String,
-    /// Quantization applied.
-    pub quantization: Option<String>,
-}
-
-pub(crate) fn read_export(cx: &mut Cx, n: &Node<'_>) -> ExportOutput {
-    ExportOutput {
-        status: cx.req(n, "status"),
-        original_size: cx.req(n, "original_size"),
-        exported_size: cx.req(n, "exported_size"),
-        tensor_count: cx.req(n, "tensor_count"),
-        format: cx.req(n, "format"),
-        quantization: cx.opt(n, "quantization"),
+doc_struct! {
+    /// `apr --json export`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    pub struct ExportOutput {
+        /// `success`.
+        pub status: String,
+        /// Input bytes.
+        pub original_size: u64,
+        /// Output bytes.
+        pub exported_size: u64,
+        /// Tensors written.
+        pub tensor_count: u64,
+        /// Format written.
+        pub format: String,
+        /// Quantization applied.
+        pub quantization: Option<String>,
     }
 }
 
-/// `apr --json merge` (executed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct MergeOutput {
-    /// `success`.
-    pub status: String,
-    /// The written file, as apr names it.
-    pub output: String,
-    /// `average`, `weighted`, `slerp`, `ties`, `dare`.
-    pub strategy: String,
-    pub model_count: u64,
-    /// Tensors written.
-    pub tensor_count: u64,
-    /// Bytes written.
-    pub output_size: u64,
-}
-
-pub(crate) fn read_merge(cx: &mut Cx, n: &Node<'_>) -> MergeOutput {
-    MergeOutput {
-        status: cx.req(n, "status"),
-        output: cx.req(n, "output"),
-        strategy: cx.req(n, "strategy"),
-        model_count: cx.req(n, "model_count"),
-        tensor_count: cx.req(n, "tensor_count"),
-        output_size: cx.req(n, "output_size"),
+doc_struct! {
+    /// `apr --json merge` (executed).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct MergeOutput {
+        /// `success`.
+        pub status: String,
+        /// The written file, as apr names it.
+        pub output: String,
+        /// `average`, `weighted`, `slerp`, `ties`, `dare`.
+        pub strategy: String,
+        pub model_count: u64,
+        /// Tensors written.
+        pub tensor_count: u64,
+        /// Bytes written.
+        pub output_size: u64,
     }
 }
 
-/// `apr --json prune` (executed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PruneOutput {
-    /// `completed`.
-    pub status: String,
-    pub output: String,
-    /// `Magnitude`, ...
-    pub method: String,
-    pub target_ratio: f64,
-    /// Tensors written.
-    pub tensors: u64,
-    pub original_params: u64,
-    /// Parameters left in the model (pruning zeroes, it does not remove).
-    pub pruned_params: u64,
-    /// Parameters that are zero after pruning, by apr's count.
-    pub zero_params: u64,
-    /// `zero_params / original_params`, by apr.
-    pub actual_sparsity: f64,
-    pub output_size: u64,
-}
-
-pub(crate) fn read_prune(cx: &mut Cx, n: &Node<'_>) -> PruneOutput {
-    PruneOutput {
-        status: cx.req(n, "status"),
-        output: cx.req(n, "output"),
-        method: cx.req(n, "method"),
-        target_ratio: cx.req(n, "target_ratio"),
-        tensors: cx.req(n, "tensors"),
-        original_params: cx.req(n, "original_params"),
-        pruned_params: cx.req(n, "pruned_params"),
-        zero_params: cx.req(n, "zero_params"),
-        actual_sparsity: cx.req(n, "actual_sparsity"),
-        output_size: cx.req(n, "output_size"),
+doc_struct! {
+    /// `apr --json prune` (executed).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct PruneOutput {
+        /// `completed`.
+        pub status: String,
+        pub output: String,
+        /// `Magnitude`, ...
+        pub method: String,
+        pub target_ratio: f64,
+        /// Tensors written.
+        pub tensors: u64,
+        pub original_params: u64,
+        /// Parameters left in the model (pruning zeroes, it does not remove).
+        pub pruned_params: u64,
+        /// Parameters that are zero after pruning, by apr's count.
+        pub zero_params: u64,
+        /// `zero_params / original_params`, by apr.
+        pub actual_sparsity: f64,
+        pub output_size: u64,
     }
 }
 
-/// `apr --json prune --plan`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct PrunePlan {
-    pub method: String,
-    pub target_ratio: f64,
-    pub parameters_in: u64,
-    pub parameters_kept: u64,
-    /// Percent of the weights the plan says pruning zeroes.
-    pub weights_zeroed_pct: f64,
-    pub estimated_output_size: u64,
-}
-
-pub(crate) fn read_prune_plan(cx: &mut Cx, n: &Node<'_>) -> PrunePlan {
-    PrunePlan {
-        method: cx.req(n, "method"),
-        target_ratio: cx.req(n, "target_ratio"),
-        parameters_in: cx.req(n, "parameters_in"),
-        parameters_kept: cx.req(n, "parameters_kept"),
-        weights_zeroed_pct: cx.req(n, "weights_zeroed_pct"),
-        estimated_output_size: cx.req(n, "estimated_output_size"),
+doc_struct! {
+    /// `apr --json prune --plan`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct PrunePlan {
+        pub method: String,
+        pub target_ratio: f64,
+        pub parameters_in: u64,
+        pub parameters_kept: u64,
+        /// Percent of the weights the plan says pruning zeroes.
+        pub weights_zeroed_pct: f64,
+        pub estimated_output_size: u64,
     }
 }
 
-/// `apr --json quantize`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QuantizeOutput {
-    /// `success`.
-    pub status: String,
-    pub output: String,
-    /// `Int8`, `Int4`, `Fp16`, `Q4K`.
-    pub scheme: String,
-    pub original_size: u64,
-    pub quantized_size: u64,
-    pub tensor_count: u64,
-}
-
-pub(crate) fn read_quantize(cx: &mut Cx, n: &Node<'_>) -> QuantizeOutput {
-    QuantizeOutput {
-        status: cx.req(n, "status"),
-        output: cx.req(n, "output"),
-        scheme: cx.req(n, "scheme"),
-        original_size: cx.req(n, "original_size"),
-        quantized_size: cx.req(n, "quantized_size"),
-        tensor_count: cx.req(n, "tensor_count"),
+doc_struct! {
+    /// `apr --json quantize`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct QuantizeOutput {
+        /// `success`.
+        pub status: String,
+        pub output: String,
+        /// `Int8`, `Int4`, `Fp16`, `Q4K`.
+        pub scheme: String,
+        pub original_size: u64,
+        pub quantized_size: u64,
+        pub tensor_count: u64,
     }
 }
 
-/// `apr --json merge --plan`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct MergePlan {
-    /// `valid`.
-    pub status: String,
-    pub strategy: String,
-    pub model_count: u64,
-    /// The inputs' bytes together.
-    pub total_input_size: u64,
-}
-
-pub(crate) fn read_merge_plan(cx: &mut Cx, n: &Node<'_>) -> MergePlan {
-    MergePlan {
-        status: cx.req(n, "status"),
-        strategy: cx.req(n, "strategy"),
-        model_count: cx.req(n, "model_count"),
-        total_input_size: cx.req(n, "total_input_size"),
+doc_struct! {
+    /// `apr --json merge --plan`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct MergePlan {
+        /// `valid`.
+        pub status: String,
+        pub strategy: String,
+        pub model_count: u64,
+        /// The inputs' bytes together.
+        pub total_input_size: u64,
     }
 }
 
-/// `apr --json quantize --plan`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QuantizePlan {
-    pub input_size: u64,
-    pub estimated_output_size: u64,
-    pub reduction_ratio: f64,
-    /// `Int8`, `Int4`, `Fp16`, `Q4K`.
-    pub scheme: String,
-    /// `apr`, `gguf`, `safetensors`.
-    pub output_format: String,
-}
-
-pub(crate) fn read_quantize_plan(cx: &mut Cx, n: &Node<'_>) -> QuantizePlan {
-    QuantizePlan {
-        input_size: cx.req(n, "input_size"),
-        estimated_output_size: cx.req(n, "estimated_output_size"),
-        reduction_ratio: cx.req(n, "reduction_ratio"),
-        scheme: cx.req(n, "scheme"),
-        output_format: cx.req(n, "output_format"),
+doc_struct! {
+    /// `apr --json quantize --plan`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct QuantizePlan {
+        pub input_size: u64,
+        pub estimated_output_size: u64,
+        pub reduction_ratio: f64,
+        /// `Int8`, `Int4`, `Fp16`, `Q4K`.
+        pub scheme: String,
+        /// `apr`, `gguf`, `safetensors`.
+        pub output_format: String,
     }
 }
 
-/// `apr --json convert`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ConvertOutput {
-    /// `success`.
-    pub status: String,
-    pub output: String,
-    pub original_size: u64,
-    pub converted_size: u64,
-    pub tensor_count: u64,
-    /// `zstd`, `lz4`, or null.
-    pub compression: Option<String>,
-}
-
-pub(crate) fn read_convert(cx: &mut Cx, n: &Node<'_>) -> ConvertOutput {
-    ConvertOutput {
-        status: cx.req(n, "status"),
-        output: cx.req(n, "output"),
-        original_size: cx.req(n, "original_size"),
-        converted_size: cx.req(n, "converted_size"),
-        tensor_count: cx.req(n, "tensor_count"),
-        compression: cx.opt(n, "compression"),
+doc_struct! {
+    /// `apr --json convert`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ConvertOutput {
+        /// `success`.
+        pub status: String,
+        pub output: String,
+        pub original_size: u64,
+        pub converted_size: u64,
+        pub tensor_count: u64,
+        /// `zstd`, `lz4`, or null.
+        pub compression: Option<String>,
     }
 }
 
-/// `apr --json finetune`, planned (`--plan`) or trained: the same document, `plan_only` says
-/// which.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FinetunePlan {
-    /// Whether nothing was trained.
-    pub plan_only: bool,
-    /// Parameters of the model, by apr's count.
-    pub model_params: u64,
-    /// `LoRA`, `QLoRA`, `Full`.
-    pub recommended_method: String,
-    pub recommended_rank: u64,
-    /// Parameters the plan trains.
-    pub trainable_params: u64,
-    pub trainable_percent: f64,
-}
-
-pub(crate) fn read_finetune_plan(cx: &mut Cx, n: &Node<'_>) -> FinetunePlan {
-    FinetunePlan {
-        plan_only: cx.req(n, "plan_only"),
-        model_params: cx.req(n, "model_params"),
-        recommended_method: cx.req(n, "recommended_method"),
-        recommended_rank: cx.req(n, "recommended_rank"),
-        trainable_params: cx.req(n, "trainable_params"),
-        trainable_percent: cx.req(n, "trainable_percent"),
+doc_struct! {
+    /// `apr --json finetune`, planned (`--plan`) or trained: the same document, `plan_only` says
+    /// which.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct FinetunePlan {
+        /// Whether nothing was trained.
+        pub plan_only: bool,
+        /// Parameters of the model, by apr's count.
+        pub model_params: u64,
+        /// `LoRA`, `QLoRA`, `Full`.
+        pub recommended_method: String,
+        pub recommended_rank: u64,
+        /// Parameters the plan trains.
+        pub trainable_params: u64,
+        pub trainable_percent: f64,
     }
 }
 
-/// `apr --json finetune --merge`: an adapter folded into its base model.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FinetuneMerge {
-    /// `merged`.
-    pub status: String,
-    pub output: String,
-    pub output_size: u64,
-    /// Base weights an adapter pair was added to.
-    pub merged_targets: u64,
-    /// Adapter pairs the adapter file holds.
-    pub lora_targets: u64,
-    pub total_tensors: u64,
-    pub rank: u64,
-}
-
-pub(crate) fn read_finetune_merge(cx: &mut Cx, n: &Node<'_>) -> FinetuneMerge {
-    FinetuneMerge {
-        status: cx.req(n, "status"),
-        output: cx.req(n, "output"),
-        output_size: cx.req(n, "output_size"),
-        merged_targets: cx.req(n, "merged_targets"),
-        lora_targets: cx.req(n, "lora_targets"),
-        total_tensors: cx.req(n, "total_tensors"),
-        rank: cx.req(n, "rank"),
+doc_struct! {
+    /// `apr --json finetune --merge`: an adapter folded into its base model.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct FinetuneMerge {
+        /// `merged`.
+        pub status: String,
+        pub output: String,
+        pub output_size: u64,
+        /// Base weights an adapter pair was added to.
+        pub merged_targets: u64,
+        /// Adapter pairs the adapter file holds.
+        pub lora_targets: u64,
+        pub total_tensors: u64,
+        pub rank: u64,
     }
 }
 
-/// `apr --json distill` (executed).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DistillOutput {
-    /// `completed`.
-    pub status: String,
-    pub output: String,
-    pub teacher_size: u64,
-    pub student_size: u64,
-    pub output_size: u64,
-    pub teacher_tensors: u64,
-    pub student_tensors: u64,
-}
-
-pub(crate) fn read_distill(cx: &mut Cx, n: &Node<'_>) -> DistillOutput {
-    DistillOutput {
-        status: cx.req(n, "status"),
-        output: cx.req(n, "output"),
-        teacher_size: cx.req(n, "teacher_size"),
-        student_size: cx.req(n, "student_size"),
-        output_size: cx.req(n, "output_size"),
-        teacher_tensors: cx.req(n, "teacher_tensors"),
-        student_tensors: cx.req(n, "student_tensors"),
+doc_struct! {
+    /// `apr --json distill` (executed).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct DistillOutput {
+        /// `completed`.
+        pub status: String,
+        pub output: String,
+        pub teacher_size: u64,
+        pub student_size: u64,
+        pub output_size: u64,
+        pub teacher_tensors: u64,
+        pub student_tensors: u64,
     }
 }
 
-/// `apr --json distill --plan`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct DistillPlan {
-    pub teacher_size: u64,
-    pub student_size: u64,
-    pub epochs: u64,
-}
-
-pub(crate) fn read_distill_plan(cx: &mut Cx, n: &Node<'_>) -> DistillPlan {
-    DistillPlan {
-        teacher_size: cx.req(n, "teacher_size"),
-        student_size: cx.req(n, "student_size"),
-        epochs: cx.req(n, "epochs"),
+doc_struct! {
+    /// `apr --json distill --plan`.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct DistillPlan {
+        pub teacher_size: u64,
+        pub student_size: u64,
+        pub epochs: u64,
     }
 }
 
@@ -2215,20 +1805,14 @@ pub struct TraceStages {
     pub token_ids: Vec<u32>,
 }
 
-/// `apr --json tokenize encode`: the ids apr's encoder gives a text, and which encoder ran.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TokenizeEncode {
-    /// `tokenizer.ggml.pre` as apr read it.
-    pub tokenizer_pre: String,
-    /// `canonical` (pre-tokenizer and ranked merges, as llama.cpp) or `greedy-fallback: WHY`.
-    pub path: String,
-    pub ids: Vec<u32>,
-}
-
-pub(crate) fn read_tokenize_encode(cx: &mut Cx, n: &Node<'_>) -> TokenizeEncode {
-    TokenizeEncode {
-        tokenizer_pre: cx.req(n, "tokenizer_pre"),
-        path: cx.req(n, "path"),
-        ids: cx.vec(n, "ids"),
+doc_struct! {
+    /// `apr --json tokenize encode`: the ids apr's encoder gives a text, and which encoder ran.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct TokenizeEncode {
+        /// `tokenizer.ggml.pre` as apr read it.
+        pub tokenizer_pre: String,
+        /// `canonical` (pre-tokenizer and ranked merges, as llama.cpp) or `greedy-fallback: WHY`.
+        pub path: String,
+        pub ids: Vec<u32>,
     }
 }
