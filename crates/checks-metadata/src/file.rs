@@ -4,12 +4,48 @@
 
 use crate::field::Field;
 use crate::value::MetaValue;
-use checks_structure::layout::Layout;
+use checks_structure::layout::{Layout, LayoutError};
+use llamacpp_runtime::LlamaError;
 use serde_json::Value;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
-use std::sync::OnceLock;
-use tmgt_gguf::GgufFile;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use tmgt_gguf::{GgufError, GgufFile};
+
+/// Why a converted file's metadata could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FileError {
+    /// The file cannot be opened, or is shorter than a magic.
+    #[error("cannot read {}: {source}", path.display())]
+    Magic { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("cannot open {}: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    /// The metadata section is larger than this platform can hold.
+    #[error(transparent)]
+    MetadataSize(#[from] std::num::TryFromIntError),
+    #[error("cannot read the metadata of {}: {source}", path.display())]
+    ReadMetadata { path: PathBuf, source: io::Error },
+    #[error("{}: its metadata is not a JSON object", path.display())]
+    NotObject { path: PathBuf },
+    #[error("{}: its metadata is not JSON: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// llama.cpp cannot load a GGUF's vocabulary, so what it assumes for BOS/EOS is unknown.
+/// Clone, its cause shared, because the outcome is read once and asked for field by field.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("llama.cpp cannot load the vocabulary of {}: {source}", path.display())]
+pub(crate) struct VocabError {
+    path: PathBuf,
+    source: Arc<LlamaError>,
+}
 
 /// The file formats whose metadata tmgt reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,20 +83,23 @@ enum Inner {
         file: Box<GgufFile>,
         /// llama.cpp's BOS/EOS flags for the file, as it loads it: read the first time a
         /// BOS/EOS field is asked for (llama.cpp loads the whole vocabulary for them).
-        llama_adds: OnceLock<Result<(bool, bool), String>>,
+        llama_adds: OnceLock<Result<(bool, bool), VocabError>>,
     },
     Apr(serde_json::Map<String, Value>),
 }
 
 impl FileMeta {
     /// Reads the metadata of a GGUF or `.apr`, whichever its magic says.
-    pub(crate) fn open(path: &Path) -> Result<FileMeta, String> {
+    pub(crate) fn open(path: &Path) -> Result<FileMeta, FileError> {
         let mut magic = [0u8; 4];
         std::fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut magic))
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|source| FileError::Magic {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let (format, inner) = if &magic == b"GGUF" {
-            let file = GgufFile::open(path).map_err(|e| e.to_string())?;
+            let file = GgufFile::open(path)?;
             (
                 Format::Gguf,
                 Inner::Gguf {
@@ -76,7 +115,7 @@ impl FileMeta {
 
     /// What the file says `field` is; `Err` when llama.cpp cannot load the GGUF's vocabulary
     /// to say what it assumes.
-    pub(crate) fn found(&self, field: Field) -> Result<Found, String> {
+    pub(crate) fn found(&self, field: Field) -> Result<Found, VocabError> {
         match &self.inner {
             Inner::Gguf { file, llama_adds } => {
                 let adds = if matches!(field, Field::AddBos | Field::AddEos) {
@@ -94,13 +133,11 @@ impl FileMeta {
 }
 
 /// Whether llama.cpp adds a BOS and an EOS to the text of this GGUF.
-fn llama_flags(path: &Path) -> Result<(bool, bool), String> {
+fn llama_flags(path: &Path) -> Result<(bool, bool), VocabError> {
     llamacpp_runtime::tokenize(path, &["Hello"])
-        .map_err(|e| {
-            format!(
-                "llama.cpp cannot load the vocabulary of {}: {e}",
-                path.display()
-            )
+        .map_err(|e| VocabError {
+            path: path.to_path_buf(),
+            source: Arc::new(e),
         })
         .map(|encoded| {
             encoded
@@ -110,24 +147,26 @@ fn llama_flags(path: &Path) -> Result<(bool, bool), String> {
 }
 
 /// The JSON metadata section of an APR v2 file.
-fn apr_metadata(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
+fn apr_metadata(path: &Path) -> Result<serde_json::Map<String, Value>, FileError> {
     let layout = Layout::read(path)?;
-    let mut file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let len =
-        usize::try_from(layout.metadata.end - layout.metadata.start).map_err(|e| e.to_string())?;
+    let mut file = std::fs::File::open(path).map_err(|source| FileError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let len = usize::try_from(layout.metadata.end - layout.metadata.start)?;
     let mut bytes = vec![0u8; len];
     file.seek(SeekFrom::Start(layout.metadata.start))
         .and_then(|_| file.read_exact(&mut bytes))
-        .map_err(|e| format!("cannot read the metadata of {}: {e}", path.display()))?;
+        .map_err(|source| FileError::ReadMetadata {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let text = String::from_utf8_lossy(&bytes);
+    let path = path.to_path_buf();
     match serde_json::from_str(text.trim_end_matches(['\0', ' ', '\n'])) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(format!(
-            "{}: its metadata is not a JSON object",
-            path.display()
-        )),
-        Err(e) => Err(format!("{}: its metadata is not JSON: {e}", path.display())),
+        Ok(_) => Err(FileError::NotObject { path }),
+        Err(source) => Err(FileError::NotJson { path, source }),
     }
 }
 

@@ -58,9 +58,9 @@ pub(crate) fn source_of(cx: &dyn Context) -> Result<Option<Source>, CheckError> 
     };
     Source::read(dir, native.as_deref())
         .map(Some)
-        .map_err(|reason| CheckError::Input {
+        .map_err(|e| CheckError::Input {
             what: format!("the source of {}", model.name),
-            reason,
+            reason: e.to_string(),
         })
 }
 
@@ -89,11 +89,7 @@ pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, 
     // token lists are the vocabulary's size).
     let mut expected: Vec<(Field, Format, Expected)> = Vec::new();
     for path in &files {
-        let input = |reason| CheckError::Input {
-            what: path.display().to_string(),
-            reason,
-        };
-        let meta = FileMeta::open(path).map_err(input)?;
+        let meta = FileMeta::open(path).map_err(|e| CheckError::file(path, e))?;
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -109,7 +105,7 @@ pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, 
                     expected.len() - 1
                 }
             };
-            let found = meta.found(field).map_err(input)?;
+            let found = meta.found(field).map_err(|e| CheckError::file(path, e))?;
             let (verdict, key, said, items) = judge_field(&expected[at].2, &found);
             compared += items;
             judged.push(Judged {

@@ -9,7 +9,41 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use tmgt_gguf::GgufError;
 use tokenizers::Tokenizer;
+
+/// Why a model's HF folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HfError {
+    #[error("HF tokenizers cannot load {}: {source}", path.display())]
+    Tokenizer {
+        path: PathBuf,
+        source: tokenizers::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} has no readable `model`: {source}", path.display())]
+    TokenizerModel {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("{} is not JSON: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// HF's tokenizer fails on the probe text, so which special tokens it adds is unknown.
+#[derive(Debug, thiserror::Error)]
+#[error("HF tokenizers cannot encode {text:?}: {source}")]
+struct EncodeError {
+    text: &'static str,
+    source: tokenizers::Error,
+}
 
 /// A source's statement about one field.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +66,7 @@ pub(crate) struct Source {
     /// llama.cpp's own conversion of this folder, where there is one: its
     /// `tokenizer.ggml.pre` is the name llama.cpp's converter recognised the tokenizer as.
     native: Option<PathBuf>,
-    native_pre: OnceLock<Result<Option<String>, String>>,
+    native_pre: OnceLock<Result<Option<String>, GgufError>>,
 }
 
 /// The parts of tokenizer.json's `model` the fields need; the vocabulary itself is read through
@@ -68,13 +102,18 @@ impl std::fmt::Debug for Source {
     }
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+fn read_json(path: &Path) -> Result<Value, HfError> {
+    let text = std::fs::read_to_string(path).map_err(|source| HfError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| HfError::NotJson {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
-fn optional_json(path: &Path) -> Result<Option<Value>, String> {
+fn optional_json(path: &Path) -> Result<Option<Value>, HfError> {
     if path.is_file() {
         read_json(path).map(Some)
     } else {
@@ -84,20 +123,21 @@ fn optional_json(path: &Path) -> Result<Option<Value>, String> {
 
 impl Source {
     /// Reads `dir`; `native` is llama.cpp's GGUF of it, if any.
-    pub(crate) fn read(dir: &Path, native: Option<&Path>) -> Result<Source, String> {
+    pub(crate) fn read(dir: &Path, native: Option<&Path>) -> Result<Source, HfError> {
         let tokenizer_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| {
-            format!(
-                "HF tokenizers cannot load {}: {e}",
-                tokenizer_path.display()
-            )
+        let tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|source| HfError::Tokenizer {
+                path: tokenizer_path.clone(),
+                source,
+            })?;
+        let bytes = std::fs::read(&tokenizer_path).map_err(|source| HfError::Read {
+            path: tokenizer_path.clone(),
+            source,
         })?;
-        let parts: TokenizerParts = std::fs::read(&tokenizer_path)
-            .map_err(|e| format!("cannot read {}: {e}", tokenizer_path.display()))
-            .and_then(|bytes| {
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    format!("{} has no readable `model`: {e}", tokenizer_path.display())
-                })
+        let parts: TokenizerParts =
+            serde_json::from_slice(&bytes).map_err(|source| HfError::TokenizerModel {
+                path: tokenizer_path,
+                source,
             })?;
         Ok(Source {
             dir: dir.to_path_buf(),
@@ -215,13 +255,16 @@ impl Source {
     }
 
     /// What HF adds around a text when asked for special tokens: (at the start, at the end).
-    fn added_specials(&self) -> Result<(bool, bool), String> {
+    fn added_specials(&self) -> Result<(bool, bool), EncodeError> {
         let probe = "Hello";
         let ids = |special| {
             self.tokenizer
                 .encode(probe, special)
                 .map(|e| e.get_ids().to_vec())
-                .map_err(|e| format!("HF tokenizers cannot encode {probe:?}: {e}"))
+                .map_err(|source| EncodeError {
+                    text: probe,
+                    source,
+                })
         };
         let (plain, with) = (ids(false)?, ids(true)?);
         let start = with.len() > plain.len() && !with.starts_with(&plain);
@@ -272,16 +315,17 @@ impl Source {
     }
 
     /// The native GGUF's pre-tokenizer name, read once.
-    fn native_pre(&self) -> Result<Option<String>, String> {
+    fn native_pre(&self) -> Result<Option<&str>, &GgufError> {
         self.native_pre
             .get_or_init(|| {
                 let Some(path) = &self.native else {
                     return Ok(None);
                 };
-                let gguf = tmgt_gguf::GgufFile::open(path).map_err(|e| e.to_string())?;
+                let gguf = tmgt_gguf::GgufFile::open(path)?;
                 Ok(gguf.get_str("tokenizer.ggml.pre").map(str::to_string))
             })
-            .clone()
+            .as_ref()
+            .map(Option::as_deref)
     }
 
     fn chat_template(&self) -> Expected {
@@ -407,7 +451,7 @@ impl Source {
                     MetaValue::Flag(if field == Field::AddBos { start } else { end }),
                     "HF tokenizers' encoding of \"Hello\" with special tokens (tokenizer.json post-processor)",
                 ),
-                Err(e) => Expected::NotApplicable(e),
+                Err(e) => Expected::NotApplicable(e.to_string()),
             },
             Field::TokenizerModel => {
                 let kind = self.model.kind.clone();
@@ -430,7 +474,7 @@ impl Source {
             }
             Field::PreTokenizer => match (self.native_pre(), &self.native) {
                 (Ok(Some(pre)), Some(path)) => Source::is(
-                    MetaValue::Text(pre),
+                    MetaValue::Text(pre.to_string()),
                     format!("llama.cpp's own conversion {}", path.display()),
                 ),
                 (Err(e), _) => Expected::NotApplicable(format!(

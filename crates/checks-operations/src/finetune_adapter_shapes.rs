@@ -33,7 +33,7 @@ impl Check for FinetuneAdapterShapes {
         };
         let adapter = SourceModel::open(path).map_err(|reason| CheckError::Input {
             what: path.display().to_string(),
-            reason,
+            reason: reason.to_string(),
         })?;
         let tensors = adapter.tensors();
         let problems = shape_problems(&tensors, &source.tensors());

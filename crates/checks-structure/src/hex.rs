@@ -50,9 +50,9 @@ impl Check for HexStats {
                 reason: "no apr name for the token embedding".into(),
             })?;
         let want = TensorStats::of_blocks(|each| exp.source.visit_f32(&source.name, each))
-            .map_err(|reason| CheckError::Input {
+            .map_err(|e| CheckError::Input {
                 what: source.name.clone(),
-                reason,
+                reason: e.to_string(),
             })?
             .ok_or_else(|| CheckError::Input {
                 what: source.name.clone(),

@@ -5,9 +5,9 @@
 //! metadata and index are read; tensor data never is.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{self, BufReader, Read};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `APR\0`.
 pub const APR_MAGIC: [u8; 4] = *b"APR\0";
@@ -23,6 +23,88 @@ const GGUF_DEFAULT_ALIGNMENT: u64 = 32;
 const MAX_ENTRIES: u64 = 1_000_000;
 /// The longest string (tensor name, metadata key or value) tmgt reads from a header.
 const MAX_STRING: u64 = 64 * 1024 * 1024;
+
+/// Why [`Layout::read`] could not lay a file out.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("cannot open {}: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    #[error("cannot stat {}: {source}", path.display())]
+    Stat { path: PathBuf, source: io::Error },
+    /// The file is shorter than a magic; its message has never named the file.
+    #[error(transparent)]
+    NoMagic(Malformed),
+    #[error("{}: {problem}", path.display())]
+    Malformed { path: PathBuf, problem: Malformed },
+}
+
+/// What stops tmgt reading a file's layout, found at a byte of it; [`LayoutError`] adds which
+/// file. Positions are absolute byte offsets.
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    #[error("ends at byte {pos}: {source}")]
+    EndsAt { pos: u64, source: io::Error },
+    #[error("read error at byte {pos}: {source}")]
+    Read { pos: u64, source: io::Error },
+    /// A length field larger than tmgt reads.
+    #[error("a {len}-byte field at byte {pos}")]
+    FieldTooLong { len: u64, pos: u64 },
+    /// The file ends inside a field that starts at `pos`.
+    #[error("ends inside a {len}-byte field at byte {pos}")]
+    EndsInField { len: u64, pos: u64 },
+    /// The file ends at `pos`, inside a field being skipped.
+    #[error("ends at byte {pos} inside a {len}-byte field")]
+    EndsInSkipped { pos: u64, len: u64 },
+    #[error("a name at byte {pos} is not UTF-8")]
+    NotUtf8 { pos: u64 },
+    #[error("magic {0:02x?} is neither APR v2 nor GGUF")]
+    UnknownMagic([u8; 4]),
+    #[error("{0} tensors is implausible")]
+    ImplausibleTensors(u64),
+    #[error("{tensors} tensors and {keys} keys is implausible")]
+    ImplausibleEntries { tensors: u64, keys: u64 },
+    #[error(
+        "header offsets out of order: metadata {metadata_offset}+{metadata_size}, index \
+         {index_offset}, data {data_offset}, file {file_len}"
+    )]
+    OffsetsOutOfOrder {
+        metadata_offset: u64,
+        metadata_size: u64,
+        index_offset: u64,
+        data_offset: u64,
+        file_len: u64,
+    },
+    #[error("the tensor index ends at byte {end} past the data section at {data_offset}")]
+    IndexPastData { end: u64, data_offset: u64 },
+    #[error("its tensors end at byte {end} but the file has {file_len}")]
+    TensorsPastEnd { end: u64, file_len: u64 },
+    #[error("GGUF version {0} (tmgt reads 2 and 3)")]
+    GgufVersion(u32),
+    #[error("general.alignment {0} is not a power of two")]
+    Alignment(u64),
+    #[error("a {0}-byte string")]
+    StringTooLong(u64),
+    #[error("an array of {0} items")]
+    ArrayTooLong(u64),
+    #[error("GGUF value type {0}")]
+    UnknownValueType(u32),
+    #[error("tensor {tensor}: offset {offset} overflows")]
+    OffsetOverflows { tensor: String, offset: u64 },
+    #[error("tensor {tensor}: size {size} overflows")]
+    SizeOverflows { tensor: String, size: u64 },
+    #[error("tensor {tensor} has {ndim} dimensions")]
+    TooManyDimensions { tensor: String, ndim: u32 },
+    #[error("tensor {tensor}: element count overflows")]
+    ElementsOverflow { tensor: String },
+    #[error("tensor {tensor}: ggml type {kind} unknown to tmgt")]
+    UnknownGgmlType { tensor: String, kind: u32 },
+    #[error("tensor {tensor}: {elements} elements do not fill {block}-element blocks")]
+    PartialBlock {
+        tensor: String,
+        elements: u64,
+        block: u64,
+    },
+}
 
 /// The container formats apr reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,28 +179,38 @@ pub struct Layout {
 
 impl Layout {
     /// Reads the layout of an APR v2 or GGUF file, whichever its magic says.
-    pub fn read(path: &Path) -> Result<Layout, String> {
-        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Layout, LayoutError> {
+        let file = File::open(path).map_err(|source| LayoutError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let file_len = file
             .metadata()
-            .map_err(|e| format!("cannot stat {}: {e}", path.display()))?
+            .map_err(|source| LayoutError::Stat {
+                path: path.to_path_buf(),
+                source,
+            })?
             .len();
         let mut r = Reader::new(BufReader::new(file));
-        let magic: [u8; 4] = r.array()?;
-        let layout = match magic {
+        let magic: [u8; 4] = r.array().map_err(LayoutError::NoMagic)?;
+        match magic {
             APR_MAGIC => read_apr(&mut r, file_len),
             GGUF_MAGIC => read_gguf(&mut r, file_len),
-            other => Err(format!("magic {other:02x?} is neither APR v2 nor GGUF")),
+            other => Err(Malformed::UnknownMagic(other)),
         }
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        if layout.data.end > file_len {
-            return Err(format!(
-                "{}: its tensors end at byte {} but the file has {file_len}",
-                path.display(),
-                layout.data.end
-            ));
-        }
-        Ok(layout)
+        .and_then(|layout| {
+            if layout.data.end > file_len {
+                return Err(Malformed::TensorsPastEnd {
+                    end: layout.data.end,
+                    file_len,
+                });
+            }
+            Ok(layout)
+        })
+        .map_err(|problem| LayoutError::Malformed {
+            path: path.to_path_buf(),
+            problem,
+        })
     }
 
     /// The largest float32 tensor (the first of equal sizes), if any.
@@ -133,7 +225,7 @@ impl Layout {
     }
 }
 
-fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String> {
+fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malformed> {
     let mut header = APR_MAGIC.to_vec();
     header.extend_from_slice(&r.bytes(APR_HEADER_LEN - 4)?);
     let u32_at = |at: usize| {
@@ -155,17 +247,20 @@ fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String>
     let index_offset = u64_at(24);
     let data_offset = u64_at(32);
     if tensor_count > MAX_ENTRIES {
-        return Err(format!("{tensor_count} tensors is implausible"));
+        return Err(Malformed::ImplausibleTensors(tensor_count));
     }
     if !(APR_HEADER_LEN <= metadata_offset
         && metadata_offset + metadata_size <= index_offset
         && index_offset <= data_offset
         && data_offset <= file_len)
     {
-        return Err(format!(
-            "header offsets out of order: metadata {metadata_offset}+{metadata_size}, index \
-             {index_offset}, data {data_offset}, file {file_len}"
-        ));
+        return Err(Malformed::OffsetsOutOfOrder {
+            metadata_offset,
+            metadata_size,
+            index_offset,
+            data_offset,
+            file_len,
+        });
     }
     r.skip(index_offset - r.pos)?;
     let mut tensors = Vec::new();
@@ -182,10 +277,16 @@ fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String>
         let size = r.u64()?;
         let start = data_offset
             .checked_add(offset)
-            .ok_or_else(|| format!("tensor {name}: offset {offset} overflows"))?;
+            .ok_or_else(|| Malformed::OffsetOverflows {
+                tensor: name.clone(),
+                offset,
+            })?;
         let end = start
             .checked_add(size)
-            .ok_or_else(|| format!("tensor {name}: size {size} overflows"))?;
+            .ok_or_else(|| Malformed::SizeOverflows {
+                tensor: name.clone(),
+                size,
+            })?;
         data_end = data_end.max(end);
         tensors.push(TensorSpan {
             name,
@@ -195,10 +296,10 @@ fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String>
         });
     }
     if r.pos > data_offset {
-        return Err(format!(
-            "the tensor index ends at byte {} past the data section at {data_offset}",
-            r.pos
-        ));
+        return Err(Malformed::IndexPastData {
+            end: r.pos,
+            data_offset,
+        });
     }
     let fields = [
         ("version", 4, 2),
@@ -245,17 +346,18 @@ fn apr_dtype(code: u8) -> String {
     }
 }
 
-fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String> {
+fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malformed> {
     let version = r.u32()?;
     if !(2..=3).contains(&version) {
-        return Err(format!("GGUF version {version} (tmgt reads 2 and 3)"));
+        return Err(Malformed::GgufVersion(version));
     }
     let tensor_count = r.u64()?;
     let kv_count = r.u64()?;
     if tensor_count > MAX_ENTRIES || kv_count > MAX_ENTRIES {
-        return Err(format!(
-            "{tensor_count} tensors and {kv_count} keys is implausible"
-        ));
+        return Err(Malformed::ImplausibleEntries {
+            tensors: tensor_count,
+            keys: kv_count,
+        });
     }
     let mut header = GGUF_MAGIC.to_vec();
     header.extend_from_slice(&version.to_le_bytes());
@@ -270,9 +372,7 @@ fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String
         if key == "general.alignment" && kind == GGUF_U32 {
             alignment = u64::from(r.u32()?);
             if alignment == 0 || !alignment.is_power_of_two() {
-                return Err(format!(
-                    "general.alignment {alignment} is not a power of two"
-                ));
+                return Err(Malformed::Alignment(alignment));
             }
         } else {
             skip_gguf_value(r, kind)?;
@@ -285,22 +385,28 @@ fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String
         let name = r.string(name_len)?;
         let ndim = r.u32()?;
         if ndim > 8 {
-            return Err(format!("tensor {name} has {ndim} dimensions"));
+            return Err(Malformed::TooManyDimensions { tensor: name, ndim });
         }
         let mut elements: u64 = 1;
         for _ in 0..ndim {
-            elements = elements
-                .checked_mul(r.u64()?)
-                .ok_or_else(|| format!("tensor {name}: element count overflows"))?;
+            elements =
+                elements
+                    .checked_mul(r.u64()?)
+                    .ok_or_else(|| Malformed::ElementsOverflow {
+                        tensor: name.clone(),
+                    })?;
         }
         let kind = r.u32()?;
         let offset = r.u64()?;
-        let (block, bytes) = ggml_block(kind)
-            .ok_or_else(|| format!("tensor {name}: ggml type {kind} unknown to tmgt"))?;
+        let Some((block, bytes)) = ggml_block(kind) else {
+            return Err(Malformed::UnknownGgmlType { tensor: name, kind });
+        };
         if elements % block != 0 {
-            return Err(format!(
-                "tensor {name}: {elements} elements do not fill {block}-element blocks"
-            ));
+            return Err(Malformed::PartialBlock {
+                tensor: name,
+                elements,
+                block,
+            });
         }
         infos.push((name, kind, offset, elements / block * bytes));
     }
@@ -311,7 +417,10 @@ fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, String
     for (name, kind, offset, size) in infos {
         let start = data_start
             .checked_add(offset)
-            .ok_or_else(|| format!("tensor {name}: offset {offset} overflows"))?;
+            .ok_or_else(|| Malformed::OffsetOverflows {
+                tensor: name.clone(),
+                offset,
+            })?;
         let end = start + size;
         data_end = data_end.max(end);
         tensors.push(TensorSpan {
@@ -346,12 +455,12 @@ const GGUF_STRING: u32 = 8;
 const GGUF_ARRAY: u32 = 9;
 
 /// Skips one GGUF metadata value of type `kind`.
-fn skip_gguf_value<R: Read>(r: &mut Reader<R>, kind: u32) -> Result<(), String> {
+fn skip_gguf_value<R: Read>(r: &mut Reader<R>, kind: u32) -> Result<(), Malformed> {
     match kind {
         GGUF_STRING => {
             let len = r.u64()?;
             if len > MAX_STRING {
-                return Err(format!("a {len}-byte string"));
+                return Err(Malformed::StringTooLong(len));
             }
             r.skip(len)
         }
@@ -359,14 +468,14 @@ fn skip_gguf_value<R: Read>(r: &mut Reader<R>, kind: u32) -> Result<(), String> 
             let item = r.u32()?;
             let count = r.u64()?;
             if count > 100 * MAX_ENTRIES {
-                return Err(format!("an array of {count} items"));
+                return Err(Malformed::ArrayTooLong(count));
             }
             match gguf_scalar_size(item) {
                 Some(size) => r.skip(count * size),
                 None => (0..count).try_for_each(|_| skip_gguf_value(r, item)),
             }
         }
-        other => r.skip(gguf_scalar_size(other).ok_or_else(|| format!("GGUF value type {other}"))?),
+        other => r.skip(gguf_scalar_size(other).ok_or(Malformed::UnknownValueType(other))?),
     }
 }
 
@@ -437,60 +546,77 @@ impl<R: Read> Reader<R> {
         Reader { inner, pos: 0 }
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
         let mut buf = [0u8; N];
         self.inner
             .read_exact(&mut buf)
-            .map_err(|e| format!("ends at byte {}: {e}", self.pos))?;
+            .map_err(|source| Malformed::EndsAt {
+                pos: self.pos,
+                source,
+            })?;
         self.pos += N as u64;
         Ok(buf)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
+    fn u8(&mut self) -> Result<u8, Malformed> {
         Ok(self.array::<1>()?[0])
     }
 
-    fn u16(&mut self) -> Result<u16, String> {
+    fn u16(&mut self) -> Result<u16, Malformed> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, Malformed> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
-    fn u64(&mut self) -> Result<u64, String> {
+    fn u64(&mut self) -> Result<u64, Malformed> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
-    fn bytes(&mut self, n: u64) -> Result<Vec<u8>, String> {
+    fn bytes(&mut self, n: u64) -> Result<Vec<u8>, Malformed> {
         if n > MAX_STRING {
-            return Err(format!("a {n}-byte field at byte {}", self.pos));
+            return Err(Malformed::FieldTooLong {
+                len: n,
+                pos: self.pos,
+            });
         }
         let mut buf = Vec::new();
         (&mut self.inner)
             .take(n)
             .read_to_end(&mut buf)
-            .map_err(|e| format!("read error at byte {}: {e}", self.pos))?;
+            .map_err(|source| Malformed::Read {
+                pos: self.pos,
+                source,
+            })?;
         if buf.len() as u64 != n {
-            return Err(format!("ends inside a {n}-byte field at byte {}", self.pos));
+            return Err(Malformed::EndsInField {
+                len: n,
+                pos: self.pos,
+            });
         }
         self.pos += n;
         Ok(buf)
     }
 
-    fn string(&mut self, n: u64) -> Result<String, String> {
-        let at = self.pos;
-        String::from_utf8(self.bytes(n)?).map_err(|_| format!("a name at byte {at} is not UTF-8"))
+    fn string(&mut self, n: u64) -> Result<String, Malformed> {
+        let pos = self.pos;
+        String::from_utf8(self.bytes(n)?).map_err(|_| Malformed::NotUtf8 { pos })
     }
 
-    fn skip(&mut self, n: u64) -> Result<(), String> {
-        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink())
-            .map_err(|e| format!("read error at byte {}: {e}", self.pos))?;
+    fn skip(&mut self, n: u64) -> Result<(), Malformed> {
+        let copied =
+            io::copy(&mut (&mut self.inner).take(n), &mut io::sink()).map_err(|source| {
+                Malformed::Read {
+                    pos: self.pos,
+                    source,
+                }
+            })?;
         if copied != n {
-            return Err(format!(
-                "ends at byte {} inside a {n}-byte field",
-                self.pos + copied
-            ));
+            return Err(Malformed::EndsInSkipped {
+                pos: self.pos + copied,
+                len: n,
+            });
         }
         self.pos += n;
         Ok(())
@@ -541,7 +667,7 @@ mod tests {
         b
     }
 
-    fn read(bytes: &[u8], ext: &str) -> Result<Layout, String> {
+    fn read(bytes: &[u8], ext: &str) -> Result<Layout, LayoutError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("m.{ext}"));
         std::fs::write(&path, bytes).unwrap();
@@ -606,10 +732,23 @@ mod tests {
 
     #[test]
     fn foreign_and_damaged_files_are_refused() {
-        assert!(read(b"PK\x03\x04rest", "apr").is_err());
-        assert!(read(b"", "apr").is_err());
+        // The messages are the ones reports have always carried.
+        let foreign = read(b"PK\x03\x04rest", "apr").unwrap_err().to_string();
+        assert!(
+            foreign.ends_with("m.apr: magic [50, 4b, 03, 04] is neither APR v2 nor GGUF"),
+            "{foreign}"
+        );
+        assert_eq!(
+            read(b"", "apr").unwrap_err().to_string(),
+            "ends at byte 0: failed to fill whole buffer"
+        );
         let mut bytes = gguf(None);
         bytes[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(read(&bytes, "gguf").unwrap_err().contains("implausible"));
+        assert!(
+            read(&bytes, "gguf")
+                .unwrap_err()
+                .to_string()
+                .contains("implausible")
+        );
     }
 }

@@ -4,12 +4,59 @@
 
 use safetensors::tensor::{Dtype, Metadata};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use tmgt_check::{CheckError, Context};
 
 /// The largest header tmgt accepts (the safetensors crate's own limit).
 const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// Why a source safetensors file, or a tensor of it, could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot open {}: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    #[error("{}: no safetensors header length: {source}", path.display())]
+    NoHeaderLength { path: PathBuf, source: io::Error },
+    #[error("{}: header of {len} bytes is implausible", path.display())]
+    ImplausibleHeader { path: PathBuf, len: u64 },
+    #[error("{}: truncated header: {source}", path.display())]
+    TruncatedHeader { path: PathBuf, source: io::Error },
+    #[error("{}: bad safetensors header: {source}", path.display())]
+    BadHeader {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// The file's size could not be read; its message has never named the file.
+    #[error(transparent)]
+    Stat(io::Error),
+    #[error("{}: header declares {declared} data bytes but the file holds {held}", path.display())]
+    DataLength {
+        path: PathBuf,
+        declared: u64,
+        held: u64,
+    },
+    #[error(
+        "{} holds a sharded model; tmgt reads single-file safetensors only",
+        dir.display()
+    )]
+    Sharded { dir: PathBuf },
+    #[error("{} has no model.safetensors", dir.display())]
+    Missing { dir: PathBuf },
+    #[error("{} has no tensor `{name}`", path.display())]
+    NoTensor { path: PathBuf, name: String },
+    /// Seeking to a tensor failed; its message has never named the file.
+    #[error(transparent)]
+    Seek(io::Error),
+    #[error("`{name}` has dtype {dtype:?}, which tmgt does not decode")]
+    Undecodable { name: String, dtype: Dtype },
+    #[error("{}: cannot read `{name}`: {source}", path.display())]
+    ReadTensor {
+        path: PathBuf,
+        name: String,
+        source: io::Error,
+    },
+}
 
 /// One tensor as the source header declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,33 +84,45 @@ pub struct SourceModel {
 
 impl SourceModel {
     /// Reads the header of a `.safetensors` file.
-    pub fn open(path: &Path) -> Result<SourceModel, String> {
-        let mut file =
-            File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    pub fn open(path: &Path) -> Result<SourceModel, SourceError> {
+        let mut file = File::open(path).map_err(|source| SourceError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut len = [0u8; 8];
         file.read_exact(&mut len)
-            .map_err(|e| format!("{}: no safetensors header length: {e}", path.display()))?;
+            .map_err(|source| SourceError::NoHeaderLength {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let header_len = u64::from_le_bytes(len);
-        if header_len > MAX_HEADER_BYTES {
-            return Err(format!(
-                "{}: header of {header_len} bytes is implausible",
-                path.display()
-            ));
-        }
-        let mut header = vec![0u8; usize::try_from(header_len).map_err(|e| e.to_string())?];
+        let header_size = usize::try_from(header_len)
+            .ok()
+            .filter(|_| header_len <= MAX_HEADER_BYTES)
+            .ok_or_else(|| SourceError::ImplausibleHeader {
+                path: path.to_path_buf(),
+                len: header_len,
+            })?;
+        let mut header = vec![0u8; header_size];
         file.read_exact(&mut header)
-            .map_err(|e| format!("{}: truncated header: {e}", path.display()))?;
-        let metadata: Metadata = serde_json::from_slice(&header)
-            .map_err(|e| format!("{}: bad safetensors header: {e}", path.display()))?;
+            .map_err(|source| SourceError::TruncatedHeader {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let metadata: Metadata =
+            serde_json::from_slice(&header).map_err(|source| SourceError::BadHeader {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let data_start = 8 + header_len;
-        let file_len = file.metadata().map_err(|e| e.to_string())?.len();
+        let file_len = file.metadata().map_err(SourceError::Stat)?.len();
         let data_len = metadata.data_len() as u64;
         if data_start + data_len != file_len {
-            return Err(format!(
-                "{}: header declares {data_len} data bytes but the file holds {}",
-                path.display(),
-                file_len.saturating_sub(data_start)
-            ));
+            return Err(SourceError::DataLength {
+                path: path.to_path_buf(),
+                declared: data_len,
+                held: file_len.saturating_sub(data_start),
+            });
         }
         Ok(SourceModel {
             path: path.to_path_buf(),
@@ -73,18 +132,16 @@ impl SourceModel {
     }
 
     /// The `model.safetensors` of an HF folder. Sharded models are not read.
-    pub fn open_dir(dir: &Path) -> Result<SourceModel, String> {
+    pub fn open_dir(dir: &Path) -> Result<SourceModel, SourceError> {
         let single = dir.join("model.safetensors");
         if single.is_file() {
             return SourceModel::open(&single);
         }
+        let dir = dir.to_path_buf();
         if dir.join("model.safetensors.index.json").is_file() {
-            return Err(format!(
-                "{} holds a sharded model; tmgt reads single-file safetensors only",
-                dir.display()
-            ));
+            return Err(SourceError::Sharded { dir });
         }
-        Err(format!("{} has no model.safetensors", dir.display()))
+        Err(SourceError::Missing { dir })
     }
 
     pub fn path(&self) -> &Path {
@@ -117,7 +174,7 @@ impl SourceModel {
 
     /// One tensor's values converted to f32, whole (the tests' view of [`Self::visit_f32`]).
     #[cfg(test)]
-    pub fn read_f32(&self, name: &str) -> Result<Vec<f32>, String> {
+    pub fn read_f32(&self, name: &str) -> Result<Vec<f32>, SourceError> {
         let mut values = Vec::new();
         self.visit_f32(name, &mut |block| values.extend_from_slice(block))?;
         Ok(values)
@@ -125,23 +182,29 @@ impl SourceModel {
 
     /// Hands one tensor's values, converted to f32, to `each` a block at a time: a real
     /// model's token embedding is over 100 MB and is never held whole.
-    pub fn visit_f32(&self, name: &str, each: &mut dyn FnMut(&[f32])) -> Result<(), String> {
+    pub fn visit_f32(&self, name: &str, each: &mut dyn FnMut(&[f32])) -> Result<(), SourceError> {
         let info = self
             .metadata
             .info(name)
-            .ok_or_else(|| format!("{} has no tensor `{name}`", self.path.display()))?;
+            .ok_or_else(|| SourceError::NoTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+            })?;
         let (start, end) = info.data_offsets;
-        let mut file = File::open(&self.path)
-            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
+        let mut file = File::open(&self.path).map_err(|source| SourceError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
         file.seek(SeekFrom::Start(self.data_start + start as u64))
-            .map_err(|e| e.to_string())?;
+            .map_err(SourceError::Seek)?;
         let width = match info.dtype {
             Dtype::F32 => 4,
             Dtype::BF16 | Dtype::F16 => 2,
-            other => {
-                return Err(format!(
-                    "`{name}` has dtype {other:?}, which tmgt does not decode"
-                ));
+            dtype => {
+                return Err(SourceError::Undecodable {
+                    name: name.to_string(),
+                    dtype,
+                });
             }
         };
         let mut left = end - start;
@@ -149,7 +212,11 @@ impl SourceModel {
         while left > 0 {
             let n = bytes.len().min(left);
             file.read_exact(&mut bytes[..n])
-                .map_err(|e| format!("{}: cannot read `{name}`: {e}", self.path.display()))?;
+                .map_err(|source| SourceError::ReadTensor {
+                    path: self.path.clone(),
+                    name: name.to_string(),
+                    source,
+                })?;
             if let Some(values) = decode(info.dtype, &bytes[..n]) {
                 each(&values);
             }
@@ -214,9 +281,9 @@ pub fn source_model(cx: &dyn Context) -> Result<Option<SourceModel>, CheckError>
     };
     SourceModel::open_dir(dir)
         .map(Some)
-        .map_err(|reason| CheckError::Input {
+        .map_err(|e| CheckError::Input {
             what: format!("the source of {}", model.name),
-            reason,
+            reason: e.to_string(),
         })
 }
 
@@ -332,6 +399,7 @@ mod tests {
         assert!(
             SourceModel::open_dir(dir.path())
                 .unwrap_err()
+                .to_string()
                 .contains("no model.safetensors")
         );
         let path = write_model(
@@ -340,7 +408,12 @@ mod tests {
         );
         let bytes = std::fs::read(&path).expect("read");
         std::fs::write(&path, &bytes[..bytes.len() - 4]).expect("truncate");
-        assert!(SourceModel::open(&path).unwrap_err().contains("data bytes"));
+        assert!(
+            SourceModel::open(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("data bytes")
+        );
         std::fs::write(&path, b"xx").expect("write");
         assert!(SourceModel::open(&path).is_err());
     }

@@ -1,6 +1,7 @@
 //! Summary statistics of a tensor, computed by tmgt from the source values, and the
 //! comparison of apr's reported statistics against them.
 
+use crate::source::SourceError;
 use serde::Serialize;
 
 /// min, max, mean and population standard deviation (divide by n) of a tensor's values,
@@ -19,7 +20,7 @@ impl TensorStats {
     /// [`Self::of_blocks`]).
     #[cfg(test)]
     pub fn of(values: &[f32]) -> Option<TensorStats> {
-        let whole = |each: &mut dyn FnMut(&[f32])| -> Result<(), String> {
+        let whole = |each: &mut dyn FnMut(&[f32])| -> Result<(), SourceError> {
             each(values);
             Ok(())
         };
@@ -30,8 +31,8 @@ impl TensorStats {
     /// deviations from it, exactly as [`TensorStats::of`] on the whole): `visit` hands every
     /// block of values to its argument in order.
     pub fn of_blocks(
-        visit: impl Fn(&mut dyn FnMut(&[f32])) -> Result<(), String>,
-    ) -> Result<Option<TensorStats>, String> {
+        visit: impl Fn(&mut dyn FnMut(&[f32])) -> Result<(), SourceError>,
+    ) -> Result<Option<TensorStats>, SourceError> {
         let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
         let (mut count, mut finite) = (0usize, true);
         visit(&mut |block| {

@@ -1,15 +1,42 @@
 //! The damaged copies: which bytes each corruption family changes, derived from the file's
 //! own layout (never from guessed offsets) and a fixed seed, so every run makes the same files.
 
-use crate::layout::{APR_HEADER_LEN, Format, Layout};
+use crate::layout::{APR_HEADER_LEN, Format, Layout, LayoutError};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The seed of the header byte flips ("tmgt" in ASCII).
 const FLIP_SEED: u64 = 0x746d_6774;
 /// The most bytes of a tensor overwritten with NaN or Inf (all of it for the tiny models).
 const MAX_OVERWRITE: u64 = 16 * 1024 * 1024;
+
+/// Why a damaged copy could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DamageError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// [`remake`] was asked for a label the file has no copy under.
+    #[error(
+        "no damaged copy `{label}` of {}: its copies are {}",
+        original.display(),
+        copies.join(", ")
+    )]
+    NoSuchCopy {
+        label: String,
+        original: PathBuf,
+        copies: Vec<String>,
+    },
+}
+
+/// Why a family has no damaged copy of a file: the check skips, with this as its reason.
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} file has no float32 tensor to overwrite")]
+pub struct NoF32Tensor(Format);
 
 /// A kind of damage, as the corruption suite's checks are split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +109,7 @@ impl Corruption {
     }
 
     /// Writes the damaged copy of `original` into `dir` and returns its path.
-    pub fn write(&self, original: &Path, dir: &Path) -> Result<PathBuf, String> {
+    pub fn write(&self, original: &Path, dir: &Path) -> Result<PathBuf, DamageError> {
         let path = dir.join(self.file_name());
         self.write_to(original, &path)?;
         Ok(path)
@@ -91,18 +118,23 @@ impl Corruption {
     /// Writes the damaged copy of `original` at `path`. Only a truncation's kept bytes are
     /// read; patches and fills copy the file (the kernel's `copy_file_range`, no buffer in
     /// tmgt) and then write their bytes in place.
-    pub fn write_to(&self, original: &Path, path: &Path) -> Result<(), String> {
-        let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+    pub fn write_to(&self, original: &Path, path: &Path) -> Result<(), DamageError> {
+        let fail = |source: io::Error| DamageError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
         match &self.edit {
             Edit::Empty => std::fs::write(path, b"").map_err(fail)?,
             Edit::Copy => {
                 std::fs::copy(original, path).map_err(fail)?;
             }
             Edit::Truncate(len) => {
-                let source = File::open(original)
-                    .map_err(|e| format!("cannot read {}: {e}", original.display()))?;
+                let source = File::open(original).map_err(|source| DamageError::Read {
+                    path: original.to_path_buf(),
+                    source,
+                })?;
                 let mut out = File::create(path).map_err(fail)?;
-                std::io::copy(&mut source.take(*len), &mut out).map_err(fail)?;
+                io::copy(&mut source.take(*len), &mut out).map_err(fail)?;
             }
             Edit::Patch(patches) => {
                 std::fs::copy(original, path).map_err(fail)?;
@@ -147,7 +179,7 @@ pub const FAMILIES: [Family; 7] = [
 
 /// Remakes the damaged copy labelled `label` of `original` at `out`: the copies are made from
 /// the file's own layout, so the label and the artifact are all a ticket needs to name.
-pub fn remake(original: &Path, label: &str, out: &Path) -> Result<String, String> {
+pub fn remake(original: &Path, label: &str, out: &Path) -> Result<String, DamageError> {
     let layout = Layout::read(original)?;
     let found = FAMILIES
         .iter()
@@ -155,24 +187,24 @@ pub fn remake(original: &Path, label: &str, out: &Path) -> Result<String, String
         .flatten()
         .find(|c| c.label == label);
     let Some(corruption) = found else {
-        let labels: Vec<String> = FAMILIES
+        let copies = FAMILIES
             .iter()
             .filter_map(|f| corruptions(*f, &layout).ok())
             .flatten()
             .map(|c| c.label)
             .collect();
-        return Err(format!(
-            "no damaged copy `{label}` of {}: its copies are {}",
-            original.display(),
-            labels.join(", ")
-        ));
+        return Err(DamageError::NoSuchCopy {
+            label: label.to_string(),
+            original: original.to_path_buf(),
+            copies,
+        });
     };
     corruption.write_to(original, out)?;
     Ok(corruption.description)
 }
 
 /// The damaged copies of one family for a file, and why there are none when there are none.
-pub fn corruptions(family: Family, layout: &Layout) -> Result<Vec<Corruption>, String> {
+pub fn corruptions(family: Family, layout: &Layout) -> Result<Vec<Corruption>, NoF32Tensor> {
     let ext = layout.format.extension();
     let out = match family {
         Family::Truncated => truncations(layout),
@@ -217,10 +249,7 @@ pub fn corruptions(family: Family, layout: &Layout) -> Result<Vec<Corruption>, S
         }
         Family::NonFinite => {
             let Some(tensor) = layout.largest_f32() else {
-                return Err(format!(
-                    "the {} file has no float32 tensor to overwrite",
-                    layout.format
-                ));
+                return Err(NoF32Tensor(layout.format));
             };
             let len = (tensor.bytes.end - tensor.bytes.start).min(MAX_OVERWRITE) / 4 * 4;
             [("nan", f32::NAN), ("inf", f32::INFINITY)]

@@ -108,9 +108,9 @@ pub(crate) fn check_family(
         Format::Apr => apr_artifact(cx)?,
         Format::Gguf => cx.artifact(ArtifactKind::Gguf)?,
     };
-    let layout = Layout::read(&artifact).map_err(|reason| CheckError::Input {
+    let layout = Layout::read(&artifact).map_err(|e| CheckError::Input {
         what: format!("the layout of {}", artifact.display()),
-        reason,
+        reason: e.to_string(),
     })?;
     if layout.format != format {
         return Err(CheckError::Input {
@@ -126,16 +126,16 @@ pub(crate) fn check_family(
             )));
         }
         Ok(c) => c,
-        Err(reason) => return Ok(Verdict::skip(reason)),
+        Err(reason) => return Ok(Verdict::skip(reason.to_string())),
     };
     let dir = cx.scratch_dir()?;
     let mut cases = Vec::new();
     for corruption in &corruptions {
         let path = corruption
             .write(&artifact, &dir)
-            .map_err(|reason| CheckError::Input {
+            .map_err(|e| CheckError::Input {
                 what: "a damaged copy".into(),
-                reason,
+                reason: e.to_string(),
             })?;
         for probe in PROBES {
             let inv = probe.invocation(&path)?;
