@@ -20,7 +20,9 @@ pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
 pub use error::CheckError;
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
-pub use subject::{ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant};
+pub use subject::{
+    ConfigJsonError, ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant,
+};
 pub use thresholds::{SuiteThresholds, TableError, ThresholdTable, Thresholds, normalize_as};
 /// The outcome's vocabulary, for checks that write typed details.
 pub use tmgt_outcome as outcome;

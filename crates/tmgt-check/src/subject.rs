@@ -83,29 +83,47 @@ pub struct ModelFacts {
     pub tied_embeddings: bool,
 }
 
+/// Why an HF `config.json` gives no model facts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigJsonError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not JSON: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// `keys` are the names the value may go by, joined with `` ` or ` ``.
+    #[error("{} has no integer `{keys}`", path.display())]
+    NoInteger { path: PathBuf, keys: String },
+    #[error("{} has no `model_type`", path.display())]
+    NoModelType { path: PathBuf },
+}
+
 impl ModelFacts {
     /// Reads the facts from an HF `config.json`, naming the missing key when one is absent.
-    pub fn from_hf_config(path: &Path) -> Result<ModelFacts, String> {
+    pub fn from_hf_config(path: &Path) -> Result<ModelFacts, ConfigJsonError> {
+        let at = || path.to_path_buf();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|source| ConfigJsonError::Read { path: at(), source })?;
         let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-        let get = |keys: &[&str]| -> Result<usize, String> {
+            .map_err(|source| ConfigJsonError::NotJson { path: at(), source })?;
+        let get = |keys: &[&str]| -> Result<usize, ConfigJsonError> {
             keys.iter()
                 .find_map(|k| json.get(*k).and_then(serde_json::Value::as_u64))
                 .map(|v| v as usize)
-                .ok_or_else(|| {
-                    format!(
-                        "{} has no integer `{}`",
-                        path.display(),
-                        keys.join("` or `")
-                    )
+                .ok_or_else(|| ConfigJsonError::NoInteger {
+                    path: at(),
+                    keys: keys.join("` or `"),
                 })
         };
         let model_type = json
             .get("model_type")
             .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| format!("{} has no `model_type`", path.display()))?;
+            .ok_or_else(|| ConfigJsonError::NoModelType { path: at() })?;
         let heads = get(&["num_attention_heads", "n_head"])?;
         Ok(ModelFacts {
             architecture: model_type.to_string(),

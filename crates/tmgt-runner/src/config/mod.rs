@@ -552,7 +552,11 @@ fn resolve_model(
             let read = match ModelFacts::from_hf_config(&dir.join("config.json")) {
                 Ok(f) => f,
                 Err(e) => {
-                    problems.push(Problem::at(&["models", name, "source"], e, "this model"));
+                    problems.push(Problem::at(
+                        &["models", name, "source"],
+                        e.to_string(),
+                        "this model",
+                    ));
                     return None;
                 }
             };
