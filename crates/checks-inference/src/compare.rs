@@ -282,7 +282,7 @@ pub fn judge_tokens(
                 cmp.expected_len
             ),
         )
-        .with_details(Details::Tokens(judged));
+        .with_details(Details::Tokens(Box::new(judged)));
     };
     let margin = |step: usize| trajectory.and_then(|t| t.margin(step));
     let class = Classification::at(at, margin(at), tie_margin);
@@ -303,7 +303,8 @@ pub fn judge_tokens(
     let ok = !tokens.is_empty() && (cmp.mismatches <= allowed || class.is_tie_flip());
     judged.classification = Some(class);
     judged.window = Some(window);
-    tmgt_check::Verdict::judge(ok, evidence, message).with_details(Details::Tokens(judged))
+    tmgt_check::Verdict::judge(ok, evidence, message)
+        .with_details(Details::Tokens(Box::new(judged)))
 }
 
 /// KL(p || q) over log-probabilities of the same tokens, each renormalised to sum to one.

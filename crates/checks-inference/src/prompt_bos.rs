@@ -48,6 +48,6 @@ impl Check for PromptBos {
                 format!("apr's prompt starts with id {first}, as the HF tokenizer's does")
             },
         )
-        .with_details(Details::Tokens(details)))
+        .with_details(Details::Tokens(Box::new(details))))
     }
 }

@@ -35,7 +35,7 @@ impl Check for PromptTokens {
             _ => &apr_ids[..],
         };
         let evidence = Evidence::new(expected.len().max(without_bos.len()), "prompt tokens");
-        let details = Details::Tokens(TokenJudgement::new("apr", &expected, &apr_ids));
+        let details = Details::Tokens(Box::new(TokenJudgement::new("apr", &expected, &apr_ids)));
         if without_bos == expected.as_slice() {
             return Ok(Verdict::pass(
                 evidence,

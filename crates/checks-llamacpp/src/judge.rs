@@ -75,7 +75,7 @@ pub fn judge_prompt(what: &str, hf: &[u32], bos: Option<u32>, ids: &[u32]) -> Ve
     let evidence = Evidence::new(hf.len().max(without_bos.len()), "prompt tokens");
     let mut judged = TokenJudgement::new("llama.cpp", hf, ids);
     judged.adds_bos = Some(added_bos);
-    let details = Details::Tokens(judged);
+    let details = Details::Tokens(Box::new(judged));
     if without_bos == hf {
         let bos_note = if added_bos {
             " after the BOS the GGUF asks for"

@@ -258,7 +258,7 @@ fn verdict(
                 + if missing.len() > 4 { ", ..." } else { "" }
         ));
     }
-    let details = Details::Localization(Localization {
+    let details = Details::Localization(Box::new(Localization {
         prompt: oracle.prompt.clone(),
         ids: oracle.ids.clone(),
         hf_ids: oracle.hf_ids.clone(),
@@ -267,7 +267,7 @@ fn verdict(
         diverged_prompts: diverged.unwrap_or_default().to_vec(),
         missing: missing.to_vec(),
         stages: rows.iter().map(|r| r.to_row(tolerance)).collect(),
-    });
+    }));
     let tail = if notes.is_empty() {
         String::new()
     } else {

@@ -10,9 +10,9 @@ pub enum Details {
     #[default]
     None,
     /// A runtime's tokens against the oracle's: token streams, the divergence window.
-    Tokens(TokenJudgement),
+    Tokens(Box<TokenJudgement>),
     /// Per-stage errors of a traced forward pass: the localization chart.
-    Localization(Localization),
+    Localization(Box<Localization>),
     /// The artifact a `prepare` result is about: what blocked results are grouped under.
     Artifact(ArtifactRef),
     /// A check's own facts (per-tensor numbers, cases, clauses), which no reporter reads by
@@ -73,8 +73,8 @@ impl Details {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 enum Tagged {
     None,
-    Tokens(TokenJudgement),
-    Localization(Localization),
+    Tokens(Box<TokenJudgement>),
+    Localization(Box<Localization>),
     Artifact(ArtifactRef),
     Facts(Map<String, Value>),
 }
@@ -109,7 +109,7 @@ mod tests {
         let mut tokens = TokenJudgement::new("apr", &[1, 2, 3], &[1, 2, 4]);
         tokens.text = Some("a b d".into());
         for details in [
-            Details::Tokens(tokens),
+            Details::Tokens(Box::new(tokens)),
             Details::artifact("tiny-llama/apr-int8"),
             Details::facts(json!({ "rank": 8, "tensors": ["a"] })),
         ] {

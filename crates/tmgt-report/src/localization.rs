@@ -137,7 +137,7 @@ mod tests {
     }
 
     fn details(first: Option<&str>) -> Details {
-        Details::Localization(Localization {
+        Details::Localization(Box::new(Localization {
             prompt: "hi".into(),
             ids: vec![1, 2],
             hf_ids: vec![1, 2],
@@ -150,7 +150,7 @@ mod tests {
                 stage("layer-0/qkv_matmul", Some(3e-7), false),
                 stage("layer-0/q_post_rope", None, true),
             ],
-        })
+        }))
     }
 
     #[test]

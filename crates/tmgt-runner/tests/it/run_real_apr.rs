@@ -40,7 +40,7 @@ fn full_run_reports_every_instance_with_evidence_and_finds_known_apr_bugs() {
         code, 1,
         "apr 0.72.3 has known bugs, so the run must fail\n{stderr}"
     );
-    assert_eq!(report["schema"], "tmgt-report/2");
+    assert_eq!(report["schema"], tmgt_report::SCHEMA);
     assert_eq!(report["apr"]["version"], "0.72.3");
     assert!(report["apr"]["binary_sha256"].as_str().unwrap().len() == 64);
     assert_eq!(report["interrupted"], false);
