@@ -23,6 +23,21 @@ pub enum ReadError {
     Schema { found: String },
 }
 
+/// Why a report file cannot be read, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        source: ReadError,
+    },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
@@ -552,6 +567,18 @@ impl Report {
         let at = id.checked_sub(1).and_then(|i| self.invocations.get(i));
         at.filter(|c| c.id == id)
             .or_else(|| self.invocations.iter().find(|c| c.id == id))
+    }
+
+    /// Reads the report file at `path`, refusing one of another schema.
+    pub fn read(path: &std::path::Path) -> Result<Report, ReportFileError> {
+        let bytes = std::fs::read(path).map_err(|source| ReportFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Report::from_json(&bytes).map_err(|source| ReportFileError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Reads a report, refusing one of another schema.

@@ -7,7 +7,7 @@
 //! over the cores, which no scheduler can beat.
 
 use crate::Exit;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tmgt_report::Report;
@@ -77,7 +77,7 @@ pub fn bench(args: &BenchArgs) -> Exit {
         if status.code().is_none_or(|c| c > 1) {
             return Err(format!("`tmgt run {}` exited {status}", extra.join(" ")));
         }
-        let report = read_report(&out.join("report.json"))?;
+        let report = Report::read(&out.join("report.json")).map_err(|e| e.to_string())?;
         Ok(Measured { wall, report })
     };
     let built = match run("built", &[]) {
@@ -100,11 +100,6 @@ pub fn bench(args: &BenchArgs) -> Exit {
     };
     println!("{}", table(&built, sequential.as_ref()));
     Exit::Ok
-}
-
-fn read_report(path: &Path) -> Result<Report, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Report::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn call_ms(report: &Report) -> u64 {

@@ -15,7 +15,7 @@ const INT8_RATIO: f64 = 0.31;
 const INT4_RATIO: f64 = 0.18;
 
 /// Bytes a run will write, by the folder they go to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Need {
     pub artifacts: u64,
     pub scratch: u64,
@@ -54,6 +54,30 @@ pub fn estimate(config: &Config, jobs: usize) -> Need {
     }
 }
 
+/// A run that does not fit on disk: where, how much it needs and how much is free.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the run needs about {:.2} GB on the file system of {what} but {:.2} GB are free \
+     ({:.2} GB of artifacts not cached yet, {:.2} GB of scratch for {jobs} jobs)\n\
+     help: free space there, point [paths].artifacts or --out at a larger disk, or lower --jobs",
+    gb(*needed),
+    gb(*available),
+    gb(need.artifacts),
+    gb(need.scratch)
+)]
+pub struct Refusal {
+    /// The folders whose file system is short.
+    pub what: String,
+    pub needed: u64,
+    pub available: u64,
+    pub need: Need,
+    pub jobs: usize,
+}
+
+fn gb(bytes: u64) -> f64 {
+    bytes as f64 / 1e9
+}
+
 /// The refusal when the need does not fit: `free` answers a folder's available bytes and
 /// device (of its nearest existing ancestor).
 pub fn check(
@@ -62,23 +86,19 @@ pub fn check(
     scratch_dir: &Path,
     jobs: usize,
     free: impl Fn(&Path) -> Option<(u64, u64)>,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let (Some((a_dev, a_free)), Some((s_dev, s_free))) = (free(artifacts_dir), free(scratch_dir))
     else {
         return Ok(());
     };
-    let gb = |b: u64| b as f64 / 1e9;
     let refuse = |what: String, needed: u64, available: u64| {
-        Err(format!(
-            "the run needs about {:.2} GB on the file system of {what} but {:.2} GB are free \
-             ({:.2} GB of artifacts not cached yet, {:.2} GB of scratch for {jobs} jobs)\n\
-             help: free space there, point [paths].artifacts or --out at a larger disk, or \
-             lower --jobs",
-            gb(needed),
-            gb(available),
-            gb(need.artifacts),
-            gb(need.scratch)
-        ))
+        Err(Refusal {
+            what,
+            needed,
+            available,
+            need: *need,
+            jobs,
+        })
     };
     if a_dev == s_dev {
         let needed = need.artifacts + need.scratch;
@@ -127,7 +147,9 @@ mod tests {
         let a = Path::new("/data/artifacts");
         let s = Path::new("/data/out/scratch");
         assert!(check(&NEED, a, s, 2, |_| Some((1, 6_000_000_000))).is_ok());
-        let err = check(&NEED, a, s, 2, |_| Some((1, 4_000_000_000))).unwrap_err();
+        let err = check(&NEED, a, s, 2, |_| Some((1, 4_000_000_000)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs about 5.00 GB"), "{err}");
         assert!(
             err.contains("/data/artifacts and /data/out/scratch"),
@@ -149,7 +171,7 @@ mod tests {
                 (2, 1_000_000_000)
             })
         };
-        let err = check(&NEED, a, s, 2, free).unwrap_err();
+        let err = check(&NEED, a, s, 2, free).unwrap_err().to_string();
         assert!(err.contains("file system of /s "), "{err}");
         assert!(check(&NEED, a, s, 2, |_| None).is_ok());
     }

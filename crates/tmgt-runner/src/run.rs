@@ -214,7 +214,7 @@ pub fn run(args: &RunArgs) -> Exit {
         return Exit::Usage;
     }
     let durations = match args.durations.as_deref().map(crate::absolute) {
-        Some(path) => match read_report(&path) {
+        Some(path) => match Report::read(&path) {
             Ok(r) => Some((path, r)),
             Err(e) => {
                 eprintln!("error: --durations: {e}");
@@ -320,7 +320,7 @@ pub fn run(args: &RunArgs) -> Exit {
     let state = RunState::new(config, engine, artifacts, scratch, oracles);
     let previous = match durations {
         Some((_, r)) => Some(r),
-        None => read_report(&out_dir.join("report.json")).ok(),
+        None => Report::read(&out_dir.join("report.json")).ok(),
     };
     let plan = crate::schedule::plan(&state.config, &instances, previous.as_ref());
     human::announce(&state.config, instances.len(), jobs);
@@ -414,12 +414,6 @@ pub fn run(args: &RunArgs) -> Exit {
     } else {
         Exit::Ok
     }
-}
-
-/// A report read back, for its durations.
-fn read_report(path: &std::path::Path) -> Result<Report, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Report::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What makes two runs' matrices the same: the configuration file's bytes, the profile and

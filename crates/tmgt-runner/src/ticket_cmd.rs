@@ -25,12 +25,8 @@ pub fn ticket(args: &TicketArgs) -> Exit {
 
 /// Reads a report.json; a missing or foreign file is a usage error, said on stderr.
 pub fn read_report(path: &Path) -> Result<Report, Exit> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        eprintln!("error: cannot read {}: {e}", path.display());
-        Exit::Usage
-    })?;
-    Report::from_json(&bytes).map_err(|e| {
-        eprintln!("error: {}: {e}", path.display());
+    Report::read(path).map_err(|e| {
+        eprintln!("error: {e}");
         Exit::Usage
     })
 }
