@@ -1,9 +1,8 @@
 //! Token and log-probability comparison against an oracle trajectory; the token judgement's
-//! types ([`TokenComparison`], [`Classification`], [`Window`]) are the report's own.
+//! types (`tmgt_check::outcome`) are the report's own.
 
 use serde::Serialize;
-pub use tmgt_check::outcome::{Classification, TokenComparison, Window};
-use tmgt_check::outcome::{Details, TokenJudgement};
+use tmgt_check::outcome::{Classification, Details, TokenComparison, TokenJudgement, Window};
 use tmgt_oracle::Trajectory;
 
 /// One side's view of a generated step: the chosen token and its top-k log-probabilities.

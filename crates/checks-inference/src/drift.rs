@@ -1,6 +1,6 @@
 use crate::DriftThresholds;
-use crate::compare::TokenComparison;
 use crate::generation::generate;
+use tmgt_check::outcome::TokenComparison;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Verdict, declare_check,
 };

@@ -1,6 +1,6 @@
-use crate::compare::TokenComparison;
 use crate::generation::generate;
 use serde_json::json;
+use tmgt_check::outcome::TokenComparison;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Quant, Scope, Verdict, declare_check,
 };

@@ -3,11 +3,12 @@
 use crate::apr::{self, AprGeneration};
 use crate::llama::{self, step_logprobs, stop_token};
 use crate::outlier::{Runtime, ThreeWay};
-use checks_inference::compare::{Classification, LogprobAgreement, TokenComparison};
+use checks_inference::compare::LogprobAgreement;
 use checks_inference::{RuntimeThresholds, TieThresholds};
 use llamacpp_runtime::Generation;
 use serde_json::json;
 use std::path::Path;
+use tmgt_check::outcome::{Classification, TokenComparison};
 use tmgt_check::{CheckError, Context, Evidence, Verdict};
 
 /// What to do when llama.cpp cannot run the file.

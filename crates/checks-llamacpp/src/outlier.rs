@@ -5,8 +5,8 @@
 //! there: no outlier can be named), or one runtime leaves the other two at step `k` while
 //! they still agree past it: that runtime is the outlier from step `k`.
 
-use checks_inference::compare::TokenComparison;
 use serde::Serialize;
+use tmgt_check::outcome::TokenComparison;
 
 /// One of the three sides of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

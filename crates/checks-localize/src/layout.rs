@@ -8,7 +8,6 @@
 //! stages: a projection that matches in one order and a rotation that matches in neither is a
 //! RoPE fault.
 
-use serde_json::Value;
 
 /// The order of the dimensions within each head of Q and K.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,12 +75,6 @@ pub fn ordered(stage: &str) -> bool {
         stage,
         "q_post_rope" | "k_post_rope" | "qkv_matmul" | "qkv_bias"
     )
-}
-
-impl From<HeadOrder> for Value {
-    fn from(order: HeadOrder) -> Value {
-        Value::from(order.as_str())
-    }
 }
 
 #[cfg(test)]

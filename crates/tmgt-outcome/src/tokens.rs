@@ -62,6 +62,13 @@ impl TokenJudgement {
             .as_ref()
             .is_some_and(Classification::is_tie_flip)
     }
+
+    /// How the sequences part, by name; `divergence` where no class was judged.
+    pub fn class_name(&self) -> &'static str {
+        self.classification
+            .as_ref()
+            .map_or("divergence", Classification::name)
+    }
 }
 
 /// How a runtime's tokens relate to the oracle's.

@@ -14,6 +14,7 @@ use crate::matrix::Matrix;
 use crate::schema::{Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, html, shell_quote};
 use std::fmt::Write;
+use tmgt_outcome::TokenComparison;
 
 const STYLE: &str = r#"
 :root { --pass:#1a7f37; --fail:#cf222e; --error:#8250df; --skip:#6e7781; --xfail:#bf8700; --xpass:#0969da;
@@ -410,12 +411,9 @@ fn tokens(out: &mut String, r: &ResultRecord) {
         return;
     };
     let (oracle, apr, runtime) = (&d.oracle, &d.tokens, d.runtime.as_str());
-    let first = d.first_divergence().or_else(|| {
-        let common = oracle.len().min(apr.len());
-        (0..common)
-            .find(|&i| oracle[i] != apr[i])
-            .or((oracle.len() != apr.len()).then_some(common))
-    });
+    let first = d
+        .first_divergence()
+        .or_else(|| TokenComparison::new(oracle, apr).first_divergence);
     let (start, margins) = d
         .window
         .as_ref()
@@ -465,7 +463,7 @@ fn tokens(out: &mut String, r: &ResultRecord) {
     let summary = match first {
         None => format!("all {} tokens equal", oracle.len()),
         Some(at) => {
-            let kind = d.classification.as_ref().map_or("divergence", |c| c.name());
+            let kind = d.class_name();
             let margin = margin_at(at)
                 .map_or_else(String::new, |m| format!("; oracle margin {m:.3} logits"));
             format!(

@@ -429,10 +429,7 @@ fn window(s: &mut String, r: &ResultRecord) {
     };
     let (start, expected, actual) = (w.start, &w.expected, &w.actual);
     let at = details.first_divergence();
-    let kind = details
-        .classification
-        .as_ref()
-        .map_or("divergence", |c| c.name());
+    let kind = details.class_name();
     let _ = writeln!(
         s,
         "Divergence window ({kind}; margin = the oracle's top-1 minus top-2 logit, small means a near tie):\n"

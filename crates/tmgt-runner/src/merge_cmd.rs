@@ -31,8 +31,8 @@ pub struct MergeArgs {
 /// Why shard reports cannot be merged; each names the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error("cannot read {path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Unreadable(#[from] tmgt_report::ReportFileError),
     #[error(
         "{path} is not a shard's report (it has no `matrix.shard`): run `tmgt run --shard K/N`"
     )]
@@ -129,14 +129,7 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Report)>, MergeError> {
     paths
         .iter()
         .map(|path| {
-            let bytes = std::fs::read(path).map_err(|e| MergeError::Unreadable {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let report = Report::from_json(&bytes).map_err(|e| MergeError::Unreadable {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let report = Report::read(path)?;
             Ok((path.clone(), report))
         })
         .collect()
