@@ -8,7 +8,6 @@
 //! stages: a projection that matches in one order and a rotation that matches in neither is a
 //! RoPE fault.
 
-
 /// The order of the dimensions within each head of Q and K.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HeadOrder {

@@ -36,6 +36,9 @@ pub struct Prepared {
 struct Unprepared {
     reason: String,
     call: Option<usize>,
+    /// The run was interrupted while the artifact was being made: the checks that needed it
+    /// did not run, which is not the artifact's failure.
+    interrupted: bool,
 }
 
 impl From<PrepareError> for Unprepared {
@@ -43,6 +46,7 @@ impl From<PrepareError> for Unprepared {
         Unprepared {
             reason: e.to_string(),
             call: None,
+            interrupted: false,
         }
     }
 }
@@ -118,10 +122,14 @@ impl Unprepared {
         Unprepared {
             reason: e.to_string(),
             call,
+            interrupted: e.class() == tmgt_check::ErrorClass::Interrupted,
         }
     }
 
     fn into_error(self, model: &ModelUnderTest, kind: ArtifactKind) -> CheckError {
+        if self.interrupted {
+            return CheckError::Interrupted;
+        }
         CheckError::ArtifactUnavailable {
             artifact: format!("{}/{kind}", model.name),
             reason: self.reason,
@@ -289,6 +297,7 @@ impl Artifacts {
                         invocation.display()
                     ),
                     call: Some(id),
+                    interrupted: false,
                 }),
                 other => {
                     let reason = format!(
@@ -304,6 +313,7 @@ impl Artifacts {
                     Err(Unprepared {
                         reason,
                         call: Some(id),
+                        interrupted: matches!(other, Termination::Cancelled),
                     })
                 }
             },
