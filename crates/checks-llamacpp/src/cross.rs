@@ -85,7 +85,7 @@ pub fn compare(
             ThreeWay::of(&hf, &own_prompt, &apr.prompt_ids).describe("prompt position"),
             who_follows_the_file(gguf, &own_prompt, &apr.prompt_ids),
         );
-        match llama::generate_ids(gguf, &apr.prompt_ids, cx.max_new_tokens()) {
+        match llama::generate_ids(gguf, &apr.prompt_ids, cx.max_new_tokens())? {
             Ok(g) => g,
             Err(reason) => {
                 return Ok(Verdict::fail(
@@ -234,7 +234,7 @@ fn one_line(s: &str) -> String {
 /// llama.cpp reads it (the file's `tokenizer.ggml.add_bos_token`, or llama.cpp's default for
 /// its tokenizer), and whether the two split the text alike once a BOS is set aside.
 fn who_follows_the_file(gguf: &Path, llama: &[u32], apr: &[u32]) -> String {
-    let Ok(info) = llama::inspect(gguf) else {
+    let Ok(Ok(info)) = llama::inspect(gguf) else {
         return String::new();
     };
     let starts = |ids: &[u32]| ids.first() == Some(&info.bos);

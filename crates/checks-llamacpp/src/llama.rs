@@ -1,10 +1,13 @@
 //! llama.cpp generations, each computed once per process for a (file, prompt, length).
 //!
-//! llama.cpp runs in-process, not through apr's call engine, so it gets its own memo: the
-//! first request computes, concurrent requests for the same key wait, later ones reuse.
+//! llama.cpp runs in its own worker processes, not through apr's call engine, so it gets its
+//! own memo: the first request computes, concurrent requests for the same key wait, later
+//! ones reuse. Each answer is two-layered: the outer `Err` is llama.cpp not surviving the
+//! call (it aborted, crashed, hung, or tmgt was interrupted), an error result naming the
+//! fault; the inner `Err` is llama.cpp's refusal of the file, which the caller judges.
 
 use checks_inference::compare::StepLogprobs;
-use llamacpp_runtime::{GenerateRequest, Generation, ModelInfo, PromptInput};
+use llamacpp_runtime::{GenerateRequest, Generation, LlamaError, ModelInfo, PromptInput};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
@@ -28,72 +31,66 @@ fn file_key(path: &Path) -> FileKey {
 
 type GenerationKey = (FileKey, PromptInput, u32);
 
-static GENERATIONS: LazyLock<Memo<GenerationKey, Result<Arc<Generation>, String>>> =
+/// What a call gave: the value, llama.cpp's refusal, or the worker's fault.
+pub type Answer<T> = Result<Result<Arc<T>, String>, CheckError>;
+
+static GENERATIONS: LazyLock<Memo<GenerationKey, Result<Arc<Generation>, LlamaError>>> =
     LazyLock::new(Memo::default);
-static INFOS: LazyLock<Memo<FileKey, Result<Arc<ModelInfo>, String>>> =
+static INFOS: LazyLock<Memo<FileKey, Result<Arc<ModelInfo>, LlamaError>>> =
     LazyLock::new(Memo::default);
+
+/// Splits a memoised outcome into the two layers of an [`Answer`].
+fn answer<T>(outcome: Result<Arc<T>, LlamaError>) -> Answer<T> {
+    match outcome {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) if e.is_worker_fault() => Err(CheckError::Runtime(Box::new(e))),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
 
 /// llama.cpp's greedy generation of the instance's prompt on `model`. `Err` carries
 /// llama.cpp's reason (load failure, decode failure); the caller decides whether that is a
 /// finding about the file or a harness error.
-pub fn generate(
-    cx: &dyn Context,
-    model: &Path,
-) -> Result<Result<Arc<Generation>, String>, CheckError> {
-    Ok(generate_text(
-        model,
-        &cx.prompt()?.text,
-        cx.max_new_tokens(),
-    ))
+pub fn generate(cx: &dyn Context, model: &Path) -> Answer<Generation> {
+    generate_text(model, &cx.prompt()?.text, cx.max_new_tokens())
 }
 
 /// llama.cpp's greedy generation of `prompt` on `model`, computed once per process.
-pub fn generate_text(
-    model: &Path,
-    prompt: &str,
-    max_new_tokens: u32,
-) -> Result<Arc<Generation>, String> {
+pub fn generate_text(model: &Path, prompt: &str, max_new_tokens: u32) -> Answer<Generation> {
     generate_input(model, PromptInput::Text(prompt.to_string()), max_new_tokens)
 }
 
 /// llama.cpp's greedy generation from the prompt ids another runtime fed, once per process.
-pub fn generate_ids(
-    model: &Path,
-    ids: &[u32],
-    max_new_tokens: u32,
-) -> Result<Arc<Generation>, String> {
+pub fn generate_ids(model: &Path, ids: &[u32], max_new_tokens: u32) -> Answer<Generation> {
     generate_input(model, PromptInput::Tokens(ids.to_vec()), max_new_tokens)
 }
 
-fn generate_input(
-    model: &Path,
-    prompt: PromptInput,
-    max_new_tokens: u32,
-) -> Result<Arc<Generation>, String> {
+fn generate_input(model: &Path, prompt: PromptInput, max_new_tokens: u32) -> Answer<Generation> {
     let key = (file_key(model), prompt.clone(), max_new_tokens);
-    GENERATIONS
-        .get_or_init(key, || {
-            llamacpp_runtime::generate(&GenerateRequest {
-                model: model.to_path_buf(),
-                prompt,
-                max_new_tokens,
-                top_k: LLAMA_TOP_K,
+    answer(
+        GENERATIONS
+            .get_or_init(key, || {
+                llamacpp_runtime::generate(&GenerateRequest {
+                    model: model.to_path_buf(),
+                    prompt,
+                    max_new_tokens,
+                    top_k: LLAMA_TOP_K,
+                })
+                .map(Arc::new)
             })
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
-        })
-        .0
+            .0,
+    )
 }
 
 /// What llama.cpp read from `model`, or why it could not load it.
-pub fn inspect(model: &Path) -> Result<Arc<ModelInfo>, String> {
-    INFOS
-        .get_or_init(file_key(model), || {
-            llamacpp_runtime::inspect(model)
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
-        })
-        .0
+pub fn inspect(model: &Path) -> Answer<ModelInfo> {
+    answer(
+        INFOS
+            .get_or_init(file_key(model), || {
+                llamacpp_runtime::inspect(model).map(Arc::new)
+            })
+            .0,
+    )
 }
 
 /// A generation on a file llama.cpp is expected to handle (its own native GGUF): failing

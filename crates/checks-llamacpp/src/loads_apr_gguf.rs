@@ -23,7 +23,7 @@ impl Check for LoadsAprGguf {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let model = cx.model()?;
         let gguf = cx.artifact(ArtifactKind::Gguf)?;
-        let info = match inspect(&gguf) {
+        let info = match inspect(&gguf)? {
             Ok(info) => info,
             Err(reason) => {
                 return Ok(Verdict::fail(
@@ -58,7 +58,7 @@ impl Check for LoadsAprGguf {
         let native = cx
             .artifact(ArtifactKind::Native(NativeGguf::F32))
             .ok()
-            .and_then(|p| inspect(&p).ok());
+            .and_then(|p| inspect(&p).ok().and_then(Result::ok));
         let mut details = json!({ "apr_gguf": info.as_ref(), "native_gguf": native.as_deref() });
         if !wrong.is_empty() {
             return Ok(Verdict::fail(
@@ -73,7 +73,7 @@ impl Check for LoadsAprGguf {
         let Some(prompt) = cx.prompts().first() else {
             return Err(CheckError::NoEvidence("no prompt to decode".into()));
         };
-        let decoded = generate_text(&gguf, &prompt.text, cx.max_new_tokens());
+        let decoded = generate_text(&gguf, &prompt.text, cx.max_new_tokens())?;
         let decode_problem = match &decoded {
             Err(reason) => Some(format!("decoding prompt `{}` fails: {reason}", prompt.name)),
             Ok(g) => g.non_finite_at.map(|step| {

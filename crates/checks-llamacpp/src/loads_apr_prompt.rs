@@ -46,7 +46,12 @@ impl Check for LoadsAprPrompt {
             return Ok(verdict);
         }
         // Name the pre-tokenizer each GGUF declares: a wrong one splits text differently.
-        let pre = |path: &std::path::Path| inspect(path).ok().map(|i| i.tokenizer_pre.clone());
+        let pre = |path: &std::path::Path| {
+            inspect(path)
+                .ok()
+                .and_then(Result::ok)
+                .map(|i| i.tokenizer_pre.clone())
+        };
         let apr_pre = pre(&gguf).unwrap_or_default();
         let native_pre = cx
             .artifact(ArtifactKind::Native(NativeGguf::F32))

@@ -19,7 +19,7 @@ mod bench;
 mod contract;
 mod corruption;
 
-pub use corruption::remake as remake_damaged_copy;
+pub use corruption::{labels as damaged_copy_labels, remake as remake_damaged_copy};
 mod debug;
 mod diff;
 mod hex;

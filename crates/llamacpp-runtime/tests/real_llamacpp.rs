@@ -218,3 +218,67 @@ fn the_version_names_llama_cpp_and_its_cpu_features() {
     assert!(v.starts_with("llama.cpp "), "{v}");
     assert!(v.contains("CPU"), "{v}");
 }
+
+/// A copy of `model`'s native GGUF with metadata `key` set (or added) to `value`.
+fn planted(dir: &Path, model: &str, key: &str, value: tmgt_gguf::Value) -> PathBuf {
+    let source = tmgt_gguf::GgufFile::open(&native(model)).unwrap();
+    let out = dir.join(format!("{model}-{key}.gguf"));
+    tmgt_gguf::copy_with_metadata(&source, &out, |metadata| {
+        metadata.retain(|(k, _)| k != key);
+        metadata.push((key.to_string(), value));
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn a_file_that_makes_llama_cpp_abort_is_an_error_quoting_the_assert_and_the_next_call_works() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tiny Qwen2's heads are 16 wide; llama.cpp asserts n_embd_head == n_rot.
+    let bad = planted(
+        dir.path(),
+        "tiny-qwen2",
+        "qwen2.rope.dimension_count",
+        tmgt_gguf::Value::U32(8),
+    );
+    let err = generate(&GenerateRequest {
+        model: bad.clone(),
+        prompt: PromptInput::Text(prompt("greeting")),
+        max_new_tokens: 4,
+        top_k: 5,
+    })
+    .unwrap_err();
+    let LlamaError::Crashed {
+        path,
+        op,
+        ending,
+        fault,
+        reproduce,
+    } = &err
+    else {
+        panic!("not a crash: {err}");
+    };
+    assert_eq!((path, op.as_str()), (&bad, "generate"));
+    assert_eq!(ending, "killed by SIGABRT", "{err}");
+    assert!(
+        fault.contains("GGML_ASSERT(n_embd_head == n_rot) failed"),
+        "{fault}"
+    );
+    assert!(err.is_worker_fault());
+
+    // The replay command reproduces the abort outside tmgt.
+    let replay = std::process::Command::new("sh")
+        .args(["-c", reproduce])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(
+        stderr.contains("GGML_ASSERT(n_embd_head == n_rot)"),
+        "{stderr}"
+    );
+
+    // The process that called is alive and the next call gets a new worker.
+    let g = run(&native("tiny-qwen2"), PromptInput::Text(prompt("greeting")));
+    assert_eq!(g.tokens, Oracle::load("tiny-qwen2", "greeting").tokens());
+    assert!(llamacpp_runtime::usage().faults >= 1);
+}

@@ -1,4 +1,5 @@
 use apr_client::AprError;
+use llamacpp_runtime::LlamaError;
 use tmgt_oracle::OracleError;
 use tmgt_outcome::ErrorClass;
 
@@ -31,6 +32,13 @@ pub enum CheckError {
     Scope(&'static str),
     #[error("interrupted before it finished")]
     Interrupted,
+    /// llama.cpp did not survive a call in its worker (abort, crash, hang): the message
+    /// quotes its last words and the command that reproduces it.
+    #[error(transparent)]
+    Runtime(Box<LlamaError>),
+    /// The check itself panicked (caught by the runner).
+    #[error("panicked: {0}")]
+    Panicked(String),
     /// The check does not apply to this instance (reported as a skip, with the reason).
     #[error("{0}")]
     NotApplicable(String),
@@ -75,6 +83,12 @@ impl CheckError {
             CheckError::NoEvidence(_) => ErrorClass::NoEvidence,
             CheckError::Scope(_) => ErrorClass::Scope,
             CheckError::Interrupted => ErrorClass::Interrupted,
+            CheckError::Runtime(e) => match e.as_ref() {
+                LlamaError::TimedOut { .. } => ErrorClass::Timeout,
+                LlamaError::Cancelled { .. } => ErrorClass::Interrupted,
+                _ => ErrorClass::RuntimeFault,
+            },
+            CheckError::Panicked(_) => ErrorClass::HarnessPanic,
             CheckError::NotApplicable(_) => ErrorClass::NotApplicable,
         }
     }

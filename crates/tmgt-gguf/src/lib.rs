@@ -12,7 +12,7 @@ mod write;
 
 pub use error::GgufError;
 pub use hf::{HfWriteSummary, llama_to_hf_safetensors};
-pub use write::{copy_with_metadata, copy_without_keys};
+pub use write::{copy_with_index, copy_with_metadata, copy_without_keys};
 
 use std::fmt;
 use std::fs::File;

@@ -1,5 +1,5 @@
-//! A copy of a GGUF with its metadata edited (keys left out, set or added) and every tensor's
-//! bytes untouched.
+//! A copy of a GGUF with its metadata edited (keys left out, set or added), optionally its
+//! tensor index too, and every tensor's bytes untouched.
 //!
 //! tmgt checks a ready-made GGUF against raw-prompt oracles; a chat template in its metadata
 //! makes runtimes wrap the prompt, so the copy drops it and keeps everything that decides the
@@ -8,7 +8,7 @@
 
 use crate::hf::temp_path;
 use crate::parse::{DEFAULT_ALIGNMENT, MAGIC};
-use crate::{GgufError, GgufFile, Value};
+use crate::{GgufError, GgufFile, TensorInfo, Value};
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -29,10 +29,22 @@ pub fn copy_with_metadata(
     out: &Path,
     edit: impl FnOnce(&mut Vec<(String, Value)>),
 ) -> Result<u64, GgufError> {
+    copy_with_index(gguf, out, |metadata, _| edit(metadata))
+}
+
+/// Writes `gguf` to `out` with its metadata and its tensor index (names, shapes, types,
+/// offsets) as `edit` leaves them, the tensor data section copied unchanged: how tests make
+/// a file whose index contradicts its data. Returns the bytes written.
+pub fn copy_with_index(
+    gguf: &GgufFile,
+    out: &Path,
+    edit: impl FnOnce(&mut Vec<(String, Value)>, &mut Vec<TensorInfo>),
+) -> Result<u64, GgufError> {
     let mut metadata = gguf.metadata.clone();
-    edit(&mut metadata);
+    let mut tensors = gguf.tensors.clone();
+    edit(&mut metadata, &mut tensors);
     let tmp = temp_path(out)?;
-    let result = write_copy(gguf, &tmp, &metadata).and_then(|bytes| {
+    let result = write_copy(gguf, &tmp, &metadata, &tensors).and_then(|bytes| {
         std::fs::rename(&tmp, out)
             .map(|()| bytes)
             .map_err(|source| io(out, "renaming the finished copy into place", source))
@@ -51,20 +63,25 @@ fn io(path: &Path, context: &str, source: std::io::Error) -> GgufError {
     }
 }
 
-fn write_copy(gguf: &GgufFile, tmp: &Path, kept: &[(String, Value)]) -> Result<u64, GgufError> {
+fn write_copy(
+    gguf: &GgufFile,
+    tmp: &Path,
+    kept: &[(String, Value)],
+    tensors: &[TensorInfo],
+) -> Result<u64, GgufError> {
     let file = File::create(tmp).map_err(|e| io(tmp, "creating the copy", e))?;
     let mut w = BufWriter::new(file);
     let mut header = Vec::new();
     header.extend_from_slice(&MAGIC);
     header.extend_from_slice(&3u32.to_le_bytes());
-    header.extend_from_slice(&(gguf.tensors.len() as u64).to_le_bytes());
+    header.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
     header.extend_from_slice(&(kept.len() as u64).to_le_bytes());
     for (key, value) in kept {
         put_string(&mut header, key);
         header.extend_from_slice(&value_type(value).to_le_bytes());
         put_value(&mut header, value);
     }
-    for t in &gguf.tensors {
+    for t in tensors {
         put_string(&mut header, &t.name);
         header.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
         for d in &t.dims {

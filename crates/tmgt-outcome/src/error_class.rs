@@ -24,6 +24,10 @@ pub enum ErrorClass {
     NoEvidence,
     Scope,
     NotApplicable,
+    /// The second runtime (llama.cpp, in its worker) aborted, crashed or hung on a file.
+    RuntimeFault,
+    /// A check of tmgt's own panicked: a tmgt bug, told as this one result's error.
+    HarnessPanic,
 }
 
 impl ErrorClass {
@@ -46,6 +50,8 @@ impl ErrorClass {
             ErrorClass::NoEvidence => "no-evidence",
             ErrorClass::Scope => "scope",
             ErrorClass::NotApplicable => "not-applicable",
+            ErrorClass::RuntimeFault => "runtime-fault",
+            ErrorClass::HarnessPanic => "harness-panic",
         }
     }
 }
@@ -71,6 +77,8 @@ mod tests {
             ErrorClass::ArtifactUnavailable,
             ErrorClass::NoEvidence,
             ErrorClass::NotApplicable,
+            ErrorClass::RuntimeFault,
+            ErrorClass::HarnessPanic,
         ] {
             let json = serde_json::to_value(class).unwrap();
             assert_eq!(json, class.as_str());

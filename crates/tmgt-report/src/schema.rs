@@ -107,19 +107,25 @@ pub struct HarnessUsage {
     pub wall_ms: u64,
     pub cpu_user_ms: u64,
     pub cpu_system_ms: u64,
-    /// The part of the CPU time above spent inside in-process runtimes (llama.cpp decoding
-    /// and quantizing): the runtimes' work, not the harness's.
+    /// CPU time of the llama.cpp workers (decoding, quantizing), as each reported it: the
+    /// second runtime's work, not the harness's (not part of the CPU time above).
     #[serde(default)]
     pub runtime_cpu_ms: u64,
     pub peak_rss_kb: u64,
-    /// Peak RSS less what the in-process runtime held at that moment (sampled
-    /// every 50 ms): the harness's own memory.
+    /// The harness's resident set at its highest while the checks ran (sampled every
+    /// 50 ms); llama.cpp's models live in its workers, never here.
     #[serde(default)]
     pub peak_harness_rss_kb: u64,
-    /// The most the in-process runtime held at once: its model's weights and the buffers it
-    /// reports allocating (KV cache, compute, output).
+    /// The highest peak resident set of any one llama.cpp worker (its own `VmHWM`): the
+    /// model it loaded and its buffers.
     #[serde(default)]
     pub peak_runtime_kb: u64,
+    /// llama.cpp workers started during the run.
+    #[serde(default)]
+    pub runtime_workers: u64,
+    /// llama.cpp calls whose worker aborted, crashed, hung or was interrupted.
+    #[serde(default)]
+    pub runtime_faults: u64,
     /// The most bytes the run's scratch folder held at once (allocated blocks, sampled).
     #[serde(default)]
     pub peak_scratch_bytes: u64,
@@ -144,14 +150,6 @@ pub struct LowerBound {
     pub longest_call_ms: u64,
     /// `max(work / jobs, longest call)`.
     pub bound_ms: u64,
-}
-
-impl HarnessUsage {
-    /// CPU time of the harness itself: tmgt's CPU less the in-process runtimes'.
-    #[must_use]
-    pub fn harness_cpu_ms(&self) -> u64 {
-        (self.cpu_user_ms + self.cpu_system_ms).saturating_sub(self.runtime_cpu_ms)
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

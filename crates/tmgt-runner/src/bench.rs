@@ -165,17 +165,17 @@ fn table(built: &Measured, sequential: Option<&Measured>) -> String {
         ));
     }
     let tmgt_cpu = (usage.cpu_user_ms + usage.cpu_system_ms) as f64 / 1000.0;
-    let harness_cpu = usage.harness_cpu_ms() as f64 / 1000.0;
     out.push_str(&format!(
-        "tmgt's own CPU: {tmgt_cpu:.2} s ({:.1}% of wall); of which llama.cpp in-process: \
-         {:.2} s; the harness itself: {harness_cpu:.2} s ({:.1}% of wall)\n",
+        "tmgt's own CPU: {tmgt_cpu:.2} s ({:.1}% of wall); its llama.cpp workers beside it: \
+         {:.2} s ({} workers, {} faults)\n",
         100.0 * tmgt_cpu / secs(built.wall),
         usage.runtime_cpu_ms as f64 / 1000.0,
-        100.0 * harness_cpu / secs(built.wall)
+        usage.runtime_workers,
+        usage.runtime_faults
     ));
     out.push_str(&format!(
-        "tmgt peak RSS: {:.1} MB; without llama.cpp's model and buffers: {:.1} MB; llama.cpp's \
-         model and buffers at most {:.1} MB\n",
+        "tmgt peak RSS: {:.1} MB; while checking: {:.1} MB; the largest llama.cpp worker: \
+         {:.1} MB\n",
         usage.peak_rss_kb as f64 / 1024.0,
         usage.peak_harness_rss_kb as f64 / 1024.0,
         usage.peak_runtime_kb as f64 / 1024.0

@@ -220,8 +220,12 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
         used: Mutex::default(),
     };
     let started = Instant::now();
-    let result = instance.check.check.run(&cx);
+    // A check that panics loses its own result only: the run and its report go on.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        instance.check.check.run(&cx)
+    }));
     let duration = started.elapsed();
+    let result = result.unwrap_or_else(|payload| Err(panicked(payload.as_ref())));
     let outcome = match result {
         Ok(v) if v.status == Status::Pass && v.evidence.count == 0 => Outcome::Error {
             class: ErrorClass::NoEvidence,
@@ -233,6 +237,14 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
         },
         Ok(v) => Outcome::Verdict(v),
         Err(CheckError::NotApplicable(reason)) => Outcome::Verdict(Verdict::skip(reason)),
+        Err(CheckError::Panicked(message)) => Outcome::Error {
+            class: ErrorClass::HarnessPanic,
+            message: format!(
+                "the check panicked (a tmgt bug; this result is lost, the rest of the run is \
+                 not): {message}"
+            ),
+            blocked_by: None,
+        },
         Err(e) => Outcome::Error {
             class: e.class(),
             message: e.to_string(),
@@ -268,6 +280,16 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
     )
 }
 
+/// A panic's message, from its payload.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> CheckError {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    CheckError::Panicked(message)
+}
+
 /// A timeout's message with the limit that applied and the key that raises it.
 fn with_limit(state: &RunState, used: &[UsedCall], message: String) -> String {
     let Some(limit) = used.iter().find_map(|u| state.engine.timeout_of(u.id)) else {
@@ -299,7 +321,7 @@ pub fn run_all(
         }
         let (record, interrupted) = run_instance(state, &instances[i], i);
         state.scratch.release(i);
-        llamacpp_runtime::trim_heap();
+        crate::heap::trim();
         if interrupted && state.engine.interrupted() {
             return false;
         }

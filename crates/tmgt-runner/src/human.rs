@@ -288,9 +288,10 @@ pub fn summary(report: &Report, path: &Path) {
     eprintln!();
     if let (Some(usage), Some(bound)) = (report.harness, report.lower_bound()) {
         eprintln!(
-            "wall {:.1} s; lower bound {:.1} s ({:.1} s of apr calls and in-process llama.cpp \
-             over {} jobs, longest call {:.1} s); tmgt peak RSS {:.0} MB ({:.0} MB its own, \
-             {:.0} MB llama.cpp's model and buffers); scratch peak {:.0} MB, {} B left",
+            "wall {:.1} s; lower bound {:.1} s ({:.1} s of apr calls and llama.cpp workers \
+             over {} jobs, longest call {:.1} s); tmgt peak RSS {:.0} MB ({:.0} MB while \
+             checking); llama.cpp workers: {}, the largest {:.0} MB, {} faults; scratch peak \
+             {:.0} MB, {} B left",
             usage.wall_ms as f64 / 1000.0,
             bound.bound_ms as f64 / 1000.0,
             bound.work_ms as f64 / 1000.0,
@@ -298,7 +299,9 @@ pub fn summary(report: &Report, path: &Path) {
             bound.longest_call_ms as f64 / 1000.0,
             usage.peak_rss_kb as f64 / 1024.0,
             usage.peak_harness_rss_kb as f64 / 1024.0,
+            usage.runtime_workers,
             usage.peak_runtime_kb as f64 / 1024.0,
+            usage.runtime_faults,
             usage.peak_scratch_bytes as f64 / 1e6,
             usage.scratch_left_bytes
         );

@@ -13,6 +13,7 @@ pub mod disk;
 pub mod engine;
 pub mod execute;
 pub mod fetch;
+mod heap;
 pub mod human;
 pub mod list;
 pub mod matrix;

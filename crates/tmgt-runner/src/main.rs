@@ -70,5 +70,7 @@ fn main() -> ExitCode {
         Command::Damage(args) => damage_cmd::damage(&args),
         Command::Merge(args) => merge_cmd::merge(&args),
     };
+    // No llama.cpp worker outlives tmgt.
+    llamacpp_runtime::shutdown();
     exit.into()
 }

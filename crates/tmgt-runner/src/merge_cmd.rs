@@ -296,6 +296,8 @@ fn combined_usage(reports: &[&Report]) -> HarnessUsage {
         peak_rss_kb: max(|u| u.peak_rss_kb),
         peak_harness_rss_kb: max(|u| u.peak_harness_rss_kb),
         peak_runtime_kb: max(|u| u.peak_runtime_kb),
+        runtime_workers: sum(|u| u.runtime_workers),
+        runtime_faults: sum(|u| u.runtime_faults),
         peak_scratch_bytes: max(|u| u.peak_scratch_bytes),
         scratch_left_bytes: sum(|u| u.scratch_left_bytes),
         jobs: sum(|u| u.jobs),

@@ -178,7 +178,8 @@ pub fn fetch(args: &FetchArgs) -> Exit {
     Exit::Ok
 }
 
-/// SIGINT and SIGTERM set the flag: no new work starts and running apr groups are killed.
+/// SIGINT and SIGTERM set the flag: no new work starts, and running apr groups and llama.cpp
+/// workers are killed.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -186,6 +187,7 @@ fn interrupt_flag() -> Arc<AtomicBool> {
             tracing::warn!("cannot watch signal {signal}: {e}");
         }
     }
+    llamacpp_runtime::cancel_with(Arc::clone(&flag));
     flag
 }
 

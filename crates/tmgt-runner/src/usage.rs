@@ -12,22 +12,20 @@ use tmgt_report::HarnessUsage;
 /// 50 ms walk of a folder of a few files costs microseconds.
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
-/// The peaks no counter of the kernel splits: RSS less what the in-process runtime holds
-/// (its model and buffers), that part itself, and the scratch folder's bytes.
+/// The peaks no counter of the kernel keeps: the harness's resident set while the run's
+/// checks ran (llama.cpp lives in its workers, so this is tmgt's own memory), and the
+/// scratch folder's bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Peaks {
     harness_rss_bytes: u64,
-    runtime_bytes: u64,
     scratch_bytes: u64,
 }
 
 impl Peaks {
     fn sample(&mut self, scratch: &Path) {
-        let runtime = llamacpp_runtime::held_bytes();
         if let Some(rss) = resident_bytes() {
-            self.harness_rss_bytes = self.harness_rss_bytes.max(rss.saturating_sub(runtime));
+            self.harness_rss_bytes = self.harness_rss_bytes.max(rss);
         }
-        self.runtime_bytes = self.runtime_bytes.max(runtime);
         self.scratch_bytes = self.scratch_bytes.max(allocated_bytes(scratch));
     }
 }
@@ -87,8 +85,9 @@ pub fn allocated_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// CPU time and peak RSS of this process alone (`RUSAGE_SELF` excludes the apr children), with
-/// the share llama.cpp took in-process, the sampled peaks, and the scratch bytes left.
+/// CPU time and peak RSS of this process alone (`RUSAGE_SELF` excludes the apr children and
+/// the llama.cpp workers), the workers' own CPU and peak RSS as they reported them, the
+/// sampled peaks, and the scratch bytes left.
 pub fn harness_usage(
     wall: Duration,
     jobs: usize,
@@ -101,11 +100,14 @@ pub fn harness_usage(
         u64::try_from(tv.tv_sec()).unwrap_or(0) * 1000
             + u64::try_from(tv.tv_usec()).unwrap_or(0) / 1000
     };
+    let runtime = llamacpp_runtime::usage();
     let mut usage = HarnessUsage {
         wall_ms: millis(wall),
-        runtime_cpu_ms: millis(llamacpp_runtime::cpu_time()),
+        runtime_cpu_ms: millis(runtime.cpu),
         peak_harness_rss_kb: peaks.harness_rss_bytes / 1024,
-        peak_runtime_kb: peaks.runtime_bytes / 1024,
+        peak_runtime_kb: runtime.peak_worker_rss_kb,
+        runtime_workers: runtime.workers,
+        runtime_faults: runtime.faults,
         peak_scratch_bytes: peaks.scratch_bytes,
         scratch_left_bytes,
         jobs: jobs as u64,

@@ -177,22 +177,29 @@ pub const FAMILIES: [Family; 7] = [
     Family::NonFinite,
 ];
 
+/// The labels of every damaged copy the corruption suite makes of `original`, for
+/// [`remake`]: what a test hands other readers to prove they survive the same damage.
+pub fn labels(original: &Path) -> Result<Vec<String>, DamageError> {
+    Ok(every_corruption(&Layout::read(original)?)
+        .map(|c| c.label)
+        .collect())
+}
+
+/// Every damaged copy of every family that applies to a file.
+fn every_corruption(layout: &Layout) -> impl Iterator<Item = Corruption> + '_ {
+    FAMILIES
+        .iter()
+        .filter_map(|f| corruptions(*f, layout).ok())
+        .flatten()
+}
+
 /// Remakes the damaged copy labelled `label` of `original` at `out`: the copies are made from
 /// the file's own layout, so the label and the artifact are all a ticket needs to name.
 pub fn remake(original: &Path, label: &str, out: &Path) -> Result<String, DamageError> {
     let layout = Layout::read(original)?;
-    let found = FAMILIES
-        .iter()
-        .filter_map(|f| corruptions(*f, &layout).ok())
-        .flatten()
-        .find(|c| c.label == label);
+    let found = every_corruption(&layout).find(|c| c.label == label);
     let Some(corruption) = found else {
-        let copies = FAMILIES
-            .iter()
-            .filter_map(|f| corruptions(*f, &layout).ok())
-            .flatten()
-            .map(|c| c.label)
-            .collect();
+        let copies = every_corruption(&layout).map(|c| c.label).collect();
         return Err(DamageError::NoSuchCopy {
             label: label.to_string(),
             original: original.to_path_buf(),

@@ -17,7 +17,7 @@
 mod damage;
 mod judge;
 
-pub use damage::remake;
+pub use damage::{labels, remake};
 
 mod empty_apr;
 mod empty_gguf;

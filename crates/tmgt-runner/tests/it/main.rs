@@ -12,6 +12,7 @@ mod config_errors;
 mod config_fuzz;
 mod engine_reuse;
 mod fault_injection;
+mod llamacpp_faults;
 mod llamacpp_suites;
 mod oracle_cmd;
 mod real_profile;

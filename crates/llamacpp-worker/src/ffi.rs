@@ -1,0 +1,136 @@
+//! The few llama.cpp entry points `llama-cpp-2` has no safe wrapper for: quantization, the
+//! log callback, the version strings. Each `unsafe` block is one C call with arguments that
+//! live across it.
+#![allow(unsafe_code)] // FFI into llama.cpp; see the SAFETY comment on each block.
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llamacpp_runtime::{Ftype, LlamaError};
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::path::Path;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+/// What llama.cpp logged since the current call started (bounded).
+static LOG: Mutex<String> = Mutex::new(String::new());
+const LOG_LIMIT: usize = 64 * 1024;
+
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+/// llama.cpp's backend, started once with the log routed to [`take_log`]; the call's log is
+/// emptied.
+pub(crate) fn backend() -> Result<&'static LlamaBackend, LlamaError> {
+    let backend = BACKEND
+        .get_or_init(|| {
+            let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
+            // SAFETY: `capture` is a plain function that never unwinds; the user data is
+            // unused (null).
+            unsafe { llama_cpp_sys_2::llama_log_set(Some(capture), std::ptr::null_mut()) };
+            Ok(backend)
+        })
+        .as_ref()
+        .map_err(|e| LlamaError::Backend(e.clone()))?;
+    LOG.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    Ok(backend)
+}
+
+/// The warnings and errors llama.cpp logged since [`backend`], one line each.
+pub(crate) fn take_log() -> String {
+    let mut log = LOG.lock().unwrap_or_else(PoisonError::into_inner);
+    let text = std::mem::take(&mut *log);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        "llama.cpp logged no warning or error".into()
+    } else {
+        lines.join(" | ")
+    }
+}
+
+/// llama.cpp's log callback: keeps warnings and errors (and their continuations).
+extern "C" fn capture(level: llama_cpp_sys_2::ggml_log_level, text: *const c_char, _: *mut c_void) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Whether the last non-continuation line was kept, so continuations follow it.
+    static KEEPING: AtomicBool = AtomicBool::new(false);
+    let keep = match level {
+        llama_cpp_sys_2::GGML_LOG_LEVEL_WARN | llama_cpp_sys_2::GGML_LOG_LEVEL_ERROR => true,
+        llama_cpp_sys_2::GGML_LOG_LEVEL_CONT => KEEPING.load(Ordering::Relaxed),
+        _ => false,
+    };
+    if level != llama_cpp_sys_2::GGML_LOG_LEVEL_CONT {
+        KEEPING.store(keep, Ordering::Relaxed);
+    }
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: llama.cpp passes a NUL-terminated string valid for the duration of the call.
+    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
+    if !keep {
+        return;
+    }
+    let mut log = LOG.lock().unwrap_or_else(PoisonError::into_inner);
+    if log.len() + text.len() <= LOG_LIMIT {
+        log.push_str(&text);
+    }
+}
+
+pub(crate) fn c_path(path: &Path) -> Result<CString, LlamaError> {
+    path.to_str()
+        .and_then(|s| CString::new(s).ok())
+        .ok_or_else(|| LlamaError::Path {
+            path: path.to_path_buf(),
+        })
+}
+
+pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), LlamaError> {
+    let c_in = c_path(input)?;
+    let c_out = c_path(output)?;
+    // SAFETY: returns a plain struct by value.
+    let mut params = unsafe { llama_cpp_sys_2::llama_model_quantize_default_params() };
+    params.nthread = 1;
+    params.ftype = match ftype {
+        Ftype::F32 => llama_cpp_sys_2::LLAMA_FTYPE_ALL_F32,
+        Ftype::Q8_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q8_0,
+        Ftype::Q4_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q4_0,
+    };
+    // F32 from a quantized file is llama.cpp dequantizing it, which it calls requantizing.
+    params.allow_requantize = ftype == Ftype::F32;
+    // SAFETY: both paths are NUL-terminated strings and `params` a valid struct, all alive
+    // across the call; the pointers inside `params` are the defaults' nulls.
+    let code =
+        unsafe { llama_cpp_sys_2::llama_model_quantize(c_in.as_ptr(), c_out.as_ptr(), &params) };
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(LlamaError::Quantize {
+            input: input.to_path_buf(),
+            output: output.to_path_buf(),
+            ftype,
+            code,
+            log: take_log(),
+        })
+    }
+}
+
+pub(crate) fn version() -> String {
+    let read = |p: *const c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: llama.cpp returns pointers to static NUL-terminated strings.
+            unsafe { CStr::from_ptr(p) }
+                .to_string_lossy()
+                .trim()
+                .to_string()
+        }
+    };
+    // SAFETY: both return static strings and take no arguments.
+    let (version, system) = unsafe {
+        (
+            llama_cpp_sys_2::llama_version(),
+            llama_cpp_sys_2::llama_print_system_info(),
+        )
+    };
+    format!("llama.cpp {} ({})", read(version), read(system))
+}
