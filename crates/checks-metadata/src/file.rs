@@ -9,7 +9,8 @@ use llamacpp_runtime::LlamaError;
 use serde_json::Value;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use tmgt_check::CheckError;
 use tmgt_gguf::{GgufError, GgufFile};
 
 /// Why a converted file's metadata could not be read.
@@ -44,7 +45,14 @@ pub(crate) enum FileError {
 #[error("llama.cpp cannot load the vocabulary of {}: {source}", path.display())]
 pub(crate) struct VocabError {
     path: PathBuf,
-    source: Arc<LlamaError>,
+    source: LlamaError,
+}
+
+impl From<VocabError> for CheckError {
+    fn from(e: VocabError) -> CheckError {
+        let what = format!("the vocabulary of {}", e.path.display());
+        CheckError::llama(what, e.source)
+    }
 }
 
 /// The file formats whose metadata tmgt reads.
@@ -135,9 +143,9 @@ impl FileMeta {
 /// Whether llama.cpp adds a BOS and an EOS to the text of this GGUF.
 fn llama_flags(path: &Path) -> Result<(bool, bool), VocabError> {
     llamacpp_runtime::tokenize(path, &["Hello"])
-        .map_err(|e| VocabError {
+        .map_err(|source| VocabError {
             path: path.to_path_buf(),
-            source: Arc::new(e),
+            source,
         })
         .map(|encoded| {
             encoded

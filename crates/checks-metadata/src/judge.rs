@@ -105,7 +105,7 @@ pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, 
                     expected.len() - 1
                 }
             };
-            let found = meta.found(field).map_err(|e| CheckError::file(path, e))?;
+            let found = meta.found(field)?;
             let (verdict, key, said, items) = judge_field(&expected[at].2, &found);
             compared += items;
             judged.push(Judged {

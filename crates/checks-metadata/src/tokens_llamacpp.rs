@@ -32,11 +32,9 @@ impl Check for TokensLlamaCpp {
             let name = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            let encoded =
-                llamacpp_runtime::tokenize(path, &texts).map_err(|e| CheckError::Input {
-                    what: path.display().to_string(),
-                    reason: format!("llama.cpp cannot load its vocabulary: {e}"),
-                })?;
+            let encoded = llamacpp_runtime::tokenize(path, &texts).map_err(|e| {
+                CheckError::llama(format!("the vocabulary of {}", path.display()), e)
+            })?;
             for (truth, got) in truths.iter().zip(&encoded) {
                 compared += truth.ids.len() + truth.with_specials.len();
                 if let Some(d) = first_difference(source.tokenizer(), &got.plain, &truth.ids) {

@@ -53,6 +53,19 @@ impl CheckError {
         }
     }
 
+    /// llama.cpp's failure on `what`: its worker not surviving the call is a runtime fault;
+    /// llama.cpp refusing the input is an input error with its reason.
+    pub fn llama(what: impl Into<String>, e: LlamaError) -> CheckError {
+        if e.is_worker_fault() {
+            CheckError::Runtime(Box::new(e))
+        } else {
+            CheckError::Input {
+                what: what.into(),
+                reason: e.to_string(),
+            }
+        }
+    }
+
     /// The size of a file the check needs.
     pub fn file_size(path: &std::path::Path) -> Result<u64, CheckError> {
         Ok(std::fs::metadata(path)
