@@ -63,8 +63,8 @@ pub enum LlamaError {
     },
     /// The call ran past its limit; tmgt killed the worker.
     #[error(
-        "llama.cpp did not finish {op} on {path} within {limit_s} s; tmgt killed it; \
-         reproduce with: {reproduce}"
+        "llama.cpp did not finish {op} on {path} within {limit_s} s ([timeouts].llamacpp plus \
+         the file read once per step at 50 MB/s); tmgt killed it; reproduce with: {reproduce}"
     )]
     TimedOut {
         path: PathBuf,

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// Idle workers kept at most; the oldest is ended past this.
 const IDLE_KEPT: usize = 4;
-/// Every call's allowance before its file's size counts: starting, loading, answering.
+/// Every call's allowance before its file's size counts (starting, loading, answering),
+/// unless [`set_base_limit`] says otherwise.
 const BASE_LIMIT: Duration = Duration::from_secs(60);
 /// The slowest pace a working llama.cpp reads its weights at, one thread: a decoding step
 /// reads every weight once, so a call of `steps` steps on a file of `len` bytes gets
@@ -39,6 +40,7 @@ struct Pool {
     /// Idle workers, least recently used first.
     idle: Mutex<Vec<Worker>>,
     cancel: Mutex<Option<Arc<AtomicBool>>>,
+    base_limit: Mutex<Option<Duration>>,
     usage: Mutex<RuntimeUsage>,
 }
 
@@ -52,6 +54,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// killed and the calls answer [`LlamaError::Cancelled`].
 pub fn cancel_with(flag: Arc<AtomicBool>) {
     *lock(&POOL.cancel) = Some(flag);
+}
+
+/// Every later call's allowance before its file's size counts (tmgt's `[timeouts].llamacpp`).
+pub fn set_base_limit(limit: Duration) {
+    *lock(&POOL.base_limit) = Some(limit);
 }
 
 /// What the workers have cost so far.
@@ -79,7 +86,8 @@ pub(crate) fn worker_version() -> Result<String, LlamaError> {
 /// The time a call of `steps` decoding steps on `file` may take.
 fn time_limit(file: &Path, steps: u64) -> Duration {
     let len = std::fs::metadata(file).map_or(0, |m| m.len());
-    BASE_LIMIT + Duration::from_secs(len.saturating_mul(steps.max(1)) / BYTES_PER_SECOND)
+    let base = lock(&POOL.base_limit).unwrap_or(BASE_LIMIT);
+    base + Duration::from_secs(len.saturating_mul(steps.max(1)) / BYTES_PER_SECOND)
 }
 
 /// Runs `op` (about `file`, `steps` decoding steps long) on a worker.
@@ -201,4 +209,34 @@ fn replay_command(binary: &Path, line: &str) -> String {
         quote(line),
         quote(&binary.display().to_string())
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_grows_with_the_file_and_the_steps_read_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.gguf");
+        // A sparse file: its length is what counts, not its blocks.
+        std::fs::File::create(&file)
+            .unwrap()
+            .set_len(100 * 1024 * 1024)
+            .unwrap();
+        assert_eq!(time_limit(&file, 10), BASE_LIMIT + Duration::from_secs(20));
+        assert_eq!(time_limit(&file, 0), BASE_LIMIT + Duration::from_secs(2));
+        assert_eq!(time_limit(&dir.path().join("absent"), 33), BASE_LIMIT);
+    }
+
+    #[test]
+    fn a_replay_command_survives_quotes_in_the_request() {
+        let line = r#"{"op":{"generate":{"prompt":{"text":"it's"}}}}"#;
+        let command = replay_command(Path::new("/bin/tmgt-llama-worker"), line);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &command.replace("/bin/tmgt-llama-worker", "cat")])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{line}\n"));
+    }
 }

@@ -128,6 +128,7 @@ fn engine(
     interrupted: Arc<AtomicBool>,
 ) -> Result<Engine, Exit> {
     let binary = apr.binary().to_path_buf();
+    llamacpp_runtime::set_base_limit(config.timeouts.llamacpp);
     Engine::new(apr, config.timeouts.clone(), reuse, interrupted).map_err(|e| {
         eprintln!(
             "error: cannot read the apr binary {}: {e}",

@@ -68,6 +68,8 @@ pub struct Timeouts {
     pub import: Duration,
     pub export: Duration,
     pub run: Duration,
+    /// One llama.cpp call's base allowance (its worker adds the file's size per step).
+    pub llamacpp: Duration,
     pub reference_bytes: u64,
     pub scale: bool,
 }
@@ -324,6 +326,7 @@ fn resolve(
             import: Duration::from_secs(raw.timeouts.import),
             export: Duration::from_secs(raw.timeouts.export),
             run: Duration::from_secs(raw.timeouts.run),
+            llamacpp: Duration::from_secs(raw.timeouts.llamacpp),
             reference_bytes: raw.timeouts.reference_mb * 1_000_000,
             scale: raw.timeouts.scale,
         },
@@ -724,6 +727,7 @@ mod timeout_tests {
             import: Duration::from_secs(600),
             export: Duration::from_secs(600),
             run: Duration::from_secs(300),
+            llamacpp: Duration::from_secs(60),
             reference_bytes: 64_000_000,
             scale,
         }

@@ -51,6 +51,9 @@ pub(super) struct RawTimeouts {
     pub import: u64,
     pub export: u64,
     pub run: u64,
+    /// One llama.cpp call's allowance before its file's size counts.
+    #[serde(default = "default_llamacpp")]
+    pub llamacpp: u64,
     /// The input size (MB) the limits are written for; bigger inputs scale them.
     #[serde(default = "default_reference_mb")]
     pub reference_mb: u64,
@@ -61,6 +64,10 @@ pub(super) struct RawTimeouts {
 
 fn default_reference_mb() -> u64 {
     64
+}
+
+fn default_llamacpp() -> u64 {
+    60
 }
 
 fn yes() -> bool {

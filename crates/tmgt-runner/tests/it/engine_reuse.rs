@@ -18,6 +18,7 @@ fn engine(reuse: bool) -> Engine {
         import: limit,
         export: limit,
         run: limit,
+        llamacpp: limit,
         reference_bytes: 64_000_000,
         scale: true,
     };

@@ -6,6 +6,8 @@
 use crate::common::{link_repository_data, real_apr, repo_root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use tmgt_gguf::{GgmlType, GgufFile, TensorInfo, Value as G};
 
 /// The suites that read a ready-made GGUF with llama.cpp (cross-runtime, tokenizer,
@@ -69,7 +71,7 @@ fn run_tagged(dir: &Path, filter: &str) -> (i32, Value, Vec<String>) {
 
 fn tmgt_in_tagged(dir: &Path, tag: &str, args: &[&str]) -> std::process::Output {
     // The tag travels in the environment every process tmgt starts inherits.
-    std::process::Command::new(env!("CARGO_BIN_EXE_tmgt"))
+    Command::new(env!("CARGO_BIN_EXE_tmgt"))
         .args(args)
         .current_dir(dir)
         .env("TMGT_APR", real_apr())
@@ -347,4 +349,134 @@ fn no_damaged_gguf_takes_the_run_down() {
     for r in results.iter().filter(|r| r["verdict"] == "error") {
         assert_ne!(r["error_class"], "harness-panic", "a reader panicked: {r}");
     }
+}
+
+/// A project running the repository's configuration with `[timeouts] llamacpp` set, whose
+/// llama.cpp worker is the scripted fake misbehaving as `fault`.
+fn fake_worker_run(fault: &str, llamacpp_timeout_s: u64) -> (tempfile::TempDir, Command, String) {
+    let dir = tempfile::tempdir().unwrap();
+    link_repository_data(dir.path());
+    let config = std::fs::read_to_string(repo_root().join("suites.toml"))
+        .unwrap()
+        .replace("llamacpp = 60", &format!("llamacpp = {llamacpp_timeout_s}"));
+    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
+    let marker = format!("tmgt-fake-llama-{fault}-{}", std::process::id());
+    let out = dir.path().join("out").display().to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tmgt"));
+    cmd.args(["run", "--out", &out, "--no-known-issues", "--filter"])
+        .arg("suite=cross-runtime model=tiny-qwen2")
+        .current_dir(dir.path())
+        .env("TMGT_APR", real_apr())
+        .env("NO_COLOR", "1")
+        .env("TMGT_LLAMA_WORKER", fake_worker())
+        .env("FAKE_LLAMA_FAULT", fault)
+        .env("FAKE_LLAMA_MARKER", &marker);
+    (dir, cmd, marker)
+}
+
+/// FAULT INJECTION ONLY: a stand-in worker that greets, then hangs, aborts or answers garbage.
+fn fake_worker() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fault-injection/llama-worker")
+}
+
+/// Live processes whose command line carries `marker`.
+fn processes_named(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            text.contains(marker).then_some(text)
+        })
+        .collect()
+}
+
+fn report_in(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("out/report.json")).expect("report.json"))
+        .unwrap()
+}
+
+#[test]
+fn a_hanging_llama_cpp_is_killed_at_its_limit_and_each_result_that_needed_it_says_so() {
+    let (dir, mut cmd, marker) = fake_worker_run("hang", 2);
+    let started = Instant::now();
+    let output = cmd.output().unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        processes_named(&marker).is_empty(),
+        "a hung worker outlived tmgt"
+    );
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(120), "took {took:?}\n{stderr}");
+    let report = report_in(dir.path());
+    assert_complete(&report);
+    let timed_out: Vec<&Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["error_class"] == "timeout")
+        .collect();
+    assert!(!timed_out.is_empty(), "{stderr}");
+    for r in timed_out {
+        let message = r["message"].as_str().unwrap();
+        assert!(message.contains("did not finish"), "{message}");
+        assert!(message.contains("[timeouts].llamacpp"), "{message}");
+    }
+}
+
+#[test]
+fn a_worker_that_answers_garbage_is_a_runtime_fault_not_a_crash_of_tmgt() {
+    let (dir, mut cmd, _) = fake_worker_run("garbage", 60);
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report = report_in(dir.path());
+    assert_complete(&report);
+    let garbled = report["results"].as_array().unwrap().iter().any(|r| {
+        r["error_class"] == "runtime-fault"
+            && r["message"]
+                .as_str()
+                .unwrap()
+                .contains("broke the protocol")
+    });
+    assert!(garbled, "{stderr}");
+}
+
+#[test]
+fn sigint_ends_a_busy_llama_worker_with_tmgt() {
+    let (dir, mut cmd, marker) = fake_worker_run("hang", 300);
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while processes_named(&marker).is_empty() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !processes_named(&marker).is_empty(),
+        "the worker never hung"
+    );
+    let signalled = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        processes_named(&marker).is_empty(),
+        "the worker outlived the interruption"
+    );
+    assert_eq!(report_in(dir.path())["interrupted"], true);
 }
