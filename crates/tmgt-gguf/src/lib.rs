@@ -174,6 +174,12 @@ impl GgufFile {
         parse::parse(path)
     }
 
+    /// Where the tensor data section starts: everything before it is header, metadata and
+    /// tensor index.
+    pub fn data_offset(&self) -> u64 {
+        self.data_offset
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
