@@ -45,13 +45,13 @@ pub(crate) enum FileError {
 #[error("llama.cpp cannot load the vocabulary of {}: {source}", path.display())]
 pub(crate) struct VocabError {
     path: PathBuf,
-    source: LlamaError,
+    source: Box<LlamaError>,
 }
 
 impl From<VocabError> for CheckError {
     fn from(e: VocabError) -> CheckError {
         let what = format!("the vocabulary of {}", e.path.display());
-        CheckError::llama(what, e.source)
+        CheckError::llama(what, *e.source)
     }
 }
 
@@ -145,7 +145,7 @@ fn llama_flags(path: &Path) -> Result<(bool, bool), VocabError> {
     llamacpp_runtime::tokenize(path, &["Hello"])
         .map_err(|source| VocabError {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         })
         .map(|encoded| {
             encoded

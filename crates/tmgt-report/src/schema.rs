@@ -144,7 +144,7 @@ pub struct HarnessUsage {
 /// The wall time no schedule of a run's work can beat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LowerBound {
-    /// The apr calls' own times (each distinct call once) and the in-process runtime's CPU.
+    /// The apr calls' own times (each distinct call once) and the llama.cpp workers' CPU.
     pub work_ms: u64,
     /// The longest single apr call.
     pub longest_call_ms: u64,

@@ -146,7 +146,7 @@ fn table(built: &Measured, sequential: Option<&Measured>) -> String {
     out.push('\n');
     if let Some(b) = bound {
         out.push_str(&format!(
-            "lower bound: {:.2} s = max({:.2} s of distinct apr calls and in-process llama.cpp \
+            "lower bound: {:.2} s = max({:.2} s of distinct apr calls and llama.cpp workers \
              / {} jobs, the longest call {:.2} s)\n",
             b.bound_ms as f64 / 1000.0,
             b.work_ms as f64 / 1000.0,

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use tmgt_gguf::{GgmlType, GgufFile, TensorInfo, Value as G};
 
 /// The suites that read a ready-made GGUF with llama.cpp (cross-runtime, tokenizer,
-/// metadata) or with tmgt's own readers (metadata, tensors), beside apr.
+/// metadata) or with tmgt's own readers (metadata, tensors, inspect), beside apr.
 const SUITES: &str = "suite=cross-runtime|tokenizer|metadata";
+const READER_SUITES: &str = "suite=cross-runtime|tokenizer|metadata|tensors|inspect";
 
 fn entry(name: &str, artifact: &Path) -> String {
     format!(
@@ -22,7 +23,9 @@ fn entry(name: &str, artifact: &Path) -> String {
     )
 }
 
-/// A project folder whose `faults` profile runs `files` (name, path) as models.
+/// A project folder whose `faults` profile runs `files` (name, path) as models. (A damaged
+/// HF source folder never reaches a reader: the oracles' recorded hashes refuse it before
+/// the run starts.)
 fn project(files: &[(String, PathBuf)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     link_repository_data(dir.path());
@@ -329,13 +332,44 @@ fn damaged_files(dir: &Path) -> Vec<(String, PathBuf)> {
     files
 }
 
+/// apr's f32 `.apr` of `model`, made (or found) by a run at the repository root.
+fn apr_f32(model: &str) -> PathBuf {
+    let (_, made) = crate::common::run_report(
+        &repo_root(),
+        &["--filter", &format!("MET001 model={model}")],
+    );
+    let files = made["results"][0]["details"]["files"].as_array().unwrap();
+    files
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|f| f.ends_with(".apr"))
+        .map(PathBuf::from)
+        .unwrap()
+}
+
+/// The corruption suite's damaged copies of apr's f32 `.apr`, for tmgt's `.apr` reader.
+fn damaged_apr_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let original = apr_f32("tiny-qwen2");
+    checks_structure::damaged_copy_labels(&original)
+        .unwrap()
+        .into_iter()
+        .map(|label| {
+            let out = dir.join(format!("apr-{label}.apr"));
+            checks_structure::remake_damaged_copy(&original, &label, &out).unwrap();
+            (format!("apr-{label}"), out)
+        })
+        .collect()
+}
+
 #[test]
-fn no_damaged_gguf_takes_the_run_down() {
+fn no_damaged_file_takes_the_run_down() {
     let files = tempfile::tempdir().unwrap();
-    let damaged = damaged_files(files.path());
-    assert!(damaged.len() >= 50, "{} files", damaged.len());
+    let mut damaged = damaged_files(files.path());
+    let gguf_count = damaged.len();
+    damaged.extend(damaged_apr_files(files.path()));
+    assert!(gguf_count >= 50, "{gguf_count} damaged GGUFs");
     let dir = project(&damaged);
-    let (code, report, left) = run_tagged(dir.path(), SUITES);
+    let (code, report, left) = run_tagged(dir.path(), READER_SUITES);
     assert!(left.is_empty(), "processes outlived tmgt: {left:?}");
     assert_complete(&report);
     assert!(code == 0 || code == 1, "exit {code}");
@@ -349,6 +383,13 @@ fn no_damaged_gguf_takes_the_run_down() {
     for r in results.iter().filter(|r| r["verdict"] == "error") {
         assert_ne!(r["error_class"], "harness-panic", "a reader panicked: {r}");
     }
+    // llama.cpp aborted on some of them, and those results say so.
+    let aborted = results
+        .iter()
+        .filter(|r| r["error_class"] == "runtime-fault")
+        .count();
+    assert!(aborted > 0, "no damaged file made llama.cpp fail");
+    assert!(report["harness"]["runtime_faults"].as_u64().unwrap() > 0);
 }
 
 /// A project running the repository's configuration with `[timeouts] llamacpp` set, whose
