@@ -96,3 +96,42 @@ pub fn real_model_turn() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Live processes whose command line carries `marker`, as `pid: command line`.
+pub fn processes_named(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(marker) {
+                found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+/// Sends SIGINT to a running `tmgt` once a process named `marker` exists (at most 60 s),
+/// and waits for it: its exit status and how long it took to stop after the signal.
+pub fn interrupt_once_running(
+    child: &mut std::process::Child,
+    marker: &str,
+) -> (std::process::ExitStatus, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    while processes_named(marker).is_empty() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !processes_named(marker).is_empty(),
+        "`{marker}` never started"
+    );
+    let signalled = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    (status, signalled.elapsed())
+}

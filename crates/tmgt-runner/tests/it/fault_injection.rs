@@ -3,6 +3,7 @@
 //! holding its output; each time the run finishes within its timeouts, the affected results
 //! are errors that name the fault, the other results are untouched, and no process is left.
 
+use crate::common::{interrupt_once_running, processes_named};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -90,20 +91,6 @@ fn report(dir: &Path) -> Value {
         .unwrap()
 }
 
-/// Processes whose command line carries `marker`.
-fn leftovers(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.contains(marker) {
-                found.push(format!("{}: {text}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
 fn run_fault(fault: &str, run_timeout_s: u64) -> (Output, Value, Duration) {
     let dir = project(run_timeout_s);
     let marker = format!("tmgt-fault-{fault}-{}", std::process::id());
@@ -112,7 +99,7 @@ fn run_fault(fault: &str, run_timeout_s: u64) -> (Output, Value, Duration) {
     let took = started.elapsed();
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
-        leftovers(&marker),
+        processes_named(&marker),
         Vec::<String>::new(),
         "{fault}: processes left behind"
     );
@@ -213,28 +200,13 @@ fn sigint_stops_the_run_and_writes_what_finished() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the hanging runs have started.
-    let started = Instant::now();
-    while leftovers(&marker).is_empty() && started.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!leftovers(&marker).is_empty(), "the fake never started");
-    let signalled = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert!(
-        signalled.elapsed() < Duration::from_secs(10),
-        "took {:?} to stop",
-        signalled.elapsed()
-    );
+    // Once the hanging runs have started.
+    let (status, took) = interrupt_once_running(&mut child, &marker);
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
     assert_eq!(status.code(), Some(3));
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
-        leftovers(&marker),
+        processes_named(&marker),
         Vec::<String>::new(),
         "apr processes outlived the interruption"
     );
@@ -307,7 +279,7 @@ fn sigint_during_a_scratch_import_leaves_no_scratch_behind() {
         .unwrap();
     // Wait until the scratch import hangs with its half-written output on disk.
     let started = Instant::now();
-    while (leftovers(&marker).is_empty() || scratch_files(dir.path()).is_empty())
+    while (processes_named(&marker).is_empty() || scratch_files(dir.path()).is_empty())
         && started.elapsed() < Duration::from_secs(20)
     {
         std::thread::sleep(Duration::from_millis(50));

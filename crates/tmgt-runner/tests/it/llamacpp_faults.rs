@@ -3,7 +3,9 @@
 //! run must write its report with every instance of the matrix in it, each a verdict or an
 //! error that names its fault, and leave no process behind.
 
-use crate::common::{link_repository_data, real_apr, repo_root};
+use crate::common::{
+    interrupt_once_running, link_repository_data, processes_named, real_apr, repo_root,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -420,19 +422,6 @@ fn fake_worker() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fault-injection/llama-worker")
 }
 
-/// Live processes whose command line carries `marker`.
-fn processes_named(marker: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
-            let text = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            text.contains(marker).then_some(text)
-        })
-        .collect()
-}
-
 fn report_in(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join("out/report.json")).expect("report.json"))
         .unwrap()
@@ -493,26 +482,8 @@ fn sigint_ends_a_busy_llama_worker_with_tmgt() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while processes_named(&marker).is_empty() && started.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        !processes_named(&marker).is_empty(),
-        "the worker never hung"
-    );
-    let signalled = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
-    assert!(
-        signalled.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        signalled.elapsed()
-    );
+    let (status, took) = interrupt_once_running(&mut child, &marker);
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
     assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
     std::thread::sleep(Duration::from_millis(200));
     assert!(
