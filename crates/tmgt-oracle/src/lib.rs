@@ -9,12 +9,14 @@
 
 mod digest;
 mod error;
+mod grade;
 mod model;
 mod ops;
 mod stages;
 
 pub use digest::{sha256_file, sha256_hex};
 pub use error::OracleError;
+pub use grade::{FLOAT_TOLERANCE, FloatDifference, Grade, grade};
 pub use model::{Oracle, PerplexityOracle, Provenance, Step, TopEntry, Trajectory};
 pub use ops::{LoraFigures, OpsOracle, PruneFigures, load_ops};
 pub use stages::{OracleStage, STAGES_FILE, StageOracle, load_stages, sample_indices};

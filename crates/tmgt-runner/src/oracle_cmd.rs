@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use tmgt_check::ModelSource;
+use tmgt_oracle::{FLOAT_TOLERANCE, Grade};
 
 #[derive(Debug, clap::Args)]
 pub struct OracleArgs {
@@ -44,8 +45,10 @@ pub struct OracleArgs {
     /// and report each differing step with its margin).
     #[arg(long)]
     replace: bool,
-    /// Make the oracles in a scratch folder and compare them byte for byte with the
-    /// committed ones instead of writing them; exits 1 on any difference.
+    /// Make the oracles in a scratch folder and grade them against the committed ones
+    /// instead of writing them: identical bytes, or equivalent (every token, id and stop the
+    /// same, floats within 1e-4, the largest difference printed); exits 1 on any other
+    /// difference.
     #[arg(long, conflicts_with_all = ["replace", "out"])]
     check: bool,
     /// Also write HF's activations at apr's trace stages (`stages.safetensors`, for the
@@ -335,10 +338,29 @@ fn check_one(
     ));
     let _ = std::fs::remove_dir_all(&scratch);
     let made = make_one(args, config, env, target, &scratch);
-    let verdict = made.map(|_| compare_folders(&target.out, &scratch));
+    let grades = made.map(|_| grade_folders(&target.out, &scratch));
     let _ = std::fs::remove_dir_all(&scratch);
-    let differing = verdict?;
-    if differing.is_empty() {
+    let grades = grades?;
+    let identical = grades
+        .iter()
+        .filter(|(_, g)| *g == Grade::Identical)
+        .count();
+    for (file, grade) in grades.iter().filter(|(_, g)| *g != Grade::Identical) {
+        eprintln!("oracle: {}: {file}: {grade}", target.name);
+    }
+    let differing = grades
+        .iter()
+        .filter(|(_, g)| matches!(g, Grade::Differs { .. }))
+        .count();
+    if differing > 0 {
+        eprintln!(
+            "oracle: {}: {differing} of {} files of {} differ from a rerun",
+            target.name,
+            grades.len(),
+            target.out.display()
+        );
+        Ok(Exit::ChecksFailed)
+    } else if identical == grades.len() {
         eprintln!(
             "oracle: {}: every file of {} reproduced byte for byte",
             target.name,
@@ -346,32 +368,46 @@ fn check_one(
         );
         Ok(Exit::Ok)
     } else {
-        for file in &differing {
-            eprintln!("oracle: {}: {file} differs", target.name);
-        }
-        Ok(Exit::ChecksFailed)
+        eprintln!(
+            "oracle: {}: every file of {} reproduced: {identical} byte for byte, {} equivalent \
+             (the same tokens, ids and stops; floats within {FLOAT_TOLERANCE:e})",
+            target.name,
+            target.out.display(),
+            grades.len() - identical
+        );
+        Ok(Exit::Ok)
     }
 }
 
-/// The names of files that are not byte-identical between the two folders (either side).
-fn compare_folders(committed: &Path, made: &Path) -> Vec<String> {
+/// Every file of either folder with its grade: a file on one side only differs.
+fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
     let names = |dir: &Path| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
+        std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+            .collect()
     };
     let mut all = names(committed);
     all.extend(names(made));
     all.sort();
     all.dedup();
     all.into_iter()
-        .filter(|name| {
-            std::fs::read(committed.join(name)).ok() != std::fs::read(made.join(name)).ok()
+        .map(|name| {
+            let grade = match (
+                std::fs::read(committed.join(&name)),
+                std::fs::read(made.join(&name)),
+            ) {
+                (Ok(a), Ok(b)) => tmgt_oracle::grade(&name, &a, &b),
+                (Ok(_), Err(_)) => Grade::Differs {
+                    first: "committed, not remade".into(),
+                },
+                (Err(_), _) => Grade::Differs {
+                    first: "remade, not committed".into(),
+                },
+            };
+            (name, grade)
         })
         .collect()
 }

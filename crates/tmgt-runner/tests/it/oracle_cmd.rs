@@ -52,8 +52,8 @@ fn environment_ready(test: &str) -> bool {
 }
 
 #[test]
-fn the_bundled_oracles_are_reproduced_byte_for_byte() {
-    if !environment_ready("the_bundled_oracles_are_reproduced_byte_for_byte") {
+fn the_bundled_oracles_are_reproduced() {
+    if !environment_ready("the_bundled_oracles_are_reproduced") {
         return;
     }
     let out = tmgt(&["oracle", "--check"], &[]);
@@ -124,10 +124,15 @@ fn the_real_model_oracles_come_from_the_gguf_and_from_the_fetched_folder_alike()
     }
     for file in std::fs::read_dir(repo_root().join("oracle/smollm2-135m")).unwrap() {
         let file = file.unwrap().path();
-        let name = file.file_name().unwrap();
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let grade = tmgt_oracle::grade(
+            &name,
+            &std::fs::read(&file).unwrap(),
+            &std::fs::read(oracles.join(&name)).unwrap(),
+        );
         assert!(
-            std::fs::read(&file).unwrap() == std::fs::read(oracles.join(name)).unwrap(),
-            "{name:?} differs between the two routes"
+            !matches!(grade, tmgt_oracle::Grade::Differs { .. }),
+            "{name} between the two routes: {grade}"
         );
     }
 }
@@ -195,9 +200,14 @@ fn a_committed_oracle_with_other_tokens_is_kept_and_reported_unless_replaced() {
         &[],
     );
     assert_eq!(replaced.status.code(), Some(0), "{}", text(&replaced));
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        std::fs::read(repo_root().join("oracle/tiny-qwen2/code.json")).unwrap()
+    let grade = tmgt_oracle::grade(
+        "code.json",
+        &std::fs::read(repo_root().join("oracle/tiny-qwen2/code.json")).unwrap(),
+        &std::fs::read(&path).unwrap(),
+    );
+    assert!(
+        !matches!(grade, tmgt_oracle::Grade::Differs { .. }),
+        "the replaced oracle is the committed one: {grade}"
     );
 }
 
