@@ -172,11 +172,30 @@ pub fn judge_logprobs(
     theirs: &[StepLogprobs],
     limits: &crate::LogprobThresholds,
 ) -> Result<tmgt_check::Verdict, tmgt_check::CheckError> {
-    let a = LogprobAgreement::new(&StepLogprobs::from_oracle(oracle.steps), theirs);
+    let ours = StepLogprobs::from_oracle(oracle.steps);
+    let a = LogprobAgreement::new(&ours, theirs);
     if a.shared_entries == 0 {
-        return Err(tmgt_check::CheckError::NoEvidence(format!(
-            "no top-k token in common between {runtime} and the oracle"
-        )));
+        // Top-k lists that were both there and share no token are the largest disagreement
+        // there is: a failure. Lists missing on a side compared nothing: an error.
+        let listed = ours
+            .iter()
+            .zip(theirs)
+            .take(a.steps)
+            .filter(|(o, t)| !o.top.is_empty() && !t.top.is_empty())
+            .count();
+        if listed == 0 {
+            return Err(tmgt_check::CheckError::NoEvidence(format!(
+                "neither {runtime} nor the oracle listed a top-k for a step they share"
+            )));
+        }
+        return Ok(tmgt_check::Verdict::fail(
+            tmgt_check::Evidence::new(listed, "top-k lists"),
+            format!(
+                "{runtime}'s top-k and the oracle's share no token over {listed} steps: the \
+                 largest disagreement there is"
+            ),
+        )
+        .with_facts(serde_json::json!({ "agreement": a, "bos": oracle.bos })));
     }
     let ok = a.mean_kl <= limits.max_mean_kl
         && a.same_top1_rate() >= limits.min_same_top1
@@ -586,6 +605,64 @@ mod tests {
         assert!((a.max_abs_logprob_diff - 0.2).abs() < 1e-9);
         let c = a.containment.unwrap();
         assert!(c.oracle_choice_in_apr_top_k && c.apr_choice_in_oracle_top_k);
+    }
+
+    fn oracle_step(token_id: u32, top: &[(u32, f64)]) -> tmgt_oracle::Step {
+        tmgt_oracle::Step {
+            token_id,
+            logprob: top.first().map_or(-0.1, |(_, lp)| *lp),
+            margin: 1.0,
+            top: top
+                .iter()
+                .map(|(token_id, logprob)| tmgt_oracle::TopEntry {
+                    token_id: *token_id,
+                    logprob: *logprob,
+                })
+                .collect(),
+        }
+    }
+
+    fn judge_against(
+        oracle_top: &[(u32, f64)],
+        theirs: &[StepLogprobs],
+    ) -> Result<Verdict, tmgt_check::CheckError> {
+        let steps = vec![oracle_step(1, oracle_top)];
+        let t = Trajectory {
+            bos: None,
+            prompt_token_ids: &[],
+            tokens: &[1],
+            text: "",
+            steps: &steps,
+            eos: &[],
+        };
+        let limits = crate::LogprobThresholds {
+            max_mean_kl: 1e-3,
+            min_same_top1: 1.0,
+            max_abs_logprob_diff: 1e-2,
+        };
+        judge_logprobs("apr", &t, theirs, &limits)
+    }
+
+    #[test]
+    fn top_k_lists_sharing_no_token_are_the_largest_disagreement_not_an_error() {
+        let v =
+            judge_against(&[(1, -0.1), (2, -2.0)], &[step(7, &[(7, -0.1), (8, -2.0)])]).unwrap();
+        assert_eq!(v.status, tmgt_check::Status::Fail, "{}", v.message);
+        assert_eq!(v.evidence.count, 1);
+        assert!(
+            v.message.contains("share no token over 1 steps"),
+            "{}",
+            v.message
+        );
+    }
+
+    #[test]
+    fn a_side_without_top_k_lists_compared_nothing() {
+        let err = judge_against(&[(1, -0.1)], &[step(1, &[])]).unwrap_err();
+        assert!(
+            matches!(err, tmgt_check::CheckError::NoEvidence(_)),
+            "{err}"
+        );
     }
 
     #[test]
