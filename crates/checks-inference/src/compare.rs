@@ -647,7 +647,7 @@ mod tests {
     fn top_k_lists_sharing_no_token_are_the_largest_disagreement_not_an_error() {
         let v =
             judge_against(&[(1, -0.1), (2, -2.0)], &[step(7, &[(7, -0.1), (8, -2.0)])]).unwrap();
-        assert_eq!(v.status, tmgt_check::Status::Fail, "{}", v.message);
+        assert_eq!(v.status, Status::Fail, "{}", v.message);
         assert_eq!(v.evidence.count, 1);
         assert!(
             v.message.contains("share no token over 1 steps"),
