@@ -47,8 +47,8 @@ pub struct OracleArgs {
     replace: bool,
     /// Make the oracles in a scratch folder and grade them against the committed ones
     /// instead of writing them: identical bytes, or equivalent (every token, id and stop the
-    /// same, floats within 1e-4, the largest difference printed); exits 1 on any other
-    /// difference.
+    /// same, floats within 1e-4, relative above 1, the largest difference printed); exits 1
+    /// on any other difference.
     #[arg(long, conflicts_with_all = ["replace", "out"])]
     check: bool,
     /// Also write HF's activations at apr's trace stages (`stages.safetensors`, for the
@@ -370,7 +370,8 @@ fn check_one(
     } else {
         eprintln!(
             "oracle: {}: every file of {} reproduced: {identical} byte for byte, {} equivalent \
-             (the same tokens, ids and stops; floats within {FLOAT_TOLERANCE:e})",
+             (the same tokens, ids and stops; floats within {FLOAT_TOLERANCE:e}, relative above \
+             1)",
             target.name,
             target.out.display(),
             grades.len() - identical
