@@ -7,6 +7,7 @@
 //! optional here so both load, and callers ask for what they need through methods that fail
 //! loudly when it is absent.
 
+mod degenerate;
 mod digest;
 mod error;
 mod grade;
@@ -14,6 +15,7 @@ mod model;
 mod ops;
 mod stages;
 
+pub use degenerate::degenerate;
 pub use digest::{sha256_file, sha256_hex};
 pub use error::OracleError;
 pub use grade::{FLOAT_TOLERANCE, FloatDifference, Grade, grade};

@@ -246,6 +246,7 @@ fn make_one(
             return Err(Exit::Harness);
         }
     };
+    warn_degenerate(config, out);
     if let Some(ids) = stage_ids(args, target)? {
         let folder = match &args.save_hf {
             Some(dir) => crate::absolute(dir),
@@ -254,6 +255,31 @@ fn make_one(
         make_stages(env, &folder, out, &ids)?;
     }
     Ok(exit)
+}
+
+/// Warns about each continuation just written that no working model writes (one token over
+/// and over, a short loop): evidence that the oracle ran with a wrong setting.
+fn warn_degenerate(config: &Config, out: &Path) {
+    for prompt in &config.prompts {
+        let Ok(oracle) = tmgt_oracle::load(out, &prompt.name) else {
+            continue;
+        };
+        let bos = oracle
+            .bos
+            .as_ref()
+            .map(|b| ("BOS-prefixed ", &b.tokens, &b.text));
+        let plain = ("", &oracle.tokens, &oracle.text);
+        for (which, tokens, text) in std::iter::once(plain).chain(bos) {
+            if let Some(why) = tmgt_oracle::degenerate(tokens) {
+                eprintln!(
+                    "warning: {}: the {which}continuation looks degenerate ({why}): {text:?}; \
+                     a working model does not write this, so check how the model was loaded \
+                     (a RoPE base or BOS lost in conversion) before trusting this oracle",
+                    oracle.path.display()
+                );
+            }
+        }
+    }
 }
 
 /// Runs the stage oracle for one model's HF folder into `out`.
