@@ -1,5 +1,6 @@
-//! The worker pool's own life: workers report what they cost, are kept between calls, and
-//! end at shutdown. One test in its own binary, so no other test's worker is in flight.
+//! The workers' own life: they report what they cost, are kept between calls, end at
+//! shutdown, at an interruption, and with the process that started them. The pool's test is
+//! the only one here that uses the pool, so no other test's worker is in flight.
 
 use llamacpp_runtime::{GenerateRequest, LlamaError, PromptInput, generate};
 use std::path::Path;
@@ -73,4 +74,50 @@ fn alive(pid: u32) -> bool {
         .ok()
         .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
         == Some(false)
+}
+
+#[test]
+fn a_worker_ends_with_the_process_that_started_it_even_with_its_stdin_open() {
+    let worker = std::env::var_os("TMGT_LLAMA_WORKER").map_or_else(
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target")
+                .join(if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                })
+                .join("tmgt-llama-worker")
+        },
+        std::path::PathBuf::from,
+    );
+    // A parent that starts a worker, prints its pid, and is then killed outright while the
+    // worker's stdin (this test's pipe) stays open.
+    let mut parent = std::process::Command::new("sh")
+        .arg("-c")
+        // An asynchronous command's stdin is /dev/null unless redirected: fd 3 carries ours.
+        .arg(r#"exec 3<&0; "$0" <&3 3<&- >/dev/null & echo $!; exec sleep 30"#)
+        .arg(&worker)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(parent.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid: u32 = line.trim().parse().unwrap();
+    // Held to the end: `wait` would close it, and a closed stdin ends a worker anyway.
+    let _stdin = parent.stdin.take();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(pid), "the worker did not start");
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "the worker outlived its parent");
 }

@@ -32,6 +32,7 @@ pub fn serve() -> ExitCode {
     };
     // An abort with a large model mapped writes no core file.
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    exit_with_parent();
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
         pid: std::process::id(),
@@ -67,6 +68,24 @@ pub fn serve() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// How often the worker looks whether the process that started it is still there.
+const PARENT_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Ends this process within [`PARENT_CHECK`] of its parent's death, even in the middle of a
+/// call: a tmgt killed outright (SIGKILL, the OOM killer) leaves no worker decoding on. The
+/// closing of stdin covers an idle worker; this covers a busy one.
+fn exit_with_parent() {
+    let parent = nix::unistd::getppid();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(PARENT_CHECK);
+            if nix::unistd::getppid() != parent {
+                std::process::exit(3);
+            }
+        }
+    });
 }
 
 fn answer(session: &mut Session, op: &Op) -> Result<Reply, LlamaError> {
