@@ -43,8 +43,7 @@ static INFOS: LazyLock<Memo<FileKey, Result<Arc<ModelInfo>, LlamaError>>> =
 fn answer<T>(outcome: Result<Arc<T>, LlamaError>) -> Answer<T> {
     match outcome {
         Ok(value) => Ok(Ok(value)),
-        Err(e) if e.is_worker_fault() => Err(CheckError::Runtime(Box::new(e))),
-        Err(e) => Ok(Err(e.to_string())),
+        Err(e) => CheckError::llama_refusal(e).map(|refusal| Err(refusal.to_string())),
     }
 }
 

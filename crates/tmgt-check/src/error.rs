@@ -37,7 +37,9 @@ pub enum CheckError {
     #[error(transparent)]
     Runtime(Box<LlamaError>),
     /// The check itself panicked (caught by the runner).
-    #[error("panicked: {0}")]
+    #[error(
+        "the check panicked (a tmgt bug; this result is lost, the rest of the run is not): {0}"
+    )]
     Panicked(String),
     /// The check does not apply to this instance (reported as a skip, with the reason).
     #[error("{0}")]
@@ -53,16 +55,25 @@ impl CheckError {
         }
     }
 
-    /// llama.cpp's failure on `what`: its worker not surviving the call is a runtime fault;
-    /// llama.cpp refusing the input is an input error with its reason.
-    pub fn llama(what: impl Into<String>, e: LlamaError) -> CheckError {
+    /// Splits llama.cpp's failure: its worker not surviving the call is a runtime fault (the
+    /// `Err`); llama.cpp's refusal of the input comes back for the caller to judge.
+    pub fn llama_refusal(e: LlamaError) -> Result<LlamaError, CheckError> {
         if e.is_worker_fault() {
-            CheckError::Runtime(Box::new(e))
+            Err(CheckError::Runtime(Box::new(e)))
         } else {
-            CheckError::Input {
+            Ok(e)
+        }
+    }
+
+    /// llama.cpp's failure on `what`: a runtime fault, or an input error with llama.cpp's
+    /// reason.
+    pub fn llama(what: impl Into<String>, e: LlamaError) -> CheckError {
+        match CheckError::llama_refusal(e) {
+            Ok(refusal) => CheckError::Input {
                 what: what.into(),
-                reason: e.to_string(),
-            }
+                reason: refusal.to_string(),
+            },
+            Err(fault) => fault,
         }
     }
 

@@ -115,14 +115,15 @@ impl Walk {
 
     fn float(&mut self, at: &str, committed: f64, remade: f64) {
         let d = FloatDifference {
-            at: at.to_string(),
+            at: path(at).to_string(),
             committed,
             remade,
         };
         let size = d.size();
         if size.is_nan() || size > allowed(committed) {
             self.differ(format!(
-                "{at}: {committed} committed, {remade} remade (more than {:e} apart)",
+                "{}: {committed} committed, {remade} remade (more than {:e} apart)",
+                path(at),
                 allowed(committed)
             ));
         } else if size > self.largest.size() {
@@ -139,13 +140,14 @@ impl Walk {
             (J::Number(x), J::Number(y)) if x.is_f64() || y.is_f64() => {
                 match (x.as_f64(), y.as_f64()) {
                     (Some(x), Some(y)) => self.float(at, x, y),
-                    _ => self.differ(format!("{at}: {x} committed, {y} remade")),
+                    _ => self.differ(format!("{}: {x} committed, {y} remade", path(at))),
                 }
             }
             (J::Array(x), J::Array(y)) => {
                 if x.len() != y.len() {
                     self.differ(format!(
-                        "{at}: {} items committed, {} remade",
+                        "{}: {} items committed, {} remade",
+                        path(at),
                         x.len(),
                         y.len()
                     ));

@@ -237,14 +237,6 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
         },
         Ok(v) => Outcome::Verdict(v),
         Err(CheckError::NotApplicable(reason)) => Outcome::Verdict(Verdict::skip(reason)),
-        Err(CheckError::Panicked(message)) => Outcome::Error {
-            class: ErrorClass::HarnessPanic,
-            message: format!(
-                "the check panicked (a tmgt bug; this result is lost, the rest of the run is \
-                 not): {message}"
-            ),
-            blocked_by: None,
-        },
         Err(e) => Outcome::Error {
             class: e.class(),
             message: e.to_string(),
