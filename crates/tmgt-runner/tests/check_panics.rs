@@ -3,9 +3,8 @@
 //! panicking check is declared here (FAULT INJECTION ONLY), so no other test binary sees it.
 
 mod common;
-use common::{link_repository_data, real_apr, repo_root};
+use common::{link_repository_data, repo_root, run_in_process};
 
-use clap::Parser;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict};
 
 tmgt_check::declare_check! {
@@ -22,12 +21,6 @@ impl Check for PanicsOnQwen2 {
     }
 }
 
-#[derive(Parser)]
-struct Tmgt {
-    #[command(flatten)]
-    run: tmgt_runner::run::RunArgs,
-}
-
 #[test]
 fn a_panicking_check_costs_its_own_result_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -35,22 +28,7 @@ fn a_panicking_check_costs_its_own_result_only() {
     let file = dir.path().join("suites.toml");
     std::fs::copy(repo_root().join("suites.toml"), &file).unwrap();
     let out = dir.path().join("out");
-    let apr = real_apr();
-    let args = [
-        "tmgt",
-        "--config",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--apr",
-        apr.to_str().unwrap(),
-        "--no-known-issues",
-        "--filter",
-        "suite=panics",
-    ];
-    let exit = tmgt_runner::run::run(&Tmgt::parse_from(args).run);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let (exit, report) = run_in_process(&file, &out, "suite=panics");
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 3, "{results:?}");
     for r in results {

@@ -4,18 +4,11 @@
 //! against the real apr on the bundled tiny models.
 
 mod common;
-use common::{link_repository_data, real_apr, repo_root};
+use common::{link_repository_data, repo_root, run_in_process};
 
-use clap::Parser;
 use example_suite as _;
 use tmgt_check::Registry;
 use tmgt_runner::config::Config;
-
-#[derive(Parser)]
-struct Tmgt {
-    #[command(flatten)]
-    run: tmgt_runner::run::RunArgs,
-}
 
 /// A project of the bundled models: the repository's suites.toml with `extra` appended.
 fn project(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -37,25 +30,7 @@ fn problems(extra: &str) -> String {
 fn the_example_suite_registers_and_runs_with_its_own_thresholds() {
     let (dir, file) = project("[thresholds.example]\nmax_growth = 0.25\n");
     let out = dir.path().join("out");
-    let args = [
-        "tmgt",
-        "--config",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let apr = real_apr();
-    let rest = [
-        "--apr",
-        apr.to_str().unwrap(),
-        "--no-known-issues",
-        "--filter",
-        "suite=example",
-    ];
-    let tmgt = Tmgt::parse_from(args.iter().chain(&rest));
-    let exit = tmgt_runner::run::run(&tmgt.run);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let (exit, report) = run_in_process(&file, &out, "suite=example");
     let results = report["results"].as_array().unwrap();
     let verdict = |model: &str| {
         let r = results.iter().find(|r| r["model"] == model).unwrap();

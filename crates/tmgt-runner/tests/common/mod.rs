@@ -135,3 +135,37 @@ pub fn interrupt_once_running(
     let status = child.wait().unwrap();
     (status, signalled.elapsed())
 }
+
+/// `tmgt run` with its arguments, parsed as the binary parses them.
+#[derive(clap::Parser)]
+struct RunCommand {
+    #[command(flatten)]
+    run: tmgt_runner::run::RunArgs,
+}
+
+/// Runs `tmgt run --config CONFIG --out OUT --apr <real apr> --no-known-issues --filter
+/// FILTER` in this process, so checks the test binary itself registers run too; returns the
+/// exit code and report.json.
+pub fn run_in_process(
+    config: &Path,
+    out: &Path,
+    filter: &str,
+) -> (tmgt_runner::Exit, serde_json::Value) {
+    use clap::Parser;
+    let apr = real_apr();
+    let args = [
+        "tmgt",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--apr",
+        apr.to_str().unwrap(),
+        "--no-known-issues",
+        "--filter",
+        filter,
+    ];
+    let exit = tmgt_runner::run::run(&RunCommand::parse_from(args).run);
+    let report = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    (exit, report)
+}
