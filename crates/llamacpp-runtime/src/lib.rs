@@ -25,7 +25,7 @@ pub mod protocol;
 mod worker;
 
 pub use error::LlamaError;
-pub use pool::{RuntimeUsage, cancel_with, set_base_limit, shutdown, usage};
+pub use pool::{RuntimeUsage, cancel_with, set_base_limit, shutdown, usage, worker_binary};
 pub use protocol::{
     Encoding, Ftype, GenerateRequest, Generation, ModelInfo, PromptInput, Step, WORKER_BINARY,
 };

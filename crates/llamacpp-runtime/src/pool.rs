@@ -169,7 +169,7 @@ fn give_back(worker: Worker) {
 
 /// The worker executable: `TMGT_LLAMA_WORKER`, else beside the running binary (or beside
 /// the folder of a test binary in `target/*/deps`).
-fn worker_binary() -> Result<&'static Path, LlamaError> {
+pub fn worker_binary() -> Result<&'static Path, LlamaError> {
     static FOUND: OnceLock<Result<PathBuf, LlamaError>> = OnceLock::new();
     FOUND
         .get_or_init(|| {

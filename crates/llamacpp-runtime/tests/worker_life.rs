@@ -78,26 +78,14 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_worker_ends_with_the_process_that_started_it_even_with_its_stdin_open() {
-    let worker = std::env::var_os("TMGT_LLAMA_WORKER").map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../target")
-                .join(if cfg!(debug_assertions) {
-                    "debug"
-                } else {
-                    "release"
-                })
-                .join("tmgt-llama-worker")
-        },
-        std::path::PathBuf::from,
-    );
+    let worker = llamacpp_runtime::worker_binary().unwrap();
     // A parent that starts a worker, prints its pid, and is then killed outright while the
     // worker's stdin (this test's pipe) stays open.
     let mut parent = std::process::Command::new("sh")
         .arg("-c")
         // An asynchronous command's stdin is /dev/null unless redirected: fd 3 carries ours.
         .arg(r#"exec 3<&0; "$0" <&3 3<&- >/dev/null & echo $!; exec sleep 30"#)
-        .arg(&worker)
+        .arg(worker)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -112,9 +100,10 @@ fn a_worker_ends_with_the_process_that_started_it_even_with_its_stdin_open() {
     // Held to the end: `wait` would close it, and a closed stdin ends a worker anyway.
     let _stdin = parent.stdin.take();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(alive(pid), "the worker did not start");
+    let started = alive(pid);
     parent.kill().unwrap();
     parent.wait().unwrap();
+    assert!(started, "the worker did not start");
     let deadline = Instant::now() + Duration::from_secs(5);
     while alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
