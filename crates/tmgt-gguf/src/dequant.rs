@@ -1,7 +1,15 @@
-//! Dequantization with the same float32 arithmetic as `gguf/quants.py` (gguf 0.19.0): the f16
-//! scale is widened to f32 first, then one f32 multiply and, for Q4_1, a separate f32 add. The
-//! products are exact in f32 anyway (11-bit scale times an at most 8-bit integer), so only the
-//! Q4_1 add rounds, exactly once, as numpy's does.
+//! Dequantization with the same float32 arithmetic as `gguf/quants.py` (gguf 0.19.0): every f16
+//! scale is widened to f32 first, and each value is then the f32 expression quants.py evaluates,
+//! one rounding per operation in the same order (Rust never fuses a multiply and an add):
+//!
+//! - Q4_0, Q5_0, Q8_0: `d * q`; Q4_1, Q5_1: `d * q + m`.
+//! - Q2_K: `(d * sc) * q - (dmin * m)` with 4-bit `sc` and `m` per 16 values.
+//! - Q3_K: `(d * sc) * q`, `sc` a 6-bit scale less 32 per 16 values, `q` in -4..=3.
+//! - Q4_K, Q5_K: `(d * sc) * q - (dmin * m)` with 6-bit `sc` and `m` per 32 values.
+//! - Q6_K: `(d * sc) * q`, `sc` a signed byte per 16 values, `q` in -32..=31.
+//!
+//! Most products are exact in f32 (an 11-bit scale times small integers); where one is not, or
+//! for the subtraction and addition, f32 rounds once per operation exactly as numpy does.
 
 use crate::GgmlType;
 
@@ -10,7 +18,7 @@ const F16_SUBNORMAL_UNIT: f32 = 1.0 / 16_777_216.0;
 
 /// Widens IEEE binary16 bits to f32 exactly, like numpy's `astype(np.float32)`: subnormals
 /// become normal f32 values, infinities stay infinite and NaN payloads are kept.
-pub(crate) fn f16_to_f32(h: u16) -> f32 {
+pub fn f16_to_f32(h: u16) -> f32 {
     let sign = u32::from(h & 0x8000) << 16;
     let exp = u32::from(h >> 10) & 0x1f;
     let man = u32::from(h & 0x03ff);
@@ -55,6 +63,19 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
                 nibbles(&block[4..], &mut |q| emit(d * f32::from(q) + m));
             }
         }
+        GgmlType::Q5_0 => {
+            for block in raw.chunks_exact(22) {
+                let d = f16_at(block, 0);
+                five_bits(&block[2..], &mut |q| emit(d * f32::from(i16::from(q) - 16)));
+            }
+        }
+        GgmlType::Q5_1 => {
+            for block in raw.chunks_exact(24) {
+                let d = f16_at(block, 0);
+                let m = f16_at(block, 2);
+                five_bits(&block[4..], &mut |q| emit(d * f32::from(q) + m));
+            }
+        }
         GgmlType::Q8_0 => {
             for block in raw.chunks_exact(34) {
                 let d = f16_at(block, 0);
@@ -63,7 +84,66 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
                     .for_each(|&q| emit(d * f32::from(i8::from_le_bytes([q]))));
             }
         }
-        // Callers check `TensorInfo::byte_len` first, which is `None` for these.
+        GgmlType::Q2_K => {
+            for block in raw.chunks_exact(84) {
+                let (scales, qs) = block.split_at(16);
+                let (d, dmin) = (f16_at(block, 80), f16_at(block, 82));
+                for i in 0..256 {
+                    let (sc, m) = (scales[i / 16] & 0x0f, scales[i / 16] >> 4);
+                    let q = crumb(qs, i);
+                    emit(d * f32::from(sc) * f32::from(q) - dmin * f32::from(m));
+                }
+            }
+        }
+        GgmlType::Q3_K => {
+            for block in raw.chunks_exact(110) {
+                let (hmask, rest) = block.split_at(32);
+                let (qs, scales) = rest.split_at(64);
+                let d = f16_at(block, 108);
+                for i in 0..256 {
+                    let sc = q3_k_scale(scales, i / 16);
+                    // A clear high bit subtracts 4; a set one adds nothing.
+                    let q = i16::from(crumb(qs, i)) - if bit(hmask, i) == 1 { 0 } else { 4 };
+                    emit(d * f32::from(sc) * f32::from(q));
+                }
+            }
+        }
+        GgmlType::Q4_K => {
+            for block in raw.chunks_exact(144) {
+                let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
+                let (scales, qs) = block[4..].split_at(12);
+                for i in 0..256 {
+                    let (sc, m) = k_scale_min(scales, i / 32);
+                    let q = nibble(qs, i, 32);
+                    emit(d * f32::from(sc) * f32::from(q) - dmin * f32::from(m));
+                }
+            }
+        }
+        GgmlType::Q5_K => {
+            for block in raw.chunks_exact(176) {
+                let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
+                let (scales, rest) = block[4..].split_at(12);
+                let (qh, qs) = rest.split_at(32);
+                for i in 0..256 {
+                    let (sc, m) = k_scale_min(scales, i / 32);
+                    let q = nibble(qs, i, 32) | (bit(qh, i) << 4);
+                    emit(d * f32::from(sc) * f32::from(q) - dmin * f32::from(m));
+                }
+            }
+        }
+        GgmlType::Q6_K => {
+            for block in raw.chunks_exact(210) {
+                let (ql, rest) = block.split_at(128);
+                let (qh, scales) = rest.split_at(64);
+                let d = f16_at(block, 208);
+                for i in 0..256 {
+                    let sc = i8::from_le_bytes([scales[i / 16]]);
+                    let q = i16::from(nibble(ql, i, 64) | (crumb(qh, i) << 4)) - 32;
+                    emit(d * f32::from(sc) * f32::from(q));
+                }
+            }
+        }
+        // Callers check `GgmlType::block` first, which is `None` for these.
         GgmlType::Other(_) => {}
     }
 }
@@ -71,6 +151,52 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
 /// The 32 four-bit values of a block in element order: byte j holds element j in its low
 /// nibble and element j + 16 in its high nibble.
 fn nibbles(qs: &[u8], emit: &mut impl FnMut(u8)) {
-    qs.iter().for_each(|&b| emit(b & 0x0f));
-    qs.iter().for_each(|&b| emit(b >> 4));
+    (0..32).for_each(|i| emit(nibble(qs, i, 16)));
+}
+
+/// The four-bit value of element `i` where each `run` bytes hold `run` elements in their low
+/// nibbles, then the next `run` elements in their high nibbles.
+fn nibble(qs: &[u8], i: usize, run: usize) -> u8 {
+    (qs[i / (2 * run) * run + i % run] >> (i / run % 2 * 4)) & 0x0f
+}
+
+/// The two-bit value of element `i` of a K-quant: each 32 bytes hold four runs of 32
+/// elements, from the lowest bit pair up.
+fn crumb(qs: &[u8], i: usize) -> u8 {
+    (qs[i / 128 * 32 + i % 32] >> (i / 32 % 4 * 2)) & 0x03
+}
+
+/// The high bit of element `i` of a K-quant: bit `i / 32` of byte `i % 32`.
+fn bit(qh: &[u8], i: usize) -> u8 {
+    (qh[i % 32] >> (i / 32)) & 1
+}
+
+/// Q5_0 and Q5_1 values (the bytes after the scales): element i's four low bits as in
+/// [`nibbles`], its fifth bit bit i of the little-endian u32 before them.
+fn five_bits(block: &[u8], emit: &mut impl FnMut(u8)) {
+    let (qh, qs) = block.split_at(4);
+    let qh = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
+    (0..32).for_each(|i| emit(nibble(qs, i, 16) | (u8::from((qh >> i) & 1 == 1) << 4)));
+}
+
+/// Scale `j` of 16 in Q3_K's 12 bytes: its low four bits are nibbles of bytes 0..8 (as in
+/// [`nibble`] with runs of 8), its high two bits pairs of bytes 8..12 (runs of 4), less 32.
+fn q3_k_scale(scales: &[u8], j: usize) -> i16 {
+    let low = nibble(&scales[..8], j, 8);
+    let high = (scales[8 + j % 4] >> (j / 4 * 2)) & 0x03;
+    i16::from(low | (high << 4)) - 32
+}
+
+/// Scale and min `j` of 8 in the 12 bytes Q4_K and Q5_K share (ggml's `get_scale_min_k4`):
+/// six-bit values, the first four whole in bytes 0..8, the last four split between the low
+/// bits of bytes 8..12 and the top two bits of bytes 0..8.
+fn k_scale_min(scales: &[u8], j: usize) -> (u8, u8) {
+    if j < 4 {
+        (scales[j] & 0x3f, scales[j + 4] & 0x3f)
+    } else {
+        (
+            (scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4),
+            (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4),
+        )
+    }
 }

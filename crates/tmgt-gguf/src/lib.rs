@@ -1,5 +1,6 @@
 //! GGUF files as tmgt needs them: the header, metadata and tensor table of any GGUF, the
-//! dequantized values of its F32/F16/BF16/Q4_0/Q4_1/Q8_0 tensors, and, for LLaMA models, the
+//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0 and Q2_K..Q6_K tensors (also for raw
+//! blocks from other containers, see [`dequantize`]), and, for LLaMA models, the
 //! float32 HF safetensors file that transformers would save after loading the GGUF. The last
 //! lets the harness build a reference model from a GGUF without Python; the arithmetic follows
 //! the `gguf` Python package bit for bit so the bytes match transformers' own export.
@@ -10,6 +11,7 @@ mod hf;
 mod parse;
 mod write;
 
+pub use dequant::f16_to_f32;
 pub use error::GgufError;
 pub use hf::{HfWriteSummary, llama_to_hf_safetensors};
 pub use write::{copy_with_index, copy_with_metadata, copy_without_keys};
@@ -104,50 +106,83 @@ impl TensorInfo {
 
 /// The ggml storage types this crate dequantizes, plus any other id as read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[expect(
+    non_camel_case_types,
+    reason = "ggml's names, as llama.cpp and gguf-py spell them"
+)]
 pub enum GgmlType {
     F32,
     F16,
     BF16,
     Q4_0,
     Q4_1,
+    Q5_0,
+    Q5_1,
     Q8_0,
+    Q2_K,
+    Q3_K,
+    Q4_K,
+    Q5_K,
+    Q6_K,
     Other(u32),
 }
 
 impl GgmlType {
-    fn from_id(id: u32) -> Self {
+    /// The type a ggml type id names; ids this crate cannot decode stay [`GgmlType::Other`].
+    pub fn from_id(id: u32) -> Self {
         match id {
             0 => Self::F32,
             1 => Self::F16,
             2 => Self::Q4_0,
             3 => Self::Q4_1,
+            6 => Self::Q5_0,
+            7 => Self::Q5_1,
             8 => Self::Q8_0,
+            10 => Self::Q2_K,
+            11 => Self::Q3_K,
+            12 => Self::Q4_K,
+            13 => Self::Q5_K,
+            14 => Self::Q6_K,
             30 => Self::BF16,
             other => Self::Other(other),
         }
     }
 
     /// The ggml type id, as a tensor info stores it.
-    fn id(self) -> u32 {
+    pub fn id(self) -> u32 {
         match self {
             Self::F32 => 0,
             Self::F16 => 1,
             Self::Q4_0 => 2,
             Self::Q4_1 => 3,
+            Self::Q5_0 => 6,
+            Self::Q5_1 => 7,
             Self::Q8_0 => 8,
+            Self::Q2_K => 10,
+            Self::Q3_K => 11,
+            Self::Q4_K => 12,
+            Self::Q5_K => 13,
+            Self::Q6_K => 14,
             Self::BF16 => 30,
             Self::Other(id) => id,
         }
     }
 
     /// (elements, bytes) of one storage block; `None` for types this crate cannot decode.
-    fn block(self) -> Option<(u64, u64)> {
+    pub fn block(self) -> Option<(u64, u64)> {
         match self {
             Self::F32 => Some((1, 4)),
             Self::F16 | Self::BF16 => Some((1, 2)),
             Self::Q4_0 => Some((32, 18)),
             Self::Q4_1 => Some((32, 20)),
+            Self::Q5_0 => Some((32, 22)),
+            Self::Q5_1 => Some((32, 24)),
             Self::Q8_0 => Some((32, 34)),
+            Self::Q2_K => Some((256, 84)),
+            Self::Q3_K => Some((256, 110)),
+            Self::Q4_K => Some((256, 144)),
+            Self::Q5_K => Some((256, 176)),
+            Self::Q6_K => Some((256, 210)),
             Self::Other(_) => None,
         }
     }
@@ -155,16 +190,41 @@ impl GgmlType {
 
 impl fmt::Display for GgmlType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::F32 => f.write_str("F32"),
-            Self::F16 => f.write_str("F16"),
-            Self::BF16 => f.write_str("BF16"),
-            Self::Q4_0 => f.write_str("Q4_0"),
-            Self::Q4_1 => f.write_str("Q4_1"),
-            Self::Q8_0 => f.write_str("Q8_0"),
-            Self::Other(id) => write!(f, "type {id}"),
-        }
+        let name = match self {
+            Self::F32 => "F32",
+            Self::F16 => "F16",
+            Self::BF16 => "BF16",
+            Self::Q4_0 => "Q4_0",
+            Self::Q4_1 => "Q4_1",
+            Self::Q5_0 => "Q5_0",
+            Self::Q5_1 => "Q5_1",
+            Self::Q8_0 => "Q8_0",
+            Self::Q2_K => "Q2_K",
+            Self::Q3_K => "Q3_K",
+            Self::Q4_K => "Q4_K",
+            Self::Q5_K => "Q5_K",
+            Self::Q6_K => "Q6_K",
+            Self::Other(id) => return write!(f, "type {id}"),
+        };
+        f.write_str(name)
     }
+}
+
+/// Every value of `raw`, ggml blocks of `kind`, in element order; for callers holding blocks
+/// outside a GGUF (other containers reuse ggml's layouts). `None` when `kind` cannot be
+/// decoded or `raw` is not a whole number of its blocks.
+pub fn dequantize(kind: GgmlType, raw: &[u8]) -> Option<Vec<f32>> {
+    let (elements, bytes) = kind.block()?;
+    let (elements, bytes) = (
+        usize::try_from(elements).ok()?,
+        usize::try_from(bytes).ok()?,
+    );
+    if raw.len() % bytes != 0 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(raw.len() / bytes * elements);
+    dequant::dequantize(kind, raw, &mut |v| values.push(v));
+    Some(values)
 }
 
 impl GgufFile {
