@@ -9,3 +9,4 @@ use checks_localize as _;
 use checks_metadata as _;
 use checks_operations as _;
 use checks_structure as _;
+use checks_weights as _;
