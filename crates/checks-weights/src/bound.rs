@@ -184,6 +184,29 @@ fn ggml(kind: GgmlType, expected: &[f32], row: usize, padded: usize) -> Kind {
         // Plain float types never reach here; an undecodable type has no values to bound.
         _ => Kind::Exact,
     }
+    .widened_by_f16_scale()
+}
+
+impl Kind {
+    /// ggml stores block scales as f16: rounding one moves a value by up to its level (at most
+    /// 2^5 steps in these types, times 2^-11), under 1/64 of a step; Q4_0's clamped end
+    /// reaches one step, so the step alone would be exceeded by that rounding.
+    fn widened_by_f16_scale(self) -> Kind {
+        match self {
+            Kind::Blocks {
+                row,
+                padded,
+                per,
+                values,
+            } => Kind::Blocks {
+                row,
+                padded,
+                per,
+                values: values.into_iter().map(|v| v * (1.0 + 1.0 / 64.0)).collect(),
+            },
+            other => other,
+        }
+    }
 }
 
 /// A 256-value super-block of sub-blocks of `sub` values with `levels` steps each, and

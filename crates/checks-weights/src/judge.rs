@@ -58,23 +58,15 @@ pub struct FileJudgement {
 }
 
 impl FileJudgement {
-    /// Whether every expected tensor is present, shaped and within its bound, and nothing
-    /// unexpected is there.
+    /// Whether every expected tensor is present, shaped and within its bound. Extra tensors
+    /// are listed, not held against the file: llama.cpp writes some of its own
+    /// (`rope_freqs.weight`) and a copy of a tied head changes no output.
     pub fn faithful(&self) -> bool {
-        self.departing.is_empty()
-            && self.missing.is_empty()
-            && self.extra.is_empty()
-            && self.reshaped.is_empty()
+        self.departing.is_empty() && self.missing.is_empty() && self.reshaped.is_empty()
     }
 
     /// One sentence a ticket can carry: what departs, grouped by kind and tensor role.
     pub fn summary(&self) -> String {
-        if self.faithful() && self.unjudged.is_empty() {
-            return format!(
-                "all {} tensors agree with the source ({} values compared)",
-                self.agreeing, self.elements_compared
-            );
-        }
         let broken = self.departing.len() + self.missing.len() + self.reshaped.len();
         let mut parts = Vec::new();
         let mut groups: BTreeMap<(String, &str), (usize, String)> = BTreeMap::new();
@@ -133,11 +125,18 @@ impl FileJudgement {
                 tmgt_check::first_few(&self.unjudged, 5, ", ")
             ));
         }
-        format!(
-            "{broken} of {} tensors depart: {}",
-            self.expected,
-            parts.join("; ")
-        )
+        let head = if broken == 0 {
+            format!(
+                "all {} tensors agree with the source ({} values compared)",
+                self.agreeing, self.elements_compared
+            )
+        } else {
+            format!("{broken} of {} tensors depart", self.expected)
+        };
+        match parts.is_empty() {
+            true => head,
+            false => format!("{head}: {}", parts.join("; ")),
+        }
     }
 }
 
