@@ -4,7 +4,7 @@ use crate::file::ConvertedFile;
 use crate::judge::{JudgeError, judge_file};
 use crate::map::Arch;
 use checks_structure::source::{NO_LOCAL_SOURCE, source_model};
-use tmgt_check::{ArtifactKind, CheckError, Context, Evidence, Verdict};
+use tmgt_check::{ArtifactKind, CheckError, Context, Details, Evidence, Verdict, WeightsJudgement};
 
 /// Judges the instance model's `kind` file; `what` names it in the message.
 pub(crate) fn judge_artifact(
@@ -31,7 +31,6 @@ pub(crate) fn judge_artifact(
         },
         other => CheckError::file(&path, other),
     })?;
-    let facts = serde_json::to_value(&judgement).unwrap_or_default();
     if judgement.faithful() && !judgement.unjudged.is_empty() {
         return Err(CheckError::NoEvidence(format!(
             "{what}: {}",
@@ -44,10 +43,15 @@ pub(crate) fn judge_artifact(
         )));
     }
     let evidence = Evidence::new(judgement.tensors_compared, "tensors");
-    Ok(Verdict::judge(
-        judgement.faithful(),
-        evidence,
-        format!("{what}: {}", judgement.summary()),
+    let summary = judgement.summary();
+    Ok(
+        Verdict::judge(judgement.faithful(), evidence, format!("{what}: {summary}")).with_details(
+            Details::Weights(Box::new(WeightsJudgement {
+                file: path.display().to_string(),
+                faithful: judgement.faithful(),
+                summary,
+                tensors: serde_json::to_value(&judgement).unwrap_or_default(),
+            })),
+        ),
     )
-    .with_facts(facts))
 }

@@ -18,6 +18,23 @@ pub enum Details {
     /// A check's own facts (per-tensor numbers, cases, clauses), which no reporter reads by
     /// key.
     Facts(Map<String, Value>),
+    /// A file's tensors held against the source: a ticket of a result that read the same file
+    /// says whether the weights explain it.
+    Weights(Box<WeightsJudgement>),
+}
+
+/// The `weights` suite's judgement of one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightsJudgement {
+    /// The file judged, as given to the check (absolute).
+    pub file: String,
+    /// Every expected tensor present, shaped and within its type's bound.
+    pub faithful: bool,
+    /// What departs, in one sentence.
+    pub summary: String,
+    /// Per-tensor specifics (departures with their kinds, missing, extra, storage types).
+    #[serde(default)]
+    pub tensors: Value,
 }
 
 /// An artifact, as `model/kind` (`tiny-llama/apr-int8`).
@@ -60,6 +77,13 @@ impl Details {
         }
     }
 
+    pub fn weights(&self) -> Option<&WeightsJudgement> {
+        match self {
+            Details::Weights(w) => Some(w),
+            _ => None,
+        }
+    }
+
     pub fn artifact_name(&self) -> Option<&str> {
         match self {
             Details::Artifact(a) => Some(&a.artifact),
@@ -77,6 +101,7 @@ enum Tagged {
     Localization(Box<Localization>),
     Artifact(ArtifactRef),
     Facts(Map<String, Value>),
+    Weights(Box<WeightsJudgement>),
 }
 
 /// A report of an older schema wrote details without a `kind`: they are read as facts, so
@@ -94,6 +119,7 @@ impl<'de> Deserialize<'de> for Details {
                 Tagged::Localization(l) => Details::Localization(l),
                 Tagged::Artifact(a) => Details::Artifact(a),
                 Tagged::Facts(f) => Details::Facts(f),
+                Tagged::Weights(w) => Details::Weights(w),
             },
         )
     }
@@ -112,6 +138,12 @@ mod tests {
             Details::Tokens(Box::new(tokens)),
             Details::artifact("tiny-llama/apr-int8"),
             Details::facts(json!({ "rank": 8, "tensors": ["a"] })),
+            Details::Weights(Box::new(WeightsJudgement {
+                file: "/m/x.gguf".into(),
+                faithful: false,
+                summary: "1 of 2 tensors depart: token_embd.weight is zeroed".into(),
+                tensors: json!({ "departing": [] }),
+            })),
         ] {
             let json = serde_json::to_value(&details).unwrap();
             assert!(json["kind"].is_string(), "{json}");

@@ -7,7 +7,7 @@ mod error_class;
 mod localization;
 mod tokens;
 
-pub use details::{ArtifactRef, Details};
+pub use details::{ArtifactRef, Details, WeightsJudgement};
 pub use error_class::ErrorClass;
 pub use localization::{Localization, StageRow};
 pub use tokens::{Classification, TokenComparison, TokenJudgement, Window};

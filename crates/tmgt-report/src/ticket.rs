@@ -19,6 +19,7 @@ use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, md_block, md_cell, md_code, shell_quote};
 use std::collections::BTreeSet;
 use std::fmt::Write;
+use tmgt_outcome::WeightsJudgement;
 use tmgt_select::Selector;
 
 /// The suite whose results say where a model's forward pass departs from HF.
@@ -293,6 +294,25 @@ fn section(
             first_line(&loc.message)
         );
     }
+    let calls = reproduction(report, first);
+    for (w, judgement) in weights_of(report, first, &calls) {
+        let file = md_code(&places.redact(&judgement.file));
+        let _ = if judgement.faithful {
+            writeln!(
+                s,
+                "- the weights do not explain this: every tensor of {file} agrees with the \
+                 source ({}), so the runtime departs, not the file",
+                md_code(&w.id)
+            )
+        } else {
+            writeln!(
+                s,
+                "- the weights explain this: {} finds the file {file} wrong: {}",
+                md_code(&w.id),
+                judgement.summary
+            )
+        };
+    }
     let apr = &report.apr;
     let _ = writeln!(
         s,
@@ -306,7 +326,6 @@ fn section(
             format!(" (tmgt pins {})", apr.pinned_version)
         }
     );
-    let calls = reproduction(report, first);
     for (path, sha) in &artifact_hashes(report, &calls) {
         let _ = writeln!(s, "- artifact `{}` sha256 `{sha}`", places.redact(path));
     }
@@ -378,6 +397,26 @@ fn localization_of<'a>(report: &'a Report, r: &ResultRecord) -> Option<&'a Resul
             && l.model == r.model
             && l.details.localization().is_some()
     })
+}
+
+/// The `weights` results of the files `r`'s apr calls read: whether a file's tensors depart
+/// from the source tells a conversion bug from a runtime bug.
+fn weights_of<'a>(
+    report: &'a Report,
+    r: &ResultRecord,
+    calls: &[(&CallRecord, &'static str)],
+) -> Vec<(&'a ResultRecord, &'a WeightsJudgement)> {
+    let read: BTreeSet<&str> = calls
+        .iter()
+        .flat_map(|(call, _)| call.inputs.iter().map(|i| i.path.as_str()))
+        .collect();
+    report
+        .results
+        .iter()
+        .filter(|w| w.id != r.id)
+        .filter_map(|w| Some((w, w.details.weights()?)))
+        .filter(|(_, j)| read.contains(j.file.as_str()))
+        .collect()
 }
 
 fn title(f: &Finding<'_>) -> String {

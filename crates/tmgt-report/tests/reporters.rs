@@ -282,3 +282,59 @@ fn a_ticket_finds_the_maker_and_hash_of_a_file_whose_path_has_a_space() {
         "{text}"
     );
 }
+
+#[test]
+fn a_ticket_says_whether_the_weights_of_the_file_it_ran_explain_it() {
+    let mut r = common::report();
+    let tok = r
+        .results
+        .iter()
+        .find(|x| x.code == "TOK001")
+        .expect("a token failure")
+        .clone();
+    let read = tok
+        .invocations
+        .iter()
+        .flat_map(|u| r.invocations.iter().filter(move |c| c.id == u.id))
+        .flat_map(|c| c.inputs.iter().map(|i| i.path.clone()))
+        .find(|p| p.ends_with(".apr"))
+        .expect("the token check read an .apr");
+    let section = |r: &Report| {
+        ticket::render(r)
+            .split("## ")
+            .find(|s| s.contains("TOK001 tiny-llama int4"))
+            .expect("the TOK001 section")
+            .to_string()
+    };
+    assert!(
+        !section(&r).contains("weights"),
+        "no weights result, no line"
+    );
+    let mut weights = tok.clone();
+    weights.id = "WGT001/apr-weights-depart-from-source/tiny-llama/int4".into();
+    weights.code = "WGT001".into();
+    weights.suite = "weights".into();
+    weights.prompt = None;
+    weights.details = serde_json::from_value(serde_json::json!({
+        "kind": "weights", "file": read, "faithful": false,
+        "summary": "2 of 21 tensors depart: model.layers.0.mlp.gate_proj.weight is swapped with model.layers.0.mlp.up_proj.weight",
+    }))
+    .unwrap();
+    r.results.push(weights);
+    let wrong = section(&r);
+    assert!(
+        wrong.contains("- the weights explain this: `WGT001/apr-weights-depart-from-source/tiny-llama/int4` finds the file")
+            && wrong.contains("is swapped with model.layers.0.mlp.up_proj.weight"),
+        "{wrong}"
+    );
+    let last = r.results.len() - 1;
+    if let tmgt_outcome::Details::Weights(w) = &mut r.results[last].details {
+        w.faithful = true;
+    }
+    let right = section(&r);
+    assert!(
+        right.contains("- the weights do not explain this: every tensor of")
+            && right.contains("so the runtime departs, not the file"),
+        "{right}"
+    );
+}
