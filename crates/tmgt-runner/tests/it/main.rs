@@ -25,3 +25,4 @@ mod suites_localize;
 mod suites_metadata;
 mod suites_operations;
 mod suites_structure;
+mod suites_weights;
