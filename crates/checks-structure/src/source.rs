@@ -226,6 +226,64 @@ impl SourceModel {
     }
 }
 
+impl SourceModel {
+    /// The values `elements` (in row-major order) of one tensor, converted to f32: a slice of a
+    /// tensor too large to hold whole.
+    pub fn read_range(
+        &self,
+        name: &str,
+        elements: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>, SourceError> {
+        let info = self
+            .metadata
+            .info(name)
+            .ok_or_else(|| SourceError::NoTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+            })?;
+        let width = match info.dtype {
+            Dtype::F32 => 4,
+            Dtype::BF16 | Dtype::F16 => 2,
+            dtype => {
+                return Err(SourceError::Undecodable {
+                    name: name.to_string(),
+                    dtype,
+                });
+            }
+        };
+        let (start, end) = info.data_offsets;
+        let from = start + elements.start * width;
+        let to = start + elements.end * width;
+        if elements.start > elements.end || to > end {
+            return Err(SourceError::ReadTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "values {elements:?} are outside its {} values",
+                        (end - start) / width
+                    ),
+                ),
+            });
+        }
+        let mut file = File::open(&self.path).map_err(|source| SourceError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        let mut bytes = vec![0u8; to - from];
+        file.seek(SeekFrom::Start(self.data_start + from as u64))
+            .map_err(SourceError::Seek)?;
+        file.read_exact(&mut bytes)
+            .map_err(|source| SourceError::ReadTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+                source,
+            })?;
+        Ok(decode(info.dtype, &bytes).unwrap_or_default())
+    }
+}
+
 /// Bytes of a tensor read at a time.
 const BLOCK: usize = 1 << 20;
 

@@ -23,6 +23,8 @@ pub struct Bounds {
 #[derive(Debug, Clone)]
 enum Kind {
     Exact,
+    /// One tolerance for every value.
+    Uniform(f32),
     /// One ulp of a float with this many explicit mantissa bits and this least normal exponent.
     Ulp {
         mantissa: i32,
@@ -63,10 +65,19 @@ impl Bounds {
         Bounds { kind }
     }
 
+    /// One tolerance for every value: APR_Q8's step, whose scale is the whole tensor's, so a
+    /// slice of it cannot derive it.
+    pub fn uniform(step: f32) -> Bounds {
+        Bounds {
+            kind: Kind::Uniform(step),
+        }
+    }
+
     /// The tolerance of value `i`, whose source value is `expected`.
     pub fn at(&self, i: usize, expected: f32) -> f32 {
         match &self.kind {
             Kind::Exact => 0.0,
+            Kind::Uniform(step) => *step,
             Kind::Ulp { mantissa, min_exp } => {
                 let a = expected.abs();
                 let exp = if a > 0.0 && a.is_finite() {
@@ -92,6 +103,7 @@ impl Bounds {
     pub fn largest(&self, expected: &[f32]) -> f32 {
         match &self.kind {
             Kind::Exact => 0.0,
+            Kind::Uniform(step) => *step,
             Kind::Blocks { values, .. } => values.iter().copied().fold(0.0, f32::max),
             Kind::Ulp { .. } => expected
                 .iter()
@@ -263,8 +275,10 @@ mod tests {
             },
             &v,
         );
-        assert_eq!(b.at(5, 0.0), 1.0 / 127.0);
-        assert_eq!(b.at(33, 0.0), 1.0);
+        // One step, widened by the f16 scale's rounding.
+        let widen = 1.0 + 1.0 / 64.0;
+        assert_eq!(b.at(5, 0.0), 1.0 / 127.0 * widen);
+        assert_eq!(b.at(33, 0.0), widen);
         // apr's Q4_K pads each 64-value row to 256: two rows are two super-blocks.
         let rows: Vec<f32> = (0..128).map(|i| if i < 64 { 0.1 } else { 1.5 }).collect();
         let k = Bounds::new(

@@ -4,6 +4,7 @@
 use crate::map::Target;
 use std::fmt;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use tmgt_apr::{AprDtype, AprFile, Packing};
 use tmgt_gguf::{GgmlType, GgufFile};
@@ -133,16 +134,17 @@ impl ConvertedFile {
         }
     }
 
-    /// One tensor's values in row-major order of its numpy shape.
-    pub fn read(&self, name: &str) -> Result<Vec<f32>, FileError> {
+    /// Values `elements` of one tensor, in row-major order of its numpy shape.
+    pub fn read_range(&self, name: &str, elements: Range<usize>) -> Result<Vec<f32>, FileError> {
+        let range = elements.start as u64..elements.end as u64;
         match &self.inner {
             Inner::Apr(f) => {
                 let t = f.tensor(name).ok_or_else(|| missing(f.path(), name))?;
-                Ok(f.read_f32(t)?)
+                Ok(f.read_f32_range(t, range)?)
             }
             Inner::Gguf(f) => {
                 let t = f.tensor(name).ok_or_else(|| missing(f.path(), name))?;
-                Ok(f.read_f32(t)?)
+                Ok(f.read_f32_range(t, range)?)
             }
         }
     }

@@ -1,13 +1,14 @@
-//! One file held against its source, tensor by tensor: present once, same shape, values within
-//! the bound of the file's storage type, and each departure classified.
+//! One file held against its source, tensor by tensor and chunk by chunk: present once, same
+//! shape, values within the bound of the file's storage type, and each departure classified.
 
 use crate::bound::Bounds;
-use crate::classify::{Case, Departure, close_all};
-use crate::file::{ConvertedFile, FileError, StoredTensor};
+use crate::classify::{Departure, close, close_all};
+use crate::file::{ConvertedFile, FileError, Storage, StoredTensor};
 use crate::map::{self, Arch, Expected, Transform, apply};
 use checks_structure::source::{SourceError, SourceModel};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
 /// Other source tensors tried as the origin of a departing tensor's values.
 const MAX_CANDIDATES: usize = 24;
@@ -166,12 +167,26 @@ fn layer(name: &str) -> Option<&str> {
     None
 }
 
-/// Holds `file` against `source`, one tensor in memory at a time (plus a candidate's, while
-/// a departure is classified).
+/// Values a buffer holds at a time: a real model's 113 MB embedding is compared 4 MB at a time.
+pub const CHUNK_VALUES: usize = 1 << 20;
+
+/// Holds `file` against `source`, a chunk of rows at a time, so memory stays a few chunks
+/// whatever the model.
 pub fn judge_file(
     source: &SourceModel,
     arch: &Arch,
     file: &ConvertedFile,
+) -> Result<FileJudgement, JudgeError> {
+    judge_file_in_chunks(source, arch, file, CHUNK_VALUES)
+}
+
+/// [`judge_file`] with chunks of at most `chunk_values` values (rounded up to whole heads and
+/// blocks): tests use small ones to reach the chunked paths on tiny models.
+pub fn judge_file_in_chunks(
+    source: &SourceModel,
+    arch: &Arch,
+    file: &ConvertedFile,
+    chunk_values: usize,
 ) -> Result<FileJudgement, JudgeError> {
     let source_tensors = source.tensors();
     let expected = map::expected(file.target(), arch, &source_tensors).map_err(JudgeError::Map)?;
@@ -180,23 +195,15 @@ pub fn judge_file(
         .into_iter()
         .map(|t| (t.name.clone(), t))
         .collect();
-    let source_shape: HashMap<&str, &[usize]> = source_tensors
+    let source_shapes: HashMap<&str, &[usize]> = source_tensors
         .iter()
         .map(|t| (t.name.as_str(), t.shape.as_slice()))
         .collect();
-    // The source tensor as stored, and as the file should hold it; the first is kept only
-    // where a transform made the second, so an untransformed tensor is in memory once.
-    let want_of = |e: &Expected| -> Result<(Vec<f32>, Vec<f32>), SourceError> {
-        let shape = source_shape.get(e.source.as_str()).copied().unwrap_or(&[]);
-        let mut raw = Vec::with_capacity(shape.iter().product());
-        source.visit_f32(&e.source, &mut |block| raw.extend_from_slice(block))?;
-        Ok(match e.transform {
-            Transform::Same => (Vec::new(), raw),
-            other => {
-                let want = apply(other, &raw, shape);
-                (raw, want)
-            }
-        })
+    let io = Io {
+        source,
+        file,
+        source_shapes: &source_shapes,
+        chunk_values,
     };
 
     let mut j = FileJudgement {
@@ -228,45 +235,15 @@ pub fn judge_file(
                 .push(format!("{} {:?} (expected {:?})", e.name, t.shape, e.shape));
             continue;
         }
-        let (raw, want) = want_of(e)?;
-        let got = file.read(&e.name)?;
-        let bounds = Bounds::new(storage, &want);
-        let case = Case {
-            want: &want,
-            got: &got,
-            shape: &e.shape,
-            bounds: &bounds,
-            transform: e.transform,
-            source: &raw,
-        };
+        let plan = io.plan(e, storage)?;
+        let tally = io.tally(&plan)?;
         j.tensors_compared += 1;
-        j.elements_compared += want.len() as u64;
-        if case.agrees() {
+        j.elements_compared += elements as u64;
+        if tally.departing == 0 {
             j.agreeing += 1;
             continue;
         }
-        let mut failure = None;
-        let mut others = || {
-            let tol = bounds.largest(&want);
-            let found = candidates(&expected, e).find(|c| match want_of(c) {
-                Ok((_, other)) => close_all(&got, &other, tol),
-                Err(err) => {
-                    failure = Some(err);
-                    false
-                }
-            })?;
-            let swapped = file
-                .read(&found.name)
-                .is_ok_and(|theirs| close_all(&theirs, &want, tol));
-            Some(Departure::EqualsOther {
-                other: found.name.clone(),
-                swapped,
-            })
-        };
-        let departure = case.classify(&mut others);
-        if let Some(err) = failure {
-            return Err(err.into());
-        }
+        let departure = io.classify(&plan, &tally, &expected, &stored)?;
         j.departing.push(Departing {
             tensor: e.name.clone(),
             source: e.source.clone(),
@@ -275,33 +252,27 @@ pub fn judge_file(
         });
     }
 
-    let known: std::collections::HashSet<&str> = expected.iter().map(|e| e.name.as_str()).collect();
+    let known: HashSet<&str> = expected.iter().map(|e| e.name.as_str()).collect();
     let mut extras: Vec<&StoredTensor> = stored
         .values()
         .filter(|t| !known.contains(t.name.as_str()))
         .collect();
     extras.sort_by(|a, b| a.name.cmp(&b.name));
     for t in extras {
-        let elements: usize = t.shape.iter().product();
-        let equals = match t.storage {
-            Ok(storage) => {
-                let got = file.read(&t.name)?;
-                let mut found = None;
-                for c in expected
-                    .iter()
-                    .filter(|c| c.elements() == elements)
-                    .take(MAX_CANDIDATES)
-                {
-                    let (_, other) = want_of(c)?;
-                    if close_all(&got, &other, Bounds::new(storage, &other).largest(&other)) {
-                        found = Some(c.name.clone());
-                        break;
-                    }
+        let mut equals = None;
+        if let Ok(storage) = t.storage {
+            for c in expected
+                .iter()
+                .filter(|c| c.shape == t.shape)
+                .take(MAX_CANDIDATES)
+            {
+                let plan = io.plan(c, storage)?;
+                if io.holds(&plan, &t.name, &Hypothesis::Same)? {
+                    equals = Some(c.name.clone());
+                    break;
                 }
-                found
             }
-            Err(_) => None,
-        };
+        }
         j.extra.push(Extra {
             tensor: t.name.clone(),
             equals,
@@ -310,10 +281,394 @@ pub fn judge_file(
     Ok(j)
 }
 
-/// Expected tensors that could have lent `e` its values: same element count, the same layer
-/// first, then the same role in other layers, then the rest.
+/// Rows searched for a moved row; more departing rows than this is not a permutation.
+const MAX_ROWS_SEARCHED: usize = 64;
+/// The largest departing tensor tested for a transpose, which needs it whole (16 MB): every
+/// projection of a 135M model, not its embedding.
+const MAX_TRANSPOSED_VALUES: usize = 1 << 22;
+
+/// How one expected tensor is read and bounded, chunk by chunk.
+#[derive(Clone, Copy)]
+struct Plan<'a> {
+    e: &'a Expected,
+    storage: Storage,
+    rows: usize,
+    width: usize,
+    /// Rows per chunk: whole heads for a RoPE permutation, whole blocks of the storage.
+    step: usize,
+    /// APR_Q8's step, from the whole tensor's largest value.
+    uniform: Option<f32>,
+}
+
+/// What the file's values might be instead of the expected ones, each tested chunk by chunk.
+enum Hypothesis {
+    /// The expected values themselves (another tensor's, for a swap or an extra).
+    Same,
+    /// The source before the RoPE permutation.
+    RopeMissing,
+    /// The permutation applied to the expected values once more.
+    RopeTwice,
+    Scaled(f64),
+    Offset(f64),
+}
+
+/// The first pass's findings about one tensor.
+#[derive(Default)]
+struct Tally {
+    departing: usize,
+    nan: usize,
+    inf: usize,
+    first_non_finite: Option<usize>,
+    all_zero: bool,
+    dot: f64,
+    norm: f64,
+    diff: f64,
+    diff2: f64,
+    worst: (usize, f32, f32, f32),
+    /// Rows with a value outside its bound.
+    departing_rows: Vec<usize>,
+    /// Each expected row's sum, to find where a moved row came from.
+    row_sums: Vec<f64>,
+    /// The largest tolerance of any value.
+    tolerance: f32,
+}
+
+struct Io<'a> {
+    source: &'a SourceModel,
+    file: &'a ConvertedFile,
+    source_shapes: &'a HashMap<&'a str, &'a [usize]>,
+    chunk_values: usize,
+}
+
+impl Io<'_> {
+    fn plan<'e>(&self, e: &'e Expected, storage: Storage) -> Result<Plan<'e>, JudgeError> {
+        let elements = e.elements();
+        let rows = e.shape.first().copied().unwrap_or(1).max(1);
+        let width = (elements / rows).max(1);
+        let head_rows = match e.transform {
+            Transform::RopeRows { heads } if heads > 0 && rows % heads == 0 => rows / heads,
+            _ => 1,
+        };
+        // Values a chunk must start on: a block of a type whose blocks run over the values.
+        let span = match storage {
+            Storage::AprQ4 => 32,
+            Storage::Ggml { kind, row, .. } if row >= elements && elements > width => {
+                kind.block().map_or(1, |(b, _)| b as usize)
+            }
+            _ => 1,
+        };
+        let block_rows = span / gcd(span, width);
+        let unit = lcm(head_rows, block_rows);
+        let step = match e.transform {
+            // Whole: a transpose moves values across rows, and a 1-D slice has no rows.
+            Transform::Transpose => rows,
+            Transform::Slice { .. } if e.shape.len() < 2 => rows,
+            _ => (self.chunk_values / width / unit).max(1) * unit,
+        };
+        let mut plan = Plan {
+            e,
+            storage,
+            rows,
+            width,
+            step: step.min(rows).max(1),
+            uniform: None,
+        };
+        if storage == Storage::AprQ8 {
+            let mut amax = 0.0f32;
+            for r0 in (0..rows).step_by(plan.step) {
+                let (_, want) = self.want(&plan, r0..(r0 + plan.step).min(rows))?;
+                amax = want.iter().fold(amax, |m, v| m.max(v.abs()));
+            }
+            plan.uniform = Some(amax / 127.0);
+        }
+        Ok(plan)
+    }
+
+    /// Rows `rows` of the source as stored (where a transform changes them) and as the file
+    /// should hold them.
+    fn want(&self, p: &Plan<'_>, rows: Range<usize>) -> Result<(Vec<f32>, Vec<f32>), JudgeError> {
+        let shape = self
+            .source_shapes
+            .get(p.e.source.as_str())
+            .copied()
+            .unwrap_or(&[]);
+        let n = rows.end - rows.start;
+        Ok(match p.e.transform {
+            Transform::Same => (
+                Vec::new(),
+                self.source
+                    .read_range(&p.e.source, rows.start * p.width..rows.end * p.width)?,
+            ),
+            Transform::RopeRows { heads } => {
+                let raw = self
+                    .source
+                    .read_range(&p.e.source, rows.start * p.width..rows.end * p.width)?;
+                let in_chunk = heads * n / p.rows;
+                let want = map::rope_rows(&raw, &[n, p.width], in_chunk, false);
+                (raw, want)
+            }
+            Transform::Slice { .. } if shape.len() < 2 => {
+                let raw = self
+                    .source
+                    .read_range(&p.e.source, 0..shape.iter().product())?;
+                (Vec::new(), apply(p.e.transform, &raw, shape))
+            }
+            Transform::Slice { .. } => {
+                let source_width = shape.last().copied().unwrap_or(1);
+                let raw = self.source.read_range(
+                    &p.e.source,
+                    rows.start * source_width..rows.end * source_width,
+                )?;
+                let want = apply(p.e.transform, &raw, &[n, source_width]);
+                (Vec::new(), want)
+            }
+            Transform::Transpose => {
+                let all: usize = shape.iter().product();
+                let raw = self.source.read_range(&p.e.source, 0..all)?;
+                (Vec::new(), apply(Transform::Transpose, &raw, shape))
+            }
+        })
+    }
+
+    /// Rows `rows` of the file's tensor `name`.
+    fn got(&self, p: &Plan<'_>, name: &str, rows: Range<usize>) -> Result<Vec<f32>, JudgeError> {
+        Ok(self
+            .file
+            .read_range(name, rows.start * p.width..rows.end * p.width)?)
+    }
+
+    /// The tolerances of a chunk of expected values.
+    fn bounds(&self, p: &Plan<'_>, want: &[f32]) -> Bounds {
+        if let Some(step) = p.uniform {
+            return Bounds::uniform(step);
+        }
+        let storage = match p.storage {
+            // Blocks over all the values: the chunk starts on a block and is its own row.
+            Storage::Ggml { kind, row, .. }
+                if row >= p.rows * p.width && p.rows * p.width > p.width =>
+            {
+                let block = kind.block().map_or(1, |(b, _)| b as usize);
+                Storage::Ggml {
+                    kind,
+                    row: want.len(),
+                    padded: want.len().div_ceil(block) * block,
+                }
+            }
+            other => other,
+        };
+        Bounds::new(storage, want)
+    }
+
+    fn chunks(p: &Plan<'_>) -> impl Iterator<Item = Range<usize>> {
+        let (rows, step) = (p.rows, p.step);
+        (0..rows)
+            .step_by(step)
+            .map(move |r0| r0..(r0 + step).min(rows))
+    }
+
+    /// The first pass: agreement, and the statistics the explanations need.
+    fn tally(&self, p: &Plan<'_>) -> Result<Tally, JudgeError> {
+        let mut t = Tally {
+            all_zero: true,
+            row_sums: Vec::with_capacity(p.rows),
+            ..Tally::default()
+        };
+        let mut worst_by = -1.0f32;
+        for rows in Self::chunks(p) {
+            let (_, want) = self.want(p, rows.clone())?;
+            let got = self.got(p, &p.e.name, rows.clone())?;
+            let bounds = self.bounds(p, &want);
+            t.tolerance = t.tolerance.max(bounds.largest(&want));
+            let base = rows.start * p.width;
+            for (k, row) in want.chunks(p.width).enumerate() {
+                t.row_sums.push(row.iter().map(|&v| f64::from(v)).sum());
+                let at = k * p.width;
+                let mut departs = false;
+                for (i, (&w, &g)) in row.iter().zip(&got[at..at + row.len()]).enumerate() {
+                    let i = at + i;
+                    if !bounds.holds(i, w, g) {
+                        departs = true;
+                        t.departing += 1;
+                    }
+                    if !g.is_finite() {
+                        t.nan += usize::from(g.is_nan());
+                        t.inf += usize::from(g.is_infinite());
+                        t.first_non_finite.get_or_insert(base + i);
+                        continue;
+                    }
+                    t.all_zero &= g == 0.0;
+                    let d = g - w;
+                    t.dot += f64::from(g) * f64::from(w);
+                    t.norm += f64::from(w) * f64::from(w);
+                    t.diff += f64::from(d);
+                    t.diff2 += f64::from(d) * f64::from(d);
+                    if d.abs() > worst_by {
+                        worst_by = d.abs();
+                        t.worst = (base + i, d.abs(), g, w);
+                    }
+                }
+                if departs {
+                    t.departing_rows.push(rows.start + k);
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Whether every chunk of the file's `name` holds `h` of `p`'s expected values.
+    fn holds(&self, p: &Plan<'_>, name: &str, h: &Hypothesis) -> Result<bool, JudgeError> {
+        for rows in Self::chunks(p) {
+            let (raw, want) = self.want(p, rows.clone())?;
+            let tol = self.bounds(p, &want).largest(&want);
+            let got = self.got(p, name, rows.clone())?;
+            let n = rows.end - rows.start;
+            let fits = match *h {
+                Hypothesis::Same => close_all(&got, &want, tol),
+                Hypothesis::RopeMissing => close_all(&got, &raw, tol),
+                Hypothesis::RopeTwice => {
+                    let Transform::RopeRows { heads } = p.e.transform else {
+                        return Ok(false);
+                    };
+                    let twice = map::rope_rows(&want, &[n, p.width], heads * n / p.rows, false);
+                    close_all(&got, &twice, tol)
+                }
+                Hypothesis::Scaled(a) => got
+                    .iter()
+                    .zip(&want)
+                    .all(|(&g, &w)| close(g, (a * f64::from(w)) as f32, tol * a.abs() as f32)),
+                Hypothesis::Offset(b) => got
+                    .iter()
+                    .zip(&want)
+                    .all(|(&g, &w)| close(g, (f64::from(w) + b) as f32, tol)),
+            };
+            if !fits {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn classify(
+        &self,
+        p: &Plan<'_>,
+        t: &Tally,
+        expected: &[Expected],
+        stored: &HashMap<String, StoredTensor>,
+    ) -> Result<Departure, JudgeError> {
+        if t.nan + t.inf > 0 {
+            return Ok(Departure::NonFinite {
+                nan: t.nan,
+                inf: t.inf,
+                first: t.first_non_finite.unwrap_or(0),
+            });
+        }
+        if t.all_zero {
+            return Ok(Departure::Zeroed);
+        }
+        if matches!(p.e.transform, Transform::RopeRows { .. }) {
+            if self.holds(p, &p.e.name, &Hypothesis::RopeMissing)? {
+                return Ok(Departure::RopeMissing);
+            }
+            if self.holds(p, &p.e.name, &Hypothesis::RopeTwice)? {
+                return Ok(Departure::RopeTwice);
+            }
+        }
+        if p.e.shape.len() == 2 && p.rows * p.width <= MAX_TRANSPOSED_VALUES {
+            let whole = Plan { step: p.rows, ..*p };
+            let (_, want) = self.want(&whole, 0..p.rows)?;
+            let got = self.got(&whole, &p.e.name, 0..p.rows)?;
+            if close_all(&got, &map::transpose(&want, &p.e.shape), t.tolerance) {
+                return Ok(Departure::Transposed);
+            }
+        }
+        if t.norm > 0.0 {
+            let factor = t.dot / t.norm;
+            if (factor - 1.0).abs() > 1e-6
+                && self.holds(p, &p.e.name, &Hypothesis::Scaled(factor))?
+            {
+                return Ok(Departure::Scaled { factor });
+            }
+        }
+        let by = t.diff / (p.rows * p.width).max(1) as f64;
+        if by.abs() > f64::from(t.tolerance) && self.holds(p, &p.e.name, &Hypothesis::Offset(by))? {
+            return Ok(Departure::Offset { by });
+        }
+        for c in candidates(expected, p.e) {
+            let theirs = self.plan(c, p.storage)?;
+            if self.holds(&theirs, &p.e.name, &Hypothesis::Same)? {
+                let swapped =
+                    stored.contains_key(&c.name) && self.holds(p, &c.name, &Hypothesis::Same)?;
+                return Ok(Departure::EqualsOther {
+                    other: c.name.clone(),
+                    swapped,
+                });
+            }
+        }
+        if let Some(d) = self.rows(p, t)? {
+            return Ok(d);
+        }
+        let (worst, _, got, want) = t.worst;
+        Ok(Departure::Unexplained {
+            rel_l2: (t.diff2 / t.norm.max(f64::MIN_POSITIVE)).sqrt(),
+            departing: t.departing,
+            worst,
+            got,
+            want,
+        })
+    }
+
+    /// Rows that moved or changed while the others agree.
+    fn rows(&self, p: &Plan<'_>, t: &Tally) -> Result<Option<Departure>, JudgeError> {
+        let departing = &t.departing_rows;
+        if departing.len() * 2 > p.rows {
+            return Ok(None);
+        }
+        if departing.len() <= MAX_ROWS_SEARCHED {
+            let mut moved = Vec::new();
+            for &r in departing {
+                let got = self.got(p, &p.e.name, r..r + 1)?;
+                let sum: f64 = got.iter().map(|&v| f64::from(v)).sum();
+                let slack = f64::from(t.tolerance) * p.width as f64 + 1e-5 * sum.abs().max(1.0);
+                let mut from = None;
+                for j in (0..p.rows).filter(|&j| j != r && (t.row_sums[j] - sum).abs() <= slack) {
+                    let chunk = j / p.step * p.step;
+                    let (_, want) = self.want(p, chunk..(chunk + p.step).min(p.rows))?;
+                    let at = (j - chunk) * p.width;
+                    if close_all(&got, &want[at..at + p.width], t.tolerance) {
+                        from = Some(j);
+                        break;
+                    }
+                }
+                match from {
+                    Some(j) => moved.push((r, j)),
+                    None => break,
+                }
+            }
+            if moved.len() == departing.len() {
+                return Ok(Some(Departure::RowsPermuted { rows: moved }));
+            }
+        }
+        Ok(
+            (departing.len() * 4 <= p.rows).then(|| Departure::RowsChanged {
+                rows: departing.clone(),
+                of: p.rows,
+            }),
+        )
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a.max(1) } else { gcd(b, a % b) }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    a / gcd(a, b) * b
+}
+
+/// Expected tensors that could have lent `e` its values: same shape, the same layer first,
+/// then the same role in other layers, then the rest.
 fn candidates<'a>(expected: &'a [Expected], e: &'a Expected) -> impl Iterator<Item = &'a Expected> {
-    let same_size = move |c: &&Expected| c.name != e.name && c.elements() == e.elements();
+    let same_size = move |c: &&Expected| c.name != e.name && c.shape == e.shape;
     let same_layer = expected
         .iter()
         .filter(same_size)

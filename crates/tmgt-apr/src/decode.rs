@@ -15,21 +15,21 @@ pub(crate) enum Problem {
 pub(crate) fn packing(t: &AprTensor) -> Option<Packing> {
     let n = t.elements();
     match t.dtype {
-        AprDtype::AprQ4 => {
-            (t.size == n.div_ceil(Q4_BLOCK) * Q4_BLOCK_BYTES).then_some(Packing::Flat)
-        }
+        AprDtype::AprQ4 => (Some(t.size) == n.div_ceil(Q4_BLOCK).checked_mul(Q4_BLOCK_BYTES))
+            .then_some(Packing::Flat),
         AprDtype::Q4K | AprDtype::Q6K => {
             let (block, bytes) = t.dtype.ggml()?.block()?;
-            if let [.., row] = t.shape[..]
-                && t.shape.len() >= 2
+            // apr's `quantize_q4_k_matrix` pads the rows of 2-D tensors only.
+            if let [rows, row] = t.shape[..]
                 && row > 0
             {
-                let padded = row.div_ceil(block) * block;
-                if t.size == n / row * (padded / block) * bytes {
+                let padded = row.div_ceil(block).checked_mul(block)?;
+                let size = (padded / block).checked_mul(bytes)?.checked_mul(rows);
+                if size == Some(t.size) {
                     return Some(Packing::RowPadded { row, padded });
                 }
             }
-            (t.size == n.div_ceil(block) * bytes).then_some(Packing::Flat)
+            (Some(t.size) == n.div_ceil(block).checked_mul(bytes)).then_some(Packing::Flat)
         }
         _ => Some(Packing::Flat),
     }
@@ -37,34 +37,42 @@ pub(crate) fn packing(t: &AprTensor) -> Option<Packing> {
 
 pub(crate) fn decode(t: &AprTensor, raw: &[u8]) -> Result<Vec<f32>, Problem> {
     let n = usize::try_from(t.elements()).map_err(|_| Problem::Size("too many values".into()))?;
-    let expect = |bytes: u64| {
-        if raw.len() as u64 == bytes {
+    // `None`: the shape's byte count overflows, which no stored size can match.
+    let expect = |bytes: Option<u64>| {
+        if Some(raw.len() as u64) == bytes {
             Ok(())
         } else {
-            Err(Problem::Size(format!(
-                "{} bytes stored, but {n} {} values take {bytes}",
-                raw.len(),
-                t.dtype
-            )))
+            Err(Problem::Size(match bytes {
+                Some(bytes) => format!(
+                    "{} bytes stored, but {n} {} values take {bytes}",
+                    raw.len(),
+                    t.dtype
+                ),
+                None => format!(
+                    "{} values of shape {:?} overflow a byte count",
+                    t.dtype, t.shape
+                ),
+            }))
         }
     };
+    let n64 = n as u64;
     match t.dtype {
         AprDtype::F32 => {
-            expect(n as u64 * 4)?;
+            expect(n64.checked_mul(4))?;
             Ok(raw
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect())
         }
         AprDtype::F16 => {
-            expect(n as u64 * 2)?;
+            expect(n64.checked_mul(2))?;
             Ok(raw
                 .chunks_exact(2)
                 .map(|b| tmgt_gguf::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
                 .collect())
         }
         AprDtype::BF16 => {
-            expect(n as u64 * 2)?;
+            expect(n64.checked_mul(2))?;
             Ok(raw
                 .chunks_exact(2)
                 .map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16))
@@ -73,10 +81,10 @@ pub(crate) fn decode(t: &AprTensor, raw: &[u8]) -> Result<Vec<f32>, Problem> {
         AprDtype::AprQ8 => {
             // apr-format writes nothing at all for an empty tensor.
             if n == 0 {
-                expect(0)?;
+                expect(Some(0))?;
                 return Ok(Vec::new());
             }
-            expect(4 + n as u64)?;
+            expect(n64.checked_add(4))?;
             let scale = f32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
             Ok(raw[4..]
                 .iter()
@@ -84,7 +92,7 @@ pub(crate) fn decode(t: &AprTensor, raw: &[u8]) -> Result<Vec<f32>, Problem> {
                 .collect())
         }
         AprDtype::AprQ4 => {
-            expect((n as u64).div_ceil(Q4_BLOCK) * Q4_BLOCK_BYTES)?;
+            expect(n64.div_ceil(Q4_BLOCK).checked_mul(Q4_BLOCK_BYTES))?;
             let mut out = Vec::with_capacity(n);
             for block in raw.chunks_exact(Q4_BLOCK_BYTES as usize) {
                 let scale = tmgt_gguf::f16_to_f32(u16::from_le_bytes([block[0], block[1]]));

@@ -150,6 +150,18 @@ impl AprTensor {
     pub fn packing(&self) -> Option<Packing> {
         decode::packing(self)
     }
+
+    /// A flat tensor of `elements` values in `size` stored bytes, of the same dtype: a span of
+    /// this one, decoded on its own.
+    fn slice(&self, elements: u64, size: u64) -> AprTensor {
+        AprTensor {
+            name: self.name.clone(),
+            dtype: self.dtype,
+            shape: vec![elements],
+            offset: 0,
+            size,
+        }
+    }
 }
 
 impl AprFile {
@@ -195,6 +207,127 @@ impl AprFile {
                 reason,
             },
         })
+    }
+
+    /// Values `elements` (row-major) of one tensor, reading only the bytes that hold them: a
+    /// slice of a tensor too large to hold whole.
+    pub fn read_f32_range(
+        &self,
+        tensor: &AprTensor,
+        elements: std::ops::Range<u64>,
+    ) -> Result<Vec<f32>, AprError> {
+        let bad = |reason: String| AprError::BadTensor {
+            path: self.path.clone(),
+            tensor: tensor.name.clone(),
+            reason,
+        };
+        if elements.start > elements.end || elements.end > tensor.elements() {
+            return Err(bad(format!(
+                "values {elements:?} are outside its {}",
+                tensor.elements()
+            )));
+        }
+        let (a, b) = (elements.start, elements.end);
+        // The stored span holding the values, as a tensor of its own the decoder reads whole,
+        // and where the asked values start in what it decodes.
+        let (bytes, part, skip): (std::ops::Range<u64>, AprTensor, u64) = match tensor.dtype {
+            AprDtype::F32 | AprDtype::F16 | AprDtype::BF16 => {
+                let w = if tensor.dtype == AprDtype::F32 { 4 } else { 2 };
+                (a * w..b * w, tensor.slice(b - a, (b - a) * w), 0)
+            }
+            AprDtype::AprQ8 => {
+                // The scale, then the values: read as two spans below.
+                let scale = self.read_span(tensor, 0..4)?;
+                let values = self.read_span(tensor, 4 + a..4 + b)?;
+                let scale = f32::from_le_bytes([scale[0], scale[1], scale[2], scale[3]]);
+                return Ok(values
+                    .iter()
+                    .map(|&q| f32::from(i8::from_le_bytes([q])) * scale)
+                    .collect());
+            }
+            AprDtype::AprQ4 => {
+                let (first, last) = (a / 32, b.div_ceil(32).min(tensor.elements().div_ceil(32)));
+                let n = (last * 32).min(tensor.elements()) - first * 32;
+                (
+                    first * 18..last * 18,
+                    tensor.slice(n, (last - first) * 18),
+                    a - first * 32,
+                )
+            }
+            AprDtype::Q4K | AprDtype::Q6K => {
+                let (block, block_bytes) = tensor
+                    .dtype
+                    .ggml()
+                    .and_then(|k| k.block())
+                    .unwrap_or((256, 144));
+                match tensor.packing() {
+                    Some(Packing::RowPadded { row, padded }) => {
+                        let (first, last) = (a / row, b.div_ceil(row));
+                        let row_bytes = padded / block * block_bytes;
+                        let mut part =
+                            tensor.slice((last - first) * row, (last - first) * row_bytes);
+                        part.shape = vec![last - first, row];
+                        (first * row_bytes..last * row_bytes, part, a - first * row)
+                    }
+                    Some(Packing::Flat) => {
+                        let (first, last) = (a / block, b.div_ceil(block));
+                        let n = (last * block).min(tensor.elements()) - first * block;
+                        (
+                            first * block_bytes..last * block_bytes,
+                            tensor.slice(n, (last - first) * block_bytes),
+                            a - first * block,
+                        )
+                    }
+                    None => return self.read_f32(tensor),
+                }
+            }
+            _ => return self.read_f32(tensor),
+        };
+        let raw = self.read_span(tensor, bytes)?;
+        let mut values = decode::decode(&part, &raw).map_err(|p| match p {
+            decode::Problem::Unsupported => AprError::UnsupportedDtype {
+                path: self.path.clone(),
+                tensor: tensor.name.clone(),
+                dtype: tensor.dtype,
+            },
+            decode::Problem::Size(reason) => bad(reason),
+        })?;
+        values.drain(..skip as usize);
+        values.truncate((b - a) as usize);
+        Ok(values)
+    }
+
+    /// Bytes `span` of a tensor's stored data.
+    fn read_span(
+        &self,
+        tensor: &AprTensor,
+        span: std::ops::Range<u64>,
+    ) -> Result<Vec<u8>, AprError> {
+        if span.end > tensor.size {
+            return Err(AprError::BadTensor {
+                path: self.path.clone(),
+                tensor: tensor.name.clone(),
+                reason: format!(
+                    "bytes {span:?} are outside its {} stored bytes",
+                    tensor.size
+                ),
+            });
+        }
+        let start = self.header.data_offset + tensor.offset + span.start;
+        let mut raw = vec![0u8; (span.end - span.start) as usize];
+        let mut file = File::open(&self.path).map_err(|source| AprError::Io {
+            path: self.path.clone(),
+            context: "opening".to_owned(),
+            source,
+        })?;
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut raw))
+            .map_err(|source| AprError::Io {
+                path: self.path.clone(),
+                context: format!("reading tensor {} at byte {start}", tensor.name),
+                source,
+            })?;
+        Ok(raw)
     }
 
     /// The stored bytes of one tensor.

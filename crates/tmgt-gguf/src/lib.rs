@@ -295,6 +295,44 @@ impl GgufFile {
         Ok(values)
     }
 
+    /// Values `elements` of one tensor (in ggml element order), reading only the blocks that
+    /// hold them: a slice of a tensor too large to hold whole.
+    pub fn read_f32_range(
+        &self,
+        tensor: &TensorInfo,
+        elements: std::ops::Range<u64>,
+    ) -> Result<Vec<f32>, GgufError> {
+        let mut file = File::open(&self.path).map_err(|e| self.io(e, "opening".to_owned()))?;
+        let file_len = file
+            .metadata()
+            .map_err(|e| self.io(e, "reading the file size".to_owned()))?
+            .len();
+        let (start, _) = self.data_range(tensor, file_len)?;
+        let (block_elems, block_bytes) = tensor.kind.block().unwrap_or((1, 4));
+        if elements.start > elements.end || elements.end > tensor.elements() {
+            return Err(self.bad_tensor(
+                tensor,
+                format!("values {elements:?} are outside its {}", tensor.elements()),
+            ));
+        }
+        let first = elements.start / block_elems;
+        let last = elements.end.div_ceil(block_elems);
+        let len = usize::try_from((last - first) * block_bytes)
+            .map_err(|_| self.bad_tensor(tensor, "is too large for this platform".to_owned()))?;
+        let mut raw = vec![0u8; len];
+        let at = start + first * block_bytes;
+        file.seek(SeekFrom::Start(at))
+            .and_then(|_| file.read_exact(&mut raw))
+            .map_err(|e| self.io(e, format!("reading tensor {} at byte {at}", tensor.name)))?;
+        let mut values =
+            Vec::with_capacity(raw.len() / block_bytes as usize * block_elems as usize);
+        dequant::dequantize(tensor.kind, &raw, &mut |v| values.push(v));
+        let skip = (elements.start - first * block_elems) as usize;
+        values.drain(..skip);
+        values.truncate((elements.end - elements.start) as usize);
+        Ok(values)
+    }
+
     /// The stored bytes of one tensor, always a whole number of blocks of its type.
     fn read_raw(&self, tensor: &TensorInfo) -> Result<Vec<u8>, GgufError> {
         let mut file = File::open(&self.path).map_err(|e| self.io(e, "opening".to_owned()))?;

@@ -2,7 +2,7 @@
 
 use checks_structure::source::SourceModel;
 use checks_weights::file::ConvertedFile;
-use checks_weights::judge::{FileJudgement, judge_file};
+use checks_weights::judge::{FileJudgement, judge_file, judge_file_in_chunks};
 use checks_weights::map::Arch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,10 +23,21 @@ pub fn arch(model: &str) -> Arch {
     }
 }
 
+/// Judges `file` whole-tensor-at-a-time (each tiny tensor is one chunk) and again in chunks
+/// of 256 values, and checks both say the same: the chunked paths a real model takes.
 pub fn judge(model: &str, file: &Path) -> FileJudgement {
     let source = SourceModel::open_dir(&root().join("models").join(model)).expect("source");
     let file = ConvertedFile::open(file).expect("opens");
-    judge_file(&source, &arch(model), &file).expect("judges")
+    let whole = judge_file(&source, &arch(model), &file).expect("judges");
+    let chunked = judge_file_in_chunks(&source, &arch(model), &file, 256).expect("judges");
+    assert_eq!(
+        serde_json::to_value(&chunked).expect("json"),
+        serde_json::to_value(&whole).expect("json"),
+        "judged in chunks: {}\nwhole: {}",
+        chunked.summary(),
+        whole.summary()
+    );
+    whole
 }
 
 /// `apr import` of a bundled model at `quant` (`f32`: no `--quantize`) into `dir`, by the
