@@ -455,6 +455,37 @@ fn every_dtype_reads_back_exactly() {
     assert_eq!(bits(&got), bits(&q6k));
 }
 
+/// A range of any tensor reads as that slice of the whole, whether it starts and ends inside a
+/// block, a padded row or the whole-tensor scale; one past the end is refused.
+#[test]
+fn ranges_read_as_slices_of_the_whole() {
+    let dir = TempDir::new().unwrap();
+    let built = build(LAYOUT_ROW_MAJOR, METADATA.as_bytes(), &every_dtype());
+    let apr = AprFile::open(&write(&dir, "every.apr", &built.bytes)).unwrap();
+    for t in apr.tensors() {
+        let whole = apr.read_f32(t).unwrap();
+        let n = whole.len();
+        let mut ranges = vec![0..n, n / 2..n, n / 3..n / 3];
+        if n > 2 {
+            ranges.extend([1..n - 1, n / 3..2 * n / 3 + 1]);
+        }
+        for r in ranges {
+            let got = apr
+                .read_f32_range(t, r.start as u64..r.end as u64)
+                .unwrap_or_else(|e| panic!("{} {r:?}: {e}", t.name));
+            assert_eq!(bits(&got), bits(&whole[r.clone()]), "{} {r:?}", t.name);
+        }
+        assert!(
+            matches!(
+                apr.read_f32_range(t, 0..n as u64 + 1),
+                Err(AprError::BadTensor { .. })
+            ),
+            "{}",
+            t.name
+        );
+    }
+}
+
 #[test]
 fn metadata_padded_with_nuls_or_empty() {
     let dir = TempDir::new().unwrap();

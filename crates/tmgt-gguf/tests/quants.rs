@@ -355,5 +355,17 @@ fn gguf_tensors_of_every_decodable_type_read_as_gguf_py_dequantizes_them() {
         let tensor = gguf.tensor(&kind.to_string()).unwrap();
         assert_eq!(tensor.kind, *kind);
         assert_eq!(bits(&gguf.read_f32(tensor).unwrap()), *expected, "{kind}");
+        // A range reads only the blocks that hold it, whatever blocks it starts and ends in.
+        let n = expected.len();
+        for range in [0..n, 1..n - 1, n / 3..n / 2 + 7, n - 1..n, 5..5] {
+            let got = gguf
+                .read_f32_range(tensor, range.start as u64..range.end as u64)
+                .unwrap();
+            assert_eq!(bits(&got), expected[range.clone()], "{kind} {range:?}");
+        }
+        assert!(
+            gguf.read_f32_range(tensor, 0..n as u64 + 1).is_err(),
+            "{kind}"
+        );
     }
 }
