@@ -1,0 +1,138 @@
+//! The routes tmgt uses, typed. Each answer is parsed strictly for the fields tmgt reads and
+//! leniently for the rest: a field the API does not list is a fact in the result, a missing
+//! one an error naming it.
+
+use crate::error::ServeError;
+use crate::http::Reply;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// `POST /tokenize`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Tokenized {
+    pub token_ids: Vec<u32>,
+    pub num_tokens: usize,
+}
+
+/// `POST /generate`: the prompt's ids followed by the generated ones.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Generated {
+    pub token_ids: Vec<u32>,
+    pub text: String,
+    pub num_generated: usize,
+}
+
+/// `POST /v1/completions`, and each chunk of its stream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Completion {
+    pub id: String,
+    pub object: String,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Choice {
+    pub text: String,
+    pub index: u32,
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// A parsed answer and the top-level fields it carried that the API does not list.
+#[derive(Debug, Clone)]
+pub struct Typed<T> {
+    pub value: T,
+    pub unknown_fields: Vec<String>,
+}
+
+/// Fields the routes' answers are documented with.
+const TOKENIZED: &[&str] = &["token_ids", "num_tokens"];
+const GENERATED: &[&str] = &["token_ids", "text", "num_generated"];
+const COMPLETION: &[&str] = &["id", "object", "created", "model", "choices", "usage"];
+
+pub fn tokenized(reply: &Reply) -> Result<Typed<Tokenized>, ServeError> {
+    typed(reply, TOKENIZED)
+}
+
+pub fn generated(reply: &Reply) -> Result<Typed<Generated>, ServeError> {
+    typed(reply, GENERATED)
+}
+
+pub fn completion(reply: &Reply) -> Result<Typed<Completion>, ServeError> {
+    typed(reply, COMPLETION)
+}
+
+/// One streamed chunk's data.
+pub fn completion_chunk(data: &str) -> Result<Typed<Completion>, ServeError> {
+    parse(data, "a /v1/completions stream chunk", COMPLETION)
+}
+
+fn typed<T: DeserializeOwned>(reply: &Reply, known: &[&str]) -> Result<Typed<T>, ServeError> {
+    if reply.status != 200 {
+        return Err(ServeError::Schema {
+            what: format!("{} {}", reply.exchange.method, reply.exchange.path),
+            detail: format!("status {} where 200 was expected", reply.status),
+            body: reply.exchange.response.clone(),
+        });
+    }
+    parse(
+        &reply.body,
+        &format!("{} {}", reply.exchange.method, reply.exchange.path),
+        known,
+    )
+}
+
+fn parse<T: DeserializeOwned>(
+    body: &str,
+    what: &str,
+    known: &[&str],
+) -> Result<Typed<T>, ServeError> {
+    let schema = |detail: String| ServeError::Schema {
+        what: what.to_string(),
+        detail,
+        body: body.chars().take(4096).collect(),
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| schema(format!("not JSON: {e}")))?;
+    let unknown_fields = json
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let value = serde_json::from_value(json).map_err(|e| schema(e.to_string()))?;
+    Ok(Typed {
+        value,
+        unknown_fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_parses_and_unlisted_fields_are_facts() {
+        let data = r#"{"id":"cmpl-1","object":"text_completion","created":1,"model":"x","choices":[{"text":" Paris","index":0,"finish_reason":null}],"system_fingerprint":"y"}"#;
+        let c = completion_chunk(data).unwrap();
+        assert_eq!(c.value.choices[0].text, " Paris");
+        assert_eq!(c.unknown_fields, ["system_fingerprint"]);
+        let missing = completion_chunk(r#"{"id":"c","object":"o","created":1,"model":"x"}"#);
+        assert!(
+            matches!(missing, Err(ServeError::Schema { ref detail, .. }) if detail.contains("choices")),
+            "{missing:?}"
+        );
+    }
+}

@@ -1,0 +1,68 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a server or one of its requests gave no answer to judge. Each names the file served,
+/// how the server ended where it did, and its last log lines.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("apr serve of {} {how} before it was ready (after {:.1} s); its last lines:\n{log}", file.display(), after.as_secs_f64())]
+    ExitedBeforeReady {
+        file: PathBuf,
+        how: String,
+        after: Duration,
+        log: String,
+    },
+    #[error("apr serve of {} was not ready within {} s (GET /health never answered 200); killed; its last lines:\n{log}", file.display(), limit.as_secs())]
+    NeverReady {
+        file: PathBuf,
+        limit: Duration,
+        log: String,
+    },
+    #[error("apr serve of {} {how} while serving; its last lines:\n{log}", file.display())]
+    Died {
+        file: PathBuf,
+        how: String,
+        log: String,
+    },
+    #[error("{method} {path} to apr serve of {}: no answer within {} s", file.display(), limit.as_secs())]
+    TimedOut {
+        file: PathBuf,
+        method: String,
+        path: String,
+        limit: Duration,
+    },
+    #[error("{method} {path} to apr serve of {}: {detail}", file.display())]
+    Transport {
+        file: PathBuf,
+        method: String,
+        path: String,
+        detail: String,
+    },
+    #[error("{what} from apr serve is not what its API promises: {detail} (body: {body})")]
+    Schema {
+        what: String,
+        detail: String,
+        body: String,
+    },
+    #[error("interrupted: the server was stopped")]
+    Cancelled,
+}
+
+impl ServeError {
+    /// The server itself failed (crashed, hung, never came up), as opposed to one exchange
+    /// answering something unexpected: the results that needed it are runtime faults.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self,
+            ServeError::ExitedBeforeReady { .. }
+                | ServeError::NeverReady { .. }
+                | ServeError::Died { .. }
+                | ServeError::TimedOut { .. }
+        )
+    }
+}

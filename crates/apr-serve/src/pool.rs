@@ -1,0 +1,113 @@
+//! One server per file for the whole run, shared by every check that needs it, as apr calls
+//! are shared; all of them stopped when tmgt is interrupted and when it ends.
+
+use crate::error::ServeError;
+use crate::server::{Server, ServerSpec};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// The ready limit for a file of [`REFERENCE_BYTES`]; larger files get proportionally more.
+const READY_LIMIT: Duration = Duration::from_secs(60);
+const REFERENCE_BYTES: u64 = 64 * 1024 * 1024;
+/// Between SIGINT and SIGKILL when a server is stopped.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// A file's server, or why it could not start.
+type Started = Result<Arc<Server>, Arc<ServeError>>;
+
+#[derive(Default)]
+struct Pool {
+    binary: Mutex<Option<PathBuf>>,
+    ready_limit: Mutex<Option<Duration>>,
+    cancel: Mutex<Option<Arc<AtomicBool>>>,
+    /// Each file's server, or why it could not start (told once, to every check).
+    servers: Mutex<HashMap<PathBuf, Started>>,
+    /// Serializes starts, so two checks never start two servers of one file.
+    starting: Mutex<()>,
+    started: Mutex<Vec<Arc<Server>>>,
+}
+
+static POOL: LazyLock<Pool> = LazyLock::new(Pool::default);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The apr binary servers run, and the ready limit for a file of 64 MB.
+pub fn configure(binary: &Path, ready_limit: Duration) {
+    *lock(&POOL.binary) = Some(binary.to_path_buf());
+    *lock(&POOL.ready_limit) = Some(ready_limit);
+}
+
+/// Servers stop when `flag` is set (tmgt's SIGINT/SIGTERM flag): a watcher kills them.
+pub fn cancel_with(flag: Arc<AtomicBool>) {
+    *lock(&POOL.cancel) = Some(Arc::clone(&flag));
+    std::thread::spawn(move || {
+        while !flag.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for server in lock(&POOL.started).iter() {
+            server.kill();
+        }
+    });
+}
+
+/// The shared server of `file`, started on first use. A file whose server failed to start
+/// gives every later caller the same failure.
+pub fn shared(file: &Path) -> Started {
+    if let Some(known) = lock(&POOL.servers).get(file) {
+        return known.clone();
+    }
+    let _one_at_a_time = lock(&POOL.starting);
+    if let Some(known) = lock(&POOL.servers).get(file) {
+        return known.clone();
+    }
+    let started = start(file, &[]).map(Arc::new).map_err(Arc::new);
+    if let Ok(server) = &started {
+        lock(&POOL.started).push(Arc::clone(server));
+    }
+    if !matches!(started, Err(ref e) if matches!(**e, ServeError::Cancelled)) {
+        lock(&POOL.servers).insert(file.to_path_buf(), started.clone());
+    }
+    started
+}
+
+/// A server of its own (not shared), for a check that stops it or sends it signals; stopped
+/// when dropped, and killed with the others if tmgt is interrupted first.
+pub fn private(file: &Path, args: &[String]) -> Result<Arc<Server>, ServeError> {
+    let server = Arc::new(start(file, args)?);
+    lock(&POOL.started).push(Arc::clone(&server));
+    Ok(server)
+}
+
+fn start(file: &Path, args: &[String]) -> Result<Server, ServeError> {
+    let binary = lock(&POOL.binary)
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("apr"));
+    let base = lock(&POOL.ready_limit).unwrap_or(READY_LIMIT);
+    let len = std::fs::metadata(file).map_or(0, |m| m.len());
+    let spec = ServerSpec {
+        binary,
+        file: file.to_path_buf(),
+        ready_limit: base.mul_f64((len as f64 / REFERENCE_BYTES as f64).max(1.0)),
+        stop_grace: STOP_GRACE,
+        args: args.to_vec(),
+    };
+    let cancel = lock(&POOL.cancel).clone();
+    Server::start(&spec, &|| {
+        cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst))
+    })
+}
+
+/// Stops every server (SIGINT, then SIGKILL after the grace period). tmgt calls this once
+/// its checks are done; a later `shared` starts a new one.
+pub fn shutdown() {
+    lock(&POOL.servers).clear();
+    let all = std::mem::take(&mut *lock(&POOL.started));
+    for server in all {
+        server.stop();
+    }
+}
