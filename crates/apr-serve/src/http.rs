@@ -153,6 +153,73 @@ impl<'a> Client<'a> {
         })
     }
 
+    /// A POST written on a raw connection: the whole body is offered even when the server
+    /// answers (and closes) before reading it, as a server refusing a large body does, and
+    /// whatever it answered is read. An HTTP client library reports only the broken pipe.
+    pub fn send_raw(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<Reply, ServeError> {
+        use std::io::{Read, Write};
+        self.server.alive()?;
+        let started = Instant::now();
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.server.port()))
+            .map_err(|e| self.failure("POST", path, &e))?;
+        let _ = stream.set_read_timeout(Some(self.limit));
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        // A refusal may close the connection mid-body: what it said is still there to read.
+        let _ = stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body));
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let Some((head, rest)) = text.split_once("\r\n\r\n") else {
+            return Err(ServeError::Transport {
+                file: self.server.file().to_path_buf(),
+                method: "POST".into(),
+                path: path.into(),
+                detail: format!(
+                    "closed the connection after {} bytes without an answer",
+                    raw.len()
+                ),
+            });
+        };
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body_text = if chunked {
+            unchunk(rest)
+        } else {
+            rest.to_string()
+        };
+        let exchange = record(
+            "POST",
+            path,
+            Some(body),
+            Some(content_type),
+            status,
+            &body_text,
+            started,
+        );
+        Ok(Reply {
+            exchange,
+            status,
+            body: body_text,
+        })
+    }
+
     /// A streamed POST: the events in order, until `[DONE]`, the end of the stream, or
     /// `stop_after` events (a client that walks away).
     pub fn stream(
@@ -254,6 +321,22 @@ fn record(
         response: cut(response),
         ms: started.elapsed().as_millis() as u64,
     }
+}
+
+/// A chunked body's data.
+fn unchunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 fn cut(text: &str) -> String {

@@ -65,7 +65,7 @@ pub fn shared(file: &Path) -> Started {
     if let Some(known) = lock(&POOL.servers).get(file) {
         return known.clone();
     }
-    let started = start(file, &[]).map(Arc::new).map_err(Arc::new);
+    let started = start(file).map(Arc::new).map_err(Arc::new);
     if let Ok(server) = &started {
         lock(&POOL.started).push(Arc::clone(server));
     }
@@ -75,29 +75,38 @@ pub fn shared(file: &Path) -> Started {
     started
 }
 
-/// A server of its own (not shared), for a check that stops it or sends it signals; stopped
-/// when dropped, and killed with the others if tmgt is interrupted first.
-pub fn private(file: &Path, args: &[String]) -> Result<Arc<Server>, ServeError> {
-    let server = Arc::new(start(file, args)?);
+/// A server of its own (not shared) for a check that stops it or sends it signals, started
+/// from `spec` (see [`spec`]); killed with the others if tmgt is interrupted first.
+pub fn private(spec: &ServerSpec) -> Result<Arc<Server>, ServeError> {
+    let cancel = lock(&POOL.cancel).clone();
+    let server = Arc::new(Server::start(spec, &|| {
+        cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst))
+    })?);
     lock(&POOL.started).push(Arc::clone(&server));
     Ok(server)
 }
 
-fn start(file: &Path, args: &[String]) -> Result<Server, ServeError> {
+/// How the pool would start a server of `file`: the configured apr, a ready limit scaled by
+/// the file's size, the stop grace period, a free port.
+pub fn spec(file: &Path) -> ServerSpec {
     let binary = lock(&POOL.binary)
         .clone()
         .unwrap_or_else(|| PathBuf::from("apr"));
     let base = lock(&POOL.ready_limit).unwrap_or(READY_LIMIT);
     let len = std::fs::metadata(file).map_or(0, |m| m.len());
-    let spec = ServerSpec {
+    ServerSpec {
         binary,
         file: file.to_path_buf(),
         ready_limit: base.mul_f64((len as f64 / REFERENCE_BYTES as f64).max(1.0)),
         stop_grace: STOP_GRACE,
-        args: args.to_vec(),
-    };
+        args: Vec::new(),
+        port: None,
+    }
+}
+
+fn start(file: &Path) -> Result<Server, ServeError> {
     let cancel = lock(&POOL.cancel).clone();
-    Server::start(&spec, &|| {
+    Server::start(&spec(file), &|| {
         cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst))
     })
 }

@@ -32,6 +32,8 @@ pub struct ServerSpec {
     pub stop_grace: Duration,
     /// Extra arguments after the file (`--context-length N`).
     pub args: Vec<String>,
+    /// A port to use; `None`: a free one, chosen again if another process takes it first.
+    pub port: Option<u16>,
 }
 
 /// How a stopped server ended.
@@ -63,7 +65,12 @@ impl Server {
     /// `cancelled` says so; a server that is not ready is killed before this returns.
     pub fn start(spec: &ServerSpec, cancelled: &dyn Fn() -> bool) -> Result<Server, ServeError> {
         let mut last = None;
-        for _ in 0..PORT_ATTEMPTS {
+        let attempts = if spec.port.is_some() {
+            1
+        } else {
+            PORT_ATTEMPTS
+        };
+        for _ in 0..attempts {
             match Server::start_once(spec, cancelled) {
                 Err(ServeError::ExitedBeforeReady {
                     log,
@@ -85,10 +92,13 @@ impl Server {
     }
 
     fn start_once(spec: &ServerSpec, cancelled: &dyn Fn() -> bool) -> Result<Server, ServeError> {
-        let port = free_port().map_err(|source| ServeError::Spawn {
-            command: "choosing a free port".into(),
-            source,
-        })?;
+        let port = match spec.port {
+            Some(port) => port,
+            None => free_port().map_err(|source| ServeError::Spawn {
+                command: "choosing a free port".into(),
+                source,
+            })?,
+        };
         let mut cmd = Command::new(&spec.binary);
         cmd.arg("serve")
             .arg("run")

@@ -18,6 +18,7 @@ fn spec(file: PathBuf) -> ServerSpec {
         ready_limit: Duration::from_secs(60),
         stop_grace: Duration::from_secs(10),
         args: Vec::new(),
+        port: None,
     }
 }
 

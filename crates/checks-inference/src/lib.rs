@@ -5,7 +5,7 @@ pub mod compare;
 mod generation;
 mod thresholds;
 
-pub use generation::APR_TOP_K;
+pub use generation::{APR_TOP_K, Generation, generate_for};
 pub use runtime_apr::judge_f32_apr;
 pub use thresholds::{
     DriftThresholds, LogprobThresholds, PerplexityThresholds, RuntimeThresholds, TieThresholds,

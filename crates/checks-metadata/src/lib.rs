@@ -23,6 +23,8 @@ mod shape;
 mod source;
 mod special_tokens;
 mod texts;
+
+pub use texts::{Truth, first_difference, hf_texts};
 mod tokens_apr;
 mod tokens_llamacpp;
 mod value;

@@ -14,7 +14,7 @@ const STRESS: &str = include_str!("../tokenizer-stress.txt");
 
 /// One text with HF's ids for it.
 #[derive(Debug)]
-pub(crate) struct Truth {
+pub struct Truth {
     pub name: String,
     pub text: String,
     /// Without special tokens.
@@ -125,9 +125,19 @@ pub(crate) fn gguf_texts(cx: &dyn Context) -> Result<GgufTexts, CheckError> {
     })
 }
 
+/// HF's ids of every text the tokenizer checks judge (prompts, evaluation text, stress text)
+/// and HF's tokenizer, for any suite that holds an encoder against HF; `None` for a hub model.
+pub fn hf_texts(cx: &dyn Context) -> Result<Option<(Tokenizer, Vec<Truth>)>, CheckError> {
+    let Some(source) = source_of(cx)? else {
+        return Ok(None);
+    };
+    let truths = truths(cx, &source)?;
+    Ok(Some((source.tokenizer().clone(), truths)))
+}
+
 /// Where `got` first departs from `want`, with both pieces as HF's vocabulary spells them;
 /// `None` when equal.
-pub(crate) fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32]) -> Option<String> {
+pub fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32]) -> Option<String> {
     let piece = |id: Option<&u32>| match id {
         Some(id) => format!(
             "{:?} ({id})",

@@ -1,4 +1,5 @@
 use apr_client::AprError;
+use apr_serve::ServeError;
 use llamacpp_runtime::LlamaError;
 use tmgt_oracle::OracleError;
 use tmgt_outcome::ErrorClass;
@@ -36,6 +37,10 @@ pub enum CheckError {
     /// quotes its last words and the command that reproduces it.
     #[error(transparent)]
     Runtime(Box<LlamaError>),
+    /// An `apr serve` the check needed did not come up, died, hung, or answered outside its
+    /// API; the message names the file, how the server ended and its last lines.
+    #[error(transparent)]
+    Serve(std::sync::Arc<ServeError>),
     /// The check itself panicked (caught by the runner).
     #[error(
         "the check panicked (a tmgt bug; this result is lost, the rest of the run is not): {0}"
@@ -44,6 +49,12 @@ pub enum CheckError {
     /// The check does not apply to this instance (reported as a skip, with the reason).
     #[error("{0}")]
     NotApplicable(String),
+}
+
+impl From<ServeError> for CheckError {
+    fn from(e: ServeError) -> CheckError {
+        CheckError::Serve(std::sync::Arc::new(e))
+    }
 }
 
 impl CheckError {
@@ -110,6 +121,12 @@ impl CheckError {
             CheckError::Runtime(e) => match e.as_ref() {
                 LlamaError::TimedOut { .. } => ErrorClass::Timeout,
                 LlamaError::Cancelled { .. } => ErrorClass::Interrupted,
+                _ => ErrorClass::RuntimeFault,
+            },
+            CheckError::Serve(e) => match e.as_ref() {
+                ServeError::TimedOut { .. } => ErrorClass::Timeout,
+                ServeError::Cancelled => ErrorClass::Interrupted,
+                ServeError::Schema { .. } => ErrorClass::Schema,
                 _ => ErrorClass::RuntimeFault,
             },
             CheckError::Panicked(_) => ErrorClass::HarnessPanic,

@@ -70,7 +70,8 @@ fn main() -> ExitCode {
         Command::Damage(args) => damage_cmd::damage(&args),
         Command::Merge(args) => merge_cmd::merge(&args),
     };
-    // No llama.cpp worker outlives tmgt.
+    // No llama.cpp worker or apr server outlives tmgt.
     llamacpp_runtime::shutdown();
+    apr_serve::shutdown();
     exit.into()
 }

@@ -129,6 +129,7 @@ fn engine(
 ) -> Result<Engine, Exit> {
     let binary = apr.binary().to_path_buf();
     llamacpp_runtime::set_base_limit(config.timeouts.llamacpp);
+    apr_serve::configure(&binary, config.timeouts.serve);
     Engine::new(apr, config.timeouts.clone(), reuse, interrupted).map_err(|e| {
         eprintln!(
             "error: cannot read the apr binary {}: {e}",
@@ -179,8 +180,8 @@ pub fn fetch(args: &FetchArgs) -> Exit {
     Exit::Ok
 }
 
-/// SIGINT and SIGTERM set the flag: no new work starts, and running apr groups and llama.cpp
-/// workers are killed.
+/// SIGINT and SIGTERM set the flag: no new work starts, and running apr groups, llama.cpp
+/// workers and apr servers are killed.
 fn interrupt_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -189,6 +190,7 @@ fn interrupt_flag() -> Arc<AtomicBool> {
         }
     }
     llamacpp_runtime::cancel_with(Arc::clone(&flag));
+    apr_serve::cancel_with(Arc::clone(&flag));
     flag
 }
 

@@ -8,5 +8,6 @@ use checks_llamacpp as _;
 use checks_localize as _;
 use checks_metadata as _;
 use checks_operations as _;
+use checks_serve as _;
 use checks_structure as _;
 use checks_weights as _;

@@ -70,6 +70,8 @@ pub struct Timeouts {
     pub run: Duration,
     /// One llama.cpp call's base allowance (its worker adds the file's size per step).
     pub llamacpp: Duration,
+    /// An `apr serve`'s time to ready and each request's allowance, for a 64 MB file.
+    pub serve: Duration,
     pub reference_bytes: u64,
     pub scale: bool,
 }
@@ -327,6 +329,7 @@ fn resolve(
             export: Duration::from_secs(raw.timeouts.export),
             run: Duration::from_secs(raw.timeouts.run),
             llamacpp: Duration::from_secs(raw.timeouts.llamacpp),
+            serve: Duration::from_secs(raw.timeouts.serve),
             reference_bytes: raw.timeouts.reference_mb * 1_000_000,
             scale: raw.timeouts.scale,
         },
@@ -728,6 +731,7 @@ mod timeout_tests {
             export: Duration::from_secs(600),
             run: Duration::from_secs(300),
             llamacpp: Duration::from_secs(60),
+            serve: Duration::from_secs(60),
             reference_bytes: 64_000_000,
             scale,
         }

@@ -54,6 +54,9 @@ pub(super) struct RawTimeouts {
     /// One llama.cpp call's allowance before its file's size counts.
     #[serde(default = "default_llamacpp")]
     pub llamacpp: u64,
+    /// Until an `apr serve` answers `GET /health`, and for each request to it.
+    #[serde(default = "default_serve")]
+    pub serve: u64,
     /// The input size (MB) the limits are written for; bigger inputs scale them.
     #[serde(default = "default_reference_mb")]
     pub reference_mb: u64,
@@ -67,6 +70,10 @@ fn default_reference_mb() -> u64 {
 }
 
 fn default_llamacpp() -> u64 {
+    60
+}
+
+fn default_serve() -> u64 {
     60
 }
 

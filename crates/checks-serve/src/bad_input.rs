@@ -1,0 +1,195 @@
+//! The bad requests both bad-input checks send, and what the OpenAI API answers to each.
+
+use crate::serving::{Transcript, apr_f32, client, served};
+use apr_serve::{Client, Reply, ServeError, api};
+use serde_json::{Value, json};
+use tmgt_check::{CheckError, Context};
+
+/// One bad request and the status OpenAI's API answers it with.
+pub(crate) struct Case {
+    pub name: &'static str,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    pub openai_status: u16,
+}
+
+fn json_case(name: &'static str, body: Value, openai_status: u16) -> Case {
+    Case {
+        name,
+        body: body.to_string().into_bytes(),
+        content_type: "application/json",
+        openai_status,
+    }
+}
+
+/// The cases, for a model whose context is at most `context` tokens.
+pub(crate) fn cases(prompt: &str, context: usize) -> Vec<Case> {
+    let good = |extra: Value| {
+        let mut body =
+            json!({ "model": "default", "prompt": prompt, "max_tokens": 4, "temperature": 0 });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        body
+    };
+    let mut missing_prompt = good(json!({}));
+    missing_prompt.as_object_mut().map(|b| b.remove("prompt"));
+    vec![
+        Case {
+            name: "malformed JSON",
+            body: br#"{"model": "default", "prompt": "#.to_vec(),
+            content_type: "application/json",
+            openai_status: 400,
+        },
+        Case {
+            name: "wrong content type",
+            body: good(json!({})).to_string().into_bytes(),
+            content_type: "text/plain",
+            openai_status: 400,
+        },
+        json_case("missing prompt", missing_prompt, 400),
+        json_case(
+            "mistyped max_tokens",
+            good(json!({ "max_tokens": "ten" })),
+            400,
+        ),
+        json_case("empty prompt", good(json!({ "prompt": "" })), 400),
+        json_case(
+            "a prompt past the context",
+            good(json!({ "prompt": "hello ".repeat(context * 2) })),
+            400,
+        ),
+        json_case("max_tokens 0", good(json!({ "max_tokens": 0 })), 400),
+        json_case(
+            "max_tokens past the context",
+            good(json!({ "max_tokens": context * 4 })),
+            400,
+        ),
+        json_case("n 2", good(json!({ "n": 2 })), 400),
+        json_case("logprobs 21", good(json!({ "logprobs": 21 })), 400),
+        json_case(
+            "an unknown model",
+            good(json!({ "model": "no-such-model" })),
+            404,
+        ),
+        Case {
+            name: "a 10 MB body",
+            body: good(json!({ "prompt": "x".repeat(10 << 20) }))
+                .to_string()
+                .into_bytes(),
+            content_type: "application/json",
+            openai_status: 400,
+        },
+    ]
+}
+
+/// The model's context, from its config (what a prompt must exceed to be past it).
+pub(crate) fn context(cx: &dyn Context) -> usize {
+    cx.model()
+        .ok()
+        .and_then(|m| m.local_dir())
+        .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|c| {
+            ["max_position_embeddings", "n_positions", "n_ctx"]
+                .iter()
+                .find_map(|k| c[k].as_u64())
+        })
+        .map_or(8192, |n| n as usize)
+}
+
+/// Bodies larger than this go on a raw connection ([`apr_serve::Client::send_raw`]).
+const RAW_ABOVE: usize = 1 << 20;
+
+/// What a bad request got.
+pub(crate) enum Answer {
+    Reply(Reply),
+    /// The connection ended without an answer.
+    Dropped(String),
+}
+
+impl Answer {
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Answer::Reply(r) => r.status,
+            Answer::Dropped(_) => 0,
+        }
+    }
+}
+
+/// Every case sent in turn, then one good greedy request, whose text must equal the one
+/// before the cases.
+pub(crate) struct Sent {
+    pub replies: Vec<(&'static str, u16, Answer)>,
+    pub before: String,
+    pub after: String,
+    pub transcript: Transcript,
+    /// The stream a client walked away from after its first event.
+    pub abandoned_stream: u16,
+}
+
+pub(crate) fn send_all(cx: &dyn Context) -> Result<Sent, CheckError> {
+    let (file, server) = served(cx, apr_f32())?;
+    let client = client(&server, &file);
+    let mut transcript = Transcript::of(&server);
+    let prompt = cx
+        .prompts()
+        .first()
+        .ok_or_else(|| CheckError::NoEvidence("the run has no prompts".into()))?;
+    let before = greedy(&client, &mut transcript, &prompt.text)?;
+    let mut replies = Vec::new();
+    for case in cases(&prompt.text, context(cx)) {
+        let answer = if case.body.len() > RAW_ABOVE {
+            client.send_raw("/v1/completions", &case.body, case.content_type)
+        } else {
+            client.send(
+                "POST",
+                "/v1/completions",
+                Some(&case.body),
+                Some(case.content_type),
+            )
+        };
+        match answer {
+            Ok(reply) => {
+                transcript.keep(&reply.exchange);
+                replies.push((case.name, case.openai_status, Answer::Reply(reply)));
+            }
+            // No answer to one request is that case's outcome, unless the server is gone.
+            Err(ServeError::Transport { detail, .. }) => {
+                replies.push((case.name, case.openai_status, Answer::Dropped(detail)));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let streamed = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0, "stream": true });
+    let (exchange, _) = client.stream("/v1/completions", &streamed, Some(1))?;
+    transcript.keep(&exchange);
+    let after = greedy(&client, &mut transcript, &prompt.text)?;
+    Ok(Sent {
+        replies,
+        before,
+        after,
+        transcript,
+        abandoned_stream: exchange.status,
+    })
+}
+
+fn greedy(
+    client: &Client<'_>,
+    transcript: &mut Transcript,
+    prompt: &str,
+) -> Result<String, CheckError> {
+    let reply = client.post_json(
+        "/v1/completions",
+        &json!({ "model": "default", "prompt": prompt, "max_tokens": 16, "temperature": 0 }),
+    )?;
+    transcript.keep(&reply.exchange);
+    Ok(api::completion(&reply)?
+        .value
+        .choices
+        .first()
+        .map(|c| c.text.clone())
+        .unwrap_or_default())
+}

@@ -1,0 +1,85 @@
+//! What every check of the suite shares: the file's server, a client with the run's limit,
+//! and the record of the exchanges a result used, kept in its facts with a `curl` line each.
+
+use apr_serve::{Client, Exchange, Server};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tmgt_check::{ArtifactKind, CheckError, Context, Quant};
+
+/// One request's allowance on the bundled models; a larger file gets proportionally more.
+const REQUEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// The file of `kind`, and its shared server.
+pub(crate) fn served(
+    cx: &dyn Context,
+    kind: ArtifactKind,
+) -> Result<(std::path::PathBuf, Arc<Server>), CheckError> {
+    let path = cx.artifact(kind)?;
+    let server = apr_serve::shared(&path).map_err(CheckError::Serve)?;
+    Ok((path, server))
+}
+
+/// The files the suite serves, by the check's name for them.
+pub(crate) fn apr_f32() -> ArtifactKind {
+    ArtifactKind::Apr(Quant::F32)
+}
+
+/// A client whose requests may take longer on larger files.
+pub(crate) fn client<'a>(server: &'a Server, file: &Path) -> Client<'a> {
+    let len = std::fs::metadata(file).map_or(0, |m| m.len());
+    let scale = (len as f64 / 64e6).max(1.0);
+    Client::new(server, REQUEST_LIMIT.mul_f64(scale))
+}
+
+/// The exchanges one result used.
+#[derive(Debug, Default)]
+pub(crate) struct Transcript {
+    base: String,
+    command: String,
+    exchanges: Vec<Exchange>,
+}
+
+impl Transcript {
+    pub(crate) fn of(server: &Server) -> Transcript {
+        Transcript {
+            base: server.url(""),
+            command: server.command().to_string(),
+            exchanges: Vec::new(),
+        }
+    }
+
+    pub(crate) fn keep(&mut self, exchange: &Exchange) {
+        self.exchanges.push(exchange.clone());
+    }
+
+    /// ` Reproduce: curl ...` for the last exchange, to append to a failure's message.
+    pub(crate) fn reproduce(&self) -> String {
+        self.exchanges
+            .last()
+            .map(|e| format!(" Reproduce: {}", e.curl(&self.base)))
+            .unwrap_or_default()
+    }
+
+    /// The facts a result carries: the server's command line and every exchange with its
+    /// `curl` reproduction.
+    pub(crate) fn facts(&self, mut extra: Value) -> Value {
+        let exchanges: Vec<Value> = self
+            .exchanges
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                v["curl"] = json!(e.curl(&self.base));
+                v
+            })
+            .collect();
+        if let Some(map) = extra.as_object_mut() {
+            map.insert("server".into(), json!(self.command));
+            map.insert("exchanges".into(), json!(exchanges));
+            extra
+        } else {
+            json!({ "server": self.command, "exchanges": exchanges, "value": extra })
+        }
+    }
+}
