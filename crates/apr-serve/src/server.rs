@@ -55,6 +55,8 @@ pub struct Server {
     pgid: Pid,
     child: Mutex<Child>,
     log: Arc<Mutex<Vec<u8>>>,
+    /// The threads copying its output into `log`; they end when its pipes close.
+    readers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     ready_after: Duration,
     grace: Duration,
     ended: Mutex<Option<String>>,
@@ -124,6 +126,7 @@ impl Server {
             source,
         })?;
         let log = Arc::new(Mutex::new(Vec::new()));
+        let mut readers = Vec::new();
         for pipe in [
             child
                 .stdout
@@ -138,7 +141,7 @@ impl Server {
         .flatten()
         {
             let log = Arc::clone(&log);
-            std::thread::spawn(move || keep_tail(pipe, &log));
+            readers.push(std::thread::spawn(move || keep_tail(pipe, &log)));
         }
         let pgid = Pid::from_raw(child.id() as i32);
         let mut server = Server {
@@ -148,6 +151,7 @@ impl Server {
             pgid,
             child: Mutex::new(child),
             log,
+            readers: Mutex::new(readers),
             ready_after: Duration::ZERO,
             grace: spec.stop_grace,
             ended: Mutex::new(None),
@@ -156,6 +160,7 @@ impl Server {
         let probe = crate::http::probe_agent();
         loop {
             if let Some(status) = server.try_wait() {
+                server.drain();
                 return Err(ServeError::ExitedBeforeReady {
                     file: spec.file.clone(),
                     how: describe(status),
@@ -218,11 +223,25 @@ impl Server {
         match self.try_wait() {
             None => Ok(()),
             Some(status) => Err(ServeError::Died {
+                log: {
+                    self.drain();
+                    self.log_tail()
+                },
                 file: self.file.clone(),
                 how: describe(status),
-                log: self.log_tail(),
             }),
         }
+    }
+
+    /// Waits (a second at most) for the output of an ended server to be copied: its last
+    /// words are what an error quotes.
+    fn drain(&self) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        while readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        readers.retain(|r| !r.is_finished());
     }
 
     fn try_wait(&self) -> Option<ExitStatus> {
@@ -259,6 +278,7 @@ impl Server {
             child.wait().ok()
         });
         let how = status.map_or_else(|| "ended".to_string(), describe);
+        self.drain();
         *ended = Some(how.clone());
         Stopped {
             how,

@@ -20,60 +20,62 @@ declare_check! {
 
 impl Check for BadInputRefused {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let sent = send_all(cx)?;
-        let mut problems = Vec::new();
-        for (name, _, answer) in &sent.replies {
-            let reply = match answer {
-                Answer::Reply(r) => r,
-                Answer::Dropped(detail) => {
-                    problems.push(format!("{name}: no answer ({detail})"));
-                    continue;
-                }
-            };
-            let json_error = reply.json().is_ok_and(|v| v.get("error").is_some());
-            match reply.status {
-                400..=499 if json_error => {}
-                400..=499 => {
-                    problems.push(format!("{name}: {} without a JSON error", reply.status))
-                }
-                status => problems.push(format!(
-                    "{name}: {status} ({})",
-                    reply.body.chars().take(100).collect::<String>()
-                )),
-            }
-        }
-        if sent.after != sent.before {
-            problems.push(format!(
-                "after the bad requests the greedy text is {:?}, before it was {:?}",
-                sent.after, sent.before
-            ));
-        }
-        let message = if problems.is_empty() {
-            format!(
-                "all {} bad requests refused with a 4xx JSON error; an abandoned stream survived; the next request gives the same text",
-                sent.replies.len()
-            )
-        } else {
-            format!(
-                "{} of {} bad requests not refused: {}",
-                problems.len(),
-                sent.replies.len(),
-                problems.join("; ")
-            )
-        };
-        let statuses: Vec<_> = sent
-            .replies
-            .iter()
-            .map(|(n, _, a)| json!({ "case": n, "status": a.status() }))
-            .collect();
-        Ok(Verdict::judge(
-            problems.is_empty(),
-            Evidence::new(sent.replies.len(), "bad requests"),
-            message,
-        )
-        .with_facts(
-            sent.transcript
-                .facts(json!({ "statuses": statuses, "abandoned_stream": sent.abandoned_stream })),
-        ))
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    let sent = send_all(cx)?;
+    let mut problems = Vec::new();
+    for (name, _, answer) in &sent.replies {
+        let reply = match answer {
+            Answer::Reply(r) => r,
+            Answer::Dropped(detail) => {
+                problems.push(format!("{name}: no answer ({detail})"));
+                continue;
+            }
+        };
+        let json_error = reply.json().is_ok_and(|v| v.get("error").is_some());
+        match reply.status {
+            400..=499 if json_error => {}
+            400..=499 => problems.push(format!("{name}: {} without a JSON error", reply.status)),
+            status => problems.push(format!(
+                "{name}: {status} ({})",
+                reply.body.chars().take(100).collect::<String>()
+            )),
+        }
+    }
+    if sent.after != sent.before {
+        problems.push(format!(
+            "after the bad requests the greedy text is {:?}, before it was {:?}",
+            sent.after, sent.before
+        ));
+    }
+    let message = if problems.is_empty() {
+        format!(
+            "all {} bad requests refused with a 4xx JSON error; an abandoned stream survived; the next request gives the same text",
+            sent.replies.len()
+        )
+    } else {
+        format!(
+            "{} of {} bad requests not refused: {}",
+            problems.len(),
+            sent.replies.len(),
+            problems.join("; ")
+        )
+    };
+    let statuses: Vec<_> = sent
+        .replies
+        .iter()
+        .map(|(n, _, a)| json!({ "case": n, "status": a.status() }))
+        .collect();
+    Ok(Verdict::judge(
+        problems.is_empty(),
+        Evidence::new(sent.replies.len(), "bad requests"),
+        message,
+    )
+    .with_facts(
+        sent.transcript
+            .facts(json!({ "statuses": statuses, "abandoned_stream": sent.abandoned_stream })),
+    ))
 }

@@ -22,8 +22,12 @@ declare_check! {
 
 impl Check for GreedyApr {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        judge_greedy(cx, apr_f32(), "apr serve of the f32 .apr")
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    judge_greedy(cx, apr_f32(), "apr serve of the f32 .apr")
 }
 
 /// Greedy tokens of `/generate`, as `apr run`'s are judged.

@@ -15,6 +15,10 @@ declare_check! {
 
 impl Check for GreedyGguf {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        judge_greedy(cx, ArtifactKind::Gguf, "apr serve of the GGUF")
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    judge_greedy(cx, ArtifactKind::Gguf, "apr serve of the GGUF")
 }

@@ -25,96 +25,106 @@ declare_check! {
 
 impl Check for Load {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let (file, server) = served(cx, apr_f32())?;
-        let client = client(&server, &file);
-        let mut transcript = Transcript::of(&server);
-        let prompt = cx
-            .prompts()
-            .first()
-            .ok_or_else(|| CheckError::NoEvidence("the run has no prompts".into()))?;
-        let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
-        let reply = client.post_json("/v1/completions", &body)?;
-        transcript.keep(&reply.exchange);
-        let sequential = api::completion(&reply)?
-            .value
-            .choices
-            .first()
-            .map(|c| c.text.clone())
-            .unwrap_or_default();
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut problems = Vec::new();
-        let mut figures = Vec::new();
-        let mut sent = 0;
-        for n in [2 * cores, 8 * cores] {
-            let wave = wave(&client, &body, n);
-            sent += n;
-            let mut ids = BTreeSet::new();
-            let mut latencies = Vec::new();
-            for outcome in &wave.outcomes {
-                match outcome {
-                    Ok((id, text, ms)) => {
-                        ids.insert(id.clone());
-                        latencies.push(*ms);
-                        if *text != sequential {
-                            problems.push(format!(
-                                "{n} at once: a reply {text:?} where alone it is {sequential:?}"
-                            ));
-                        }
-                    }
-                    Err(e) => problems.push(format!("{n} at once: {e}")),
-                }
-            }
-            if ids.len() != latencies.len() {
-                problems.push(format!(
-                    "{n} at once: {} distinct ids for {} replies",
-                    ids.len(),
-                    latencies.len()
-                ));
-            }
-            if wave.worst_health > HEALTH_BOUND {
-                problems.push(format!(
-                    "{n} at once: /health took {:.1} s to answer (bound {} s)",
-                    wave.worst_health.as_secs_f64(),
-                    HEALTH_BOUND.as_secs()
-                ));
-            }
-            latencies.sort_unstable();
-            let pct = |p: f64| {
-                latencies
-                    .get(((latencies.len() as f64 - 1.0) * p) as usize)
-                    .copied()
-                    .unwrap_or(0)
-            };
-            figures.push(json!({
-                "concurrent": n, "wall_ms": wave.wall.as_millis() as u64,
-                "requests_per_s": n as f64 / wave.wall.as_secs_f64().max(1e-9),
-                "p50_ms": pct(0.5), "p95_ms": pct(0.95), "worst_health_ms": wave.worst_health.as_millis() as u64,
-                "distinct_ids": ids.len(),
-            }));
-        }
-        problems.dedup();
-        let message = if problems.is_empty() {
-            format!(
-                "{sent} concurrent requests ({} and {} at once) all gave the sequential text under distinct ids; /health answered within {} s",
-                2 * cores,
-                8 * cores,
-                HEALTH_BOUND.as_secs()
-            )
-        } else {
-            problems.join("; ")
-        };
-        Ok(Verdict::judge(
-            problems.is_empty(),
-            Evidence::new(sent, "concurrent requests"),
-            message,
-        )
-        .with_facts(transcript.facts(json!({ "waves": figures }))))
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    let (file, server) = served(cx, apr_f32())?;
+    let client = client(&server, &file);
+    let mut transcript = Transcript::of(&server);
+    let prompt = cx
+        .prompts()
+        .first()
+        .ok_or_else(|| CheckError::NoEvidence("the run has no prompts".into()))?;
+    let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
+    let reply = client.post_json("/v1/completions", &body)?;
+    transcript.keep(&reply.exchange);
+    let sequential = api::completion(&reply)?
+        .value
+        .choices
+        .first()
+        .map(|c| c.text.clone())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut problems = Vec::new();
+    let mut figures = Vec::new();
+    let mut sent = 0;
+    for n in [2 * cores, 8 * cores] {
+        let wave = wave(&client, &body, n);
+        sent += n;
+        let mut ids = BTreeSet::new();
+        let mut latencies = Vec::new();
+        for outcome in &wave.outcomes {
+            match outcome {
+                Ok((id, text, ms)) => {
+                    ids.insert(id.clone());
+                    latencies.push(*ms);
+                    if *text != sequential {
+                        problems.push(format!(
+                            "{n} at once: a reply {text:?} where alone it is {sequential:?}"
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("{n} at once: {e}")),
+            }
+        }
+        if ids.len() != latencies.len() {
+            problems.push(format!(
+                "{n} at once: {} distinct ids for {} replies",
+                ids.len(),
+                latencies.len()
+            ));
+        }
+        if let Some(stamp) = wave.timestamp_id.clone() {
+            problems.push(stamp);
+        }
+        if wave.worst_health > HEALTH_BOUND {
+            problems.push(format!(
+                "{n} at once: /health took {:.1} s to answer (bound {} s)",
+                wave.worst_health.as_secs_f64(),
+                HEALTH_BOUND.as_secs()
+            ));
+        }
+        latencies.sort_unstable();
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len() as f64 - 1.0) * p) as usize)
+                .copied()
+                .unwrap_or(0)
+        };
+        figures.push(json!({
+            "concurrent": n, "wall_ms": wave.wall.as_millis() as u64,
+            "requests_per_s": n as f64 / wave.wall.as_secs_f64().max(1e-9),
+            "p50_ms": pct(0.5), "p95_ms": pct(0.95), "worst_health_ms": wave.worst_health.as_millis() as u64,
+            "distinct_ids": ids.len(),
+        }));
+    }
+    problems.dedup();
+    let message = if problems.is_empty() {
+        format!(
+            "{sent} concurrent requests ({} and {} at once) all gave the sequential text under distinct ids; /health answered within {} s",
+            2 * cores,
+            8 * cores,
+            HEALTH_BOUND.as_secs()
+        )
+    } else {
+        problems.join("; ")
+    };
+    Ok(Verdict::judge(
+        problems.is_empty(),
+        Evidence::new(sent, "concurrent requests"),
+        message,
+    )
+    .with_facts(transcript.facts(json!({ "waves": figures }))))
 }
 
 /// What `n` simultaneous requests got: each reply's id, text and milliseconds.
 struct Wave {
     outcomes: Vec<Result<(String, String, u64), String>>,
+    /// Where an id is the request's wall-clock milliseconds, which two requests in the same
+    /// millisecond share whether or not this wave saw it happen.
+    timestamp_id: Option<String>,
     wall: Duration,
     worst_health: Duration,
 }
@@ -145,22 +155,36 @@ fn wave(client: &Client<'_>, body: &serde_json::Value, n: usize) -> Wave {
                         .first()
                         .map(|c| c.text.clone())
                         .unwrap_or_default();
-                    Ok((c.id, text, reply.exchange.ms))
+                    Ok((c.id, text, reply.exchange.ms, c.created))
                 })
             })
             .collect();
-        let outcomes = handles
+        let replies: Vec<Result<(String, String, u64, u64), String>> = handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err("a request thread panicked".into()))
             })
             .collect();
+        let timestamp_id = replies.iter().flatten().find_map(|(id, _, _, created)| {
+            let digits: String = id.chars().rev().take_while(char::is_ascii_digit).collect();
+            let millis: u64 = digits.chars().rev().collect::<String>().parse().ok()?;
+            ((millis / 1000).abs_diff(*created) <= 1).then(|| {
+                format!(
+                    "ids are wall-clock milliseconds ({id} for a reply created at {created} s): requests in the same millisecond share one"
+                )
+            })
+        });
+        let outcomes = replies
+            .into_iter()
+            .map(|r| r.map(|(id, text, ms, _)| (id, text, ms)))
+            .collect();
         let wall = started.elapsed();
         done.store(true, Ordering::SeqCst);
         let worst_health = health.join().unwrap_or(Duration::MAX);
         Wave {
             outcomes,
+            timestamp_id,
             wall,
             worst_health,
         }

@@ -22,8 +22,12 @@ declare_check! {
 
 impl Check for PromptIdsApr {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        judge_prompt_ids(cx, apr_f32(), "apr serve of the f32 .apr")
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    judge_prompt_ids(cx, apr_f32(), "apr serve of the f32 .apr")
 }
 
 /// SRV001's judgement of the server of `kind`.

@@ -24,60 +24,64 @@ declare_check! {
 
 impl Check for Seeds {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let (file, server) = served(cx, apr_f32())?;
-        let client = client(&server, &file);
-        let mut transcript = Transcript::of(&server);
-        let (mut unstable, mut differ, mut requests) = (Vec::new(), 0, 0);
-        for prompt in cx.prompts() {
-            let mut texts = Vec::new();
-            for seed in [SEEDS[0], SEEDS[0], SEEDS[1]] {
-                let reply = client.post_json(
-                    "/v1/completions",
-                    &json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 1.0, "seed": seed }),
-                )?;
-                transcript.keep(&reply.exchange);
-                requests += 1;
-                texts.push(
-                    api::completion(&reply)?
-                        .value
-                        .choices
-                        .first()
-                        .map(|c| c.text.clone())
-                        .unwrap_or_default(),
-                );
-            }
-            if texts[0] != texts[1] {
-                unstable.push(format!(
-                    "`{}`: seed {} gave {:?} then {:?}",
-                    prompt.name, SEEDS[0], texts[0], texts[1]
-                ));
-            }
-            differ += usize::from(texts[0] != texts[2]);
+        crate::serving::outside_api_fails(judge(cx))
+    }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    let (file, server) = served(cx, apr_f32())?;
+    let client = client(&server, &file);
+    let mut transcript = Transcript::of(&server);
+    let (mut unstable, mut differ, mut requests) = (Vec::new(), 0, 0);
+    for prompt in cx.prompts() {
+        let mut texts = Vec::new();
+        for seed in [SEEDS[0], SEEDS[0], SEEDS[1]] {
+            let reply = client.post_json(
+                "/v1/completions",
+                &json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 1.0, "seed": seed }),
+            )?;
+            transcript.keep(&reply.exchange);
+            requests += 1;
+            texts.push(
+                api::completion(&reply)?
+                    .value
+                    .choices
+                    .first()
+                    .map(|c| c.text.clone())
+                    .unwrap_or_default(),
+            );
         }
-        let mut problems = unstable;
-        if differ == 0 {
-            problems.push(format!(
-                "seeds {} and {} give the same completion on all {} prompts: the seed is ignored",
-                SEEDS[0],
-                SEEDS[1],
-                cx.prompts().len()
+        if texts[0] != texts[1] {
+            unstable.push(format!(
+                "`{}`: seed {} gave {:?} then {:?}",
+                prompt.name, SEEDS[0], texts[0], texts[1]
             ));
         }
-        let message = if problems.is_empty() {
-            format!(
-                "a seed reproduces its completion on every prompt; seeds {} and {} differ on {differ} of {}",
-                SEEDS[0],
-                SEEDS[1],
-                cx.prompts().len()
-            )
-        } else {
-            format!("{}{}", problems.join("; "), transcript.reproduce())
-        };
-        Ok(Verdict::judge(
-            problems.is_empty(),
-            Evidence::new(requests, "sampled completions"),
-            message,
-        )
-        .with_facts(transcript.facts(json!({ "seeds": SEEDS }))))
+        differ += usize::from(texts[0] != texts[2]);
     }
+    let mut problems = unstable;
+    if differ == 0 {
+        problems.push(format!(
+            "seeds {} and {} give the same completion on all {} prompts: the seed is ignored",
+            SEEDS[0],
+            SEEDS[1],
+            cx.prompts().len()
+        ));
+    }
+    let message = if problems.is_empty() {
+        format!(
+            "a seed reproduces its completion on every prompt; seeds {} and {} differ on {differ} of {}",
+            SEEDS[0],
+            SEEDS[1],
+            cx.prompts().len()
+        )
+    } else {
+        format!("{}{}", problems.join("; "), transcript.reproduce())
+    };
+    Ok(Verdict::judge(
+        problems.is_empty(),
+        Evidence::new(requests, "sampled completions"),
+        message,
+    )
+    .with_facts(transcript.facts(json!({ "seeds": SEEDS }))))
 }

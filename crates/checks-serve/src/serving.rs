@@ -83,3 +83,20 @@ impl Transcript {
         }
     }
 }
+
+/// apr answering outside its API (a route it lists missing, a body not of the documented
+/// shape) is a finding about apr, not the harness failing: the result fails with what came
+/// back. A server that never came up, died or hung stays an error.
+pub(crate) fn outside_api_fails(
+    result: Result<tmgt_check::Verdict, CheckError>,
+) -> Result<tmgt_check::Verdict, CheckError> {
+    match result {
+        Err(CheckError::Serve(e)) if matches!(*e, apr_serve::ServeError::Schema { .. }) => {
+            Ok(tmgt_check::Verdict::fail(
+                tmgt_check::Evidence::new(1, "responses"),
+                format!("apr serve answered outside its API: {e}"),
+            ))
+        }
+        other => other,
+    }
+}

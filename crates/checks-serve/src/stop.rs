@@ -19,100 +19,103 @@ declare_check! {
 
 impl Check for StopSequences {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let (file, server) = served(cx, apr_f32())?;
-        let client = client(&server, &file);
-        let mut transcript = Transcript::of(&server);
-        for prompt in cx.prompts() {
-            let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
-            let reply = client.post_json("/v1/completions", &body)?;
-            transcript.keep(&reply.exchange);
-            let whole = api::completion(&reply)?.value;
-            let text = whole
-                .choices
-                .first()
-                .map(|c| c.text.clone())
-                .unwrap_or_default();
-            // The stop: the second word of the greedy text, with the space before it.
-            let Some(at) = text
-                .trim_start()
-                .find(' ')
-                .map(|i| i + text.len() - text.trim_start().len())
-            else {
-                continue;
-            };
-            let word: String = text[at + 1..]
-                .chars()
-                .take_while(|c| !c.is_whitespace())
-                .collect();
-            if word.is_empty() {
-                continue;
-            }
-            let stop = format!(" {word}");
-            let cut = &text[..text.find(&stop).unwrap_or(at)];
-            let full_tokens = whole.usage.map_or(0, |u| u.completion_tokens);
-            let mut problems = Vec::new();
-            for (form, value) in [("an array", json!([stop])), ("a string", json!(stop))] {
-                let mut asked = body.clone();
-                asked["stop"] = value;
-                let reply = client.post_json("/v1/completions", &asked)?;
-                transcript.keep(&reply.exchange);
-                if reply.status != 200 {
-                    problems.push(format!(
-                        "stop as {form} is refused with {} ({})",
-                        reply.status,
-                        reply.body.chars().take(120).collect::<String>()
-                    ));
-                    continue;
-                }
-                let got = api::completion(&reply)?.value;
-                let choice = got.choices.first();
-                let got_text = choice.map(|c| c.text.as_str()).unwrap_or("");
-                if got_text != cut {
-                    problems.push(format!(
-                        "stop as {form}: text {got_text:?}, expected {cut:?}"
-                    ));
-                }
-                let finish = choice.and_then(|c| c.finish_reason.as_deref());
-                if finish != Some("stop") {
-                    problems.push(format!(
-                        "stop as {form}: finish_reason {finish:?}, expected \"stop\""
-                    ));
-                }
-                if let Some(u) = got.usage
-                    && full_tokens > 0
-                    && u.completion_tokens >= full_tokens
-                {
-                    problems.push(format!(
-                        "stop as {form}: usage counts {} completion tokens, as many as without the stop: the stop was applied after generating",
-                        u.completion_tokens
-                    ));
-                }
-            }
-            let facts = transcript.facts(
-                json!({ "prompt": prompt.name, "stop": stop, "greedy": text, "expected": cut }),
-            );
-            let message = if problems.is_empty() {
-                format!(
-                    "`{}` with stop {stop:?}, as an array and as a string: {cut:?}, finish_reason stop, fewer tokens counted",
-                    prompt.name
-                )
-            } else {
-                format!(
-                    "`{}` with stop {stop:?}: {}{}",
-                    prompt.name,
-                    problems.join("; "),
-                    transcript.reproduce()
-                )
-            };
-            return Ok(Verdict::judge(
-                problems.is_empty(),
-                Evidence::new(2, "requests with a stop"),
-                message,
-            )
-            .with_facts(facts));
-        }
-        Err(CheckError::NoEvidence(
-            "no prompt's greedy completion has a second word to stop at".into(),
-        ))
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    let (file, server) = served(cx, apr_f32())?;
+    let client = client(&server, &file);
+    let mut transcript = Transcript::of(&server);
+    for prompt in cx.prompts() {
+        let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
+        let reply = client.post_json("/v1/completions", &body)?;
+        transcript.keep(&reply.exchange);
+        let whole = api::completion(&reply)?.value;
+        let text = whole
+            .choices
+            .first()
+            .map(|c| c.text.clone())
+            .unwrap_or_default();
+        // The stop: the second word of the greedy text, with the space before it.
+        let Some(at) = text
+            .trim_start()
+            .find(' ')
+            .map(|i| i + text.len() - text.trim_start().len())
+        else {
+            continue;
+        };
+        let word: String = text[at + 1..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        if word.is_empty() {
+            continue;
+        }
+        let stop = format!(" {word}");
+        let cut = &text[..text.find(&stop).unwrap_or(at)];
+        let full_tokens = whole.usage.map_or(0, |u| u.completion_tokens);
+        let mut problems = Vec::new();
+        for (form, value) in [("an array", json!([stop])), ("a string", json!(stop))] {
+            let mut asked = body.clone();
+            asked["stop"] = value;
+            let reply = client.post_json("/v1/completions", &asked)?;
+            transcript.keep(&reply.exchange);
+            if reply.status != 200 {
+                problems.push(format!(
+                    "stop as {form} is refused with {} ({})",
+                    reply.status,
+                    reply.body.chars().take(120).collect::<String>()
+                ));
+                continue;
+            }
+            let got = api::completion(&reply)?.value;
+            let choice = got.choices.first();
+            let got_text = choice.map(|c| c.text.as_str()).unwrap_or("");
+            if got_text != cut {
+                problems.push(format!(
+                    "stop as {form}: text {got_text:?}, expected {cut:?}"
+                ));
+            }
+            let finish = choice.and_then(|c| c.finish_reason.as_deref());
+            if finish != Some("stop") {
+                problems.push(format!(
+                    "stop as {form}: finish_reason {finish:?}, expected \"stop\""
+                ));
+            }
+            if let Some(u) = got.usage
+                && full_tokens > 0
+                && u.completion_tokens >= full_tokens
+            {
+                problems.push(format!(
+                    "stop as {form}: usage counts {} completion tokens, as many as without the stop: the stop was applied after generating",
+                    u.completion_tokens
+                ));
+            }
+        }
+        let facts = transcript
+            .facts(json!({ "prompt": prompt.name, "stop": stop, "greedy": text, "expected": cut }));
+        let message = if problems.is_empty() {
+            format!(
+                "`{}` with stop {stop:?}, as an array and as a string: {cut:?}, finish_reason stop, fewer tokens counted",
+                prompt.name
+            )
+        } else {
+            format!(
+                "`{}` with stop {stop:?}: {}{}",
+                prompt.name,
+                problems.join("; "),
+                transcript.reproduce()
+            )
+        };
+        return Ok(Verdict::judge(
+            problems.is_empty(),
+            Evidence::new(2, "requests with a stop"),
+            message,
+        )
+        .with_facts(facts));
+    }
+    Err(CheckError::NoEvidence(
+        "no prompt's greedy completion has a second word to stop at".into(),
+    ))
 }

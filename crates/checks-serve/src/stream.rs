@@ -21,86 +21,90 @@ declare_check! {
 
 impl Check for StreamVersusResponse {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let (file, server) = served(cx, apr_f32())?;
-        let client = client(&server, &file);
-        let mut transcript = Transcript::of(&server);
-        let mut problems = Vec::new();
-        let mut chunks_seen = 0;
-        for prompt in cx.prompts() {
-            let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
-            let reply = client.post_json("/v1/completions", &body)?;
-            transcript.keep(&reply.exchange);
-            let whole = api::completion(&reply)?.value;
-            let mut streamed = body.clone();
-            streamed["stream"] = json!(true);
-            let (exchange, events) = client.stream("/v1/completions", &streamed, None)?;
-            transcript.keep(&exchange);
-            let mut say = |p: String| problems.push(format!("`{}`: {p}", prompt.name));
-            if events.last().map(|e| e.data.as_str()) != Some("[DONE]") {
-                say("the stream does not end with [DONE]".into());
-            }
-            let chunks = events
-                .iter()
-                .filter(|e| e.data != "[DONE]")
-                .map(|e| api::completion_chunk(&e.data).map(|c| c.value))
-                .collect::<Result<Vec<_>, _>>()?;
-            chunks_seen += chunks.len();
-            let text: String = chunks
-                .iter()
-                .flat_map(|c| c.choices.iter().map(|ch| ch.text.as_str()))
-                .collect();
-            let want = whole.choices.first().map(|c| c.text.as_str()).unwrap_or("");
-            if text != want {
-                say(format!(
-                    "the deltas concatenate to {text:?}, the response is {want:?}"
-                ));
-            }
-            let finishing: Vec<usize> = chunks
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.choices.iter().any(|ch| ch.finish_reason.is_some()))
-                .map(|(i, _)| i)
-                .collect();
-            match finishing.as_slice() {
-                [only] if *only + 1 == chunks.len() => {
-                    let got = chunks[*only].choices[0].finish_reason.clone();
-                    let want = whole.choices.first().and_then(|c| c.finish_reason.clone());
-                    if got != want {
-                        say(format!(
-                            "the stream finishes {got:?}, the response {want:?}"
-                        ));
-                    }
-                }
-                other => say(format!(
-                    "{} chunks carry a finish_reason (at {other:?} of {}), not exactly the last",
-                    other.len(),
-                    chunks.len()
-                )),
-            }
-            let ids: BTreeSet<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
-            if ids.len() != 1 {
-                say(format!("{} ids across one stream", ids.len()));
-            }
-            let usage = chunks.iter().rev().find_map(|c| c.usage);
-            if usage != whole.usage {
-                say(format!(
-                    "the stream's usage {usage:?}, the response's {:?}",
-                    whole.usage
-                ));
-            }
-        }
-        let message = if problems.is_empty() {
-            format!(
-                "every prompt's stream ({chunks_seen} chunks) equals its response: text, one finish_reason, one id, [DONE], usage"
-            )
-        } else {
-            problems.join("; ")
-        };
-        Ok(Verdict::judge(
-            problems.is_empty(),
-            Evidence::new(cx.prompts().len(), "prompts"),
-            message,
-        )
-        .with_facts(transcript.facts(json!({}))))
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    let (file, server) = served(cx, apr_f32())?;
+    let client = client(&server, &file);
+    let mut transcript = Transcript::of(&server);
+    let mut problems = Vec::new();
+    let mut chunks_seen = 0;
+    for prompt in cx.prompts() {
+        let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
+        let reply = client.post_json("/v1/completions", &body)?;
+        transcript.keep(&reply.exchange);
+        let whole = api::completion(&reply)?.value;
+        let mut streamed = body.clone();
+        streamed["stream"] = json!(true);
+        let (exchange, events) = client.stream("/v1/completions", &streamed, None)?;
+        transcript.keep(&exchange);
+        let mut say = |p: String| problems.push(format!("`{}`: {p}", prompt.name));
+        if events.last().map(|e| e.data.as_str()) != Some("[DONE]") {
+            say("the stream does not end with [DONE]".into());
+        }
+        let chunks = events
+            .iter()
+            .filter(|e| e.data != "[DONE]")
+            .map(|e| api::completion_chunk(&e.data).map(|c| c.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        chunks_seen += chunks.len();
+        let text: String = chunks
+            .iter()
+            .flat_map(|c| c.choices.iter().map(|ch| ch.text.as_str()))
+            .collect();
+        let want = whole.choices.first().map(|c| c.text.as_str()).unwrap_or("");
+        if text != want {
+            say(format!(
+                "the deltas concatenate to {text:?}, the response is {want:?}"
+            ));
+        }
+        let finishing: Vec<usize> = chunks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.choices.iter().any(|ch| ch.finish_reason.is_some()))
+            .map(|(i, _)| i)
+            .collect();
+        match finishing.as_slice() {
+            [only] if *only + 1 == chunks.len() => {
+                let got = chunks[*only].choices[0].finish_reason.clone();
+                let want = whole.choices.first().and_then(|c| c.finish_reason.clone());
+                if got != want {
+                    say(format!(
+                        "the stream finishes {got:?}, the response {want:?}"
+                    ));
+                }
+            }
+            other => say(format!(
+                "{} chunks carry a finish_reason (at {other:?} of {}), not exactly the last",
+                other.len(),
+                chunks.len()
+            )),
+        }
+        let ids: BTreeSet<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
+        if ids.len() != 1 {
+            say(format!("{} ids across one stream", ids.len()));
+        }
+        let usage = chunks.iter().rev().find_map(|c| c.usage);
+        if usage != whole.usage {
+            say(format!(
+                "the stream's usage {usage:?}, the response's {:?}",
+                whole.usage
+            ));
+        }
+    }
+    let message = if problems.is_empty() {
+        format!(
+            "every prompt's stream ({chunks_seen} chunks) equals its response: text, one finish_reason, one id, [DONE], usage"
+        )
+    } else {
+        problems.join("; ")
+    };
+    Ok(Verdict::judge(
+        problems.is_empty(),
+        Evidence::new(cx.prompts().len(), "prompts"),
+        message,
+    )
+    .with_facts(transcript.facts(json!({}))))
 }

@@ -20,48 +20,52 @@ declare_check! {
 
 impl Check for VersusRun {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let oracle = cx.oracle()?;
-        let (file, server) = served(cx, apr_f32())?;
-        let client = client(&server, &file);
-        let mut transcript = Transcript::of(&server);
-        let prompt = cx.prompt()?;
-        let served = generate(&client, &mut transcript, prompt, cx.max_new_tokens())?;
-        let run = generate_for(cx, &file, prompt, false)?;
-        let departs = |tokens: &[u32]| {
-            tokens
-                .iter()
-                .zip(&oracle.tokens)
-                .position(|(a, b)| a != b)
-                .or((tokens.len() < oracle.tokens.len()).then_some(tokens.len()))
-        };
-        let compared = served.tokens.len().max(run.tokens.len());
-        let facts = transcript
-            .facts(json!({ "serve": served.tokens, "run": run.tokens, "oracle": oracle.tokens }));
-        if served.tokens == run.tokens {
-            return Ok(Verdict::pass(
-                Evidence::new(compared, "tokens"),
-                format!("apr serve and apr run generate the same {compared} tokens"),
-            )
-            .with_facts(facts));
-        }
-        let at = served
-            .tokens
-            .iter()
-            .zip(&run.tokens)
-            .position(|(a, b)| a != b)
-            .unwrap_or(served.tokens.len().min(run.tokens.len()));
-        let who = |d: Option<usize>| match d {
-            None => "agrees with the oracle".to_string(),
-            Some(step) => format!("leaves the oracle at step {step}"),
-        };
-        let message = format!(
-            "apr serve and apr run part at step {at} ({:?} against {:?}): apr serve {}, apr run {}.{}",
-            served.tokens.get(at),
-            run.tokens.get(at),
-            who(departs(&served.tokens)),
-            who(departs(&run.tokens)),
-            transcript.reproduce()
-        );
-        Ok(Verdict::fail(Evidence::new(compared, "tokens"), message).with_facts(facts))
+        crate::serving::outside_api_fails(judge(cx))
     }
+}
+
+fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    let oracle = cx.oracle()?;
+    let (file, server) = served(cx, apr_f32())?;
+    let client = client(&server, &file);
+    let mut transcript = Transcript::of(&server);
+    let prompt = cx.prompt()?;
+    let served = generate(&client, &mut transcript, prompt, cx.max_new_tokens())?;
+    let run = generate_for(cx, &file, prompt, false)?;
+    let departs = |tokens: &[u32]| {
+        tokens
+            .iter()
+            .zip(&oracle.tokens)
+            .position(|(a, b)| a != b)
+            .or((tokens.len() < oracle.tokens.len()).then_some(tokens.len()))
+    };
+    let compared = served.tokens.len().max(run.tokens.len());
+    let facts = transcript
+        .facts(json!({ "serve": served.tokens, "run": run.tokens, "oracle": oracle.tokens }));
+    if served.tokens == run.tokens {
+        return Ok(Verdict::pass(
+            Evidence::new(compared, "tokens"),
+            format!("apr serve and apr run generate the same {compared} tokens"),
+        )
+        .with_facts(facts));
+    }
+    let at = served
+        .tokens
+        .iter()
+        .zip(&run.tokens)
+        .position(|(a, b)| a != b)
+        .unwrap_or(served.tokens.len().min(run.tokens.len()));
+    let who = |d: Option<usize>| match d {
+        None => "agrees with the oracle".to_string(),
+        Some(step) => format!("leaves the oracle at step {step}"),
+    };
+    let message = format!(
+        "apr serve and apr run part at step {at} ({:?} against {:?}): apr serve {}, apr run {}.{}",
+        served.tokens.get(at),
+        run.tokens.get(at),
+        who(departs(&served.tokens)),
+        who(departs(&run.tokens)),
+        transcript.reproduce()
+    );
+    Ok(Verdict::fail(Evidence::new(compared, "tokens"), message).with_facts(facts))
 }
