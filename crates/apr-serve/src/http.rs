@@ -253,7 +253,9 @@ impl<'a> Client<'a> {
                     });
                     data.clear();
                 }
-                if stop_after.is_some_and(|n| events.len() >= n) {
+                // `[DONE]` ends an OpenAI stream whether or not the connection closes.
+                let done = events.last().is_some_and(|e| e.data == "[DONE]");
+                if done || stop_after.is_some_and(|n| events.len() >= n) {
                     break;
                 }
                 continue;

@@ -19,6 +19,7 @@ fn engine(reuse: bool) -> Engine {
         export: limit,
         run: limit,
         llamacpp: limit,
+        serve: limit,
         reference_bytes: 64_000_000,
         scale: true,
     };

@@ -24,5 +24,6 @@ mod suites_corruption_contract;
 mod suites_localize;
 mod suites_metadata;
 mod suites_operations;
+mod suites_serve;
 mod suites_structure;
 mod suites_weights;
