@@ -10,7 +10,7 @@ pub enum ServeError {
         command: String,
         source: std::io::Error,
     },
-    #[error("apr serve of {} {how} before it was ready (after {:.1} s); its last lines:\n{log}", file.display(), after.as_secs_f64())]
+    #[error("apr serve of {} {how} before it was ready; its last lines:\n{log}", file.display())]
     ExitedBeforeReady {
         file: PathBuf,
         how: String,

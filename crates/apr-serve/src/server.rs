@@ -215,7 +215,10 @@ impl Server {
         let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let text = String::from_utf8_lossy(&log);
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(LOG_LINES)..].join("\n")
+        // The port tmgt chose differs on every run; what a message quotes must not.
+        lines[lines.len().saturating_sub(LOG_LINES)..]
+            .join("\n")
+            .replace(&format!(":{}", self.port), ":$PORT")
     }
 
     /// `Err` when the server has ended: a request to it cannot be answered.

@@ -39,6 +39,10 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         match reply.status {
             400..=499 if json_error => {}
             400..=499 => problems.push(format!("{name}: {} without a JSON error", reply.status)),
+            // A body is quoted only where it explains the status: a 200 carries a fresh id.
+            status @ 200..=299 => {
+                problems.push(format!("{name}: {status}, answered as a good request"))
+            }
             status => problems.push(format!(
                 "{name}: {status} ({})",
                 reply.body.chars().take(100).collect::<String>()

@@ -54,8 +54,8 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
             Err(ServeError::ExitedBeforeReady {
                 how, after, log, ..
             }) if how != "exited 0" => {
-                lines.push(format!("{what}: {how} after {:.1} s", after.as_secs_f64()));
-                facts.push(json!({ "case": what, "ended": how, "log": log }));
+                lines.push(format!("{what}: {how}"));
+                facts.push(json!({ "case": what, "ended": how, "after_ms": after.as_millis() as u64, "log": log }));
             }
             Err(ServeError::ExitedBeforeReady { how, log, .. }) => {
                 problems.push(format!(
@@ -72,10 +72,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
             }
             Err(other) => return Err(other.into()),
             Ok(server) => {
-                problems.push(format!(
-                    "{what}: ready on port {}, answering /health",
-                    server.port()
-                ));
+                problems.push(format!("{what}: ready, answering /health"));
                 server.stop();
             }
         }
@@ -86,10 +83,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         let stopped = server.stop_with(signal);
         facts.push(json!({ "case": signal.as_str(), "ended": stopped.how, "after_ms": stopped.after_ms, "graceful": stopped.graceful, "log": server.log_tail() }));
         if stopped.graceful {
-            lines.push(format!(
-                "{signal}: {} after {} ms",
-                stopped.how, stopped.after_ms
-            ));
+            lines.push(format!("{signal}: {}", stopped.how));
         } else {
             problems.push(format!(
                 "{signal}: still running after the grace period, killed"

@@ -171,7 +171,8 @@ fn wave(client: &Client<'_>, body: &serde_json::Value, n: usize) -> Wave {
             let millis: u64 = digits.chars().rev().collect::<String>().parse().ok()?;
             ((millis / 1000).abs_diff(*created) <= 1).then(|| {
                 format!(
-                    "ids are wall-clock milliseconds ({id} for a reply created at {created} s): requests in the same millisecond share one"
+                    "ids are wall-clock milliseconds ({}<epoch ms>, the reply's creation time): requests in the same millisecond share one",
+                    id.trim_end_matches(|c: char| c.is_ascii_digit())
                 )
             })
         });

@@ -54,11 +54,21 @@ impl Transcript {
         self.exchanges.push(exchange.clone());
     }
 
-    /// ` Reproduce: curl ...` for the last exchange, to append to a failure's message.
+    /// ` Reproduce: ...` for the last exchange, to append to a failure's message: the server's
+    /// command and the `curl` line, on `$PORT` (the port tmgt chose is in the facts, and a
+    /// message must read the same on every run).
     pub(crate) fn reproduce(&self) -> String {
+        let port = self.base.rsplit(':').next().unwrap_or("");
+        let on_port = |text: &str| text.replace(&format!("--port {port}"), "--port $PORT");
         self.exchanges
             .last()
-            .map(|e| format!(" Reproduce: {}", e.curl(&self.base)))
+            .map(|e| {
+                format!(
+                    " Reproduce: `{}` and `{}`",
+                    on_port(&self.command),
+                    e.curl("http://127.0.0.1:$PORT")
+                )
+            })
             .unwrap_or_default()
     }
 

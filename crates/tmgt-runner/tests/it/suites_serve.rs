@@ -68,7 +68,7 @@ fn the_serve_suite_judges_the_bundled_models_and_leaves_no_server() {
         assert_eq!(r["verdict"], "fail", "{r}");
         let said = message(r);
         assert!(
-            said.contains("a truncated .apr: ready on port")
+            said.contains("a truncated .apr: ready, answering /health")
                 && said.contains("a missing file: exited 3"),
             "{r}"
         );
