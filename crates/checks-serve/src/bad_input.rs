@@ -1,6 +1,6 @@
 //! The bad requests both bad-input checks send, and what the OpenAI API answers to each.
 
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, Transcript, apr_f32, first_prompt};
 use apr_serve::{Client, Reply, ServeError, api};
 use serde_json::{Value, json};
 use tmgt_check::{CheckError, Context};
@@ -131,13 +131,9 @@ pub(crate) struct Sent {
 }
 
 pub(crate) fn send_all(cx: &dyn Context) -> Result<Sent, CheckError> {
-    let (file, server) = served(cx, apr_f32())?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
-    let prompt = cx
-        .prompts()
-        .first()
-        .ok_or_else(|| CheckError::NoEvidence("the run has no prompts".into()))?;
+    let session = Session::open(cx, apr_f32())?;
+    let (client, mut transcript) = (session.client(), session.transcript());
+    let prompt = first_prompt(cx)?;
     let before = greedy(&client, &mut transcript, &prompt.text)?;
     let mut replies = Vec::new();
     for case in cases(&prompt.text, context(cx)) {

@@ -1,4 +1,4 @@
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, Transcript, apr_f32};
 use apr_serve::{Client, api};
 use checks_inference::RuntimeThresholds;
 use checks_inference::compare::{Produced, judge_tokens};
@@ -77,9 +77,8 @@ pub(crate) fn judge_greedy(
     what: &str,
 ) -> Result<Verdict, CheckError> {
     let oracle = cx.oracle()?;
-    let (file, server) = served(cx, kind)?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
+    let session = Session::open(cx, kind)?;
+    let (client, mut transcript) = (session.client(), session.transcript());
     let served = generate(&client, &mut transcript, cx.prompt()?, cx.max_new_tokens())?;
     let trajectory = oracle.plain().ok();
     let mut verdict = judge_tokens(

@@ -1,4 +1,4 @@
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, apr_f32, first_prompt};
 use apr_serve::{Client, api};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -30,13 +30,9 @@ impl Check for Load {
 }
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
-    let (file, server) = served(cx, apr_f32())?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
-    let prompt = cx
-        .prompts()
-        .first()
-        .ok_or_else(|| CheckError::NoEvidence("the run has no prompts".into()))?;
+    let session = Session::open(cx, apr_f32())?;
+    let (client, mut transcript) = (session.client(), session.transcript());
+    let prompt = first_prompt(cx)?;
     let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
     let reply = client.post_json("/v1/completions", &body)?;
     transcript.keep(&reply.exchange);

@@ -1,4 +1,4 @@
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{
@@ -41,9 +41,8 @@ pub(crate) fn judge_prompt_ids(
             "the model comes from the hub; tmgt holds encoders against the HF files of local models only",
         ));
     };
-    let (file, server) = served(cx, kind)?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
+    let session = Session::open(cx, kind)?;
+    let (client, mut transcript) = (session.client(), session.transcript());
     let (mut compared, mut problems, mut per_text) = (0usize, Vec::new(), Vec::new());
     for truth in &truths {
         let reply = client.post_json("/tokenize", &json!({ "text": truth.text }))?;

@@ -1,4 +1,4 @@
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -29,9 +29,8 @@ impl Check for Seeds {
 }
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
-    let (file, server) = served(cx, apr_f32())?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
+    let session = Session::open(cx, apr_f32())?;
+    let (client, mut transcript) = (session.client(), session.transcript());
     let (mut unstable, mut differ, mut requests) = (Vec::new(), 0, 0);
     for prompt in cx.prompts() {
         let mut texts = Vec::new();

@@ -3,34 +3,50 @@
 
 use apr_serve::{Client, Exchange, Server};
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tmgt_check::{ArtifactKind, CheckError, Context, Quant};
+use tmgt_check::{ArtifactKind, CheckError, Context, Prompt, Quant};
 
 /// One request's allowance on the bundled models; a larger file gets proportionally more.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
 
-/// The file of `kind`, and its shared server.
-pub(crate) fn served(
-    cx: &dyn Context,
-    kind: ArtifactKind,
-) -> Result<(std::path::PathBuf, Arc<Server>), CheckError> {
-    let path = cx.artifact(kind)?;
-    let server = apr_serve::shared(&path).map_err(CheckError::Serve)?;
-    Ok((path, server))
+/// A file's shared server, as one check uses it.
+pub(crate) struct Session {
+    pub file: PathBuf,
+    pub server: Arc<Server>,
+}
+
+impl Session {
+    /// The file of `kind`, and its server.
+    pub(crate) fn open(cx: &dyn Context, kind: ArtifactKind) -> Result<Session, CheckError> {
+        let file = cx.artifact(kind)?;
+        let server = apr_serve::shared(&file).map_err(CheckError::Serve)?;
+        Ok(Session { file, server })
+    }
+
+    /// A client whose requests may take longer on larger files.
+    pub(crate) fn client(&self) -> Client<'_> {
+        let len = std::fs::metadata(&self.file).map_or(0, |m| m.len());
+        let scale = (len as f64 / 64e6).max(1.0);
+        Client::new(&self.server, REQUEST_LIMIT.mul_f64(scale))
+    }
+
+    pub(crate) fn transcript(&self) -> Transcript {
+        Transcript::of(&self.server)
+    }
+}
+
+/// The run's first prompt, for checks that need one request's worth.
+pub(crate) fn first_prompt(cx: &dyn Context) -> Result<&Prompt, CheckError> {
+    cx.prompts()
+        .first()
+        .ok_or_else(|| CheckError::NoEvidence("the run has no prompts".into()))
 }
 
 /// The files the suite serves, by the check's name for them.
 pub(crate) fn apr_f32() -> ArtifactKind {
     ArtifactKind::Apr(Quant::F32)
-}
-
-/// A client whose requests may take longer on larger files.
-pub(crate) fn client<'a>(server: &'a Server, file: &Path) -> Client<'a> {
-    let len = std::fs::metadata(file).map_or(0, |m| m.len());
-    let scale = (len as f64 / 64e6).max(1.0);
-    Client::new(server, REQUEST_LIMIT.mul_f64(scale))
 }
 
 /// The exchanges one result used.

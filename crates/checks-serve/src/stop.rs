@@ -1,4 +1,4 @@
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -24,9 +24,8 @@ impl Check for StopSequences {
 }
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
-    let (file, server) = served(cx, apr_f32())?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
+    let session = Session::open(cx, apr_f32())?;
+    let (client, mut transcript) = (session.client(), session.transcript());
     for prompt in cx.prompts() {
         let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
         let reply = client.post_json("/v1/completions", &body)?;

@@ -1,4 +1,4 @@
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -26,9 +26,8 @@ impl Check for StreamVersusResponse {
 }
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
-    let (file, server) = served(cx, apr_f32())?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
+    let session = Session::open(cx, apr_f32())?;
+    let (client, mut transcript) = (session.client(), session.transcript());
     let mut problems = Vec::new();
     let mut chunks_seen = 0;
     for prompt in cx.prompts() {

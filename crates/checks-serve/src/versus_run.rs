@@ -1,5 +1,5 @@
 use crate::greedy::generate;
-use crate::serving::{Transcript, apr_f32, client, served};
+use crate::serving::{Session, apr_f32};
 use checks_inference::generate_for;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -26,12 +26,11 @@ impl Check for VersusRun {
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let oracle = cx.oracle()?;
-    let (file, server) = served(cx, apr_f32())?;
-    let client = client(&server, &file);
-    let mut transcript = Transcript::of(&server);
+    let session = Session::open(cx, apr_f32())?;
+    let (client, mut transcript) = (session.client(), session.transcript());
     let prompt = cx.prompt()?;
     let served = generate(&client, &mut transcript, prompt, cx.max_new_tokens())?;
-    let run = generate_for(cx, &file, prompt, false)?;
+    let run = generate_for(cx, &session.file, prompt, false)?;
     let departs = |tokens: &[u32]| {
         tokens
             .iter()

@@ -183,13 +183,7 @@ impl SourceModel {
     /// Hands one tensor's values, converted to f32, to `each` a block at a time: a real
     /// model's token embedding is over 100 MB and is never held whole.
     pub fn visit_f32(&self, name: &str, each: &mut dyn FnMut(&[f32])) -> Result<(), SourceError> {
-        let info = self
-            .metadata
-            .info(name)
-            .ok_or_else(|| SourceError::NoTensor {
-                path: self.path.clone(),
-                name: name.to_string(),
-            })?;
+        let (info, width) = self.decodable(name)?;
         let (start, end) = info.data_offsets;
         let mut file = File::open(&self.path).map_err(|source| SourceError::Open {
             path: self.path.clone(),
@@ -197,16 +191,6 @@ impl SourceModel {
         })?;
         file.seek(SeekFrom::Start(self.data_start + start as u64))
             .map_err(SourceError::Seek)?;
-        let width = match info.dtype {
-            Dtype::F32 => 4,
-            Dtype::BF16 | Dtype::F16 => 2,
-            dtype => {
-                return Err(SourceError::Undecodable {
-                    name: name.to_string(),
-                    dtype,
-                });
-            }
-        };
         let mut left = end - start;
         let mut bytes = vec![0u8; BLOCK.min(left) / width * width];
         while left > 0 {
@@ -234,23 +218,7 @@ impl SourceModel {
         name: &str,
         elements: std::ops::Range<usize>,
     ) -> Result<Vec<f32>, SourceError> {
-        let info = self
-            .metadata
-            .info(name)
-            .ok_or_else(|| SourceError::NoTensor {
-                path: self.path.clone(),
-                name: name.to_string(),
-            })?;
-        let width = match info.dtype {
-            Dtype::F32 => 4,
-            Dtype::BF16 | Dtype::F16 => 2,
-            dtype => {
-                return Err(SourceError::Undecodable {
-                    name: name.to_string(),
-                    dtype,
-                });
-            }
-        };
+        let (info, width) = self.decodable(name)?;
         let (start, end) = info.data_offsets;
         let from = start + elements.start * width;
         let to = start + elements.end * width;
@@ -281,6 +249,31 @@ impl SourceModel {
                 source,
             })?;
         Ok(decode(info.dtype, &bytes).unwrap_or_default())
+    }
+
+    /// A tensor's header entry and the bytes of one of its values, for a dtype tmgt decodes.
+    fn decodable(
+        &self,
+        name: &str,
+    ) -> Result<(&safetensors::tensor::TensorInfo, usize), SourceError> {
+        let info = self
+            .metadata
+            .info(name)
+            .ok_or_else(|| SourceError::NoTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+            })?;
+        let width = match info.dtype {
+            Dtype::F32 => 4,
+            Dtype::BF16 | Dtype::F16 => 2,
+            dtype => {
+                return Err(SourceError::Undecodable {
+                    name: name.to_string(),
+                    dtype,
+                });
+            }
+        };
+        Ok((info, width))
     }
 }
 
