@@ -47,11 +47,100 @@ pub struct Usage {
     pub total_tokens: u64,
 }
 
+/// `POST /v1/chat/completions`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatCompletion {
+    pub id: String,
+    pub object: String,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<ChatChoice>,
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatChoice {
+    pub index: u32,
+    pub message: ChatMessage,
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub logprobs: Option<ChatLogprobs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: Option<String>,
+}
+
+/// OpenAI's `logprobs.content`: one entry per completion token.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatLogprobs {
+    pub content: Vec<TokenLogprob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TokenLogprob {
+    pub token: String,
+    pub logprob: f64,
+    /// apr's extension: the token's id.
+    #[serde(default)]
+    pub token_id: Option<u32>,
+    #[serde(default)]
+    pub top_logprobs: Vec<TopLogprob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f64,
+    #[serde(default)]
+    pub token_id: Option<u32>,
+}
+
+/// One chunk of a streamed chat completion.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatChunk {
+    pub id: String,
+    pub choices: Vec<ChatDelta>,
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatDelta {
+    pub delta: Delta,
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Delta {
+    pub role: Option<String>,
+    pub content: Option<String>,
+}
+
+/// `/v1/completions` with `logprobs`: OpenAI's legacy shape.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CompletionLogprobs {
+    pub tokens: Vec<String>,
+    pub token_logprobs: Vec<Option<f64>>,
+}
+
 /// A parsed answer and the top-level fields it carried that the API does not list.
 #[derive(Debug, Clone)]
 pub struct Typed<T> {
     pub value: T,
     pub unknown_fields: Vec<String>,
+}
+
+const CHAT: &[&str] = &["id", "object", "created", "model", "choices", "usage"];
+
+pub fn chat(reply: &Reply) -> Result<Typed<ChatCompletion>, ServeError> {
+    typed(reply, CHAT)
+}
+
+/// One streamed chat chunk's data.
+pub fn chat_chunk(data: &str) -> Result<Typed<ChatChunk>, ServeError> {
+    parse(data, "a /v1/chat/completions stream chunk", CHAT)
 }
 
 /// Fields the routes' answers are documented with.

@@ -283,8 +283,13 @@ impl<'a> Client<'a> {
     }
 
     fn failure(&self, method: &str, path: &str, e: &dyn std::fmt::Display) -> ServeError {
-        if let Err(died) = self.server.alive() {
-            return died;
+        // A connection cut by a dying server fails before the process is reaped: give it a
+        // moment, so the error says the server died rather than that a request failed.
+        for _ in 0..10 {
+            if let Err(died) = self.server.alive() {
+                return died;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         let detail = e.to_string();
         if detail.contains("timeout") || detail.contains("Timeout") {

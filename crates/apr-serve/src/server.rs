@@ -60,6 +60,9 @@ pub struct Server {
     ready_after: Duration,
     grace: Duration,
     ended: Mutex<Option<String>>,
+    /// The server's `TMPDIR`, removed with it: apr serve converts a `.safetensors` into a file
+    /// there, under a fixed name two servers would otherwise share.
+    _tmp: tempfile::TempDir,
 }
 
 impl Server {
@@ -101,6 +104,13 @@ impl Server {
                 source,
             })?,
         };
+        let tmp = tempfile::Builder::new()
+            .prefix("tmgt-serve-")
+            .tempdir()
+            .map_err(|source| ServeError::Spawn {
+                command: "making the server's TMPDIR".into(),
+                source,
+            })?;
         let mut cmd = Command::new(&spec.binary);
         cmd.arg("serve")
             .arg("run")
@@ -117,6 +127,7 @@ impl Server {
             .env_remove("APR_API_KEY_HASH")
             .env("SOVEREIGN_DISABLE_UPDATE_CHECK", "1")
             .env("NO_COLOR", "1")
+            .env("TMPDIR", tmp.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -155,6 +166,7 @@ impl Server {
             ready_after: Duration::ZERO,
             grace: spec.stop_grace,
             ended: Mutex::new(None),
+            _tmp: tmp,
         };
         let started = Instant::now();
         let probe = crate::http::probe_agent();

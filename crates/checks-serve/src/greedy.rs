@@ -1,22 +1,23 @@
-use crate::serving::{Session, Transcript, apr_f32};
+use crate::serving::{Session, Transcript};
 use apr_serve::{Client, api};
-use checks_inference::RuntimeThresholds;
 use checks_inference::compare::{Produced, judge_tokens};
+use checks_inference::{RuntimeThresholds, TokenThresholds};
 use serde_json::json;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Prompt, Scope, Status, Verdict, declare_check,
 };
 
 declare_check! {
-    /// apr serve's greedy tokens (`POST /generate`, temperature 0) on the f32 `.apr` are the
-    /// oracle's, judged exactly as `apr run`'s are (RUN001): a stop written out, a divergence
-    /// located and classified, a near-tie forgiven by `[thresholds.runtime]`.
+    /// apr serve's greedy tokens (`POST /generate`, temperature 0) on the `.apr` at each level
+    /// are the oracle's, judged exactly as `apr run`'s are (RUN001 at f32, TOK001's per-level
+    /// mismatch budget otherwise): a stop written out, a divergence located and classified, a
+    /// near-tie forgiven.
     pub GreedyApr {
         code: "SRV003",
         name: "serve-greedy-diverges",
         suite: "serve",
-        scope: Scope::ModelPrompt,
-        summary: "apr serve of the f32 .apr reproduces the oracle's greedy tokens",
+        scope: Scope::ModelQuantPrompt,
+        summary: "apr serve of each .apr level reproduces the oracle's greedy tokens within its budget",
     }
 }
 
@@ -27,7 +28,14 @@ impl Check for GreedyApr {
 }
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
-    judge_greedy(cx, apr_f32(), "apr serve of the f32 .apr")
+    let quant = cx.quant()?;
+    let allowed = cx.thresholds().get::<TokenThresholds>()?.for_quant(quant);
+    judge_greedy(
+        cx,
+        ArtifactKind::Apr(quant),
+        &format!("apr serve of the {quant} .apr"),
+        allowed,
+    )
 }
 
 /// Greedy tokens of `/generate`, as `apr run`'s are judged.
@@ -75,9 +83,19 @@ pub(crate) fn judge_greedy(
     cx: &dyn Context,
     kind: ArtifactKind,
     what: &str,
+    allowed: usize,
+) -> Result<Verdict, CheckError> {
+    judge_greedy_on(cx, Session::open(cx, kind)?, what, allowed)
+}
+
+/// SRV003's judgement of `session`'s server.
+pub(crate) fn judge_greedy_on(
+    cx: &dyn Context,
+    session: Session,
+    what: &str,
+    allowed: usize,
 ) -> Result<Verdict, CheckError> {
     let oracle = cx.oracle()?;
-    let session = Session::open(cx, kind)?;
     let (client, mut transcript) = (session.client(), session.transcript());
     let served = generate(&client, &mut transcript, cx.prompt()?, cx.max_new_tokens())?;
     let trajectory = oracle.plain().ok();
@@ -86,7 +104,7 @@ pub(crate) fn judge_greedy(
         &oracle.tokens,
         &served.produced(),
         trajectory.as_ref(),
-        0,
+        allowed,
         cx.thresholds().get::<RuntimeThresholds>()?.tie_margin,
     );
     // The token judgement is the result's detail; the request goes with a failure's message.

@@ -20,5 +20,5 @@ impl Check for GreedyGguf {
 }
 
 fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
-    judge_greedy(cx, ArtifactKind::Gguf, "apr serve of the GGUF")
+    judge_greedy(cx, ArtifactKind::Gguf, "apr serve of the GGUF", 0)
 }

@@ -6,9 +6,16 @@
 
 mod bad_input;
 mod bad_input_refused;
+mod chat;
+mod chat_logprobs;
+mod chat_stream;
+mod chat_versus_run;
+mod completion_logprobs;
 mod error_envelope;
 mod greedy;
 mod greedy_gguf;
+mod greedy_native;
+mod greedy_safetensors;
 mod lifecycle;
 mod load;
 
@@ -18,4 +25,5 @@ mod seeds;
 mod serving;
 mod stop;
 mod stream;
+mod usage;
 mod versus_run;

@@ -20,7 +20,11 @@ pub(crate) struct Session {
 impl Session {
     /// The file of `kind`, and its server.
     pub(crate) fn open(cx: &dyn Context, kind: ArtifactKind) -> Result<Session, CheckError> {
-        let file = cx.artifact(kind)?;
+        Session::of_file(cx.artifact(kind)?)
+    }
+
+    /// Any file's server (a model's source `.safetensors`).
+    pub(crate) fn of_file(file: PathBuf) -> Result<Session, CheckError> {
         let server = apr_serve::shared(&file).map_err(CheckError::Serve)?;
         Ok(Session { file, server })
     }
