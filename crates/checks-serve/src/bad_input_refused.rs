@@ -1,4 +1,5 @@
 use crate::bad_input::{Answer, send_all};
+use crate::serving::Kept;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -78,8 +79,8 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(sent.replies.len(), "bad requests"),
         message,
     )
-    .with_facts(
-        sent.transcript
-            .facts(json!({ "statuses": statuses, "abandoned_stream": sent.abandoned_stream })),
+    .kept(
+        &sent.transcript,
+        json!({ "statuses": statuses, "abandoned_stream": sent.abandoned_stream }),
     ))
 }

@@ -1,5 +1,5 @@
 use crate::chat::{ask, body};
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -109,5 +109,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(entries.max(cx.prompts().len()), "log-prob entries"),
         message,
     )
-    .with_facts(transcript.facts(json!({}))))
+    .kept(&transcript, json!({})))
 }

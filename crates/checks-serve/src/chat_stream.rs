@@ -1,5 +1,5 @@
 use crate::chat::{ask, body};
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -109,5 +109,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(cx.prompts().len(), "prompts"),
         message,
     )
-    .with_facts(transcript.facts(json!({}))))
+    .kept(&transcript, json!({})))
 }

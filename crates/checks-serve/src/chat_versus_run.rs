@@ -1,5 +1,5 @@
 use crate::chat::{ask, body};
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_client::{RunRequest, parse};
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -49,7 +49,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     )?
     .value;
     let run_text = run.text.clone().unwrap_or_default();
-    let facts = transcript.facts(json!({ "serve_ids": served_ids, "run_ids": run.tokens, "serve_text": served_text, "run_text": run_text }));
+    let facts = json!({ "serve_ids": served_ids, "run_ids": run.tokens, "serve_text": served_text, "run_text": run_text });
     let (same, compared, what) = match &served_ids {
         Some(ids) => (
             *ids == run.tokens,
@@ -67,7 +67,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
             Evidence::new(compared, what),
             format!("apr serve's chat and apr run --chat generate the same {compared} {what}"),
         )
-        .with_facts(facts));
+        .kept(&transcript, facts.clone()));
     }
     let counts = match (served.usage, run.prompt_tokens) {
         (Some(u), Some(p)) if u.prompt_tokens != p => format!(
@@ -84,5 +84,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
             transcript.reproduce()
         ),
     )
-    .with_facts(facts))
+    .kept(&transcript, facts.clone()))
 }

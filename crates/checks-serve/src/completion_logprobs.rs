@@ -1,4 +1,4 @@
-use crate::serving::{Session, apr_f32, first_prompt};
+use crate::serving::{Kept, Session, apr_f32, first_prompt};
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -32,11 +32,11 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     )?;
     transcript.keep(&reply.exchange);
     let evidence = Evidence::new(1, "requests");
-    let facts = transcript.facts(json!({}));
+    let facts = json!({});
     if (400..500).contains(&reply.status) {
         return Ok(
             Verdict::pass(evidence, format!("logprobs refused with {}", reply.status))
-                .with_facts(facts),
+                .kept(&transcript, facts.clone()),
         );
     }
     let body = reply.json()?;
@@ -46,17 +46,17 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let values = logprobs["token_logprobs"].as_array().map(Vec::len);
     Ok(match (reply.status, tokens, values) {
         (200, Some(t), Some(v)) if Some(t as u64) == completion && t == v => {
-            Verdict::pass(evidence, format!("logprobs honoured: {t} tokens with their log-probs")).with_facts(facts)
+            Verdict::pass(evidence, format!("logprobs honoured: {t} tokens with their log-probs")).kept(&transcript, facts.clone())
         }
         (200, None, _) | (200, _, None) => Verdict::fail(
             evidence,
             format!("logprobs 2 answered 200 without a logprobs object: dropped silently{}", transcript.reproduce()),
         )
-        .with_facts(facts),
+        .kept(&transcript, facts.clone()),
         (status, t, v) => Verdict::fail(
             evidence,
             format!("logprobs 2 answered {status} with {t:?} tokens and {v:?} log-probs for {completion:?} completion tokens"),
         )
-        .with_facts(facts),
+        .kept(&transcript, facts.clone()),
     })
 }

@@ -1,4 +1,5 @@
 use crate::bad_input::{Answer, send_all};
+use crate::serving::Kept;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -72,5 +73,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(sent.replies.len(), "errors"),
         message,
     )
-    .with_facts(sent.transcript.facts(json!({}))))
+    .kept(&sent.transcript, json!({})))
 }

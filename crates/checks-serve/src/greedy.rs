@@ -111,5 +111,5 @@ pub(crate) fn judge_greedy_on(
     if verdict.status != Status::Pass {
         verdict.message += &transcript.reproduce();
     }
-    Ok(verdict)
+    Ok(verdict.with_requests(transcript.records()))
 }

@@ -1,4 +1,4 @@
-use crate::serving::{Session, apr_f32, first_prompt};
+use crate::serving::{Kept, Session, apr_f32, first_prompt};
 use apr_serve::{Client, api};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -113,7 +113,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(sent, "concurrent requests"),
         message,
     )
-    .with_facts(transcript.facts(json!({ "waves": figures }))))
+    .kept(&transcript, json!({ "waves": figures })))
 }
 
 /// What `n` simultaneous requests got: each reply's id, text and milliseconds.

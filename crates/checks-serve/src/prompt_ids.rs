@@ -1,4 +1,4 @@
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{
@@ -83,6 +83,6 @@ pub(crate) fn judge_prompt_ids(
     };
     Ok(
         Verdict::judge(problems.is_empty(), Evidence::new(compared, "ids"), message)
-            .with_facts(transcript.facts(json!({ "texts": per_text }))),
+            .kept(&transcript, json!({ "texts": per_text })),
     )
 }

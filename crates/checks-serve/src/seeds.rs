@@ -1,4 +1,4 @@
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -82,5 +82,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(requests, "sampled completions"),
         message,
     )
-    .with_facts(transcript.facts(json!({ "seeds": SEEDS }))))
+    .kept(&transcript, json!({ "seeds": SEEDS })))
 }

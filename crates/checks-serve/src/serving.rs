@@ -2,11 +2,11 @@
 //! and the record of the exchanges a result used, kept in its facts with a `curl` line each.
 
 use apr_serve::{Client, Exchange, Server};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tmgt_check::{ArtifactKind, CheckError, Context, Prompt, Quant};
+use tmgt_check::{ArtifactKind, CheckError, Context, Prompt, Quant, RequestRecord, Verdict};
 
 /// One request's allowance on the bundled models; a larger file gets proportionally more.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -92,25 +92,30 @@ impl Transcript {
             .unwrap_or_default()
     }
 
-    /// The facts a result carries: the server's command line and every exchange with its
-    /// `curl` reproduction.
-    pub(crate) fn facts(&self, mut extra: Value) -> Value {
-        let exchanges: Vec<Value> = self
-            .exchanges
+    /// The requests, as the report keeps them beside the apr calls.
+    pub(crate) fn records(&self) -> Vec<RequestRecord> {
+        self.exchanges
             .iter()
-            .map(|e| {
-                let mut v = serde_json::to_value(e).unwrap_or_default();
-                v["curl"] = json!(e.curl(&self.base));
-                v
+            .map(|e| RequestRecord {
+                server: self.command.clone(),
+                method: e.method.clone(),
+                path: e.path.clone(),
+                status: e.status,
+                ms: e.ms,
+                curl: e.curl(&self.base),
             })
-            .collect();
-        if let Some(map) = extra.as_object_mut() {
-            map.insert("server".into(), json!(self.command));
-            map.insert("exchanges".into(), json!(exchanges));
-            extra
-        } else {
-            json!({ "server": self.command, "exchanges": exchanges, "value": extra })
-        }
+            .collect()
+    }
+}
+
+/// A verdict with its facts and the requests it rests on.
+pub(crate) trait Kept {
+    fn kept(self, transcript: &Transcript, facts: Value) -> Verdict;
+}
+
+impl Kept for Verdict {
+    fn kept(self, transcript: &Transcript, facts: Value) -> Verdict {
+        self.with_facts(facts).with_requests(transcript.records())
     }
 }
 
@@ -118,11 +123,11 @@ impl Transcript {
 /// shape) is a finding about apr, not the harness failing: the result fails with what came
 /// back. A server that never came up, died or hung stays an error.
 pub(crate) fn outside_api_fails(
-    result: Result<tmgt_check::Verdict, CheckError>,
-) -> Result<tmgt_check::Verdict, CheckError> {
+    result: Result<Verdict, CheckError>,
+) -> Result<Verdict, CheckError> {
     match result {
         Err(CheckError::Serve(e)) if matches!(*e, apr_serve::ServeError::Schema { .. }) => {
-            Ok(tmgt_check::Verdict::fail(
+            Ok(Verdict::fail(
                 tmgt_check::Evidence::new(1, "responses"),
                 format!("apr serve answered outside its API: {e}"),
             ))

@@ -1,4 +1,4 @@
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -92,8 +92,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
                 ));
             }
         }
-        let facts = transcript
-            .facts(json!({ "prompt": prompt.name, "stop": stop, "greedy": text, "expected": cut }));
+        let facts = json!({ "prompt": prompt.name, "stop": stop, "greedy": text, "expected": cut });
         let message = if problems.is_empty() {
             format!(
                 "`{}` with stop {stop:?}, as an array and as a string: {cut:?}, finish_reason stop, fewer tokens counted",
@@ -112,7 +111,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
             Evidence::new(2, "requests with a stop"),
             message,
         )
-        .with_facts(facts));
+        .kept(&transcript, facts.clone()));
     }
     Err(CheckError::NoEvidence(
         "no prompt's greedy completion has a second word to stop at".into(),

@@ -1,4 +1,4 @@
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -105,5 +105,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         Evidence::new(cx.prompts().len(), "prompts"),
         message,
     )
-    .with_facts(transcript.facts(json!({}))))
+    .kept(&transcript, json!({})))
 }

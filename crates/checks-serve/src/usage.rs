@@ -1,5 +1,5 @@
 use crate::greedy::generate;
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -81,5 +81,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         format!("{}{}", problems.join("; "), transcript.reproduce())
     };
     Ok(Verdict::judge(problems.is_empty(), Evidence::new(3, "usage fields"), message)
-        .with_facts(transcript.facts(json!({ "usage": [usage.prompt_tokens, usage.completion_tokens, usage.total_tokens], "finish_reason": finish }))))
+        .kept(&transcript, json!({ "usage": [usage.prompt_tokens, usage.completion_tokens, usage.total_tokens], "finish_reason": finish })))
 }

@@ -1,5 +1,5 @@
 use crate::greedy::generate;
-use crate::serving::{Session, apr_f32};
+use crate::serving::{Kept, Session, apr_f32};
 use checks_inference::generate_for;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -39,14 +39,13 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
             .or((tokens.len() < oracle.tokens.len()).then_some(tokens.len()))
     };
     let compared = served.tokens.len().max(run.tokens.len());
-    let facts = transcript
-        .facts(json!({ "serve": served.tokens, "run": run.tokens, "oracle": oracle.tokens }));
+    let facts = json!({ "serve": served.tokens, "run": run.tokens, "oracle": oracle.tokens });
     if served.tokens == run.tokens {
         return Ok(Verdict::pass(
             Evidence::new(compared, "tokens"),
             format!("apr serve and apr run generate the same {compared} tokens"),
         )
-        .with_facts(facts));
+        .kept(&transcript, facts.clone()));
     }
     let at = served
         .tokens
@@ -66,5 +65,5 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         who(departs(&run.tokens)),
         transcript.reproduce()
     );
-    Ok(Verdict::fail(Evidence::new(compared, "tokens"), message).with_facts(facts))
+    Ok(Verdict::fail(Evidence::new(compared, "tokens"), message).kept(&transcript, facts.clone()))
 }

@@ -26,7 +26,7 @@ pub use subject::{
 pub use thresholds::{SuiteThresholds, TableError, ThresholdTable, Thresholds, normalize_as};
 /// The outcome's vocabulary, for checks that write typed details.
 pub use tmgt_outcome as outcome;
-pub use tmgt_outcome::{Details, ErrorClass, WeightsJudgement};
+pub use tmgt_outcome::{Details, ErrorClass, RequestRecord, WeightsJudgement};
 pub use verdict::{Evidence, Status, Verdict, first_few};
 
 #[doc(hidden)]

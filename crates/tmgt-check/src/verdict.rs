@@ -1,5 +1,5 @@
 use serde::Serialize;
-use tmgt_outcome::Details;
+use tmgt_outcome::{Details, RequestRecord};
 
 /// The outcome of a check that ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -47,6 +47,9 @@ pub struct Verdict {
     pub evidence: Evidence,
     #[serde(skip_serializing_if = "Details::is_none")]
     pub details: Details,
+    /// Requests to servers the verdict rests on, beside the apr calls the runner records.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestRecord>,
 }
 
 impl Verdict {
@@ -69,6 +72,12 @@ impl Verdict {
         Verdict::new(status, evidence, message)
     }
 
+    /// The server requests the verdict rests on.
+    pub fn with_requests(mut self, requests: Vec<RequestRecord>) -> Verdict {
+        self.requests = requests;
+        self
+    }
+
     pub fn with_details(mut self, details: Details) -> Verdict {
         self.details = details;
         self
@@ -85,6 +94,7 @@ impl Verdict {
             message: message.into(),
             evidence,
             details: Details::None,
+            requests: Vec::new(),
         }
     }
 }

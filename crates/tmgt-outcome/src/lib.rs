@@ -5,9 +5,11 @@
 mod details;
 mod error_class;
 mod localization;
+mod requests;
 mod tokens;
 
 pub use details::{ArtifactRef, Details, WeightsJudgement};
 pub use error_class::ErrorClass;
 pub use localization::{Localization, StageRow};
+pub use requests::RequestRecord;
 pub use tokens::{Classification, TokenComparison, TokenJudgement, Window};

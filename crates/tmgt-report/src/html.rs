@@ -402,6 +402,13 @@ fn result(out: &mut String, report: &Report, r: &ResultRecord, index: usize, cel
         }
         let _ = writeln!(out, "<pre>{}</pre>", html(calls.trim_end()));
     }
+    if !r.requests.is_empty() {
+        let _ = writeln!(
+            out,
+            "<pre>{}</pre>",
+            html(crate::text::requests_script(&r.requests).trim_end())
+        );
+    }
     out.push_str("</div></details></div>\n");
 }
 

@@ -1,7 +1,7 @@
 use apr_client::shell_quote;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tmgt_outcome::{Details, ErrorClass};
+use tmgt_outcome::{Details, ErrorClass, RequestRecord};
 
 /// Bumped when a field changes meaning or disappears; added fields keep the version. Version 2
 /// dropped the copies of each call's command, exit code and duration from the results' `invocations`:
@@ -265,6 +265,9 @@ pub struct ResultRecord {
     pub duration_ms: u64,
     /// The apr calls it used.
     pub invocations: Vec<UsedInvocation>,
+    /// The requests it sent to servers tmgt started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestRecord>,
     /// The `tmgt run --filter` expression that reruns only this result.
     pub rerun_filter: String,
     /// Structured specifics: divergence windows, token streams, per-tensor numbers.

@@ -1,5 +1,7 @@
 //! Small text helpers shared by the reporters.
 
+use std::fmt::Write;
+
 /// The first line of a message.
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or_default()
@@ -70,6 +72,25 @@ pub fn md_block(lang: &str, body: &str) -> String {
 /// The shell quoting apr-client's reproduction lines use, so every line a report prints
 /// quotes alike.
 pub use apr_client::shell_quote;
+
+/// A result's server requests as a script: each server's command once, then its requests, each
+/// with how it was answered.
+pub(crate) fn requests_script(requests: &[tmgt_outcome::RequestRecord]) -> String {
+    let mut script = String::new();
+    let mut server = "";
+    for r in requests {
+        if r.server != server {
+            server = &r.server;
+            let _ = writeln!(script, "# server (started by tmgt): {server}");
+        }
+        let _ = writeln!(
+            script,
+            "# request: {} {} answered {} in {} ms\n{}",
+            r.method, r.path, r.status, r.ms, r.curl
+        );
+    }
+    script
+}
 
 #[cfg(test)]
 mod tests {

@@ -376,6 +376,12 @@ fn section(
             );
         }
     }
+    if !first.requests.is_empty() {
+        let _ = writeln!(s, "The apr serve requests of {}:\n", md_code(&first.id));
+        let script = crate::text::requests_script(&first.requests);
+        s.push_str(&md_block("sh", &places.redact(&script)));
+        s.push('\n');
+    }
     window(s, first);
     let _ = writeln!(s, "Rerun only this:\n");
     let filters: Vec<&str> = f.results.iter().map(|r| r.rerun_filter.as_str()).collect();

@@ -338,3 +338,40 @@ fn a_ticket_says_whether_the_weights_of_the_file_it_ran_explain_it() {
         "{right}"
     );
 }
+
+#[test]
+fn server_requests_reach_the_page_and_the_ticket_beside_the_apr_calls() {
+    let mut r = common::report();
+    let tok = r
+        .results
+        .iter_mut()
+        .find(|x| x.code == "TOK001")
+        .expect("a token failure");
+    tok.requests = vec![tmgt_outcome::RequestRecord {
+        server: "/usr/local/bin/apr serve run /srv/tmgt/.tmgt/artifacts/m.apr --host 127.0.0.1 --port 4000 --no-gpu".into(),
+        method: "POST".into(),
+        path: "/generate".into(),
+        status: 200,
+        ms: 12,
+        curl: "curl -s -X POST 'http://127.0.0.1:4000/generate' -d '{}'".into(),
+    }];
+    let page = html::render(&r);
+    assert!(
+        page.contains("# request: POST /generate answered 200 in 12 ms"),
+        "the page"
+    );
+    let md = ticket::render(&r);
+    let section = md
+        .split("## ")
+        .find(|s| s.contains("TOK001 tiny-llama int4"))
+        .unwrap();
+    assert!(section.contains("The apr serve requests of"), "{section}");
+    assert!(
+        section.contains("# server (started by tmgt): "),
+        "{section}"
+    );
+    assert!(
+        !section.contains("/srv/tmgt"),
+        "machine paths are placeholders: {section}"
+    );
+}

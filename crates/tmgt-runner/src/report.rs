@@ -39,7 +39,7 @@ pub fn record(
             blocked: u.blocked,
         })
         .collect();
-    let (verdict, message, error_class, blocked_by, evidence, details) = match outcome {
+    let (verdict, message, error_class, blocked_by, evidence, details, requests) = match outcome {
         Outcome::Verdict(v) => (
             match v.status {
                 Status::Pass => ReportVerdict::Pass,
@@ -54,6 +54,7 @@ pub fn record(
                 unit: v.evidence.unit.to_string(),
             },
             v.details,
+            v.requests,
         ),
         Outcome::Error {
             class,
@@ -69,6 +70,7 @@ pub fn record(
                 unit: "items".into(),
             },
             tmgt_check::Details::None,
+            Vec::new(),
         ),
     };
     ResultRecord {
@@ -87,6 +89,7 @@ pub fn record(
         evidence,
         duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
         invocations,
+        requests,
         rerun_filter: tmgt_select::Selector::exact(&instance.query(config)).to_string(),
         details,
         known_issue: None,

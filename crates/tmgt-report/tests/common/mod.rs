@@ -154,6 +154,7 @@ fn result(
         },
         duration_ms: 120,
         invocations: calls,
+        requests: Vec::new(),
         rerun_filter: filter,
         details: serde_json::from_value(details).expect("details of a known kind"),
         known_issue: None,

@@ -73,14 +73,18 @@ fn the_serve_suite_judges_the_bundled_models_and_leaves_no_server() {
             "{r}"
         );
     }
-    // Every request a result used is kept with its curl line.
-    let curl = results(&report, "SRV013")[0]["details"]["exchanges"][0]["curl"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // Every request a result used is kept beside its apr calls, with its curl line.
+    let request = &results(&report, "SRV013")[0]["requests"][0];
     assert!(
-        curl.starts_with("curl -s -X POST 'http://127.0.0.1:"),
-        "{curl}"
+        request["curl"]
+            .as_str()
+            .unwrap()
+            .starts_with("curl -s -X POST 'http://127.0.0.1:"),
+        "{request}"
+    );
+    assert!(
+        request["server"].as_str().unwrap().contains(" serve run "),
+        "{request}"
     );
     let artifacts = repo_root().join(".tmgt/artifacts");
     assert!(
