@@ -78,10 +78,18 @@ impl Transcript {
     /// command and the `curl` line, on `$PORT` (the port tmgt chose is in the facts, and a
     /// message must read the same on every run).
     pub(crate) fn reproduce(&self) -> String {
+        self.reproduce_exchange(self.exchanges.last())
+    }
+
+    /// [`Self::reproduce`] for the last request to `path`.
+    pub(crate) fn reproduce_on(&self, path: &str) -> String {
+        self.reproduce_exchange(self.exchanges.iter().rev().find(|e| e.path == path))
+    }
+
+    fn reproduce_exchange(&self, exchange: Option<&Exchange>) -> String {
         let port = self.base.rsplit(':').next().unwrap_or("");
         let on_port = |text: &str| text.replace(&format!("--port {port}"), "--port $PORT");
-        self.exchanges
-            .last()
+        exchange
             .map(|e| {
                 format!(
                     " Reproduce: `{}` and `{}`",

@@ -5,8 +5,9 @@ use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
 declare_check! {
-    /// A greedy `/v1/completions` accounts for itself exactly: `completion_tokens` is the
-    /// number of tokens the same greedy generation gives on `/generate`, `total_tokens` is
+    /// A greedy `/v1/completions` is the generation `/generate` gives (whose tokens SRV003
+    /// holds against the oracle) and accounts for itself exactly: the same text,
+    /// `completion_tokens` the number of tokens that generation has, `total_tokens` is
     /// prompt plus completion, and `finish_reason` is `length` when it used all of
     /// `max_tokens` and `stop` when it ended early. Billing, rate limits and retries are built
     /// on these numbers.
@@ -49,6 +50,15 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     };
     let mut problems = Vec::new();
     let generated_n = generated.tokens.len() as u64;
+    // The same greedy request on both routes: /generate's tokens are judged against the
+    // oracle (SRV003), so the completion's text must be theirs.
+    let text = completion.choices.first().map_or("", |c| c.text.as_str());
+    if text != generated.text {
+        problems.push(format!(
+            "the completion's text {text:?} is not the same greedy generation's {:?}",
+            generated.text
+        ));
+    }
     if usage.completion_tokens != generated_n {
         problems.push(format!(
             "completion_tokens {} where the same greedy generation gives {generated_n}",
