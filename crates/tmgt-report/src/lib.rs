@@ -21,7 +21,7 @@ pub mod ticket;
 mod write;
 
 pub use group::Blocked;
-pub use ledger::{Ledger, LedgerError};
+pub use ledger::{Ledger, LedgerEntry, LedgerError};
 pub use schema::{
     AprInfo, CallInput, CallOutput, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef,
     KnownIssueStatus, LowerBound, MatrixRecord, READS, ReadError, Report, ReportFileError,

@@ -7,7 +7,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tmgt_runner::{
-    Exit, bench, damage_cmd, diff_cmd, human, list, merge_cmd, oracle_cmd, run, ticket_cmd,
+    Exit, bench, damage_cmd, diff_cmd, human, ledger_cmd, list, merge_cmd, oracle_cmd, run,
+    ticket_cmd,
 };
 
 #[derive(Debug, Parser)]
@@ -43,6 +44,8 @@ enum Command {
     Damage(damage_cmd::DamageArgs),
     /// Join the reports of `tmgt run --shard K/N` into one report and every reporter.
     Merge(merge_cmd::MergeArgs),
+    /// Render the known-issues ledger as a findings page (Markdown), grouped by suite.
+    Ledger(ledger_cmd::LedgerArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Fetch(args) => run::fetch(&args),
         Command::Damage(args) => damage_cmd::damage(&args),
         Command::Merge(args) => merge_cmd::merge(&args),
+        Command::Ledger(args) => ledger_cmd::ledger(&args),
     };
     // No llama.cpp worker or apr server outlives tmgt.
     llamacpp_runtime::shutdown();

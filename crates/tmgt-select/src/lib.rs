@@ -126,6 +126,18 @@ impl Selector {
         })
     }
 
+    /// Whether the selector can select some result of this check, whatever its model, level
+    /// and prompt: the suites and checks a ledger entry is about.
+    pub fn selects_check(&self, suite: &str, check: &str, code: &str) -> bool {
+        let one_of = |values: &[String], actual: &str| values.iter().any(|v| v == actual);
+        self.terms.iter().all(|t| match t.key {
+            Key::Suite => one_of(&t.values, suite),
+            Key::Check => one_of(&t.values, check) || one_of(&t.values, code),
+            Key::Model | Key::Quant | Key::Prompt => true,
+            Key::Any => [suite, check, code].contains(&t.values[0].as_str()),
+        })
+    }
+
     /// Whether the selector can select anything among results of these models: one that
     /// names only other models is out of a run's scope, which is not staleness.
     pub fn in_scope(&self, models: &[&str]) -> bool {

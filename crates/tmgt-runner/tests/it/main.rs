@@ -8,6 +8,7 @@
 mod common;
 
 mod artifacts_real_apr;
+mod book;
 mod config_errors;
 mod config_fuzz;
 mod engine_reuse;
