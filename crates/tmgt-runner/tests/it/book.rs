@@ -186,3 +186,35 @@ fn the_readme_is_short_and_its_commands_run() {
     }
     assert!(commands >= 6, "{commands} commands");
 }
+
+#[test]
+fn the_ledger_with_a_report_says_what_that_run_saw_of_each_entry() {
+    let out = tempfile::tempdir().unwrap();
+    let out_arg = out.path().display().to_string();
+    let run = tmgt(&[
+        "run",
+        "--filter",
+        "suite=weights model=tiny-llama",
+        "--out",
+        &out_arg,
+    ]);
+    assert!(
+        run.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = out.path().join("report.json");
+    let page = tmgt(&["ledger", "--report", &report.display().to_string()]);
+    assert!(
+        page.status.success(),
+        "{}",
+        String::from_utf8_lossy(&page.stderr)
+    );
+    let page = String::from_utf8(page.stdout).unwrap();
+    // The export's RoPE rows: one WGT002 and one WGT003 result of tiny-llama in that run.
+    let entry = page
+        .split("\n- ")
+        .find(|e| e.contains("without the RoPE row permutation"))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(entry.contains(": 2 results, e.g. `WGT00"), "{entry}");
+}
