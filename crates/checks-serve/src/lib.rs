@@ -25,5 +25,6 @@ mod seeds;
 mod serving;
 mod stop;
 mod stream;
+mod stream_protocol;
 mod usage;
 mod versus_run;

@@ -1,7 +1,7 @@
 use crate::serving::{Kept, Session, apr_f32};
+use crate::stream_protocol::{self, Chunk};
 use apr_serve::api;
 use serde_json::json;
-use std::collections::BTreeSet;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
 declare_check! {
@@ -39,59 +39,36 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         streamed["stream"] = json!(true);
         let (exchange, events) = client.stream("/v1/completions", &streamed, None)?;
         transcript.keep(&exchange);
-        let mut say = |p: String| problems.push(format!("`{}`: {p}", prompt.name));
-        if events.last().map(|e| e.data.as_str()) != Some("[DONE]") {
-            say("the stream does not end with [DONE]".into());
-        }
+        let done = events.last().map(|e| e.data.as_str()) == Some("[DONE]");
         let chunks = events
             .iter()
             .filter(|e| e.data != "[DONE]")
             .map(|e| api::completion_chunk(&e.data).map(|c| c.value))
             .collect::<Result<Vec<_>, _>>()?;
         chunks_seen += chunks.len();
-        let text: String = chunks
+        let seen: Vec<Chunk<'_>> = chunks
             .iter()
-            .flat_map(|c| c.choices.iter().map(|ch| ch.text.as_str()))
+            .map(|c| Chunk {
+                id: &c.id,
+                text: c.choices.first().map_or("", |ch| ch.text.as_str()),
+                finish_reason: c.choices.first().and_then(|ch| ch.finish_reason.as_deref()),
+            })
             .collect();
-        let want = whole.choices.first().map(|c| c.text.as_str()).unwrap_or("");
-        if text != want {
-            say(format!(
-                "the deltas concatenate to {text:?}, the response is {want:?}"
-            ));
-        }
-        let finishing: Vec<usize> = chunks
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.choices.iter().any(|ch| ch.finish_reason.is_some()))
-            .map(|(i, _)| i)
-            .collect();
-        match finishing.as_slice() {
-            [only] if *only + 1 == chunks.len() => {
-                let got = chunks[*only].choices[0].finish_reason.clone();
-                let want = whole.choices.first().and_then(|c| c.finish_reason.clone());
-                if got != want {
-                    say(format!(
-                        "the stream finishes {got:?}, the response {want:?}"
-                    ));
-                }
-            }
-            other => say(format!(
-                "{} chunks carry a finish_reason (at {other:?} of {}), not exactly the last",
-                other.len(),
-                chunks.len()
-            )),
-        }
-        let ids: BTreeSet<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
-        if ids.len() != 1 {
-            say(format!("{} ids across one stream", ids.len()));
-        }
+        let reply = whole.choices.first();
+        let mut found = stream_protocol::problems(
+            done,
+            &seen,
+            reply.map_or("", |c| c.text.as_str()),
+            reply.and_then(|c| c.finish_reason.as_deref()),
+        );
         let usage = chunks.iter().rev().find_map(|c| c.usage);
         if usage != whole.usage {
-            say(format!(
-                "the stream's usage {usage:?}, the response's {:?}",
+            found.push(format!(
+                "the stream's usage {usage:?}, the reply's {:?}",
                 whole.usage
             ));
         }
+        problems.extend(found.into_iter().map(|p| format!("`{}`: {p}", prompt.name)));
     }
     let message = if problems.is_empty() {
         format!(
