@@ -87,10 +87,11 @@ fn render(ledger: &Ledger, registry: &Registry, report: Option<&Report>) -> Stri
             } else {
                 entry.link.clone()
             };
+            // A reason quotes apr's output (`<string>`, `<epoch ms>`): not HTML.
+            let reason = entry.reason.replace('<', "&lt;").replace('>', "&gt;");
             let _ = writeln!(
                 out,
-                "- {}\n  - selects `{}` ({}); expected verdict {}; upstream: {link}",
-                entry.reason,
+                "- {reason}\n  - selects `{}` ({}); expected verdict {}; upstream: {link}",
                 entry.selector,
                 checks.join(", "),
                 entry.expected
