@@ -54,6 +54,17 @@ pub enum ServeError {
 }
 
 impl ServeError {
+    /// The file whose server never came up (exited or hung before ready): every result that
+    /// needed it is blocked by that one cause.
+    pub fn never_served(&self) -> Option<&std::path::Path> {
+        match self {
+            ServeError::ExitedBeforeReady { file, .. } | ServeError::NeverReady { file, .. } => {
+                Some(file)
+            }
+            _ => None,
+        }
+    }
+
     /// The server itself failed (crashed, hung, never came up), as opposed to one exchange
     /// answering something unexpected: the results that needed it are runtime faults.
     pub fn is_server_fault(&self) -> bool {

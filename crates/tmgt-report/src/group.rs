@@ -49,6 +49,20 @@ pub fn caused_by<'g, 'a>(groups: &'g [Blocked<'a>], r: &ResultRecord) -> Option<
         .find(|g| g.upstream.is_some_and(|u| std::ptr::eq(u, r)))
 }
 
+/// What a blocker is, as every reporter says it: `artifact m/apr-int8 unavailable` for an
+/// artifact whose preparation failed, `apr serve of f.gguf unavailable` for a server that
+/// never came up; `code` marks the name up in the reporter's format.
+pub fn unavailable(blocker: &str, code: impl Fn(&str) -> String) -> String {
+    if blocker.starts_with(SERVER_PREFIX) {
+        format!("{} unavailable", code(blocker))
+    } else {
+        format!("artifact {} unavailable", code(blocker))
+    }
+}
+
+/// How a result blocked by a server names it (`blocked_by`).
+pub const SERVER_PREFIX: &str = "apr serve of ";
+
 /// `173 results could not run`: the count every reporter gives a group.
 pub fn could_not_run(n: usize) -> String {
     let results = if n == 1 { "result" } else { "results" };
@@ -63,16 +77,16 @@ impl Blocked<'_> {
         let n = could_not_run(self.results.len());
         match self.upstream {
             Some(u) => format!(
-                "{} {}: {n} (artifact {} unavailable)",
+                "{} {}: {n} ({})",
                 code(&u.id),
                 if u.verdict == ReportVerdict::Error {
                     "errored"
                 } else {
                     "failed"
                 },
-                code(self.artifact)
+                unavailable(self.artifact, &code)
             ),
-            None => format!("artifact {} unavailable: {n}", code(self.artifact)),
+            None => format!("{}: {n}", unavailable(self.artifact, &code)),
         }
     }
 
@@ -82,7 +96,7 @@ impl Blocked<'_> {
         if let Some(u) = self.upstream {
             return &u.message;
         }
-        let prefix = format!("artifact {} unavailable: ", self.artifact);
+        let prefix = format!("{}: ", unavailable(self.artifact, str::to_string));
         self.results.first().map_or("", |r| {
             r.message.strip_prefix(&prefix).unwrap_or(&r.message)
         })
@@ -251,5 +265,25 @@ mod tests {
             "artifact `m/native-q4_0` unavailable: 1 result could not run"
         );
         assert_eq!(groups[1].reason(), "apr import exited 1");
+    }
+
+    #[test]
+    fn a_server_that_never_came_up_is_one_cause_named_as_a_server() {
+        let mut first = record("s1", "serve", ReportVerdict::Error);
+        first.blocked_by = Some(format!("{SERVER_PREFIX}m/f32.gguf"));
+        first.message = "apr serve of /x/m/f32.gguf exited 8 before it was ready".into();
+        let mut second = first.clone();
+        second.id = "s2".into();
+        let r = report(vec![first, second]);
+        let groups = r.blocked();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            groups[0].headline(str::to_string),
+            "apr serve of m/f32.gguf unavailable: 2 results could not run"
+        );
+        assert_eq!(
+            groups[0].reason(),
+            "apr serve of /x/m/f32.gguf exited 8 before it was ready"
+        );
     }
 }

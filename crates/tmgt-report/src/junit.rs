@@ -3,7 +3,7 @@
 //! blocked by an unavailable artifact keeps its `error` (CI counts it) but says only what
 //! blocked it; the `prepare` result that failed says how many it blocked.
 
-use crate::group::{Blocked, caused_by, could_not_run, group_of};
+use crate::group::{Blocked, caused_by, could_not_run, group_of, unavailable};
 use crate::schema::{Report, ReportVerdict, ResultRecord};
 use crate::text::{first_line, shell_quote};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
@@ -106,8 +106,12 @@ fn error_message(r: &ResultRecord, groups: &[Blocked<'_>]) -> String {
             artifact,
             upstream: Some(u),
             ..
-        }) => format!("blocked: artifact {artifact} unavailable (see {})", u.id),
-        Some(g) => format!("blocked: artifact {} unavailable", g.artifact),
+        }) => format!(
+            "blocked: {} (see {})",
+            unavailable(artifact, str::to_string),
+            u.id
+        ),
+        Some(g) => format!("blocked: {}", unavailable(g.artifact, str::to_string)),
         None => first_line(&r.message).to_string(),
     }
 }

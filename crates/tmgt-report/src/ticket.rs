@@ -12,7 +12,7 @@
 //! `prepare` failure that blocked them counts them, and without one in the run they make one
 //! section per artifact.
 
-use crate::group::{Blocked, blocker, caused_by, could_not_run, group_of};
+use crate::group::{Blocked, blocker, caused_by, could_not_run, group_of, unavailable};
 use crate::ledger::UNFILED;
 use crate::paths::Placeholders;
 use crate::schema::{CallRecord, Report, ReportVerdict, ResultRecord};
@@ -259,9 +259,9 @@ fn section(
     for b in &f.blocks {
         let _ = writeln!(
             s,
-            "- {} because of this (artifact {} unavailable), not repeated as findings",
+            "- {} because of this ({}), not repeated as findings",
             could_not_run(b.results.len()),
-            md_code(b.artifact)
+            unavailable(b.artifact, md_code)
         );
     }
     let mut unfiled: Vec<&crate::schema::KnownIssueRef> = Vec::new();
@@ -429,8 +429,8 @@ fn title(f: &Finding<'_>) -> String {
     let first = f.results[0];
     if let Some(artifact) = blocker(first) {
         return format!(
-            "artifact {} unavailable: {}",
-            md_code(artifact),
+            "{}: {}",
+            unavailable(artifact, md_code),
             could_not_run(f.results.len())
         );
     }

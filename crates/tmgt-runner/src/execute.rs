@@ -242,6 +242,12 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
             message: e.to_string(),
             blocked_by: match &e {
                 CheckError::ArtifactUnavailable { artifact, .. } => Some(artifact.clone()),
+                // The file with its folder: `native/<model>/f32.gguf` is `<model>/f32.gguf`.
+                CheckError::Serve(s) => s.never_served().map(|file| {
+                    let tail: Vec<_> = file.iter().rev().take(2).collect();
+                    let name: Vec<_> = tail.iter().rev().map(|p| p.to_string_lossy()).collect();
+                    format!("{}{}", tmgt_report::group::SERVER_PREFIX, name.join("/"))
+                }),
                 _ => None,
             },
         },
