@@ -64,16 +64,4 @@ impl ServeError {
             _ => None,
         }
     }
-
-    /// The server itself failed (crashed, hung, never came up), as opposed to one exchange
-    /// answering something unexpected: the results that needed it are runtime faults.
-    pub fn is_server_fault(&self) -> bool {
-        matches!(
-            self,
-            ServeError::ExitedBeforeReady { .. }
-                | ServeError::NeverReady { .. }
-                | ServeError::Died { .. }
-                | ServeError::TimedOut { .. }
-        )
-    }
 }

@@ -18,4 +18,4 @@ mod server;
 pub use error::ServeError;
 pub use http::{Client, Event, Exchange, Reply};
 pub use pool::{cancel_with, configure, private, shared, shutdown, spec};
-pub use server::{Server, ServerSpec, Stopped, describe};
+pub use server::{Server, ServerSpec, Stopped};

@@ -57,7 +57,6 @@ pub struct Server {
     log: Arc<Mutex<Vec<u8>>>,
     /// The threads copying its output into `log`; they end when its pipes close.
     readers: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    ready_after: Duration,
     grace: Duration,
     ended: Mutex<Option<String>>,
     /// The server's `TMPDIR`, removed with it: apr serve converts a `.safetensors` into a file
@@ -155,7 +154,7 @@ impl Server {
             readers.push(std::thread::spawn(move || keep_tail(pipe, &log)));
         }
         let pgid = Pid::from_raw(child.id() as i32);
-        let mut server = Server {
+        let server = Server {
             file: spec.file.clone(),
             port,
             command,
@@ -163,7 +162,6 @@ impl Server {
             child: Mutex::new(child),
             log,
             readers: Mutex::new(readers),
-            ready_after: Duration::ZERO,
             grace: spec.stop_grace,
             ended: Mutex::new(None),
             _tmp: tmp,
@@ -185,7 +183,6 @@ impl Server {
                 return Err(ServeError::Cancelled);
             }
             if crate::http::healthy(&probe, &server.url("/health")) {
-                server.ready_after = started.elapsed();
                 return Ok(server);
             }
             if started.elapsed() > spec.ready_limit {
@@ -215,11 +212,6 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// How long it took to answer `/health`.
-    pub fn ready_after(&self) -> Duration {
-        self.ready_after
     }
 
     /// The last lines it printed.
@@ -343,7 +335,7 @@ fn keep_tail(mut pipe: Box<dyn Read + Send>, log: &Mutex<Vec<u8>>) {
 }
 
 /// `exited 1`, `killed by SIGSEGV`.
-pub fn describe(status: ExitStatus) -> String {
+fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited {code}"),

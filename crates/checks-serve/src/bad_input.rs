@@ -3,7 +3,9 @@
 use crate::serving::{Session, Transcript, apr_f32, first_prompt};
 use apr_serve::{Client, Reply, ServeError, api};
 use serde_json::{Value, json};
-use tmgt_check::{CheckError, Context};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+use tmgt_check::{CheckError, Context, Memo};
 
 /// One bad request and the status OpenAI's API answers it with.
 pub(crate) struct Case {
@@ -130,13 +132,37 @@ pub(crate) struct Sent {
     pub abandoned_stream: u16,
 }
 
-pub(crate) fn send_all(cx: &dyn Context) -> Result<Sent, CheckError> {
+/// What each server got, sent once however many checks judge it (SRV013 and SRV014 read the
+/// same replies), keyed by the file and the port of the server that answered.
+static SENT: LazyLock<Memo<(PathBuf, u16), Outcome>> = LazyLock::new(Memo::default);
+
+/// What sending gave: the replies, or why the server gave none.
+type Outcome = Result<Arc<Sent>, Arc<ServeError>>;
+
+/// The bad requests to the f32 `.apr`'s server, and the good ones around them.
+pub(crate) fn send_all(cx: &dyn Context) -> Result<Arc<Sent>, CheckError> {
     let session = Session::open(cx, apr_f32())?;
-    let (client, mut transcript) = (session.client(), session.transcript());
     let prompt = first_prompt(cx)?;
-    let before = greedy(&client, &mut transcript, &prompt.text)?;
+    let (context, max_new_tokens) = (context(cx), cx.max_new_tokens());
+    let key = (session.file.clone(), session.server.port());
+    let (sent, _) = SENT.get_or_init(key, || {
+        send(&session, &prompt.text, context, max_new_tokens)
+            .map(Arc::new)
+            .map_err(Arc::new)
+    });
+    sent.map_err(CheckError::Serve)
+}
+
+fn send(
+    session: &Session,
+    prompt: &str,
+    context: usize,
+    max_new_tokens: u32,
+) -> Result<Sent, ServeError> {
+    let (client, mut transcript) = (session.client(), session.transcript());
+    let before = greedy(&client, &mut transcript, prompt)?;
     let mut replies = Vec::new();
-    for case in cases(&prompt.text, context(cx)) {
+    for case in cases(prompt, context) {
         let answer = if case.body.len() > RAW_ABOVE {
             client.send_raw("/v1/completions", &case.body, case.content_type)
         } else {
@@ -156,13 +182,13 @@ pub(crate) fn send_all(cx: &dyn Context) -> Result<Sent, CheckError> {
             Err(ServeError::Transport { detail, .. }) => {
                 replies.push((case.name, case.openai_status, Answer::Dropped(detail)));
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         }
     }
-    let streamed = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0, "stream": true });
+    let streamed = json!({ "model": "default", "prompt": prompt, "max_tokens": max_new_tokens, "temperature": 0, "stream": true });
     let (exchange, _) = client.stream("/v1/completions", &streamed, Some(1))?;
     transcript.keep(&exchange);
-    let after = greedy(&client, &mut transcript, &prompt.text)?;
+    let after = greedy(&client, &mut transcript, prompt)?;
     Ok(Sent {
         replies,
         before,
@@ -176,7 +202,7 @@ fn greedy(
     client: &Client<'_>,
     transcript: &mut Transcript,
     prompt: &str,
-) -> Result<String, CheckError> {
+) -> Result<String, ServeError> {
     let reply = client.post_json(
         "/v1/completions",
         &json!({ "model": "default", "prompt": prompt, "max_tokens": 16, "temperature": 0 }),

@@ -33,16 +33,13 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         let asked = body(&prompt.text, cx.max_new_tokens(), 0);
         let (_, whole) = ask(&client, &mut transcript, &asked)?;
         let reply = whole.choices.first();
-        let mut streamed = asked.clone();
-        streamed["stream"] = json!(true);
-        let (exchange, events) = client.stream("/v1/chat/completions", &streamed, None)?;
-        transcript.keep(&exchange);
-        let done = events.last().map(|e| e.data.as_str()) == Some("[DONE]");
-        let chunks = events
-            .iter()
-            .filter(|e| e.data != "[DONE]")
-            .map(|e| api::chat_chunk(&e.data).map(|c| c.value))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (done, chunks) = stream_protocol::stream_of(
+            &client,
+            &mut transcript,
+            "/v1/chat/completions",
+            &asked,
+            api::chat_chunk,
+        )?;
         let seen: Vec<Chunk<'_>> = chunks
             .iter()
             .map(|c| Chunk {

@@ -35,16 +35,13 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         let reply = client.post_json("/v1/completions", &body)?;
         transcript.keep(&reply.exchange);
         let whole = api::completion(&reply)?.value;
-        let mut streamed = body.clone();
-        streamed["stream"] = json!(true);
-        let (exchange, events) = client.stream("/v1/completions", &streamed, None)?;
-        transcript.keep(&exchange);
-        let done = events.last().map(|e| e.data.as_str()) == Some("[DONE]");
-        let chunks = events
-            .iter()
-            .filter(|e| e.data != "[DONE]")
-            .map(|e| api::completion_chunk(&e.data).map(|c| c.value))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (done, chunks) = stream_protocol::stream_of(
+            &client,
+            &mut transcript,
+            "/v1/completions",
+            &body,
+            api::completion_chunk,
+        )?;
         chunks_seen += chunks.len();
         let seen: Vec<Chunk<'_>> = chunks
             .iter()

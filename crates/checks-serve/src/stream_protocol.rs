@@ -2,6 +2,34 @@
 //! `finish_reason` on the last chunk and equal to the reply's, one id throughout, the text of
 //! the reply.
 
+use crate::serving::Transcript;
+use apr_serve::api::Typed;
+use apr_serve::{Client, ServeError};
+use serde_json::{Value, json};
+use tmgt_check::CheckError;
+
+/// `body` sent again to `path` as a stream, each chunk parsed by `parse`: whether the stream
+/// ended with `[DONE]`, and the chunks before it.
+pub(crate) fn stream_of<T>(
+    client: &Client<'_>,
+    transcript: &mut Transcript,
+    path: &str,
+    body: &Value,
+    parse: fn(&str) -> Result<Typed<T>, ServeError>,
+) -> Result<(bool, Vec<T>), CheckError> {
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let (exchange, events) = client.stream(path, &streamed, None)?;
+    transcript.keep(&exchange);
+    let done = events.last().map(|e| e.data.as_str()) == Some("[DONE]");
+    let chunks = events
+        .iter()
+        .filter(|e| e.data != "[DONE]")
+        .map(|e| parse(&e.data).map(|c| c.value))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((done, chunks))
+}
+
 /// One chunk, as the protocol sees it.
 pub(crate) struct Chunk<'a> {
     pub id: &'a str,
