@@ -17,6 +17,8 @@ pub enum FileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{} has no tensor `{name}`", path.display())]
+    NoTensor { path: PathBuf, name: String },
     #[error("{} is neither APR v2 nor GGUF (magic {magic:02x?})", path.display())]
     UnknownFormat { path: PathBuf, magic: [u8; 4] },
     #[error(transparent)]
@@ -155,9 +157,9 @@ fn is_llama_cpp_name(name: &str) -> bool {
 }
 
 fn missing(path: &Path, name: &str) -> FileError {
-    FileError::Open {
+    FileError::NoTensor {
         path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("no tensor `{name}`")),
+        name: name.to_string(),
     }
 }
 

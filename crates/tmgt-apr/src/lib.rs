@@ -317,7 +317,15 @@ impl AprFile {
             });
         }
         let start = self.header.data_offset + tensor.offset + span.start;
-        let mut raw = vec![0u8; (span.end - span.start) as usize];
+        let len = usize::try_from(span.end - span.start).map_err(|_| AprError::BadTensor {
+            path: self.path.clone(),
+            tensor: tensor.name.clone(),
+            reason: format!(
+                "{} bytes is too large for this platform",
+                span.end - span.start
+            ),
+        })?;
+        let mut raw = vec![0u8; len];
         let mut file = File::open(&self.path).map_err(|source| AprError::Io {
             path: self.path.clone(),
             context: "opening".to_owned(),
@@ -335,22 +343,6 @@ impl AprFile {
 
     /// The stored bytes of one tensor.
     pub fn read_raw(&self, tensor: &AprTensor) -> Result<Vec<u8>, AprError> {
-        let io = |source, context: String| AprError::Io {
-            path: self.path.clone(),
-            context,
-            source,
-        };
-        let start = self.header.data_offset + tensor.offset;
-        let len = usize::try_from(tensor.size).map_err(|_| AprError::BadTensor {
-            path: self.path.clone(),
-            tensor: tensor.name.clone(),
-            reason: format!("{} bytes is too large for this platform", tensor.size),
-        })?;
-        let mut file = File::open(&self.path).map_err(|e| io(e, "opening".to_owned()))?;
-        let mut raw = vec![0u8; len];
-        file.seek(SeekFrom::Start(start))
-            .and_then(|_| file.read_exact(&mut raw))
-            .map_err(|e| io(e, format!("reading tensor {} at byte {start}", tensor.name)))?;
-        Ok(raw)
+        self.read_span(tensor, 0..tensor.size)
     }
 }
