@@ -6,15 +6,23 @@ and tools/fixtures/generate.py (the bundled tiny models). Deterministic: one tor
 deterministic algorithms, JSON written in a fixed key order. A rerun writes the same bytes.
 
   oracle.py --model PATH --slug SLUG --out DIR --prompt NAME=FILE... --eval-text FILE
-            [--model-id ID] [--save-hf DIR] [--replace] [--max-new-tokens N]
+            [--model-id ID] [--save-hf DIR [--derive-only | --convert-only] [--config DIR]]
+            [--max-new-tokens N]
+            [--add-bos true|false --add-bos-from WHY]
 
 PATH is an HF folder (config.json, model.safetensors, tokenizer.json) or a .gguf file. A GGUF
 is dequantized to float32 by transformers; --save-hf DIR writes that float32 model as an HF
 folder (which apr can import) and the oracles are then made from the folder reloaded from
-disk, so they record the folder's files. Oracles already in DIR that carry tokens (the
-reference project's) are upgraded in place when the new tokens agree; where they differ, each
-differing step is reported with its margin and the committed oracle is kept unless --replace.
-The summary goes to stdout as one JSON document; progress goes to stderr.
+disk, so they record the folder's files. --derive-only writes only what transformers derives
+besides the weights (config, tokenizer), so `tmgt oracle` can hold it against the file and
+restore what the conversion lost; --config DIR then builds the model from DIR's config.json;
+--convert-only stops after writing the folder.
+
+Every oracle records both the plain prompt's continuation and the BOS-prefixed one, and which
+of them is the model's convention (`add_bos`): the tokenizer's own policy, or the one given
+with --add-bos (a GGUF's `add_bos_token`). DIR's oracle files are overwritten;
+`tmgt oracle` writes into a fresh folder and decides what to keep. The summary goes to stdout
+as one JSON document; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -140,8 +148,14 @@ SMOLLM_PRE_TOKENIZER = {
 }
 
 
-def save_hf_from_gguf(gguf: Path, out_dir: Path) -> dict:
+def save_hf_from_gguf(gguf: Path, out_dir: Path, *, weights: bool = True,
+                      config_dir: Path | None = None) -> dict:
     """Dequantize a GGUF to float32 with transformers and write it as an HF folder.
+
+    With `weights=False` only what transformers derives besides the weights is written
+    (config.json, generation_config.json, the tokenizer), so `tmgt oracle` can hold it against
+    the file before the model is built; `config_dir` is a folder whose config.json (restored
+    from the file) builds the model instead of the one transformers derives.
 
     Three repairs, each recorded in the returned notes: transformers marks a GGUF-loaded
     model as quantized and refuses save_pretrained although every weight is float32 (the
@@ -151,26 +165,37 @@ def save_hf_from_gguf(gguf: Path, out_dir: Path) -> dict:
     model that carries one.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     meta = gguf_metadata(gguf)
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-    )
-    for name, tensor in model.state_dict().items():
-        if tensor.dtype != torch.float32:
-            raise OracleFailure(f"{gguf}: {name} dequantized to {tensor.dtype}, not float32")
-    model.hf_quantizer = None
-    model.is_quantized = False
-    model.config.__dict__.pop("quantization_config", None)
+    config = AutoConfig.from_pretrained(str(config_dir)) if config_dir is not None else None
+    model = None
+    if weights:
+        extra = {} if config is None else {"config": config}
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, **extra
+        )
+        for name, tensor in model.state_dict().items():
+            if tensor.dtype != torch.float32:
+                raise OracleFailure(f"{gguf}: {name} dequantized to {tensor.dtype}, not float32")
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.config.__dict__.pop("quantization_config", None)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
-    model.save_pretrained(str(out_dir), safe_serialization=True)
+    if model is not None:
+        model.save_pretrained(str(out_dir), safe_serialization=True)
+    else:
+        derived = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        derived.save_pretrained(str(out_dir))
+        GenerationConfig.from_model_config(derived).save_pretrained(str(out_dir))
     tok.save_pretrained(str(out_dir))
 
     notes = ["dequantized to float32 by transformers (gguf_file=)"]
+    if config_dir is not None:
+        notes.append("built with the config.json tmgt restored from the file")
     tj_path = out_dir / "tokenizer.json"
     tj = json.loads(tj_path.read_text(encoding="utf-8"))
     if meta.get("tokenizer.ggml.pre") == "smollm" and tj.get("pre_tokenizer") != SMOLLM_PRE_TOKENIZER:
@@ -281,8 +306,15 @@ def provenance(model_dir: Path) -> dict:
     return prov
 
 
+def tokenizer_adds_bos(tok, bos_id) -> bool:
+    """Whether the tokenizer's own encoding (with special tokens) starts a text with BOS."""
+    plain = tok("Hello", add_special_tokens=False)["input_ids"]
+    with_specials = tok("Hello")["input_ids"]
+    return bos_id is not None and with_specials == [bos_id] + plain
+
+
 def oracle_record(*, model_id, slug, prompt, prompt_file, tok, model, ids, bos_id,
-                  max_new_tokens, prov) -> dict:
+                  bos_policy, max_new_tokens, prov) -> dict:
     import torch
     import transformers
 
@@ -305,6 +337,8 @@ def oracle_record(*, model_id, slug, prompt, prompt_file, tok, model, ids, bos_i
         "do_sample": False,
         "schema_version": 1,
         "prompt_token_ids": ids,
+        "add_bos": bos_policy[0],
+        "add_bos_from": bos_policy[1],
         "eos_token_ids": eos,
         "stop_reason": stop_reason(tokens, eos, max_new_tokens),
         "top_k": TOP_K,
@@ -351,63 +385,32 @@ def perplexity_record(*, slug, text, text_label, tok, model, prov) -> dict:
     }
 
 
-def compare_with_existing(path: Path, new: dict) -> dict | None:
-    """Differences between a committed oracle's tokens and the new ones, or None if equal."""
-    old = json.loads(path.read_text(encoding="utf-8"))
-    old_tokens, new_tokens = old.get("tokens", []), new["tokens"]
-    if old_tokens == new_tokens:
-        return None
-    first = next(
-        (i for i, (a, b) in enumerate(zip(old_tokens, new_tokens)) if a != b),
-        min(len(old_tokens), len(new_tokens)),
-    )
-    steps = []
-    for i in range(first, max(len(old_tokens), len(new_tokens))):
-        a = old_tokens[i] if i < len(old_tokens) else None
-        b = new_tokens[i] if i < len(new_tokens) else None
-        if a != b:
-            margin = new["steps"][i]["margin"] if i < len(new["steps"]) else None
-            steps.append({"step": i, "committed": a, "computed": b, "margin": margin})
-    return {
-        "file": str(path),
-        "committed_versions": {
-            "transformers": old.get("transformers_version"),
-            "torch": old.get("torch_version"),
-        },
-        "first_difference": first,
-        "steps": steps,
-    }
-
-
 def write_oracles(*, model_dir: Path, out_dir: Path, slug: str, model_id: str,
                   prompts: list[tuple[str, Path]], eval_text: Path, eval_text_label: str,
-                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, replace: bool = False) -> dict:
+                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                  add_bos: tuple | None = None) -> dict:
     """Make every oracle of one model; returns the run's summary. The oracles depend on the
-    folder's files only (not on how it was made), so every route to one folder gives the
-    same bytes."""
+    folder's files (and a given BOS policy) only, not on how the folder was made, so every
+    route to one folder gives the same bytes."""
     tok, model = load_model(model_dir)
     bos_id = model.config.bos_token_id
+    if add_bos is None:
+        add_bos = (tokenizer_adds_bos(tok, bos_id), "the tokenizer's own encoding")
+    if add_bos[0] and bos_id is None:
+        raise OracleFailure(f"{model_dir}: the model's convention is a BOS-prefixed prompt, "
+                            "but config.json names no `bos_token_id`")
     prov = provenance(model_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"model_slug": slug, "out": str(out_dir), "oracles": [], "kept": [], "differences": []}
+    summary = {"model_slug": slug, "out": str(out_dir), "oracles": []}
     for name, path in prompts:
         prompt = path.read_text(encoding="utf-8")
         ids = tok(prompt, add_special_tokens=False)["input_ids"]
         record = oracle_record(
             model_id=model_id, slug=slug, prompt=prompt, prompt_file=path.name, tok=tok,
-            model=model, ids=ids, bos_id=bos_id, max_new_tokens=max_new_tokens, prov=prov,
+            model=model, ids=ids, bos_id=bos_id, bos_policy=add_bos,
+            max_new_tokens=max_new_tokens, prov=prov,
         )
-        target = out_dir / f"{name}.json"
-        if target.exists():
-            diff = compare_with_existing(target, record)
-            if diff is not None:
-                summary["differences"].append(diff)
-                if not replace:
-                    summary["kept"].append(name)
-                    log(f"{slug}/{name}: tokens differ from the committed oracle from step "
-                        f"{diff['first_difference']}; kept it (--replace overwrites)")
-                    continue
-        write_json(target, record)
+        write_json(out_dir / f"{name}.json", record)
         margins = [s["margin"] for s in record["steps"]]
         summary["oracles"].append({
             "prompt": name,
@@ -448,8 +451,17 @@ def main() -> int:
     ap.add_argument("--eval-text-label", help="the eval text's path as recorded (default: its name)")
     ap.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
     ap.add_argument("--save-hf", type=Path, help="GGUF input: write the float32 HF folder here")
-    ap.add_argument("--replace", action="store_true", help="overwrite committed oracles that differ")
+    ap.add_argument("--convert-only", action="store_true",
+                    help="with --save-hf: write the folder and make no oracle")
+    ap.add_argument("--derive-only", action="store_true",
+                    help="with --save-hf: write the config and tokenizer only, no weights")
+    ap.add_argument("--config", type=Path,
+                    help="with --save-hf: build the model from this folder's config.json")
+    ap.add_argument("--add-bos", choices=["true", "false"],
+                    help="the model's BOS convention (default: the tokenizer's own)")
+    ap.add_argument("--add-bos-from", default="given", help="where --add-bos comes from")
     args = ap.parse_args()
+    add_bos = None if args.add_bos is None else (args.add_bos == "true", args.add_bos_from)
 
     model = args.model.resolve()
     set_up_torch()
@@ -463,7 +475,13 @@ def main() -> int:
                     f"{model}: a GGUF input needs --save-hf DIR (the float32 HF folder the "
                     "oracles are made from and apr imports)"
                 )
-            converted_from = save_hf_from_gguf(model, args.save_hf.resolve())
+            converted_from = save_hf_from_gguf(
+                model, args.save_hf.resolve(), weights=not args.derive_only,
+                config_dir=args.config.resolve() if args.config else None,
+            )
+            if args.convert_only or args.derive_only:
+                print(json.dumps({"converted_from": converted_from}, indent=2))
+                return 0
             model = args.save_hf.resolve()
         elif not (model / "config.json").is_file():
             raise OracleFailure(f"{model}: no config.json; give an HF folder or a .gguf file")
@@ -472,7 +490,7 @@ def main() -> int:
             model_id=args.model_id or f"local/{args.slug}", prompts=args.prompt,
             eval_text=args.eval_text.resolve(),
             eval_text_label=args.eval_text_label or args.eval_text.name,
-            max_new_tokens=args.max_new_tokens, replace=args.replace,
+            max_new_tokens=args.max_new_tokens, add_bos=add_bos,
         )
         if converted_from is not None:
             summary["converted_from"] = converted_from
@@ -481,7 +499,7 @@ def main() -> int:
         log(f"error: {e}")
         return 2
     print(json.dumps(summary, indent=2))
-    return 1 if summary["kept"] else 0
+    return 0
 
 
 if __name__ == "__main__":

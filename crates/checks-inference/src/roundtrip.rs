@@ -26,7 +26,7 @@ impl Check for RoundTrip {
         let back = generate(cx, &cx.artifact(ArtifactKind::RoundTrip)?, false)?;
         // Stops written out (with the oracle's EOS), so two runs that stop at once agree.
         let oracle = cx.oracle()?;
-        let trajectory = oracle.plain().ok();
+        let trajectory = oracle.conventional().ok();
         let original_tokens = original.produced().with_stop(trajectory.as_ref());
         let back_tokens = back.produced().with_stop(trajectory.as_ref());
         let cmp = TokenComparison::new(&original_tokens, &back_tokens);

@@ -37,10 +37,10 @@ pub fn judge_f32_apr(
     oracle: &Oracle,
 ) -> Result<Verdict, CheckError> {
     let generation = generate_for(cx, model, prompt, false)?;
-    let trajectory = oracle.plain().ok();
+    let trajectory = oracle.conventional().ok();
     Ok(judge_tokens(
         "f32 .apr",
-        &oracle.tokens,
+        oracle.conventional_tokens(),
         &generation.produced(),
         trajectory.as_ref(),
         0,

@@ -25,10 +25,10 @@ impl Check for Token {
         let generation = generate(cx, &model, false)?;
         let t = cx.thresholds();
         let (budget, tie) = (t.get::<TokenThresholds>()?, t.get::<TieThresholds>()?);
-        let trajectory = oracle.plain().ok();
+        let trajectory = oracle.conventional().ok();
         Ok(judge_tokens(
             &format!("{quant} .apr"),
-            &oracle.tokens,
+            oracle.conventional_tokens(),
             &generation.produced(),
             trajectory.as_ref(),
             budget.for_quant(quant),

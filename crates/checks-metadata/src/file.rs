@@ -15,7 +15,7 @@ use tmgt_gguf::{GgufError, GgufFile};
 
 /// Why a converted file's metadata could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FileError {
+pub enum FileError {
     /// The file cannot be opened, or is shorter than a magic.
     #[error("cannot read {}: {source}", path.display())]
     Magic { path: PathBuf, source: io::Error },
@@ -43,7 +43,7 @@ pub(crate) enum FileError {
 /// Clone, its cause shared, because the outcome is read once and asked for field by field.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("llama.cpp cannot load the vocabulary of {}: {source}", path.display())]
-pub(crate) struct VocabError {
+pub struct VocabError {
     path: PathBuf,
     source: Box<LlamaError>,
 }

@@ -162,7 +162,10 @@ pub(crate) fn judge_family(cx: &dyn Context, family: Family) -> Result<Verdict, 
 }
 
 /// (verdict, the file's key, what was found, values compared).
-fn judge_field(expected: &Expected, found: &Found) -> (&'static str, String, String, usize) {
+pub(crate) fn judge_field(
+    expected: &Expected,
+    found: &Found,
+) -> (&'static str, String, String, usize) {
     let (value, from) = match expected {
         Expected::Is { value, from } => (value, from),
         Expected::NotApplicable(why) => {

@@ -22,7 +22,12 @@ mod numerics;
 mod shape;
 mod source;
 mod special_tokens;
+mod spelling;
 mod texts;
+mod vouch;
+
+pub use spelling::{llama_cpp_architecture, same_token_text};
+pub use vouch::{FieldStanding, Standing, VouchError, Vouching, vouch_derived_folder};
 
 pub use texts::{Truth, first_difference, hf_texts};
 mod tokens_apr;

@@ -14,7 +14,7 @@ use tokenizers::Tokenizer;
 
 /// Why a model's HF folder could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum HfError {
+pub enum HfError {
     #[error("HF tokenizers cannot load {}: {source}", path.display())]
     Tokenizer {
         path: PathBuf,
@@ -375,10 +375,21 @@ impl Source {
             ))
         };
         match field {
-            Field::Architecture => Source::is(
-                MetaValue::Text(self.model_type().to_string()),
-                "config.json `model_type`",
-            ),
+            Field::Architecture => {
+                let model_type = self.model_type();
+                match (format, crate::spelling::llama_cpp_architecture(model_type)) {
+                    (Format::Gguf, Some(name)) if name != model_type => Source::is(
+                        MetaValue::Text(name.to_string()),
+                        format!(
+                            "config.json `model_type` {model_type:?}, which llama.cpp calls {name:?}"
+                        ),
+                    ),
+                    _ => Source::is(
+                        MetaValue::Text(model_type.to_string()),
+                        "config.json `model_type`",
+                    ),
+                }
+            }
             Field::Layers => self.int(&["num_hidden_layers", "n_layer"]),
             Field::Hidden => self.int(&["hidden_size", "n_embd"]),
             Field::FeedForward => match self.config_int(&["intermediate_size", "n_inner"]) {
@@ -485,11 +496,11 @@ impl Source {
                 ),
             },
             Field::Tokens => Source::is(
-                MetaValue::List(self.token_texts()),
+                MetaValue::Tokens(self.token_texts()),
                 "tokenizer.json vocabulary and added tokens",
             ),
             Field::TokenTypes => Source::is(
-                MetaValue::List(self.token_types()),
+                MetaValue::Tokens(self.token_types()),
                 "tokenizer.json added tokens' `special` flags",
             ),
             Field::Merges => Source::is(

@@ -1,5 +1,6 @@
 //! A metadata value as both sides state it, compared the way a runtime would read it.
 
+use crate::spelling::same_token_text;
 use std::fmt;
 
 /// One field's value.
@@ -10,8 +11,11 @@ pub(crate) enum MetaValue {
     Float(f64),
     Text(String),
     Flag(bool),
-    /// A list compared element by element (token texts, merges, token types).
+    /// A list compared element by element (merges, token types, a file's token texts).
     List(Vec<String>),
+    /// Token texts as HF spells them: an entry equals a file's entry that differs only in
+    /// writing a space as SentencePiece's `▁` ([`crate::spelling::same_token_text`]).
+    Tokens(Vec<String>),
     /// The field is not set (a pad token the source does not have).
     Unset,
 }
@@ -26,24 +30,10 @@ impl MetaValue {
                     (*a as f32) == (*b as f32) || (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
                 (!same).then(|| format!("{} where {}", self, other))
             }
-            (MetaValue::List(a), MetaValue::List(b)) => {
-                if let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) {
-                    return Some(format!(
-                        "entry {at} is {:?} where it should be {:?} ({} entries, {} expected)",
-                        a[at],
-                        b[at],
-                        a.len(),
-                        b.len()
-                    ));
-                }
-                (a.len() != b.len()).then(|| {
-                    format!(
-                        "{} entries where {} are expected (the first {} agree)",
-                        a.len(),
-                        b.len(),
-                        a.len().min(b.len())
-                    )
-                })
+            (MetaValue::List(a), MetaValue::List(b)) => list_difference(a, b, |x, y| x == y),
+            (MetaValue::List(a) | MetaValue::Tokens(a), MetaValue::Tokens(b))
+            | (MetaValue::Tokens(a), MetaValue::List(b)) => {
+                list_difference(a, b, |x, y| same_token_text(y, x))
             }
             (a, b) => (a != b).then(|| format!("{a} where {b}")),
         }
@@ -52,10 +42,35 @@ impl MetaValue {
     /// How many compared items it holds, for the evidence count.
     pub(crate) fn items(&self) -> usize {
         match self {
-            MetaValue::List(v) => v.len(),
+            MetaValue::List(v) | MetaValue::Tokens(v) => v.len(),
             _ => 1,
         }
     }
+}
+
+/// The first differing entry of two lists with both entries, else a length difference.
+fn list_difference(
+    a: &[String],
+    b: &[String],
+    same: impl Fn(&str, &str) -> bool,
+) -> Option<String> {
+    if let Some(at) = a.iter().zip(b).position(|(x, y)| !same(x, y)) {
+        return Some(format!(
+            "entry {at} is {:?} where it should be {:?} ({} entries, {} expected)",
+            a[at],
+            b[at],
+            a.len(),
+            b.len()
+        ));
+    }
+    (a.len() != b.len()).then(|| {
+        format!(
+            "{} entries where {} are expected (the first {} agree)",
+            a.len(),
+            b.len(),
+            a.len().min(b.len())
+        )
+    })
 }
 
 impl fmt::Display for MetaValue {
@@ -69,7 +84,7 @@ impl fmt::Display for MetaValue {
             }
             MetaValue::Text(v) => write!(f, "{v:?}"),
             MetaValue::Flag(v) => write!(f, "{v}"),
-            MetaValue::List(v) => write!(f, "{} entries", v.len()),
+            MetaValue::List(v) | MetaValue::Tokens(v) => write!(f, "{} entries", v.len()),
             MetaValue::Unset => f.write_str("unset"),
         }
     }

@@ -98,10 +98,10 @@ pub(crate) fn judge_greedy_on(
     let oracle = cx.oracle()?;
     let (client, mut transcript) = (session.client(), session.transcript());
     let served = generate(&client, &mut transcript, cx.prompt()?, cx.max_new_tokens())?;
-    let trajectory = oracle.plain().ok();
+    let trajectory = oracle.conventional().ok();
     let mut verdict = judge_tokens(
         what,
-        &oracle.tokens,
+        oracle.conventional_tokens(),
         &served.produced(),
         trajectory.as_ref(),
         allowed,

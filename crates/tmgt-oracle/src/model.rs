@@ -20,6 +20,14 @@ pub struct Oracle {
     pub schema_version: Option<u32>,
     #[serde(default)]
     pub prompt_token_ids: Option<Vec<u32>>,
+    /// Whether the model's convention is a BOS-prefixed prompt (its tokenizer's own policy, or
+    /// its GGUF's `add_bos_token`): then [`Oracle::conventional`] is the BOS trajectory.
+    /// Oracles made before it was recorded say nothing, and mean the plain prompt.
+    #[serde(default)]
+    pub add_bos: Option<bool>,
+    /// Where `add_bos` comes from.
+    #[serde(default)]
+    pub add_bos_from: Option<String>,
     /// The ids greedy decoding stops at; a continuation that ends in one of them stopped
     /// there (before `max_new_tokens`) and records it as its last token.
     #[serde(default)]
@@ -187,6 +195,23 @@ impl Oracle {
             steps: &bos.steps,
             eos: self.eos_token_ids.as_deref().unwrap_or_default(),
         })
+    }
+
+    /// The trajectory of the model's own convention: BOS-prefixed where `add_bos` says so,
+    /// else the plain prompt.
+    pub fn conventional(&self) -> Result<Trajectory<'_>, OracleError> {
+        if self.add_bos == Some(true) {
+            self.with_bos()
+        } else {
+            self.plain()
+        }
+    }
+
+    /// The tokens of [`Oracle::conventional`]; a reference oracle (tokens only) has just its
+    /// plain continuation.
+    #[must_use]
+    pub fn conventional_tokens(&self) -> &[u32] {
+        self.conventional().map_or(&self.tokens, |t| t.tokens)
     }
 
     /// The trajectory whose prompt ids equal `prompt_ids`, if the oracle has one.

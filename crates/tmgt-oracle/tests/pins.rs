@@ -132,83 +132,83 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/smollm2-135m/arithmetic.json",
-        "bc3928fbc3e294aadb2f642da1ab9a49ced4af16fc0936df72bae38035d970b9",
+        "8f34344ca3d1519a26f5195d7b123fd07f51e32c580468bb8fdbfd130451d2a7",
     ),
     (
         "oracle/smollm2-135m/code.json",
-        "9931f2136fed1467352cf6155271577208074f80562c85f99c66a3eff3496527",
+        "99a9893fa68be3eaabc0e16d3a7d5f364a139d591cb48527088328801dde3614",
     ),
     (
         "oracle/smollm2-135m/completion.json",
-        "81c8c934c05e76f74539f8cca91859ad05cc4ac832f9e91d303a512c35d4a6f6",
+        "ebe7e29bb8b634c7de4a8a1143284dce0a560910158fb912c8954dcdaa710960",
     ),
     (
         "oracle/smollm2-135m/greeting.json",
-        "b6b72e3b2454504241946d3bd42cff3f0bc3339b915167fa97e00eeb35cf1034",
+        "a2b636143531c7185952ac99faeb94eb4255817e4fb415d387949f2da66dc8f5",
     ),
     (
         "oracle/smollm2-135m/perplexity.json",
-        "7eddf58a36f8609eca552868fb442d09908d873f690edc7cd3203482c5af6de7",
+        "93ed42e68e56d6d14fe3d8e2ff0ac73449da4cf9a4983c45d24c18f051a87252",
     ),
     (
         "oracle/tiny-gpt2/arithmetic.json",
-        "50c0737ed604c2e97080c749fb9e3a1d936d5470dac5f4adcf1f0527f0618f30",
+        "be77c4cee62ba4706daa039035dce0660f428761630165f096cdb79530c4c391",
     ),
     (
         "oracle/tiny-gpt2/code.json",
-        "f9aa90415678d67a8aa69ca8e42c788873cb5db892e943f6cc117e2a6ec1823c",
+        "a26d85c6a647c249deffcad10119eef7f174e79d612336c12342375bdf1d1a7d",
     ),
     (
         "oracle/tiny-gpt2/completion.json",
-        "9418e84a1c3507077e94eb5d83a6f74b610f339e823fe4231584b9f433bc779d",
+        "16e9ae6c6a870f658ab41559a088f8f11e3f51cd9d62f244c3677dd621b7e914",
     ),
     (
         "oracle/tiny-gpt2/greeting.json",
-        "76eb4fc392e288e1362a1326cfa9974be153408a9cd2fa0d8d0db80b4fb00bf2",
+        "447def07f7a6618e82bb2bc071864d93f0b94dc0e9da55f5a8b57954af311735",
     ),
     (
         "oracle/tiny-gpt2/perplexity.json",
-        "50e05aee6185fb0dacb38ace9c0e2fa23f8ade7326440ae82ee26630abe6fb2c",
+        "ff68901c61e6fdd10bad6dda63e4523e22493ac62f8822fd87dc08a6714c7fe4",
     ),
     (
         "oracle/tiny-llama/arithmetic.json",
-        "f03514d7b03157b28b17f7dcdc65384495ce535feb384ed30d8431709f3605da",
+        "b1bade672a4df48a8e9f2f60c03a112eeb8949ad0862cb400ccb15eb44d2a3ee",
     ),
     (
         "oracle/tiny-llama/code.json",
-        "80e86cc0d174d6f59e314db8edd2bf427afc905009937a07f4ba00efa6cde826",
+        "9595d28d265a9df41a5dcb279e7f643293abc0454bd5b50861ba3e06d7ee1444",
     ),
     (
         "oracle/tiny-llama/completion.json",
-        "b5193f6d67ba11310674212ca0ffe8d56d4861a852d531d360e779c10781378d",
+        "4b8b0bada23d093ab650732a2b57f9dc8bb566a9c7149f7d68681c2be24ca0b6",
     ),
     (
         "oracle/tiny-llama/greeting.json",
-        "0a48ef08bd020b1991a795176f06c5bc7f5e59d462259c34d2d5d5bfbba0ff04",
+        "6255f8a8b9da515083cedb3588214fbc0d3e6dfb2bf83e0e3d9282d8cebbc58d",
     ),
     (
         "oracle/tiny-llama/perplexity.json",
-        "1b0183ddb3101845cead982dee0d121ffbd56efe74f120600285096712e66932",
+        "969ca6fa75bc6cfba721e8345382dfff98f327afa14e290e371ff4a655e29943",
     ),
     (
         "oracle/tiny-qwen2/arithmetic.json",
-        "ae566e2927199a72250819537a24d62c62a9cac3318b5a9f95638af251cc1bf4",
+        "7f892f13694a001aedfcc1615dad6f9754ce6bbf7a50378ad8f9f8eb694a0677",
     ),
     (
         "oracle/tiny-qwen2/code.json",
-        "8ecbe0bc93d31122ec8f252cd87a9c900c488f55116d89e823401106ff9e3da9",
+        "cdc875b857014037e2666902dd6b8f631ad72c2b539c84942c8228bf5737fa60",
     ),
     (
         "oracle/tiny-qwen2/completion.json",
-        "4e26c752da2ddac67bfffea9c024b01daa98c95f1f757e328ddb95f50caaa0b8",
+        "6b48f90ffb5095a21b487415ceb63f00929f5baedc72a161c24d8c4db2e17b6e",
     ),
     (
         "oracle/tiny-qwen2/greeting.json",
-        "908f5ae8acf455a1bd02699f06b98c6813fcde0e24c2e5346cfd7934b3fda8bf",
+        "731a10edc94b94da76039c6fc92af260c4659ca2fd4b455e5ace047fb3839cf1",
     ),
     (
         "oracle/tiny-qwen2/perplexity.json",
-        "d91ea6f200e20707b22d4d4d143478152a2feca3f371644a03beeec9e4bcf980",
+        "b22e722c957653265e3b8cab483af945a181f9f92d38cdbd108c0a727d09f45d",
     ),
 ];
 

@@ -21,6 +21,7 @@ pub mod matrix;
 pub mod merge_cmd;
 pub mod oracle_cmd;
 pub mod oracle_env;
+mod oracle_vouch;
 pub mod oracles;
 mod pool;
 pub mod report;

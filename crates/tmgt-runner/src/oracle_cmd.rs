@@ -45,6 +45,11 @@ pub struct OracleArgs {
     /// and report each differing step with its margin).
     #[arg(long)]
     replace: bool,
+    /// Write oracles tmgt cannot vouch for (the HF model disagrees with its GGUF on a
+    /// behaviour field, or llama.cpp on the same weights departs at a confident step); the
+    /// reasons are recorded in their provenance as `vouching.forced`.
+    #[arg(long)]
+    force: bool,
     /// Make the oracles in a scratch folder and grade them against the committed ones
     /// instead of writing them: identical bytes, or equivalent (every token, id and stop the
     /// same, floats within 1e-4, relative above 1, the largest difference printed); exits 1
@@ -192,7 +197,11 @@ fn make_all(args: &OracleArgs, config: &Config, targets: &[Target]) -> Result<Ex
     Ok(exit)
 }
 
-/// Runs the generator for one model into `out`.
+/// Makes one model's oracles into `out`. A GGUF is converted to an HF folder first and the
+/// folder held against the file (what the conversion lost is restored from the file); the
+/// oracles are made in a staging folder, heard by llama.cpp on the same weights, and installed
+/// only when tmgt can vouch for them, or with `--force` (the reasons then go into their
+/// provenance).
 fn make_one(
     args: &OracleArgs,
     config: &Config,
@@ -200,12 +209,220 @@ fn make_one(
     target: &Target,
     out: &Path,
 ) -> Result<Exit, Exit> {
+    let mut reasons = Vec::new();
+    let mut vouching = serde_json::Map::new();
+    let mut add_bos = None;
+    let folder = if target.source.extension().is_some_and(|e| e == "gguf") {
+        let folder = args.save_hf.as_deref().map(crate::absolute).ok_or_else(|| {
+            usage(
+                format!("{}: a GGUF source needs --save-hf DIR", target.source.display()),
+                "give --save-hf DIR: the float32 HF folder the oracles are made from and apr imports",
+            )
+        })?;
+        // What transformers derives besides the weights, held against the file first: a lost
+        // field can change the shapes the weights are loaded into.
+        let mut derive = generator(config, env, target, &target.source, out)?;
+        derive.arg("--save-hf").arg(&folder).arg("--derive-only");
+        run_script(env, derive, "the GGUF conversion")?;
+        let derived = vouch_folder(target, &folder)?;
+        let mut convert = generator(config, env, target, &target.source, out)?;
+        convert.arg("--save-hf").arg(&folder).arg("--convert-only");
+        if !derived.restored.is_empty() {
+            convert.arg("--config").arg(&folder);
+        }
+        run_script(env, convert, "the GGUF conversion")?;
+        let converted = vouch_folder(target, &folder)?;
+        let restored: Vec<&String> = derived.restored.iter().chain(&converted.restored).collect();
+        if !restored.is_empty() {
+            vouching.insert("restored".into(), serde_json::json!(restored));
+        }
+        eprintln!(
+            "oracle: {}: {} behaviour fields of the HF model transformers derived held against \
+             {}: {} restored from the file, {} still differ",
+            target.name,
+            converted.compared(),
+            target.source.display(),
+            restored.len(),
+            converted.disagreements().count()
+        );
+        reasons.extend(converted.disagreements().map(|field| {
+            format!(
+                "the HF model transformers derived from the file disagrees with it on {}: {}",
+                field.field, field.said
+            )
+        }));
+        add_bos = bos_override(target, &converted);
+        folder
+    } else {
+        target.source.clone()
+    };
+    let staging = staging_folder(out);
+    let _ = std::fs::remove_dir_all(&staging);
+    let made = make_in(
+        args, config, env, target, &folder, &staging, add_bos, reasons, vouching,
+    );
+    let installed = match made {
+        Ok(true) => install(&staging, out, args.replace).map(Some),
+        Ok(false) => Ok(None),
+        Err(exit) => Err(exit),
+    };
+    let _ = std::fs::remove_dir_all(&staging);
+    let Some(exit) = installed? else {
+        return Ok(Exit::ChecksFailed);
+    };
+    if let Some(ids) = stage_ids(args, target)? {
+        make_stages(env, &folder, out, &ids)?;
+    }
+    Ok(exit)
+}
+
+/// Holds the folder transformers derived from the GGUF against the file and restores what it
+/// can, saying what it restored.
+fn vouch_folder(target: &Target, folder: &Path) -> Result<checks_metadata::Vouching, Exit> {
+    let held = checks_metadata::vouch_derived_folder(folder, &target.source).map_err(|e| {
+        eprintln!(
+            "error: cannot hold {} against {}: {e}",
+            folder.display(),
+            target.source.display()
+        );
+        Exit::Harness
+    })?;
+    for line in &held.restored {
+        eprintln!("oracle: {}: restored from the file: {line}", target.name);
+    }
+    Ok(held)
+}
+
+/// The BOS policy to give the generator: the file's, where it differs from the derived
+/// tokenizer's (which the generator follows otherwise).
+fn bos_override(target: &Target, held: &checks_metadata::Vouching) -> Option<bool> {
+    let differs = held
+        .fields
+        .iter()
+        .any(|f| f.field == "AddBos" && f.standing == checks_metadata::Standing::Differs);
+    held.file_adds_bos.filter(|_| differs).inspect(|adds| {
+        eprintln!(
+            "oracle: {}: the file {} a BOS and the derived tokenizer {}; the oracles follow \
+             the file, and the other variant stays recorded",
+            target.name,
+            if *adds { "adds" } else { "adds no" },
+            if *adds { "does not" } else { "does" }
+        );
+    })
+}
+
+/// Makes the oracles into `staging` and decides whether tmgt vouches for them: `Ok(true)` to
+/// install them (with `--force` whatever the reasons), `Ok(false)` when refused.
+#[allow(clippy::too_many_arguments)]
+fn make_in(
+    args: &OracleArgs,
+    config: &Config,
+    env: &OracleEnv,
+    target: &Target,
+    folder: &Path,
+    staging: &Path,
+    add_bos: Option<bool>,
+    mut reasons: Vec<String>,
+    mut vouching: serde_json::Map<String, serde_json::Value>,
+) -> Result<bool, Exit> {
+    let mut command = generator(config, env, target, folder, staging)?;
+    if let Some(adds) = add_bos {
+        command
+            .args(["--add-bos", if adds { "true" } else { "false" }])
+            .args([
+                "--add-bos-from",
+                "the GGUF's tokenizer.ggml.add_bos_token, as llama.cpp reads it",
+            ]);
+    }
+    eprintln!(
+        "oracle: {} from {} into {}",
+        target.name,
+        target.source.display(),
+        staging.display()
+    );
+    let (_, status) = run_script(env, command, "the oracle generator")?;
+    if !status.success() {
+        eprintln!("error: the oracle generator exited with {status}");
+        return Err(Exit::Harness);
+    }
+    warn_degenerate(config, staging);
+    let prompts: Vec<String> = config.prompts.iter().map(|p| p.name.clone()).collect();
+    if let Some(file) = second_voice_file(args, config, target) {
+        match crate::oracle_vouch::second_voice(&file, staging, &prompts) {
+            Ok(voice) => {
+                eprintln!(
+                    "oracle: {}: llama.cpp on {} over {} prompt ids and tokens: {} prompts \
+                     encoded otherwise, {} confident departures, {} at near-ties (margin up to {})",
+                    target.name,
+                    file.display(),
+                    voice.compared,
+                    voice.encodings.len(),
+                    voice.departures.len(),
+                    voice.near_ties.len(),
+                    crate::oracle_vouch::SECOND_VOICE_MARGIN
+                );
+                for line in &voice.near_ties {
+                    eprintln!("oracle: {}: near-tie: {line}", target.name);
+                }
+                reasons.extend(voice.encodings.iter().cloned());
+                reasons.extend(voice.departures.iter().cloned());
+            }
+            Err(e) => eprintln!(
+                "warning: {}: no second voice: {e}; the oracle is not held against llama.cpp",
+                target.name
+            ),
+        }
+    }
+    if !reasons.is_empty() {
+        for reason in &reasons {
+            eprintln!("oracle: {}: cannot vouch: {reason}", target.name);
+        }
+        if !args.force {
+            eprintln!(
+                "error: tmgt oracle refuses to write {}'s oracles: {} reasons above\nhelp: fix \
+                 how the model is loaded, or keep them anyway with --force (the reasons are then \
+                 recorded in their provenance as `vouching.forced`)",
+                target.name,
+                reasons.len()
+            );
+            return Ok(false);
+        }
+        vouching.insert("forced".into(), serde_json::json!(reasons));
+    }
+    if !vouching.is_empty() {
+        crate::oracle_vouch::record_vouching(staging, &serde_json::Value::Object(vouching))
+            .map_err(|e| {
+                eprintln!("error: cannot record the vouching: {e}");
+                Exit::Harness
+            })?;
+    }
+    Ok(true)
+}
+
+/// The GGUF llama.cpp runs as the second voice: the source itself, or llama.cpp's own
+/// conversion of the configured model's folder (`native/<model>/f32.gguf`) where it exists.
+fn second_voice_file(args: &OracleArgs, config: &Config, target: &Target) -> Option<PathBuf> {
+    if target.source.extension().is_some_and(|e| e == "gguf") {
+        return Some(target.source.clone());
+    }
+    let native = config.native_dir.join(&target.name).join("f32.gguf");
+    (args.source.is_none() && native.is_file()).then_some(native)
+}
+
+/// The generator's command for `model` (a GGUF or an HF folder) into `out`.
+fn generator(
+    config: &Config,
+    env: &OracleEnv,
+    target: &Target,
+    model: &Path,
+    out: &Path,
+) -> Result<Command, Exit> {
     let root = config.file.parent().unwrap_or(Path::new("/"));
     let mut command = Command::new(&env.python);
     command
         .arg(&env.generator)
         .arg("--model")
-        .arg(&target.source)
+        .arg(model)
         .args(["--slug", &target.name, "--model-id", &target.model_id])
         .arg("--out")
         .arg(out)
@@ -224,37 +441,80 @@ fn make_one(
         spec.push(file);
         command.arg("--prompt").arg(spec);
     }
-    if let Some(dir) = &args.save_hf {
-        command.arg("--save-hf").arg(crate::absolute(dir));
-    }
-    if args.replace {
-        command.arg("--replace");
-    }
-    eprintln!(
-        "oracle: {} from {} into {}",
-        target.name,
-        target.source.display(),
-        out.display()
-    );
-    let (summary, status) = run_script(env, command, "the oracle generator")?;
-    print_differences(&summary);
-    let exit = match status.code() {
-        Some(0) => Exit::Ok,
-        Some(1) => Exit::ChecksFailed,
-        _ => {
-            eprintln!("error: the oracle generator exited with {status}");
-            return Err(Exit::Harness);
-        }
+    Ok(command)
+}
+
+/// A fresh folder beside `out` (so installing is a rename on one file system).
+fn staging_folder(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "oracle".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.staging-{}", std::process::id()))
+}
+
+/// Moves the staged files into `out`. A prompt oracle already there whose tokens differ from
+/// the new one is kept (each differing step reported with the new oracle's margin) unless
+/// `replace`; `Exit::ChecksFailed` when one was kept.
+fn install(staging: &Path, out: &Path, replace: bool) -> Result<Exit, Exit> {
+    let fail = |what: &str, path: &Path, e: std::io::Error| {
+        eprintln!("error: cannot {what} {}: {e}", path.display());
+        Exit::Harness
     };
-    warn_degenerate(config, out);
-    if let Some(ids) = stage_ids(args, target)? {
-        let folder = match &args.save_hf {
-            Some(dir) => crate::absolute(dir),
-            None => target.source.clone(),
-        };
-        make_stages(env, &folder, out, &ids)?;
+    std::fs::create_dir_all(out).map_err(|e| fail("make", out, e))?;
+    let mut names: Vec<String> = std::fs::read_dir(staging)
+        .map_err(|e| fail("read", staging, e))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut kept = 0;
+    for name in names {
+        let (from, to) = (staging.join(&name), out.join(&name));
+        if let Some(stem) = name
+            .strip_suffix(".json")
+            .filter(|_| to.exists() && !replace)
+        {
+            if let (Ok(old), Ok(new)) = (
+                tmgt_oracle::load(out, stem),
+                tmgt_oracle::load(staging, stem),
+            ) {
+                if old.tokens != new.tokens {
+                    report_kept(&to, &old, &new);
+                    kept += 1;
+                    continue;
+                }
+            }
+        }
+        std::fs::rename(&from, &to).map_err(|e| fail("write", &to, e))?;
     }
-    Ok(exit)
+    Ok(if kept > 0 {
+        Exit::ChecksFailed
+    } else {
+        Exit::Ok
+    })
+}
+
+fn report_kept(path: &Path, old: &tmgt_oracle::Oracle, new: &tmgt_oracle::Oracle) {
+    eprintln!(
+        "oracle: {}: the committed tokens differ from this environment's; kept it (--replace \
+         overwrites):",
+        path.display()
+    );
+    let steps = new.steps.as_deref().unwrap_or_default();
+    for step in 0..old.tokens.len().max(new.tokens.len()) {
+        let (a, b) = (old.tokens.get(step), new.tokens.get(step));
+        if a != b {
+            let show = |t: Option<&u32>| t.map_or_else(|| "none".into(), u32::to_string);
+            let margin = steps
+                .get(step)
+                .map_or_else(|| "unknown".into(), |s| s.margin.to_string());
+            eprintln!(
+                "  step {step}: committed {} computed {} (margin {margin})",
+                show(a),
+                show(b)
+            );
+        }
+    }
 }
 
 /// Warns about each continuation just written that no working model writes (one token over
@@ -437,27 +697,6 @@ fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
             (name, grade)
         })
         .collect()
-}
-
-fn print_differences(summary: &serde_json::Value) {
-    let Some(differences) = summary.get("differences").and_then(|d| d.as_array()) else {
-        return;
-    };
-    for diff in differences {
-        let file = diff.get("file").and_then(|f| f.as_str()).unwrap_or("?");
-        eprintln!("oracle: {file}: the committed tokens differ from this environment's:");
-        for step in diff
-            .get("steps")
-            .and_then(|s| s.as_array())
-            .into_iter()
-            .flatten()
-        {
-            eprintln!(
-                "  step {}: committed {} computed {} (margin {})",
-                step["step"], step["committed"], step["computed"], step["margin"]
-            );
-        }
-    }
 }
 
 /// The `model` field the folder's oracles already record, so a regeneration keeps it.

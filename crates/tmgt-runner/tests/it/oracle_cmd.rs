@@ -263,3 +263,208 @@ fn an_unknown_model_or_a_hub_model_without_a_copy_is_a_usage_error() {
         text(&hub)
     );
 }
+
+/// A copy of a bundled model's native GGUF with `edit` applied to its metadata.
+fn planted_gguf(
+    model: &str,
+    dir: &Path,
+    edit: impl FnOnce(&mut Vec<(String, tmgt_gguf::Value)>),
+) -> std::path::PathBuf {
+    let original =
+        tmgt_gguf::GgufFile::open(&repo_root().join("native").join(model).join("f32.gguf"))
+            .unwrap();
+    let out = dir.join(format!("{model}.gguf"));
+    tmgt_gguf::copy_with_metadata(&original, &out, edit).unwrap();
+    out
+}
+
+fn set(metadata: &mut Vec<(String, tmgt_gguf::Value)>, key: &str, value: tmgt_gguf::Value) {
+    metadata.retain(|(k, _)| k != key);
+    metadata.push((key.to_string(), value));
+}
+
+/// `tmgt oracle NAME --source GGUF --save-hf HF --out OUT` with `extra` arguments.
+fn oracle_from_gguf(
+    model: &str,
+    gguf: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> (Output, std::path::PathBuf) {
+    let out = dir.join("oracles");
+    let mut args = vec![
+        "oracle",
+        model,
+        "--source",
+        gguf.to_str().unwrap(),
+        "--save-hf",
+        dir.join("hf").to_str().unwrap().to_owned().leak(),
+        "--out",
+        out.to_str().unwrap().to_owned().leak(),
+    ];
+    args.extend_from_slice(extra);
+    (tmgt(&args, &[]), out)
+}
+
+#[test]
+fn a_field_transformers_loses_is_restored_from_the_file_and_said() {
+    if !environment_ready("a_field_transformers_loses_is_restored_from_the_file_and_said") {
+        return;
+    }
+    // transformers reads gpt2.context_length into `n_ctx`, so the HF model it derives has the
+    // default `n_positions` 1024 where the file says 512 (and cannot load the 512 position
+    // embeddings until it is restored). Its GPT-2 tokenizer also encodes one prompt otherwise
+    // than the file's: that is no field, so the oracle is refused for it unless forced.
+    let scratch = tempfile::tempdir().unwrap();
+    let gguf = repo_root().join("native/tiny-gpt2/f32.gguf");
+    let (refused, out) = oracle_from_gguf("tiny-gpt2", &gguf, scratch.path(), &[]);
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("restored from the file: config.json `n_positions` 1024 -> 512"),
+        "{said}"
+    );
+    assert!(
+        said.contains("code: the HF tokenizer encodes the prompt as [508, 764, 8, 78, 1220] where the file's own tokenizer (llama.cpp) gives [508, 764, 850, 1220]"),
+        "{said}"
+    );
+    assert!(
+        !out.join("code.json").exists(),
+        "nothing is written: {said}"
+    );
+
+    let (forced, out) = oracle_from_gguf("tiny-gpt2", &gguf, scratch.path(), &["--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(scratch.path().join("hf/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["n_positions"], 512);
+    let oracle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("greeting.json")).unwrap()).unwrap();
+    let vouching = &oracle["provenance"]["vouching"];
+    assert!(
+        vouching["restored"][0]
+            .as_str()
+            .unwrap()
+            .contains("n_positions"),
+        "{oracle}"
+    );
+    assert!(
+        vouching["forced"][0]
+            .as_str()
+            .unwrap()
+            .contains("HF tokenizer encodes"),
+        "{oracle}"
+    );
+    // Where the encodings agree, the restored model continues as the bundled one does.
+    let bundled = tmgt_oracle::load(&repo_root().join("oracle/tiny-gpt2"), "greeting").unwrap();
+    let tokens: Vec<u32> = serde_json::from_value(oracle["tokens"].clone()).unwrap();
+    assert_eq!(tokens, bundled.tokens);
+}
+
+#[test]
+fn a_file_that_adds_bos_makes_the_bos_continuation_the_oracles_convention() {
+    if !environment_ready("a_file_that_adds_bos_makes_the_bos_continuation_the_oracles_convention")
+    {
+        return;
+    }
+    // The tiny models were trained with `<|endoftext|>` (id 0) opening every document.
+    let scratch = tempfile::tempdir().unwrap();
+    let gguf = planted_gguf("tiny-llama", scratch.path(), |m| {
+        set(
+            m,
+            "tokenizer.ggml.add_bos_token",
+            tmgt_gguf::Value::Bool(true),
+        );
+    });
+    let (made, out) = oracle_from_gguf("tiny-llama", &gguf, scratch.path(), &[]);
+    let said = text(&made);
+    assert_eq!(made.status.code(), Some(0), "{said}");
+    // transformers carries the flag into the tokenizer it derives, so the tokenizer's own
+    // policy is the file's; where it does not, tmgt gives the file's (tested in
+    // checks-metadata's vouch tests).
+    assert!(said.contains("0 still differ"), "{said}");
+    let oracle = tmgt_oracle::load(&out, "completion").unwrap();
+    assert_eq!(oracle.add_bos, Some(true), "{said}");
+    let conventional = oracle.conventional().unwrap();
+    assert_eq!(conventional.prompt_token_ids[0], 0, "BOS first");
+    assert_eq!(
+        oracle.conventional_tokens(),
+        oracle.bos.as_ref().unwrap().tokens
+    );
+    // The other variant stays recorded.
+    assert_eq!(
+        oracle.plain().unwrap().prompt_token_ids[0],
+        oracle.prompt_token_ids.as_ref().unwrap()[0]
+    );
+    assert_ne!(oracle.plain().unwrap().prompt_token_ids[0], 0);
+}
+
+#[test]
+fn an_oracle_llama_cpp_contradicts_on_the_same_file_is_refused_unless_forced() {
+    if !environment_ready(
+        "an_oracle_llama_cpp_contradicts_on_the_same_file_is_refused_unless_forced",
+    ) {
+        return;
+    }
+    // Linear RoPE scaling by 8: llama.cpp reads it, transformers' GGUF conversion of a LLaMA
+    // does not, so the HF model runs positions eight times further apart than the file says.
+    let scratch = tempfile::tempdir().unwrap();
+    let gguf = planted_gguf("tiny-llama", scratch.path(), |m| {
+        set(
+            m,
+            "llama.rope.scaling.type",
+            tmgt_gguf::Value::String("linear".into()),
+        );
+        set(m, "llama.rope.scaling.factor", tmgt_gguf::Value::F32(8.0));
+    });
+    let (refused, out) = oracle_from_gguf("tiny-llama", &gguf, scratch.path(), &[]);
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("llama.cpp parts from the oracle at step"),
+        "{said}"
+    );
+    assert!(
+        said.contains("refuses to write tiny-llama's oracles"),
+        "{said}"
+    );
+    assert!(said.contains("--force"), "{said}");
+    assert!(!out.join("code.json").exists(), "nothing is written");
+
+    let (forced, out) = oracle_from_gguf("tiny-llama", &gguf, scratch.path(), &["--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    let oracle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("code.json")).unwrap()).unwrap();
+    let forced = oracle["provenance"]["vouching"]["forced"]
+        .as_array()
+        .unwrap();
+    assert!(
+        forced.iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .contains("llama.cpp parts from the oracle")),
+        "{oracle}"
+    );
+}
+
+#[test]
+fn a_shape_field_the_derived_model_gets_wrong_is_a_refusal() {
+    if !environment_ready("a_shape_field_the_derived_model_gets_wrong_is_a_refusal") {
+        return;
+    }
+    // transformers reads llama.rope.dimension_count as the head size: a file that rotates
+    // half of each head (llama.cpp's partial RoPE) gives an HF model whose heads are half as
+    // wide as the weights.
+    let scratch = tempfile::tempdir().unwrap();
+    let gguf = planted_gguf("tiny-llama", scratch.path(), |m| {
+        set(m, "llama.rope.dimension_count", tmgt_gguf::Value::U32(8));
+    });
+    let (refused, out) = oracle_from_gguf("tiny-llama", &gguf, scratch.path(), &[]);
+    let said = text(&refused);
+    assert_ne!(refused.status.code(), Some(0), "{said}");
+    assert!(
+        !out.join("code.json").exists(),
+        "nothing is written: {said}"
+    );
+}
