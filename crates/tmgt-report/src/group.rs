@@ -53,7 +53,9 @@ pub fn caused_by<'g, 'a>(groups: &'g [Blocked<'a>], r: &ResultRecord) -> Option<
 /// artifact whose preparation failed, `apr serve of f.gguf unavailable` for a server that
 /// never came up; `code` marks the name up in the reporter's format.
 pub fn unavailable(blocker: &str, code: impl Fn(&str) -> String) -> String {
-    if blocker.starts_with(SERVER_PREFIX) {
+    if blocker.starts_with(REFUSAL_PREFIX) {
+        code(blocker)
+    } else if blocker.starts_with(SERVER_PREFIX) {
         format!("{} unavailable", code(blocker))
     } else {
         format!("artifact {} unavailable", code(blocker))
@@ -62,6 +64,11 @@ pub fn unavailable(blocker: &str, code: impl Fn(&str) -> String) -> String {
 
 /// How a result blocked by a server names it (`blocked_by`).
 pub const SERVER_PREFIX: &str = "apr serve of ";
+
+/// How a result blocked by apr refusing a model file names it (`blocked_by`): `apr refuses
+/// <folder>/<file>: <the first line of apr's failure>`, so every result that needed the file
+/// and met the same failure is told once under it.
+pub const REFUSAL_PREFIX: &str = "apr refuses ";
 
 /// `173 results could not run`: the count every reporter gives a group.
 pub fn could_not_run(n: usize) -> String {

@@ -316,6 +316,12 @@ impl Engine {
             .cloned()
     }
 
+    /// Call `id`'s record.
+    pub fn record(&self, id: usize) -> Option<CallRecord> {
+        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        id.checked_sub(1).and_then(|i| records.get(i)).cloned()
+    }
+
     /// Every call made so far, in the order they started.
     pub fn records(&self) -> Vec<CallRecord> {
         self.records

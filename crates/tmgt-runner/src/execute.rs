@@ -10,7 +10,7 @@ use crate::oracles::Oracles;
 use crate::report::{Outcome, record};
 use crate::scratch::Scratch;
 use apr_client::{Captured, Invocation, VersionInfo};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 use tmgt_check::{
@@ -263,6 +263,15 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
             message: with_limit(state, &used, message),
             blocked_by,
         },
+        Outcome::Error {
+            class: ErrorClass::Exit,
+            message,
+            blocked_by: None,
+        } => Outcome::Error {
+            class: ErrorClass::Exit,
+            blocked_by: refusal(state, &used, &message),
+            message,
+        },
         other => other,
     };
     let interrupted = matches!(
@@ -276,6 +285,29 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
         record(state, instance, outcome, duration, used),
         interrupted,
     )
+}
+
+/// The cause a result's apr failure shares with every result that needed the same model file:
+/// `apr refuses <folder>/<file>: <the first line of the failure>`, from the last call of the
+/// result that exited non-zero and the model file it read.
+fn refusal(state: &RunState, used: &[UsedCall], message: &str) -> Option<String> {
+    let record = used
+        .iter()
+        .rev()
+        .filter_map(|u| state.engine.record(u.id))
+        .find(|r| r.exit_code.is_some_and(|c| c != 0))?;
+    let file = record.inputs.iter().map(|i| Path::new(&i.path)).find(|p| {
+        p.extension()
+            .is_some_and(|e| e == "gguf" || e == "apr" || e == "safetensors")
+    })?;
+    let tail: Vec<_> = file.iter().rev().take(2).collect();
+    let name: Vec<_> = tail.iter().rev().map(|p| p.to_string_lossy()).collect();
+    let cause = message.lines().next()?;
+    Some(format!(
+        "{}{}: {cause}",
+        tmgt_report::group::REFUSAL_PREFIX,
+        name.join("/")
+    ))
 }
 
 /// A panic's message, from its payload.

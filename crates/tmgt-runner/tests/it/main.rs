@@ -17,6 +17,7 @@ mod llamacpp_faults;
 mod llamacpp_suites;
 mod oracle_cmd;
 mod real_profile;
+mod refusals;
 mod registry;
 mod reports_end_to_end;
 mod run_real_apr;
