@@ -25,8 +25,6 @@ mod special_tokens;
 mod spelling;
 mod texts;
 mod vouch;
-
-pub use spelling::{llama_cpp_architecture, same_token_text};
 pub use vouch::{FieldStanding, Standing, VouchError, Vouching, vouch_derived_folder};
 
 pub use texts::{Truth, first_difference, hf_texts};

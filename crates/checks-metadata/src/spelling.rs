@@ -4,8 +4,7 @@
 /// llama.cpp's `general.architecture` for an HF `model_type`, as llama.cpp's
 /// `convert_hf_to_gguf.py` registers each model class (Mistral and Mixtral are written as
 /// `llama`; Phi-2 as `phi2`). `None` for a type llama.cpp's converter does not take.
-#[must_use]
-pub fn llama_cpp_architecture(model_type: &str) -> Option<&'static str> {
+pub(crate) fn llama_cpp_architecture(model_type: &str) -> Option<&'static str> {
     Some(match model_type {
         "llama" | "mistral" | "mixtral" => "llama",
         "qwen2" => "qwen2",
@@ -36,8 +35,7 @@ pub fn llama_cpp_architecture(model_type: &str) -> Option<&'static str> {
 /// A vocabulary entry as HF's tokenizer spells it, in the spelling of a GGUF: SentencePiece
 /// marks a space with `▁` in both, but HF's conversion of a GGUF vocabulary can write the
 /// marker where the file wrote a space (or the other way round), which is the same token.
-#[must_use]
-pub fn same_token_text(hf: &str, file: &str) -> bool {
+pub(crate) fn same_token_text(hf: &str, file: &str) -> bool {
     hf == file || hf.replace('▁', " ") == file.replace('▁', " ")
 }
 

@@ -6,7 +6,7 @@
 //! field that cannot be written back (a width, a head count: the weights decide them) is a
 //! reason to refuse the oracle, not to guess.
 
-use crate::field::Field;
+use crate::field::{Family, Field};
 use crate::file::{FileError, FileMeta, Found, VocabError};
 use crate::judge::judge_field;
 use crate::source::{HfError, Source};
@@ -14,26 +14,16 @@ use crate::value::MetaValue;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// The fields that decide what a model computes from ids: the shape the weights must have,
-/// the numbers of the forward pass, and which special ids exist and are added.
-const BEHAVIOUR: [Field; 16] = [
-    Field::Architecture,
-    Field::Layers,
-    Field::Hidden,
-    Field::FeedForward,
-    Field::Heads,
-    Field::KvHeads,
-    Field::HeadDim,
-    Field::Vocab,
-    Field::Context,
-    Field::RopeTheta,
-    Field::RopeDims,
-    Field::NormEps,
-    Field::Bos,
-    Field::Eos,
-    Field::AddBos,
-    Field::AddEos,
-];
+/// Whether `field` decides what a model computes from ids: the shape the weights must have,
+/// the numbers of the forward pass, and which special ids exist and are added (padding and
+/// unknown ids change no greedy continuation).
+fn decides_behaviour(field: Field) -> bool {
+    match field.family() {
+        Family::Shape | Family::Numerics => true,
+        Family::SpecialTokens => !matches!(field, Field::Pad | Field::Unknown),
+        Family::Vocabulary | Family::ChatTemplate => false,
+    }
+}
 
 /// Why a folder could not be held against its file.
 #[derive(Debug, thiserror::Error)]
@@ -146,8 +136,9 @@ pub fn vouch_derived_folder(folder: &Path, gguf: &Path) -> Result<Vouching, Vouc
 
 fn judge(folder: &Path, file: &FileMeta) -> Result<Vec<(Field, FieldStanding)>, VouchError> {
     let source = Source::read(folder, None)?;
-    BEHAVIOUR
+    Field::ALL
         .into_iter()
+        .filter(|f| decides_behaviour(*f))
         .map(|field| {
             let expected = source.expected(field, file.format);
             let found = file.found(field)?;

@@ -1,7 +1,8 @@
 //! The bad requests both bad-input checks send, and what the OpenAI API answers to each.
 
+use crate::completion;
 use crate::serving::{Session, Transcript, apr_f32, first_prompt};
-use apr_serve::{Client, Reply, ServeError, api};
+use apr_serve::{Client, Reply, ServeError};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
@@ -27,8 +28,7 @@ fn json_case(name: &'static str, body: Value, openai_status: u16) -> Case {
 /// The cases, for a model whose context is at most `context` tokens.
 pub(crate) fn cases(prompt: &str, context: usize) -> Vec<Case> {
     let good = |extra: Value| {
-        let mut body =
-            json!({ "model": "default", "prompt": prompt, "max_tokens": 4, "temperature": 0 });
+        let mut body = completion::body(prompt, 4);
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             for (k, v) in e {
                 b.insert(k.clone(), v.clone());
@@ -185,7 +185,8 @@ fn send(
             Err(other) => return Err(other),
         }
     }
-    let streamed = json!({ "model": "default", "prompt": prompt, "max_tokens": max_new_tokens, "temperature": 0, "stream": true });
+    let mut streamed = completion::body(prompt, max_new_tokens);
+    streamed["stream"] = json!(true);
     let (exchange, _) = client.stream("/v1/completions", &streamed, Some(1))?;
     transcript.keep(&exchange);
     let after = greedy(&client, &mut transcript, prompt)?;
@@ -203,15 +204,12 @@ fn greedy(
     transcript: &mut Transcript,
     prompt: &str,
 ) -> Result<String, ServeError> {
-    let reply = client.post_json(
-        "/v1/completions",
-        &json!({ "model": "default", "prompt": prompt, "max_tokens": 16, "temperature": 0 }),
-    )?;
-    transcript.keep(&reply.exchange);
-    Ok(api::completion(&reply)?
-        .value
-        .choices
-        .first()
-        .map(|c| c.text.clone())
-        .unwrap_or_default())
+    Ok(
+        completion::complete(client, transcript, &completion::body(prompt, 16))?
+            .1
+            .choices
+            .first()
+            .map(|c| c.text.clone())
+            .unwrap_or_default(),
+    )
 }

@@ -1,3 +1,4 @@
+use crate::completion;
 use crate::serving::{Kept, Session, apr_f32, first_prompt};
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
@@ -26,10 +27,9 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let session = Session::open(cx, apr_f32())?;
     let (client, mut transcript) = (session.client(), session.transcript());
     let prompt = first_prompt(cx)?;
-    let reply = client.post_json(
-        "/v1/completions",
-        &json!({ "model": "default", "prompt": prompt.text, "max_tokens": 8, "temperature": 0, "logprobs": 2 }),
-    )?;
+    let mut body = completion::body(&prompt.text, 8);
+    body["logprobs"] = json!(2);
+    let reply = client.post_json("/v1/completions", &body)?;
     transcript.keep(&reply.exchange);
     let evidence = Evidence::new(1, "requests");
     let facts = json!({});

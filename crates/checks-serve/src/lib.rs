@@ -10,6 +10,7 @@ mod chat;
 mod chat_logprobs;
 mod chat_stream;
 mod chat_versus_run;
+mod completion;
 mod completion_logprobs;
 mod error_envelope;
 mod greedy;

@@ -1,3 +1,4 @@
+use crate::completion;
 use crate::serving::{Kept, Session, apr_f32, first_prompt};
 use apr_serve::{Client, api};
 use serde_json::json;
@@ -33,11 +34,9 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let session = Session::open(cx, apr_f32())?;
     let (client, mut transcript) = (session.client(), session.transcript());
     let prompt = first_prompt(cx)?;
-    let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
-    let reply = client.post_json("/v1/completions", &body)?;
-    transcript.keep(&reply.exchange);
-    let sequential = api::completion(&reply)?
-        .value
+    let body = completion::body(&prompt.text, cx.max_new_tokens());
+    let sequential = completion::complete(&client, &mut transcript, &body)?
+        .1
         .choices
         .first()
         .map(|c| c.text.clone())

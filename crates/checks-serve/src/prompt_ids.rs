@@ -54,12 +54,9 @@ pub(crate) fn judge_prompt_ids(
         }
         // Completions count the prompt as they encoded it.
         if truth.name.starts_with("prompt") {
-            let reply = client.post_json(
-                "/v1/completions",
-                &json!({ "model": "default", "prompt": truth.text, "max_tokens": 1, "temperature": 0 }),
-            )?;
-            transcript.keep(&reply.exchange);
-            match api::completion(&reply)?.value.usage {
+            let body = crate::completion::body(&truth.text, 1);
+            let (_, completed) = crate::completion::complete(&client, &mut transcript, &body)?;
+            match completed.usage {
                 Some(u) if u.prompt_tokens == truth.ids.len() as u64 => {}
                 Some(u) => problems.push(format!(
                     "{}: usage.prompt_tokens {} where HF has {} ids",

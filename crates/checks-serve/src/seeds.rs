@@ -117,9 +117,7 @@ impl Endpoint {
 
     fn body(self, prompt: &str, max_tokens: u32, seed: u64) -> serde_json::Value {
         let mut body = match self {
-            Endpoint::Completions => {
-                json!({ "model": "default", "prompt": prompt, "max_tokens": max_tokens })
-            }
+            Endpoint::Completions => crate::completion::body(prompt, max_tokens),
             Endpoint::Chat => crate::chat::body(prompt, max_tokens, 0),
         };
         body["temperature"] = json!(1.0);

@@ -1,3 +1,4 @@
+use crate::completion;
 use crate::serving::{Kept, Session, apr_f32};
 use apr_serve::api;
 use serde_json::json;
@@ -27,10 +28,8 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let session = Session::open(cx, apr_f32())?;
     let (client, mut transcript) = (session.client(), session.transcript());
     for prompt in cx.prompts() {
-        let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
-        let reply = client.post_json("/v1/completions", &body)?;
-        transcript.keep(&reply.exchange);
-        let whole = api::completion(&reply)?.value;
+        let body = completion::body(&prompt.text, cx.max_new_tokens());
+        let (_, whole) = completion::complete(&client, &mut transcript, &body)?;
         let text = whole
             .choices
             .first()

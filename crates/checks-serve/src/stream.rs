@@ -1,3 +1,4 @@
+use crate::completion;
 use crate::serving::{Kept, Session, apr_f32};
 use crate::stream_protocol::{self, Chunk};
 use apr_serve::api;
@@ -31,10 +32,8 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let mut problems = Vec::new();
     let mut chunks_seen = 0;
     for prompt in cx.prompts() {
-        let body = json!({ "model": "default", "prompt": prompt.text, "max_tokens": cx.max_new_tokens(), "temperature": 0 });
-        let reply = client.post_json("/v1/completions", &body)?;
-        transcript.keep(&reply.exchange);
-        let whole = api::completion(&reply)?.value;
+        let body = completion::body(&prompt.text, cx.max_new_tokens());
+        let (_, whole) = completion::complete(&client, &mut transcript, &body)?;
         let (done, chunks) = stream_protocol::stream_of(
             &client,
             &mut transcript,

@@ -1,6 +1,6 @@
+use crate::completion;
 use crate::greedy::generate;
 use crate::serving::{Kept, Session, apr_f32};
-use apr_serve::api;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -32,12 +32,8 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
     let prompt = cx.prompt()?;
     let n = cx.max_new_tokens();
     let generated = generate(&client, &mut transcript, prompt, n)?;
-    let reply = client.post_json(
-        "/v1/completions",
-        &json!({ "model": "default", "prompt": prompt.text, "max_tokens": n, "temperature": 0 }),
-    )?;
-    transcript.keep(&reply.exchange);
-    let completion = api::completion(&reply)?.value;
+    let (_, completion) =
+        completion::complete(&client, &mut transcript, &completion::body(&prompt.text, n))?;
     let finish = completion
         .choices
         .first()

@@ -242,11 +242,12 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
             message: e.to_string(),
             blocked_by: match &e {
                 CheckError::ArtifactUnavailable { artifact, .. } => Some(artifact.clone()),
-                // The file with its folder: `native/<model>/f32.gguf` is `<model>/f32.gguf`.
                 CheckError::Serve(s) => s.never_served().map(|file| {
-                    let tail: Vec<_> = file.iter().rev().take(2).collect();
-                    let name: Vec<_> = tail.iter().rev().map(|p| p.to_string_lossy()).collect();
-                    format!("{}{}", tmgt_report::group::SERVER_PREFIX, name.join("/"))
+                    format!(
+                        "{}{}",
+                        tmgt_report::group::SERVER_PREFIX,
+                        folder_and_name(file)
+                    )
                 }),
                 _ => None,
             },
@@ -300,14 +301,20 @@ fn refusal(state: &RunState, used: &[UsedCall], message: &str) -> Option<String>
         p.extension()
             .is_some_and(|e| e == "gguf" || e == "apr" || e == "safetensors")
     })?;
-    let tail: Vec<_> = file.iter().rev().take(2).collect();
-    let name: Vec<_> = tail.iter().rev().map(|p| p.to_string_lossy()).collect();
     let cause = message.lines().next()?;
     Some(format!(
         "{}{}: {cause}",
         tmgt_report::group::REFUSAL_PREFIX,
-        name.join("/")
+        folder_and_name(file)
     ))
+}
+
+/// A file as a blocker names it, with its folder: `native/<model>/f32.gguf` is
+/// `<model>/f32.gguf`.
+fn folder_and_name(file: &Path) -> String {
+    let tail: Vec<_> = file.iter().rev().take(2).collect();
+    let name: Vec<_> = tail.iter().rev().map(|p| p.to_string_lossy()).collect();
+    name.join("/")
 }
 
 /// A panic's message, from its payload.

@@ -12,10 +12,8 @@ use std::path::Path;
 pub(crate) const SECOND_VOICE_MARGIN: f64 = 1.0;
 
 /// What llama.cpp said about one oracle folder.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Default)]
 pub(crate) struct SecondVoice {
-    /// The file llama.cpp ran.
-    pub file: String,
     /// Prompt ids and tokens compared over every prompt.
     pub compared: usize,
     /// One line per prompt the file's own tokenizer encodes otherwise than the oracle's.
@@ -27,33 +25,33 @@ pub(crate) struct SecondVoice {
     pub near_ties: Vec<String>,
 }
 
-/// Encodes each prompt with the file's own tokenizer and runs llama.cpp greedily on `file` from
-/// each prompt oracle's conventional prompt ids in `folder`, holding both against the oracle.
+/// Encodes every prompt with the file's own tokenizer (one call) and runs llama.cpp greedily
+/// on `file` from each prompt oracle's conventional prompt ids in `folder`, holding both
+/// against the oracle.
 pub(crate) fn second_voice(
     file: &Path,
     folder: &Path,
     prompts: &[String],
 ) -> Result<SecondVoice, String> {
-    let mut voice = SecondVoice {
-        file: file.display().to_string(),
-        ..SecondVoice::default()
-    };
-    for prompt in prompts {
-        let oracle = tmgt_oracle::load(folder, prompt).map_err(|e| e.to_string())?;
-        let trajectory = oracle.conventional().map_err(|e| e.to_string())?;
+    let oracles = prompts
+        .iter()
+        .map(|prompt| tmgt_oracle::load(folder, prompt).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let texts: Vec<&str> = oracles.iter().map(|o| o.prompt.as_str()).collect();
+    let encodings = llamacpp_runtime::tokenize(file, &texts)
+        .map_err(|e| format!("llama.cpp's tokenizer of {}: {e}", file.display()))?;
+    let mut voice = SecondVoice::default();
+    for ((prompt, oracle), encoding) in prompts.iter().zip(&oracles).zip(&encodings) {
         let plain = oracle.plain().map_err(|e| e.to_string())?;
-        let encoded = llamacpp_runtime::tokenize(file, &[oracle.prompt.as_str()])
-            .map_err(|e| format!("llama.cpp's tokenizer of {}: {e}", file.display()))?;
-        if let Some(encoding) = encoded.first() {
-            voice.compared += plain.prompt_token_ids.len();
-            if encoding.plain != plain.prompt_token_ids {
-                voice.encodings.push(format!(
-                    "{prompt}: the HF tokenizer encodes the prompt as {:?} where the file's own \
-                     tokenizer (llama.cpp) gives {:?}",
-                    plain.prompt_token_ids, encoding.plain
-                ));
-            }
+        voice.compared += plain.prompt_token_ids.len();
+        if encoding.plain != plain.prompt_token_ids {
+            voice.encodings.push(format!(
+                "{prompt}: the HF tokenizer encodes the prompt as {:?} where the file's own \
+                 tokenizer (llama.cpp) gives {:?}",
+                plain.prompt_token_ids, encoding.plain
+            ));
         }
+        let trajectory = oracle.conventional().map_err(|e| e.to_string())?;
         let request = llamacpp_runtime::GenerateRequest {
             model: file.to_path_buf(),
             prompt: llamacpp_runtime::PromptInput::Tokens(trajectory.prompt_token_ids.to_vec()),
