@@ -61,11 +61,14 @@ pub(crate) fn second_voice(
         let generation = llamacpp_runtime::generate(&request)
             .map_err(|e| format!("llama.cpp on {}: {e}", file.display()))?;
         voice.compared += trajectory.tokens.len().max(generation.tokens.len());
-        let first = trajectory
-            .tokens
+        // A continuation that ends early (at an end-of-generation token the oracle did not
+        // choose) parts from the oracle where it ends.
+        let (expected, got) = (trajectory.tokens, &generation.tokens);
+        let first = expected
             .iter()
-            .zip(&generation.tokens)
-            .position(|(a, b)| a != b);
+            .zip(got)
+            .position(|(a, b)| a != b)
+            .or((got.len() != expected.len()).then(|| got.len().min(expected.len())));
         let Some(step) = first else { continue };
         let margin = trajectory.margin(step).unwrap_or(f64::INFINITY);
         let line = format!(
