@@ -417,13 +417,20 @@ impl Source {
             Field::RopeTheta if !self.has_rope() => no_rope(),
             Field::RopeTheta => {
                 let direct = self.config.get("rope_theta").and_then(Value::as_f64);
-                let nested = self.config["rope_parameters"]["rope_theta"].as_f64();
+                let rope = &self.config["rope_parameters"];
+                // Models with local and global layers (Gemma 3) give each kind its own
+                // parameters; the file's base is the global layers'.
+                let nested = rope["rope_theta"]
+                    .as_f64()
+                    .map(|v| (v, "config.json `rope_parameters.rope_theta`"))
+                    .or_else(|| {
+                        rope["full_attention"]["rope_theta"]
+                            .as_f64()
+                            .map(|v| (v, "config.json `rope_parameters.full_attention.rope_theta`"))
+                    });
                 match (direct, nested) {
                     (Some(v), _) => Source::is(MetaValue::Float(v), "config.json `rope_theta`"),
-                    (None, Some(v)) => Source::is(
-                        MetaValue::Float(v),
-                        "config.json `rope_parameters.rope_theta`",
-                    ),
+                    (None, Some((v, from))) => Source::is(MetaValue::Float(v), from),
                     // transformers' default base.
                     (None, None) => Source::is(
                         MetaValue::Float(10_000.0),

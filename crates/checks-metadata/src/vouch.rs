@@ -203,7 +203,11 @@ fn restore(
     config.insert((*key).to_string(), new.clone());
     if field == Field::RopeTheta {
         if let Some(Value::Object(rope)) = config.get_mut("rope_parameters") {
-            rope.insert("rope_theta".into(), new.clone());
+            // Per-layer-kind parameters (Gemma 3): the file's base is the global layers'.
+            match rope.get_mut("full_attention") {
+                Some(Value::Object(global)) => global.insert("rope_theta".into(), new.clone()),
+                _ => rope.insert("rope_theta".into(), new.clone()),
+            };
         }
     }
     write_object(&config_path, &config)?;

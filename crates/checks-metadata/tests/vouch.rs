@@ -39,7 +39,7 @@ fn config(folder: &Path) -> Value {
 #[test]
 fn a_faithful_folder_agrees_on_every_behaviour_field() {
     let dir = tempfile::tempdir().unwrap();
-    for model in ["tiny-llama", "tiny-qwen2", "tiny-gpt2"] {
+    for model in tmgt_testkit::bundled_models() {
         let folder = derived_folder(model, dir.path(), |_| {});
         let vouching = vouch_derived_folder(&folder, &native(model)).unwrap();
         let differing: Vec<_> = vouching.disagreements().collect();

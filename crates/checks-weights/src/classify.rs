@@ -22,6 +22,8 @@ pub enum Departure {
     RopeMissing,
     /// The permutation applied twice.
     RopeTwice,
+    /// Gemma's norm weights as HF stores them, without the `1 + w` llama.cpp's layout holds.
+    NormShiftMissing,
     Transposed,
     Scaled {
         factor: f64,
@@ -60,6 +62,7 @@ impl Departure {
             Departure::Zeroed => "zeroed",
             Departure::RopeMissing => "rope-permutation-missing",
             Departure::RopeTwice => "rope-permutation-twice",
+            Departure::NormShiftMissing => "norm-shift-missing",
             Departure::Transposed => "transposed",
             Departure::Scaled { .. } => "scaled",
             Departure::Offset { .. } => "offset",
@@ -87,6 +90,9 @@ impl fmt::Display for Departure {
             Departure::RopeTwice => {
                 f.write_str("has llama.cpp's RoPE row permutation applied twice")
             }
+            Departure::NormShiftMissing => f.write_str(
+                "equals the source without the 1 + w that llama.cpp's layout stores for Gemma's norms",
+            ),
             Departure::Transposed => f.write_str("equals the source transposed"),
             Departure::Scaled { factor } => write!(f, "equals the source scaled by {factor:.6}"),
             Departure::Offset { by } => write!(f, "equals the source plus {by:.6}"),

@@ -304,8 +304,9 @@ struct Plan<'a> {
 enum Hypothesis {
     /// The expected values themselves (another tensor's, for a swap or an extra).
     Same,
-    /// The source before the RoPE permutation.
-    RopeMissing,
+    /// The source as stored, before the transform the layout asks for (the RoPE permutation,
+    /// Gemma's norm shift).
+    Untransformed,
     /// The permutation applied to the expected values once more.
     RopeTwice,
     Scaled(f64),
@@ -427,6 +428,13 @@ impl Io<'_> {
                 let raw = self.source.read_range(&p.e.source, 0..all)?;
                 (Vec::new(), apply(Transform::Transpose, &raw, shape))
             }
+            Transform::PlusOne => {
+                let raw = self
+                    .source
+                    .read_range(&p.e.source, rows.start * p.width..rows.end * p.width)?;
+                let want = apply(Transform::PlusOne, &raw, &[n, p.width]);
+                (raw, want)
+            }
         })
     }
 
@@ -524,7 +532,7 @@ impl Io<'_> {
             let n = rows.end - rows.start;
             let fits = match *h {
                 Hypothesis::Same => close_all(&got, &want, tol),
-                Hypothesis::RopeMissing => close_all(&got, &raw, tol),
+                Hypothesis::Untransformed => close_all(&got, &raw, tol),
                 Hypothesis::RopeTwice => {
                     let Transform::RopeRows { heads } = p.e.transform else {
                         return Ok(false);
@@ -565,13 +573,19 @@ impl Io<'_> {
         if t.all_zero {
             return Ok(Departure::Zeroed);
         }
-        if matches!(p.e.transform, Transform::RopeRows { .. }) {
-            if self.holds(p, &p.e.name, &Hypothesis::RopeMissing)? {
-                return Ok(Departure::RopeMissing);
+        match p.e.transform {
+            Transform::RopeRows { .. } => {
+                if self.holds(p, &p.e.name, &Hypothesis::Untransformed)? {
+                    return Ok(Departure::RopeMissing);
+                }
+                if self.holds(p, &p.e.name, &Hypothesis::RopeTwice)? {
+                    return Ok(Departure::RopeTwice);
+                }
             }
-            if self.holds(p, &p.e.name, &Hypothesis::RopeTwice)? {
-                return Ok(Departure::RopeTwice);
+            Transform::PlusOne if self.holds(p, &p.e.name, &Hypothesis::Untransformed)? => {
+                return Ok(Departure::NormShiftMissing);
             }
+            _ => {}
         }
         if p.e.shape.len() == 2 && p.rows * p.width <= MAX_TRANSPOSED_VALUES {
             let whole = Plan { step: p.rows, ..*p };

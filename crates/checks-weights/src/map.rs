@@ -7,7 +7,8 @@
 //! * **llama.cpp GGUF**: `convert_hf_to_gguf.py`'s names; ggml dims are the reverse of the
 //!   numpy shape with the same row-major values; LLaMA and Mistral q/k rows permuted for
 //!   ggml's RoPE (`LlamaModel.permute`); GPT-2's Conv1D weights transposed to `[out, in]`,
-//!   `c_attn` kept fused as `attn_qkv`; a tied output projection absent.
+//!   `c_attn` kept fused as `attn_qkv`; Phi-3's fused `qkv_proj` and `gate_up_proj` kept fused;
+//!   Gemma's RMSNorm weights stored as `1 + w`; a tied output projection absent.
 
 use checks_structure::names::{ExpectedTensor, expected_tensors};
 use checks_structure::source::SourceTensor;
@@ -35,6 +36,17 @@ impl Arch {
     fn permutes_rope(&self) -> bool {
         matches!(self.name.as_str(), "llama" | "mistral")
     }
+
+    /// Gemma's RMSNorm scales by `1 + w`; llama.cpp's converter stores `1 + w`.
+    fn shifts_norms(&self) -> bool {
+        self.name.starts_with("gemma")
+    }
+
+    /// Gemma 2 and 3 norm each block's output too: there HF's `post_attention_layernorm` is
+    /// the attention's output norm, not the MLP's input norm.
+    fn norms_block_outputs(&self) -> bool {
+        matches!(self.name.as_str(), "gemma2" | "gemma3" | "gemma3_text")
+    }
 }
 
 /// How a file's tensor is made from one source tensor.
@@ -54,6 +66,8 @@ pub enum Transform {
         start: usize,
         len: usize,
     },
+    /// Every value plus one (Gemma's norms, stored as the scale `1 + w` they apply).
+    PlusOne,
 }
 
 /// One tensor a file should hold.
@@ -130,7 +144,7 @@ fn for_gguf(arch: &Arch, source: &[SourceTensor]) -> Result<Vec<Expected>, Strin
         let mapped = if arch.name == "gpt2" {
             gpt2_gguf(&t.name)
         } else {
-            llama_gguf(&t.name)
+            llama_gguf(arch, &t.name)
         };
         let Some((name, transform)) = mapped else {
             if is_buffer(&t.name) {
@@ -151,6 +165,9 @@ fn for_gguf(arch: &Arch, source: &[SourceTensor]) -> Result<Vec<Expected>, Strin
                 heads: arch.kv_heads,
             },
             Transform::RopeRows { .. } => Transform::RopeRows { heads: arch.heads },
+            Transform::Same if arch.shifts_norms() && name.ends_with("norm.weight") => {
+                Transform::PlusOne
+            }
             other => other,
         };
         let shape = match transform {
@@ -172,8 +189,9 @@ fn is_buffer(name: &str) -> bool {
     name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias")
 }
 
-/// LLaMA-family HF names to llama.cpp's (`gguf-py` `tensor_mapping.py`).
-fn llama_gguf(name: &str) -> Option<(String, Transform)> {
+/// LLaMA-family HF names to llama.cpp's (`gguf-py` `tensor_mapping.py`), Qwen, Mistral, Phi-3
+/// and Gemma included.
+fn llama_gguf(arch: &Arch, name: &str) -> Option<(String, Transform)> {
     let whole = match name {
         "model.embed_tokens.weight" => Some("token_embd.weight"),
         "model.norm.weight" => Some("output_norm.weight"),
@@ -188,7 +206,13 @@ fn llama_gguf(name: &str) -> Option<(String, Transform)> {
     let (kind, suffix) = part.rsplit_once('.')?;
     let (gguf, transform) = match kind {
         "input_layernorm" => ("attn_norm", Transform::Same),
-        "post_attention_layernorm" => ("ffn_norm", Transform::Same),
+        "post_attention_layernorm" if arch.norms_block_outputs() => {
+            ("post_attention_norm", Transform::Same)
+        }
+        "post_attention_layernorm" | "pre_feedforward_layernorm" => ("ffn_norm", Transform::Same),
+        "post_feedforward_layernorm" => ("post_ffw_norm", Transform::Same),
+        "self_attn.qkv_proj" => ("attn_qkv", Transform::Same),
+        "mlp.gate_up_proj" => ("ffn_up", Transform::Same),
         "self_attn.q_proj" => ("attn_q", Transform::RopeRows { heads: 0 }),
         "self_attn.k_proj" => ("attn_k", Transform::RopeRows { heads: 0 }),
         "self_attn.v_proj" => ("attn_v", Transform::Same),
@@ -250,6 +274,7 @@ pub fn apply(transform: Transform, values: &[f32], shape: &[usize]) -> Vec<f32> 
                 .flat_map(|row| row[start..start + len].iter().copied())
                 .collect()
         }
+        Transform::PlusOne => values.iter().map(|v| v + 1.0).collect(),
     }
 }
 
@@ -350,6 +375,71 @@ mod tests {
             e[0].transform,
             Transform::Same,
             "Qwen2 uses NEOX RoPE: no permutation"
+        );
+    }
+
+    #[test]
+    fn gemma_norms_are_stored_plus_one_and_gemma2_norms_block_outputs() {
+        let src = [
+            st("model.layers.0.post_attention_layernorm.weight", &[64]),
+            st("model.layers.0.pre_feedforward_layernorm.weight", &[64]),
+            st("model.layers.0.mlp.up_proj.weight", &[128, 64]),
+        ];
+        let names = |arch: &str| {
+            let a = Arch {
+                name: arch.into(),
+                ..llama()
+            };
+            expected(Target::Gguf, &a, &src[..1])
+                .expect("maps")
+                .into_iter()
+                .map(|t| (t.name, t.transform))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("gemma"),
+            [("blk.0.ffn_norm.weight".to_string(), Transform::PlusOne)]
+        );
+        assert_eq!(
+            names("llama"),
+            [("blk.0.ffn_norm.weight".to_string(), Transform::Same)]
+        );
+        let gemma2 = Arch {
+            name: "gemma2".into(),
+            ..llama()
+        };
+        let e = expected(Target::Gguf, &gemma2, &src).expect("maps");
+        let got: Vec<(&str, Transform)> =
+            e.iter().map(|t| (t.name.as_str(), t.transform)).collect();
+        assert_eq!(
+            got,
+            [
+                ("blk.0.ffn_norm.weight", Transform::PlusOne),
+                ("blk.0.ffn_up.weight", Transform::Same),
+                ("blk.0.post_attention_norm.weight", Transform::PlusOne),
+            ]
+        );
+    }
+
+    #[test]
+    fn phi3_keeps_its_fused_projections() {
+        let phi3 = Arch {
+            name: "phi3".into(),
+            ..llama()
+        };
+        let src = [
+            st("model.layers.1.self_attn.qkv_proj.weight", &[128, 64]),
+            st("model.layers.1.mlp.gate_up_proj.weight", &[256, 64]),
+        ];
+        let e = expected(Target::Gguf, &phi3, &src).expect("maps");
+        let got: Vec<(&str, Transform)> =
+            e.iter().map(|t| (t.name.as_str(), t.transform)).collect();
+        assert_eq!(
+            got,
+            [
+                ("blk.1.attn_qkv.weight", Transform::Same),
+                ("blk.1.ffn_up.weight", Transform::Same),
+            ]
         );
     }
 

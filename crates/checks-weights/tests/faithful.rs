@@ -5,12 +5,11 @@
 mod common;
 
 use common::{apr_import, judge, root};
-
-const MODELS: [&str; 3] = ["tiny-llama", "tiny-qwen2", "tiny-gpt2"];
+use tmgt_testkit::{DEFAULT_MODELS, bundled_models};
 
 #[test]
 fn llama_cpp_native_f32_files_hold_every_source_tensor_bit_exactly() {
-    for model in MODELS {
+    for model in bundled_models() {
         let j = judge(model, &root().join("native").join(model).join("f32.gguf"));
         assert!(j.faithful(), "{model}: {}", j.summary());
         assert_eq!(j.tensors_compared, j.expected, "{model}");
@@ -25,7 +24,7 @@ fn llama_cpp_native_f32_files_hold_every_source_tensor_bit_exactly() {
 #[test]
 fn apr_imports_at_every_level_agree_within_their_type_bounds() {
     let dir = tempfile::tempdir().expect("tmp");
-    for model in MODELS {
+    for model in DEFAULT_MODELS {
         for quant in ["f32", "fp16", "int8", "int4", "q4k"] {
             let file = apr_import(model, quant, dir.path());
             let j = judge(model, &file);

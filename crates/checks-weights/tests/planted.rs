@@ -6,6 +6,7 @@ mod common;
 #[path = "common/plant.rs"]
 mod plant;
 
+use checks_structure::source::SourceModel;
 use checks_weights::classify::Departure;
 use checks_weights::judge::FileJudgement;
 use checks_weights::map::rope_rows;
@@ -386,4 +387,22 @@ fn apr_int8_scale_doubled_is_named_scaled_by_2() {
         other => panic!("scaled expected, got {other:?}"),
     }
     says(&j, &format!("{name} equals the source scaled by 1.99"));
+}
+
+#[test]
+fn gemma_norm_written_as_hf_stores_it_is_named_norm_shift_missing() {
+    let (_dir, file) = native_copy("tiny-gemma2", "unshifted.gguf");
+    let t = locate(&file, "blk.1.post_attention_norm.weight");
+    // HF's w where llama.cpp's layout holds the scale 1 + w.
+    let source = SourceModel::open_dir(&root().join("models/tiny-gemma2")).expect("source");
+    let hf = source
+        .read_range("model.layers.1.post_attention_layernorm.weight", 0..64)
+        .expect("reads");
+    write_f32(&file, &t, &hf);
+    let j = judge_planted("tiny-gemma2", &file, &["blk.1.post_attention_norm.weight"]);
+    assert_eq!(
+        departure(&j, "blk.1.post_attention_norm.weight"),
+        &Departure::NormShiftMissing
+    );
+    says(&j, "without the 1 + w");
 }

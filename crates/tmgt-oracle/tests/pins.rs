@@ -23,6 +23,66 @@ const PINS: &[(&str, &str)] = &[
         "40de5a39c9a17baa5cfd130c73d1033abb6d3552a013de28862f312bfeb25c3c",
     ),
     (
+        "models/tiny-gemma/config.json",
+        "932cf3059bb6653718216a7483112ccfc3268b75bdb30d5cc5aed86d5974cbd6",
+    ),
+    (
+        "models/tiny-gemma/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-gemma/model.safetensors",
+        "61e5c9cf007daea2b287e44fa3acc29a25b1802cc2b9e87b993e2ce6f0db6150",
+    ),
+    (
+        "models/tiny-gemma/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-gemma/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-gemma2/config.json",
+        "867fb3eda4f76de8bf37e8408b8dbf7d31774985602af7fb437a27e970db3853",
+    ),
+    (
+        "models/tiny-gemma2/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-gemma2/model.safetensors",
+        "053e68b066eee6d47576183db917365b9521b705a4bbbb05133a7ed1657a490b",
+    ),
+    (
+        "models/tiny-gemma2/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-gemma2/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-gemma3/config.json",
+        "c3c5760a400d1889f7bbd03c964c5b5c5d68cd8bf0fc03d7d97d05db8fdcf6ba",
+    ),
+    (
+        "models/tiny-gemma3/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-gemma3/model.safetensors",
+        "d885c413fa02076617723efaf07af6efdbdc96a801677fe07331e4ca5e55ac11",
+    ),
+    (
+        "models/tiny-gemma3/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-gemma3/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-gpt2/config.json",
         "4e031b3b95443fc4cba6690e1cdd7e48bebdf6c7dbb8806461473aede55f710e",
     ),
@@ -63,6 +123,46 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "models/tiny-mistral/config.json",
+        "0851e0d108eab4c4e14a435bfcf90bd8a676dbfbe0e3a93193bb5d75bdc9fcdd",
+    ),
+    (
+        "models/tiny-mistral/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-mistral/model.safetensors",
+        "3483034a7a7c94a46c0ebdeb6a2d0c2251dbed73a3f80b13a26267027ac6530f",
+    ),
+    (
+        "models/tiny-mistral/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-mistral/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-phi3/config.json",
+        "baed50a0071ab4033571ba3d1ff319287359afca123db5bf0e208c14002d5f64",
+    ),
+    (
+        "models/tiny-phi3/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-phi3/model.safetensors",
+        "0c665068af87bd69483e31bd2cfae711bee17e649041b52fca55caa5eb4f30fb",
+    ),
+    (
+        "models/tiny-phi3/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-phi3/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-qwen2/config.json",
         "dcc5f0e8ebd01f44b7b62217a4293171192ceb72032c1545409baec47c305a5e",
     ),
@@ -80,6 +180,26 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "models/tiny-qwen2/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-qwen3/config.json",
+        "8c6156e938c93d7dd18f5d773d0751fd9692c851e01516ad4783568aa2eb2f38",
+    ),
+    (
+        "models/tiny-qwen3/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-qwen3/model.safetensors",
+        "b04c2e0074bd56158c4ad3800d1fc0008043bf6a27a32325a471796582d6f446",
+    ),
+    (
+        "models/tiny-qwen3/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-qwen3/tokenizer_config.json",
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
@@ -151,6 +271,66 @@ const PINS: &[(&str, &str)] = &[
         "93ed42e68e56d6d14fe3d8e2ff0ac73449da4cf9a4983c45d24c18f051a87252",
     ),
     (
+        "oracle/tiny-gemma/arithmetic.json",
+        "106780a64cc23f9d04bb42e1eb27fbc08a7d8f2f0f3f6dae83d5fcaafa25b580",
+    ),
+    (
+        "oracle/tiny-gemma/code.json",
+        "853811990bed0cc98dff4abbdd32c1d0af2d66bec80761102a6e2f5f43b73cad",
+    ),
+    (
+        "oracle/tiny-gemma/completion.json",
+        "4e98d51b2c11ea844b07b7720b6f86be42d9357ed439c785435893e4c30f217c",
+    ),
+    (
+        "oracle/tiny-gemma/greeting.json",
+        "f1cec4cb80468779fb3b6cf6129a7e49a933514cceb6df8aa349fefc41a5c9bd",
+    ),
+    (
+        "oracle/tiny-gemma/perplexity.json",
+        "24f09e8a10269eaad4dcba1a0a1d457fec4d4a07498eaee37f94df07d9296463",
+    ),
+    (
+        "oracle/tiny-gemma2/arithmetic.json",
+        "b41d24d8b7a769ef3da51d99ac1f9e5e76a76e7da5cd8174072dfd229161421b",
+    ),
+    (
+        "oracle/tiny-gemma2/code.json",
+        "05856d72ae95378a6a26ed7279126a8258aeb4d6da915460fe9b4e86386f8a1c",
+    ),
+    (
+        "oracle/tiny-gemma2/completion.json",
+        "3a24d4ef9831d7f48c1d5f56cfc0d0adb8c0586eaa818035f8232a3dfc8cb2aa",
+    ),
+    (
+        "oracle/tiny-gemma2/greeting.json",
+        "5cbe88b5d126644e03c5b99115ec20d6e476746dcc238507f0661fe53455ad7b",
+    ),
+    (
+        "oracle/tiny-gemma2/perplexity.json",
+        "5ec141b62b6608e6860c01c98abc7a2afda7683aface5130f5422920eeb1606e",
+    ),
+    (
+        "oracle/tiny-gemma3/arithmetic.json",
+        "45b4f8024cb8a305898ffc1c235c2df24a48e08f986757e1382438d81363bb70",
+    ),
+    (
+        "oracle/tiny-gemma3/code.json",
+        "0653fa5bcbaa9439796e7eda87c0a0428834e5da5aa34d572105f9b7ad8f8383",
+    ),
+    (
+        "oracle/tiny-gemma3/completion.json",
+        "ffa1c6f22371344129037958b8637e0ce32db3defbfc321434fbda169d549849",
+    ),
+    (
+        "oracle/tiny-gemma3/greeting.json",
+        "ed459f7278b7ce91091c363931e7d8e52a0d053ee0a19299f5b90e908ae1a30a",
+    ),
+    (
+        "oracle/tiny-gemma3/perplexity.json",
+        "e0d96541a25b1a76a00b63d2916ee0561a1cf5b82c3b50054de433f202b0e5bb",
+    ),
+    (
         "oracle/tiny-gpt2/arithmetic.json",
         "be77c4cee62ba4706daa039035dce0660f428761630165f096cdb79530c4c391",
     ),
@@ -191,6 +371,46 @@ const PINS: &[(&str, &str)] = &[
         "969ca6fa75bc6cfba721e8345382dfff98f327afa14e290e371ff4a655e29943",
     ),
     (
+        "oracle/tiny-mistral/arithmetic.json",
+        "8643070061a0387537a5e9bb0c3bbb4e4384da6acb4c4a12a9616063de782876",
+    ),
+    (
+        "oracle/tiny-mistral/code.json",
+        "979016c56faa5391aed0c322a38bc07ee7095132ef2fa61562752c3d2fc367d7",
+    ),
+    (
+        "oracle/tiny-mistral/completion.json",
+        "85267c3333e3e352a106bef1b05d2875866990eff6f5bed1206a073fb4f6ac69",
+    ),
+    (
+        "oracle/tiny-mistral/greeting.json",
+        "7cc1bb1fe50f5023a8f6c58db526863cf06920c0e7ffedc8e425a255c0338e3d",
+    ),
+    (
+        "oracle/tiny-mistral/perplexity.json",
+        "bb50ad9ebaaf6b30da9bbf7d649b7a2bb586e4fd9c5739a888c314d03f11a4f2",
+    ),
+    (
+        "oracle/tiny-phi3/arithmetic.json",
+        "fa9d192a2b600bf3b15625198c479c5128ac60c7a899a3c688b9138640a5ed90",
+    ),
+    (
+        "oracle/tiny-phi3/code.json",
+        "b8ff86577e8d84d43a28a7af3359b13e04253ff14a53810ccb92b9a48482c193",
+    ),
+    (
+        "oracle/tiny-phi3/completion.json",
+        "59f51379079e19d34834939a3bd709b1a1106428d0253cf17cbc94037ffade97",
+    ),
+    (
+        "oracle/tiny-phi3/greeting.json",
+        "a1c284ae1fc4e2dce3f2db97afd35e28aa9cb8f725a385a26da8957ab72ebf36",
+    ),
+    (
+        "oracle/tiny-phi3/perplexity.json",
+        "bddb86eba578984dd2d5f5ef7a6b1e6a68ad40f068b9462e1920003e6a37b6f2",
+    ),
+    (
         "oracle/tiny-qwen2/arithmetic.json",
         "7f892f13694a001aedfcc1615dad6f9754ce6bbf7a50378ad8f9f8eb694a0677",
     ),
@@ -209,6 +429,26 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-qwen2/perplexity.json",
         "b22e722c957653265e3b8cab483af945a181f9f92d38cdbd108c0a727d09f45d",
+    ),
+    (
+        "oracle/tiny-qwen3/arithmetic.json",
+        "51c28ffedef034b1b447a72449caee4bfabb68ece3538d500d08990cac502a40",
+    ),
+    (
+        "oracle/tiny-qwen3/code.json",
+        "b83ff1b08ae68f5215ab9e42617e69be0c5b1944f1727a1cf7f1341cb1590c61",
+    ),
+    (
+        "oracle/tiny-qwen3/completion.json",
+        "373733e5f89e59d599618bdab95b5c7cd735195a8c32e7bebd17791740c2eb5e",
+    ),
+    (
+        "oracle/tiny-qwen3/greeting.json",
+        "3833f2c530614f66101cd46a959f3a31b31fa67c302a156ad95affead23ccc2a",
+    ),
+    (
+        "oracle/tiny-qwen3/perplexity.json",
+        "5791cd01fa9613cd41a5ad51491a79ec81dea6753d964384d1013d7e97719ff9",
     ),
 ];
 
@@ -259,7 +499,16 @@ fn every_oracle_file_is_pinned() {
 
 #[test]
 fn each_tmgt_oracle_records_the_pinned_model_files_it_was_made_from() {
-    for model in ["tiny-llama", "tiny-qwen2", "tiny-gpt2"] {
+    // Every bundled model: those whose weights are committed and pinned.
+    let bundled: Vec<&str> = PINS
+        .iter()
+        .filter_map(|(path, _)| {
+            path.strip_prefix("models/")?
+                .strip_suffix("/model.safetensors")
+        })
+        .collect();
+    assert_eq!(bundled.len(), 9, "{bundled:?}");
+    for model in bundled {
         let dir = root().join("oracle").join(model);
         for prompt in ["arithmetic", "code", "completion", "greeting"] {
             let oracle = tmgt_oracle::load(&dir, prompt).unwrap();

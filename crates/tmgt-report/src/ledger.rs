@@ -11,7 +11,9 @@
 //! A result an entry selects whose verdict is the one the entry expects becomes `xfail` and
 //! no longer fails the run; one that passes becomes `xpass` (fixed upstream?); any other
 //! verdict stays as it is, so a known failure that turns into a harness error is still seen.
-//! An entry that selects no result of a complete run is stale. `link = "unfiled"` marks a
+//! Where several entries select a result, the first that expects its verdict takes it (an
+//! entry for a model's refusals and one for a check's failures may both select it), else the
+//! first in file order. An entry that selects no result of a complete run is stale. `link = "unfiled"` marks a
 //! failure known but not reported upstream yet: `ticket.md` keeps a section for it.
 
 use crate::schema::{
@@ -24,7 +26,8 @@ use tmgt_select::Selector;
 /// The `link` of a known failure not reported upstream yet.
 pub const UNFILED: &str = "unfiled";
 
-/// The ledger: its entries in file order (the first entry that selects a result wins).
+/// The ledger: its entries in file order (the first entry that selects a result and expects
+/// its verdict wins, else the first that selects it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ledger {
     pub entries: Vec<LedgerEntry>,
@@ -159,15 +162,22 @@ impl Ledger {
         self.entries.is_empty()
     }
 
-    /// The entry that selects `r` (the first in file order) and the verdict it gives: `xfail`
-    /// for the failure it expects, `xpass` for a pass, the result's own verdict otherwise.
-    /// The streamed progress lines and the finished report both ask here, so a line shows
-    /// the verdict the summary will count.
+    /// The entry that selects `r` (the first that expects its verdict, else the first in file
+    /// order) and the verdict it gives: `xfail` for the failure it expects, `xpass` for a
+    /// pass, the result's own verdict otherwise. The streamed progress lines and the finished
+    /// report both ask here, so a line shows the verdict the summary will count.
     pub fn judge(&self, r: &ResultRecord) -> Option<(usize, ReportVerdict)> {
-        let i = self
-            .entries
-            .iter()
-            .position(|e| e.selector.matches(&r.query()))?;
+        let query = r.query();
+        let selecting = || {
+            self.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.selector.matches(&query))
+        };
+        let i = selecting()
+            .find(|(_, e)| e.expected == r.verdict)
+            .or_else(|| selecting().next())
+            .map(|(i, _)| i)?;
         let verdict = match r.verdict {
             v if v == self.entries[i].expected => ReportVerdict::Xfail,
             ReportVerdict::Pass => ReportVerdict::Xpass,

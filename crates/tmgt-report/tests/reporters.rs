@@ -375,3 +375,40 @@ fn server_requests_reach_the_page_and_the_ticket_beside_the_apr_calls() {
         "machine paths are placeholders: {section}"
     );
 }
+
+#[test]
+fn of_two_entries_selecting_a_result_the_one_expecting_its_verdict_takes_it() {
+    // A model-wide entry for the errors its failed import causes, listed before an entry for
+    // the import's own failure: each result goes to the entry that expects its verdict.
+    let ledger = tmgt_report::Ledger::parse(
+        r#"
+        [[issue]]
+        select = "model=m"
+        link = "unfiled"
+        reason = "nothing of m runs: its int8 import fails"
+        verdict = "error"
+
+        [[issue]]
+        select = "check=PRE001 model=m"
+        link = "unfiled"
+        reason = "the int8 import fails"
+        "#,
+    )
+    .unwrap();
+    let mut r = common::blocked_report();
+    let fails = r
+        .results
+        .iter()
+        .filter(|x| x.verdict == ReportVerdict::Fail)
+        .count();
+    let errors = r
+        .results
+        .iter()
+        .filter(|x| x.verdict == ReportVerdict::Error)
+        .count();
+    assert!(fails > 0 && errors > 0);
+    r.apply_ledger(&ledger, true);
+    let statuses: Vec<_> = r.known_issues.iter().map(|k| k.xfail).collect();
+    assert_eq!(statuses, [errors, fails]);
+    assert!(!r.failed(), "every fail and error is known");
+}

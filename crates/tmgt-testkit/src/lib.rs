@@ -15,6 +15,24 @@ use tmgt_check::{
 };
 use tmgt_oracle::{Oracle, PerplexityOracle};
 
+/// The bundled tiny models of the `default` profile.
+pub const DEFAULT_MODELS: [&str; 3] = ["tiny-llama", "tiny-qwen2", "tiny-gpt2"];
+
+/// One bundled tiny model of each further family (the `families` profile).
+pub const FAMILY_MODELS: [&str; 6] = [
+    "tiny-qwen3",
+    "tiny-mistral",
+    "tiny-phi3",
+    "tiny-gemma",
+    "tiny-gemma2",
+    "tiny-gemma3",
+];
+
+/// Every bundled tiny model, the default profile's first.
+pub fn bundled_models() -> impl Iterator<Item = &'static str> {
+    DEFAULT_MODELS.into_iter().chain(FAMILY_MODELS)
+}
+
 /// The repository checkout the bundled models, oracles and prompts live in.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -12,6 +12,7 @@ mod book;
 mod config_errors;
 mod config_fuzz;
 mod engine_reuse;
+mod families;
 mod fault_injection;
 mod llamacpp_faults;
 mod llamacpp_suites;
