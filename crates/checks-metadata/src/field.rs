@@ -7,8 +7,8 @@ pub(crate) enum Family {
     /// What the weights' shapes mean: architecture, layer count, widths, heads, vocabulary,
     /// context length.
     Shape,
-    /// The numbers the forward pass uses besides the weights: RoPE base and dimensions, norm
-    /// epsilon.
+    /// The numbers the forward pass uses besides the weights: RoPE bases and dimensions, norm
+    /// epsilon, the attention window, soft-capping.
     Numerics,
     /// Which ids are BOS, EOS, padding and unknown, and whether BOS/EOS are added.
     SpecialTokens,
@@ -31,8 +31,16 @@ pub(crate) enum Field {
     Vocab,
     Context,
     RopeTheta,
+    /// The RoPE base of the local (sliding-window) layers, where they have their own.
+    RopeThetaLocal,
     RopeDims,
     NormEps,
+    /// How many past positions a sliding-window layer attends to; none for full attention.
+    SlidingWindow,
+    /// `cap * tanh(x / cap)` on the attention scores (Gemma 2).
+    AttnSoftcap,
+    /// The same on the output logits.
+    FinalSoftcap,
     Bos,
     Eos,
     Pad,
@@ -48,7 +56,7 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    pub(crate) const ALL: [Field; 24] = [
+    pub(crate) const ALL: [Field; 28] = [
         Field::Architecture,
         Field::Layers,
         Field::Hidden,
@@ -59,8 +67,12 @@ impl Field {
         Field::Vocab,
         Field::Context,
         Field::RopeTheta,
+        Field::RopeThetaLocal,
         Field::RopeDims,
         Field::NormEps,
+        Field::SlidingWindow,
+        Field::AttnSoftcap,
+        Field::FinalSoftcap,
         Field::Bos,
         Field::Eos,
         Field::Pad,
@@ -86,7 +98,13 @@ impl Field {
             | Field::HeadDim
             | Field::Vocab
             | Field::Context => Family::Shape,
-            Field::RopeTheta | Field::RopeDims | Field::NormEps => Family::Numerics,
+            Field::RopeTheta
+            | Field::RopeThetaLocal
+            | Field::RopeDims
+            | Field::NormEps
+            | Field::SlidingWindow
+            | Field::AttnSoftcap
+            | Field::FinalSoftcap => Family::Numerics,
             Field::Bos
             | Field::Eos
             | Field::Pad

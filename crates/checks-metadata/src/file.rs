@@ -282,6 +282,31 @@ fn gguf_field(file: &GgufFile, llama_adds: (bool, bool), field: Field) -> Found 
             format!("{arch}.rope.dimension_count"),
             head_dim().map(|d| (d, "llama.cpp takes the head dimension")),
         ),
+        Field::RopeThetaLocal => or_absent(format!("{arch}.rope.freq_base_swa"), None),
+        Field::SlidingWindow => {
+            let key = format!("{arch}.attention.sliding_window");
+            match value_of(&key) {
+                // llama.cpp's Phi-3 converter writes 0 for a model without a window.
+                Some(MetaValue::Int(0)) => Found::Value {
+                    value: MetaValue::Unset,
+                    key,
+                },
+                Some(value) => Found::Value { value, key },
+                None => absent(
+                    key,
+                    Some((MetaValue::Unset, "llama.cpp then attends to every position")),
+                ),
+            }
+        }
+        // Absent, llama.cpp caps with its defaults (50 and 30, Gemma 2's values).
+        Field::AttnSoftcap => or_absent(
+            format!("{arch}.attn_logit_softcapping"),
+            Some((MetaValue::Float(50.0), "llama.cpp's default")),
+        ),
+        Field::FinalSoftcap => or_absent(
+            format!("{arch}.final_logit_softcapping"),
+            Some((MetaValue::Float(30.0), "llama.cpp's default")),
+        ),
         Field::NormEps => {
             let rms = format!("{arch}.attention.layer_norm_rms_epsilon");
             let plain = format!("{arch}.attention.layer_norm_epsilon");
@@ -406,7 +431,11 @@ fn apr_field(meta: &serde_json::Map<String, Value>, field: Field) -> Found {
         Field::Vocab => get("vocab_size"),
         Field::Context => get("max_position_embeddings"),
         Field::RopeTheta => get("rope_theta"),
+        Field::RopeThetaLocal => get("rope_local_base_freq"),
         Field::NormEps => get("rms_norm_eps"),
+        Field::SlidingWindow => get("sliding_window"),
+        Field::AttnSoftcap => get("attn_logit_softcapping"),
+        Field::FinalSoftcap => get("final_logit_softcapping"),
         Field::Bos => get("tokenizer.bos_token_id"),
         Field::Eos => get("tokenizer.eos_token_id"),
         Field::TokenizerModel => get("tokenizer.model_type"),

@@ -194,6 +194,30 @@ impl Source {
         self.model_type() != "gpt2"
     }
 
+    /// The attention window: none where `use_sliding_window` is false (Qwen2 states a window
+    /// it does not use) or `sliding_window` is null or absent.
+    fn sliding_window(&self) -> Expected {
+        if self.config.get("use_sliding_window") == Some(&Value::Bool(false)) {
+            return Source::is(MetaValue::Unset, "config.json `use_sliding_window` false");
+        }
+        match self.config.get("sliding_window") {
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(w) => Source::is(MetaValue::Int(w), "config.json `sliding_window`"),
+                None => Expected::NotApplicable(format!("config.json `sliding_window` {n}")),
+            },
+            Some(_) => Source::is(MetaValue::Unset, "config.json `sliding_window` null"),
+            None => Source::is(MetaValue::Unset, "config.json has no `sliding_window`"),
+        }
+    }
+
+    /// A soft-cap the model applies, or not applicable where it applies none.
+    fn softcap(&self, key: &str) -> Expected {
+        match self.config.get(key).and_then(Value::as_f64) {
+            Some(cap) => Source::is(MetaValue::Float(cap), format!("config.json `{key}`")),
+            None => Expected::NotApplicable(format!("config.json has no `{key}`: no soft-cap")),
+        }
+    }
+
     fn head_dim(&self) -> Option<(u64, String)> {
         self.config_int(&["head_dim"]).or_else(|| {
             let (hidden, _) = self.config_int(&["hidden_size", "n_embd"])?;
@@ -438,6 +462,30 @@ impl Source {
                     ),
                 }
             }
+            Field::RopeThetaLocal => {
+                let nested = self.config["rope_parameters"]["sliding_attention"]["rope_theta"]
+                    .as_f64()
+                    .map(|v| {
+                        (
+                            v,
+                            "config.json `rope_parameters.sliding_attention.rope_theta`",
+                        )
+                    });
+                let flat = self
+                    .config
+                    .get("rope_local_base_freq")
+                    .and_then(Value::as_f64)
+                    .map(|v| (v, "config.json `rope_local_base_freq`"));
+                match nested.or(flat) {
+                    Some((v, from)) => Source::is(MetaValue::Float(v), from),
+                    None => Expected::NotApplicable(
+                        "every layer has the same RoPE base (no local layers' own)".into(),
+                    ),
+                }
+            }
+            Field::SlidingWindow => self.sliding_window(),
+            Field::AttnSoftcap => self.softcap("attn_logit_softcapping"),
+            Field::FinalSoftcap => self.softcap("final_logit_softcapping"),
             Field::RopeDims if !self.has_rope() => no_rope(),
             Field::RopeDims => {
                 let factor = self

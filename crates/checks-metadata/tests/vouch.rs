@@ -125,3 +125,42 @@ fn a_file_that_adds_bos_is_a_policy_the_oracle_follows_not_a_disagreement() {
     assert_eq!(add_bos.standing, Standing::Differs, "{add_bos:?}");
     assert_eq!(vouching.disagreements().count(), 0);
 }
+
+#[test]
+fn a_sliding_window_lost_in_conversion_is_restored_and_a_soft_cap_held_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A derived config without Gemma 2's window (it would attend to every position) and with
+    // another final soft-cap than the file's.
+    let folder = derived_folder("tiny-gemma2", dir.path(), |c| {
+        c.insert("sliding_window".into(), Value::Null);
+        c.insert("final_logit_softcapping".into(), Value::from(15.0));
+    });
+    let vouching = vouch_derived_folder(&folder, &native("tiny-gemma2")).unwrap();
+    let restored = vouching.restored.join("; ");
+    assert!(
+        restored.contains("`sliding_window` null -> 4096")
+            && restored.contains("gemma2.attention.sliding_window"),
+        "{restored}"
+    );
+    assert!(
+        restored.contains("`final_logit_softcapping` 15.0 -> 30.0"),
+        "{restored}"
+    );
+    assert_eq!(vouching.disagreements().count(), 0, "{:?}", vouching.fields);
+    let config = config(&folder);
+    assert_eq!(config["sliding_window"], 4096);
+    assert_eq!(config["final_logit_softcapping"], 30.0);
+}
+
+#[test]
+fn gemma3s_local_rope_base_is_its_own_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("one-base.gguf");
+    let original = GgufFile::open(&native("tiny-gemma3")).unwrap();
+    // A file with the global base for every layer: the local layers' base is lost.
+    tmgt_gguf::copy_without_keys(&original, &gguf, &["gemma3.rope.freq_base_swa"]).unwrap();
+    let folder = derived_folder("tiny-gemma3", dir.path(), |_| {});
+    let vouching = vouch_derived_folder(&folder, &gguf).unwrap();
+    let differing: Vec<_> = vouching.disagreements().map(|f| f.field.as_str()).collect();
+    assert_eq!(differing, ["RopeThetaLocal"], "{:?}", vouching.fields);
+}

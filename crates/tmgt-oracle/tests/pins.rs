@@ -52,7 +52,7 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "models/tiny-gemma2/model.safetensors",
-        "053e68b066eee6d47576183db917365b9521b705a4bbbb05133a7ed1657a490b",
+        "f2bc5ee9b22211593fd837d7ada03683e28a3767a25e698f296ade064d4aaf33",
     ),
     (
         "models/tiny-gemma2/tokenizer.json",
@@ -292,23 +292,23 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-gemma2/arithmetic.json",
-        "b41d24d8b7a769ef3da51d99ac1f9e5e76a76e7da5cd8174072dfd229161421b",
+        "e87f0d10f344b6fcad014bdea5d7711acc49dfe49dd35a535117b159b72b01f1",
     ),
     (
         "oracle/tiny-gemma2/code.json",
-        "05856d72ae95378a6a26ed7279126a8258aeb4d6da915460fe9b4e86386f8a1c",
+        "edc35752817fa82d7e18899ff98e67df78124fbfdcd307111da9ee561a5a6369",
     ),
     (
         "oracle/tiny-gemma2/completion.json",
-        "3a24d4ef9831d7f48c1d5f56cfc0d0adb8c0586eaa818035f8232a3dfc8cb2aa",
+        "2b06ae383bb3eecc8cccb1d32d39bbb44518cbf411050a7d3c2c56fbee27bbd2",
     ),
     (
         "oracle/tiny-gemma2/greeting.json",
-        "5cbe88b5d126644e03c5b99115ec20d6e476746dcc238507f0661fe53455ad7b",
+        "e4b059dcac7e1a3446627ac9856b3fe02678719413750e81f642b7c0a79f85db",
     ),
     (
         "oracle/tiny-gemma2/perplexity.json",
-        "5ec141b62b6608e6860c01c98abc7a2afda7683aface5130f5422920eeb1606e",
+        "9a65c947f1994b83451e15af5a934180f229c2714e8816847d1e9758e24128b8",
     ),
     (
         "oracle/tiny-gemma3/arithmetic.json",
