@@ -77,6 +77,22 @@ pub fn tokenize(path: &Path, texts: &[&str]) -> Result<Vec<Encoding>, LlamaError
     }
 }
 
+/// The log-probability llama.cpp gives each of `ids[1..]` after the ids before it, in one
+/// teacher-forced pass over the whole sequence (no BOS added): the sum of their negatives is
+/// the sequence's negative log-likelihood, any prefix's a partial sum.
+pub fn score(path: &Path, ids: &[u32]) -> Result<Vec<f64>, LlamaError> {
+    let op = Op::Score {
+        model: path.to_path_buf(),
+        ids: ids.to_vec(),
+    };
+    // One pass reads every weight once; its arithmetic grows with the sequence.
+    let steps = 1 + ids.len() as u64 / 32;
+    match pool::call(path, steps, op)? {
+        Reply::Scores(s) => Ok(s),
+        other => Err(LlamaError::unexpected("score", &other)),
+    }
+}
+
 /// Quantizes the GGUF `input` into `output` with llama.cpp's defaults for `ftype` (what
 /// `llama-quantize input output Q8_0` does: 1-D tensors stay f32; a tensor whose rows do not
 /// fit a type's block size falls back as llama.cpp decides). One thread, so the output is

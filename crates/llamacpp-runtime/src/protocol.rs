@@ -135,6 +135,11 @@ pub enum Op {
         model: PathBuf,
         texts: Vec<String>,
     },
+    /// Teacher-forced: the log-probability of each id after the ids before it.
+    Score {
+        model: PathBuf,
+        ids: Vec<u32>,
+    },
     Quantize {
         input: PathBuf,
         output: PathBuf,
@@ -151,6 +156,7 @@ impl Op {
             Op::Generate(_) => "generate",
             Op::Inspect { .. } => "inspect",
             Op::Tokenize { .. } => "tokenize",
+            Op::Score { .. } => "score",
             Op::Quantize { .. } => "quantize",
         }
     }
@@ -171,6 +177,8 @@ pub enum Reply {
     Generation(Generation),
     Info(ModelInfo),
     Encodings(Vec<Encoding>),
+    /// One log-probability per id after the first.
+    Scores(Vec<f64>),
     Done,
 }
 

@@ -3,7 +3,7 @@
 //! oracles. The outcomes asserted here were checked by hand when the fixtures were made.
 
 use llamacpp_runtime::{
-    Ftype, GenerateRequest, Generation, LlamaError, PromptInput, generate, inspect, quantize,
+    Ftype, GenerateRequest, Generation, LlamaError, PromptInput, generate, inspect, quantize, score,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -282,4 +282,31 @@ fn a_file_that_makes_llama_cpp_abort_is_an_error_quoting_the_assert_and_the_next
     let g = run(&native("tiny-qwen2"), PromptInput::Text(prompt("greeting")));
     assert_eq!(g.tokens, Oracle::load("tiny-qwen2", "greeting").tokens());
     assert!(llamacpp_runtime::usage().faults >= 1);
+}
+
+#[test]
+fn teacher_forced_scores_give_every_oracles_perplexity() {
+    for model in bundled_models() {
+        let path = root().join("oracle").join(model).join("perplexity.json");
+        let oracle: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ids = Oracle::ids(&oracle["token_ids"]);
+        let scores = score(&native(model), &ids).unwrap();
+        assert_eq!(scores.len(), ids.len() - 1, "{model}: one per predicted id");
+        assert!(scores.iter().all(|s| s.is_finite() && *s <= 0.0), "{model}");
+        let perplexity = (-scores.iter().sum::<f64>() / scores.len() as f64).exp();
+        let want = oracle["perplexity"].as_f64().unwrap();
+        // float32 summing order; GELU through ggml's f16 table moves it further.
+        let gelu = model == "tiny-gpt2" || model.starts_with("tiny-gemma");
+        let tolerance = if gelu { 2e-3 } else { 1e-5 };
+        let relative = (perplexity / want - 1.0).abs();
+        assert!(
+            relative < tolerance,
+            "{model}: llama.cpp {perplexity}, the oracle {want} ({relative:.2e})"
+        );
+    }
+    let err = score(&native("tiny-qwen2"), &[1, 99_999]).unwrap_err();
+    assert!(
+        matches!(err, LlamaError::TokenOutOfVocabulary { id: 99_999, .. }),
+        "{err}"
+    );
 }

@@ -118,6 +118,29 @@ impl Session {
         Ok(info(self.model(path, false)?))
     }
 
+    /// The log-probability of each of `ids[1..]` after the ids before it, from one pass that
+    /// keeps every position's logits.
+    pub(crate) fn score(&mut self, path: &Path, ids: &[u32]) -> Result<Vec<f64>, LlamaError> {
+        let backend = ffi::backend()?;
+        let model = self.model(path, false)?;
+        let tokens = checked_tokens(model, ids)?;
+        if tokens.len() < 2 {
+            return Err(LlamaError::EmptyPrompt);
+        }
+        let mut ctx = new_context(model, backend, path, tokens.len())?;
+        let mut batch = LlamaBatch::new(tokens.len(), 1);
+        batch
+            .add_sequence(&tokens, 0, true)
+            .map_err(|e| decode_error(0, e.to_string()))?;
+        decode(&mut ctx, &mut batch, 0)?;
+        Ok((1..tokens.len())
+            .map(|i| {
+                let logits = ctx.get_logits_ith(i as i32 - 1);
+                log_softmax_at(logits, ids[i] as usize)
+            })
+            .collect())
+    }
+
     /// Greedy decoding of `request.prompt` on `request.model`, stopping after
     /// `max_new_tokens` tokens or at an end-of-generation token.
     pub(crate) fn generate(&mut self, request: &GenerateRequest) -> Result<Generation, LlamaError> {
@@ -126,37 +149,13 @@ impl Session {
         let vocab = model.vocab();
         let prompt: Vec<LlamaToken> = match &request.prompt {
             PromptInput::Text(text) => vocab.tokenize(text.as_bytes(), true, false),
-            PromptInput::Tokens(ids) => {
-                let n_vocab = u32::try_from(model.n_vocab()).unwrap_or(0);
-                if let Some(bad) = ids.iter().find(|id| **id >= n_vocab) {
-                    return Err(LlamaError::TokenOutOfVocabulary { id: *bad, n_vocab });
-                }
-                ids.iter().map(|id| LlamaToken(*id as i32)).collect()
-            }
+            PromptInput::Tokens(ids) => checked_tokens(model, ids)?,
         };
         if prompt.is_empty() {
             return Err(LlamaError::EmptyPrompt);
         }
         let total = prompt.len() + request.max_new_tokens as usize;
-        let n_ctx = u32::try_from(total + 1).unwrap_or(u32::MAX).max(16);
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(n_ctx)
-            .with_n_ubatch(n_ctx)
-            .with_n_threads(1)
-            .with_n_threads_batch(1)
-            .with_type_k(KvCacheType::F32)
-            .with_type_v(KvCacheType::F32)
-            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
-            .with_offload_kqv(false)
-            .with_no_perf(true);
-        let mut ctx = model
-            .new_context(backend, params)
-            .map_err(|e| LlamaError::Context {
-                path: request.model.clone(),
-                detail: e.to_string(),
-                log: take_log(),
-            })?;
+        let mut ctx = new_context(model, backend, &request.model, total)?;
 
         let mut out = Generation {
             prompt_ids: prompt.iter().map(|t| t.0 as u32).collect(),
@@ -226,6 +225,62 @@ fn info(model: &LlamaModel) -> ModelInfo {
     }
 }
 
+/// `ids` as llama.cpp tokens, each checked to be in the file's vocabulary.
+fn checked_tokens(model: &LlamaModel, ids: &[u32]) -> Result<Vec<LlamaToken>, LlamaError> {
+    let n_vocab = u32::try_from(model.n_vocab()).unwrap_or(0);
+    if let Some(bad) = ids.iter().find(|id| **id >= n_vocab) {
+        return Err(LlamaError::TokenOutOfVocabulary { id: *bad, n_vocab });
+    }
+    Ok(ids.iter().map(|id| LlamaToken(*id as i32)).collect())
+}
+
+/// A context for `positions` tokens, computed as the oracle computes: one thread, float32
+/// KV cache, no flash attention, everything on the CPU.
+fn new_context<'m>(
+    model: &'m LlamaModel,
+    backend: &llama_cpp_2::llama_backend::LlamaBackend,
+    path: &Path,
+    positions: usize,
+) -> Result<LlamaContext<'m>, LlamaError> {
+    let n_ctx = u32::try_from(positions + 1).unwrap_or(u32::MAX).max(16);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_ubatch(n_ctx)
+        .with_n_threads(1)
+        .with_n_threads_batch(1)
+        .with_type_k(KvCacheType::F32)
+        .with_type_v(KvCacheType::F32)
+        .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED)
+        .with_offload_kqv(false)
+        .with_no_perf(true);
+    model
+        .new_context(backend, params)
+        .map_err(|e| LlamaError::Context {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+            log: take_log(),
+        })
+}
+
+/// `log_softmax(logits)[id]`, summed in f64.
+fn log_softmax_at(logits: &[f32], id: usize) -> f64 {
+    let lse = log_sum_exp(logits);
+    logits
+        .get(id)
+        .map_or(f64::NEG_INFINITY, |l| *l as f64 - lse)
+}
+
+/// `log(sum(exp(logits)))`, shifted by the largest logit and summed in f64.
+fn log_sum_exp(logits: &[f32]) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    max + logits
+        .iter()
+        .map(|l| (*l as f64 - max).exp())
+        .sum::<f64>()
+        .ln()
+}
+
 fn decode(
     ctx: &mut LlamaContext<'_>,
     batch: &mut LlamaBatch<'_>,
@@ -246,13 +301,7 @@ fn decode_error(step: usize, detail: String) -> LlamaError {
 /// The greedy choice and top-k log-probabilities of one row of logits. Ties go to the
 /// lowest id, as torch's stable descending sort gives them.
 pub(crate) fn step_of(logits: &[f32], top_k: usize) -> Step {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let lse = max
-        + logits
-            .iter()
-            .map(|l| (*l as f64 - max).exp())
-            .sum::<f64>()
-            .ln();
+    let lse = log_sum_exp(logits);
     // Descending logit, ties to the lowest id: a total order, so selecting the best k and
     // sorting only those gives what a stable sort of the whole row would.
     let by_rank = |a: &u32, b: &u32| {

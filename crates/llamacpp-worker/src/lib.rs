@@ -97,6 +97,7 @@ fn answer(session: &mut Session, op: &Op) -> Result<Reply, LlamaError> {
         Op::Generate(request) => session.generate(request).map(Reply::Generation),
         Op::Inspect { model } => session.inspect(model).map(Reply::Info),
         Op::Tokenize { model, texts } => session.tokenize(model, texts).map(Reply::Encodings),
+        Op::Score { model, ids } => session.score(model, ids).map(Reply::Scores),
         Op::Quantize {
             input,
             output,

@@ -361,6 +361,13 @@ fn make_in(
                     voice.near_ties.len(),
                     crate::oracle_vouch::SECOND_VOICE_MARGIN
                 );
+                if let Some((oracle, llama)) = voice.perplexity {
+                    eprintln!(
+                        "oracle: {}: the evaluation text's perplexity: {oracle:.3} (the oracle), \
+                         {llama:.3} (llama.cpp on the same ids)",
+                        target.name
+                    );
+                }
                 for line in &voice.near_ties {
                     eprintln!("oracle: {}: near-tie: {line}", target.name);
                 }

@@ -11,6 +11,13 @@ use std::path::Path;
 /// order, which move logits by hundredths, not by a whole logit.
 pub(crate) const SECOND_VOICE_MARGIN: f64 = 1.0;
 
+/// The most the oracle's perplexity of the evaluation text and llama.cpp's on the same ids may
+/// differ, as a ratio either way: on the same weights the two agree to 1e-5 (SiLU models) or
+/// 2e-3 (GELU through ggml's f16 table), and a quantized file's 8-bit activations move them
+/// apart by about a percent. A model run with a lost RoPE base or scaling, or the wrong BOS
+/// convention, is tens of percent off.
+pub(crate) const SECOND_VOICE_PERPLEXITY_RATIO: f64 = 1.05;
+
 /// What llama.cpp said about one oracle folder.
 #[derive(Debug, Default)]
 pub(crate) struct SecondVoice {
@@ -23,6 +30,8 @@ pub(crate) struct SecondVoice {
     /// One line per prompt where it departs at a near-tie, told but not held against the
     /// oracle.
     pub near_ties: Vec<String>,
+    /// The evaluation text's perplexity: the oracle's, and llama.cpp's on the same ids.
+    pub perplexity: Option<(f64, f64)>,
 }
 
 /// Encodes every prompt with the file's own tokenizer (one call) and runs llama.cpp greedily
@@ -82,7 +91,41 @@ pub(crate) fn second_voice(
             voice.near_ties.push(line);
         }
     }
+    voice.perplexity = perplexity_voice(file, folder, &mut voice.departures)?;
     Ok(voice)
+}
+
+/// llama.cpp's perplexity of the ids the perplexity oracle scored, held against the oracle's:
+/// the two far apart is a departure, whatever the continuations say (the model the oracle ran
+/// is not the file's).
+fn perplexity_voice(
+    file: &Path,
+    folder: &Path,
+    departures: &mut Vec<String>,
+) -> Result<Option<(f64, f64)>, String> {
+    let oracle = tmgt_oracle::load_perplexity(folder).map_err(|e| e.to_string())?;
+    let Some(ids) = oracle.token_ids.as_deref().filter(|ids| ids.len() > 1) else {
+        return Ok(None);
+    };
+    let scores = llamacpp_runtime::score(file, ids).map_err(|e| {
+        format!(
+            "llama.cpp scoring the evaluation text on {}: {e}",
+            file.display()
+        )
+    })?;
+    let llama = (-scores.iter().sum::<f64>() / scores.len() as f64).exp();
+    let ratio = oracle.perplexity / llama;
+    if ratio.max(1.0 / ratio) > SECOND_VOICE_PERPLEXITY_RATIO {
+        departures.push(format!(
+            "the evaluation text ({} ids): the oracle's perplexity is {:.3} where llama.cpp's \
+             on the same ids is {llama:.3}, {ratio:.3} times it (within {:.3} to \
+             {SECOND_VOICE_PERPLEXITY_RATIO} on the same weights)",
+            ids.len(),
+            oracle.perplexity,
+            1.0 / SECOND_VOICE_PERPLEXITY_RATIO
+        ));
+    }
+    Ok(Some((oracle.perplexity, llama)))
 }
 
 /// Adds `vouching` to the provenance of every oracle file in `folder` (the prompt oracles and

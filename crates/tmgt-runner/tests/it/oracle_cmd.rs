@@ -425,6 +425,11 @@ fn an_oracle_llama_cpp_contradicts_on_the_same_file_is_refused_unless_forced() {
         said.contains("llama.cpp parts from the oracle at step"),
         "{said}"
     );
+    // The evaluation text tells it too: the model the oracle ran is not the file's.
+    assert!(
+        said.contains("the evaluation text (361 ids): the oracle's perplexity is"),
+        "{said}"
+    );
     assert!(
         said.contains("refuses to write tiny-llama's oracles"),
         "{said}"
