@@ -33,6 +33,10 @@ pub(crate) enum Field {
     RopeTheta,
     /// The RoPE base of the local (sliding-window) layers, where they have their own.
     RopeThetaLocal,
+    /// How RoPE positions are scaled past the trained context: none, linear, yarn, longrope.
+    RopeScaling,
+    /// The factor of a linear or YaRN scaling.
+    RopeScalingFactor,
     RopeDims,
     NormEps,
     /// How many past positions a sliding-window layer attends to; none for full attention.
@@ -56,7 +60,7 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    pub(crate) const ALL: [Field; 28] = [
+    pub(crate) const ALL: [Field; 30] = [
         Field::Architecture,
         Field::Layers,
         Field::Hidden,
@@ -68,6 +72,8 @@ impl Field {
         Field::Context,
         Field::RopeTheta,
         Field::RopeThetaLocal,
+        Field::RopeScaling,
+        Field::RopeScalingFactor,
         Field::RopeDims,
         Field::NormEps,
         Field::SlidingWindow,
@@ -100,6 +106,8 @@ impl Field {
             | Field::Context => Family::Shape,
             Field::RopeTheta
             | Field::RopeThetaLocal
+            | Field::RopeScaling
+            | Field::RopeScalingFactor
             | Field::RopeDims
             | Field::NormEps
             | Field::SlidingWindow

@@ -283,6 +283,14 @@ fn gguf_field(file: &GgufFile, llama_adds: (bool, bool), field: Field) -> Found 
             head_dim().map(|d| (d, "llama.cpp takes the head dimension")),
         ),
         Field::RopeThetaLocal => or_absent(format!("{arch}.rope.freq_base_swa"), None),
+        Field::RopeScaling => or_absent(
+            format!("{arch}.rope.scaling.type"),
+            Some((
+                MetaValue::Text("none".into()),
+                "llama.cpp then scales nothing",
+            )),
+        ),
+        Field::RopeScalingFactor => or_absent(format!("{arch}.rope.scaling.factor"), None),
         Field::SlidingWindow => {
             let key = format!("{arch}.attention.sliding_window");
             match value_of(&key) {
@@ -432,6 +440,30 @@ fn apr_field(meta: &serde_json::Map<String, Value>, field: Field) -> Found {
         Field::Context => get("max_position_embeddings"),
         Field::RopeTheta => get("rope_theta"),
         Field::RopeThetaLocal => get("rope_local_base_freq"),
+        // apr keeps HF's `rope_scaling` object where it keeps it at all.
+        Field::RopeScaling => match meta.get("rope_scaling") {
+            Some(Value::Object(s)) => match s.get("rope_type").or_else(|| s.get("type")) {
+                Some(Value::String(t)) => Found::Value {
+                    value: MetaValue::Text(crate::spelling::rope_scaling(t).to_string()),
+                    key: "rope_scaling.rope_type".into(),
+                },
+                _ => get("rope_scaling.rope_type"),
+            },
+            _ => Found::Absent {
+                key: "rope_scaling".into(),
+                assumed: Some((MetaValue::Text("none".into()), "no scaling recorded")),
+            },
+        },
+        Field::RopeScalingFactor => match meta.get("rope_scaling") {
+            Some(Value::Object(s)) => match s.get("factor").and_then(Value::as_f64) {
+                Some(f) => Found::Value {
+                    value: MetaValue::Float(f),
+                    key: "rope_scaling.factor".into(),
+                },
+                None => get("rope_scaling.factor"),
+            },
+            _ => get("rope_scaling"),
+        },
         Field::NormEps => get("rms_norm_eps"),
         Field::SlidingWindow => get("sliding_window"),
         Field::AttnSoftcap => get("attn_logit_softcapping"),

@@ -194,6 +194,43 @@ impl Source {
         self.model_type() != "gpt2"
     }
 
+    /// The RoPE parameters of the global layers: `rope_parameters` (per layer kind for
+    /// Gemma 3), or an older config's `rope_scaling`.
+    fn scaling_parameters(&self) -> &Value {
+        let rope = &self.config["rope_parameters"];
+        let rope = match &rope["full_attention"] {
+            Value::Object(_) => &rope["full_attention"],
+            _ => rope,
+        };
+        match rope {
+            Value::Object(_) => rope,
+            _ => &self.config["rope_scaling"],
+        }
+    }
+
+    /// How RoPE positions are scaled, in llama.cpp's names; for a GGUF, a scaling llama.cpp
+    /// carries as a tensor (llama3's `rope_freqs.weight`) or in its converter's model class
+    /// (dynamic) is not a field.
+    fn rope_scaling(&self, format: Format) -> Expected {
+        let rope = self.scaling_parameters();
+        let Some(kind) = rope["rope_type"].as_str().or_else(|| rope["type"].as_str()) else {
+            return Source::is(
+                MetaValue::Text("none".into()),
+                "config.json states no scaling",
+            );
+        };
+        let kind = crate::spelling::rope_scaling(kind);
+        match (format, kind) {
+            (Format::Gguf, "llama3" | "dynamic") => Expected::NotApplicable(format!(
+                "llama.cpp carries {kind} scaling outside the scaling keys"
+            )),
+            _ => Source::is(
+                MetaValue::Text(kind.to_string()),
+                "config.json's RoPE `rope_type`",
+            ),
+        }
+    }
+
     /// The attention window: none where `use_sliding_window` is false (Qwen2 states a window
     /// it does not use) or `sliding_window` is null or absent.
     fn sliding_window(&self) -> Expected {
@@ -483,6 +520,22 @@ impl Source {
                     ),
                 }
             }
+            Field::RopeScaling | Field::RopeScalingFactor if !self.has_rope() => no_rope(),
+            Field::RopeScaling => self.rope_scaling(format),
+            Field::RopeScalingFactor => match self.rope_scaling(format) {
+                Expected::Is {
+                    value: MetaValue::Text(t),
+                    ..
+                } if t == "linear" || t == "yarn" => {
+                    match self.scaling_parameters()["factor"].as_f64() {
+                        Some(f) => {
+                            Source::is(MetaValue::Float(f), "config.json's scaling `factor`")
+                        }
+                        None => Expected::NotApplicable(format!("{t} scaling without a factor")),
+                    }
+                }
+                _ => Expected::NotApplicable("no linear or YaRN scaling".into()),
+            },
             Field::SlidingWindow => self.sliding_window(),
             Field::AttnSoftcap => self.softcap("attn_logit_softcapping"),
             Field::FinalSoftcap => self.softcap("final_logit_softcapping"),

@@ -32,6 +32,15 @@ pub(crate) fn llama_cpp_architecture(model_type: &str) -> Option<&'static str> {
     })
 }
 
+/// llama.cpp's name of an HF `rope_type`: `default` is no scaling, `su` is `longrope`.
+pub(crate) fn rope_scaling(rope_type: &str) -> &str {
+    match rope_type {
+        "default" => "none",
+        "su" => "longrope",
+        other => other,
+    }
+}
+
 /// A vocabulary entry as HF's tokenizer spells it, in the spelling of a GGUF: SentencePiece
 /// marks a space with `▁` in both, but HF's conversion of a GGUF vocabulary can write the
 /// marker where the file wrote a space (or the other way round), which is the same token.

@@ -164,3 +164,34 @@ fn gemma3s_local_rope_base_is_its_own_field() {
     let differing: Vec<_> = vouching.disagreements().map(|f| f.field.as_str()).collect();
     assert_eq!(differing, ["RopeThetaLocal"], "{:?}", vouching.fields);
 }
+
+#[test]
+fn a_rope_scaling_the_derived_config_lacks_is_a_disagreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("linear.gguf");
+    let original = GgufFile::open(&native("tiny-llama")).unwrap();
+    // Linear scaling by 8 in the file; transformers' GGUF conversion of a LLaMA drops it.
+    tmgt_gguf::copy_with_metadata(&original, &gguf, |m| {
+        m.push(("llama.rope.scaling.type".into(), G::String("linear".into())));
+        m.push(("llama.rope.scaling.factor".into(), G::F32(8.0)));
+    })
+    .unwrap();
+    let folder = derived_folder("tiny-llama", dir.path(), |_| {});
+    let vouching = vouch_derived_folder(&folder, &gguf).unwrap();
+    let differing: Vec<_> = vouching.disagreements().map(|f| f.field.as_str()).collect();
+    assert_eq!(differing, ["RopeScaling"], "{:?}", vouching.fields);
+
+    // The other way round: a config that scales where the file does not.
+    let scaled = derived_folder("tiny-qwen2", &dir.path().join("scaled"), |c| {
+        c["rope_parameters"]["rope_type"] = Value::from("yarn");
+        c["rope_parameters"]["factor"] = Value::from(4.0);
+    });
+    let vouching = vouch_derived_folder(&scaled, &native("tiny-qwen2")).unwrap();
+    let differing: Vec<_> = vouching.disagreements().map(|f| f.field.as_str()).collect();
+    assert_eq!(
+        differing,
+        ["RopeScaling", "RopeScalingFactor"],
+        "{:?}",
+        vouching.fields
+    );
+}
