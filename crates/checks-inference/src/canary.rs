@@ -19,9 +19,7 @@ declare_check! {
 
 impl Check for Canary {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        if !cx.model()?.quants.contains(&Quant::Int8) {
-            return Ok(Verdict::skip("the model has no int8 level in suites.toml"));
-        }
+        tmgt_check::require_level(cx, Quant::Int8)?;
         let oracle = cx.oracle()?;
         let model = cx.artifact(ArtifactKind::Apr(Quant::Int8))?;
         let generation = generate(cx, &model, false)?;

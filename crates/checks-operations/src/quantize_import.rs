@@ -25,9 +25,10 @@ impl Check for QuantizeMatchesImport {
 
 /// `apr quantize` of the f32 `.apr` to `quant` judged against the `quant` import.
 pub(crate) fn like_import(cx: &dyn Context, quant: Quant) -> Result<Verdict, CheckError> {
-    let (true, Some(scheme)) = (cx.model()?.quants.contains(&quant), quant.apr_quantize()) else {
+    tmgt_check::require_level(cx, quant)?;
+    let Some(scheme) = quant.apr_quantize() else {
         return Err(CheckError::NotApplicable(format!(
-            "the model has no {quant} level in suites.toml to compare with"
+            "apr quantize has no scheme for {quant}"
         )));
     };
     let imported = cx.artifact(ArtifactKind::Apr(quant))?;

@@ -93,15 +93,24 @@ pub trait Context: Sync {
 }
 
 /// Checks that compare a model's Int8 and Int4 artifacts apply only to models configured with
-/// both levels; for the others this is the skip reason (the runner reports `NotApplicable` as
-/// a skip).
+/// both levels; for the others the instance is outside the entry (no result).
 pub fn require_int8_and_int4(cx: &dyn Context) -> Result<(), CheckError> {
-    let quants = &cx.model()?.quants;
-    if quants.contains(&Quant::Int8) && quants.contains(&Quant::Int4) {
+    for level in [Quant::Int8, Quant::Int4] {
+        require_level(cx, level)?;
+    }
+    Ok(())
+}
+
+/// A check that compares with the model's artifact at `level` applies only to models
+/// configured with it.
+pub fn require_level(cx: &dyn Context, level: Quant) -> Result<(), CheckError> {
+    let model = cx.model()?;
+    if model.quants.contains(&level) {
         Ok(())
     } else {
-        Err(CheckError::NotApplicable(
-            "the model needs both int8 and int4 levels in suites.toml".into(),
-        ))
+        Err(CheckError::OutsideEntry(format!(
+            "{} lists no {level} level in its entry",
+            model.name
+        )))
     }
 }

@@ -49,6 +49,11 @@ pub enum CheckError {
     /// The check does not apply to this instance (reported as a skip, with the reason).
     #[error("{0}")]
     NotApplicable(String),
+    /// The instance asks for what its model's entry does not have (an artifact tmgt makes only
+    /// from an HF folder, for an entry given as a ready-made file; a quantization level the
+    /// entry does not list): it is no result of the run, and the report counts it apart.
+    #[error("{0}")]
+    OutsideEntry(String),
 }
 
 impl From<ServeError> for CheckError {
@@ -130,7 +135,7 @@ impl CheckError {
                 _ => ErrorClass::RuntimeFault,
             },
             CheckError::Panicked(_) => ErrorClass::HarnessPanic,
-            CheckError::NotApplicable(_) => ErrorClass::NotApplicable,
+            CheckError::NotApplicable(_) | CheckError::OutsideEntry(_) => ErrorClass::NotApplicable,
         }
     }
 }

@@ -16,7 +16,7 @@ mod thresholds;
 mod verdict;
 
 pub use check::{Check, CheckMeta, Scope};
-pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4};
+pub use context::{ArtifactKind, Context, NativeGguf, require_int8_and_int4, require_level};
 pub use error::CheckError;
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};

@@ -142,6 +142,24 @@ impl Report {
     }
 }
 
+/// The instances a report did not judge because their entries lack what they ask for, one
+/// line per reason with its count, most first: "N instances: reason".
+pub fn outside_entry(report: &Report) -> Vec<String> {
+    let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for o in &report.outside_entry {
+        *by_reason.entry(o.reason.as_str()).or_default() += 1;
+    }
+    let mut lines: Vec<(usize, &str)> = by_reason.into_iter().map(|(r, n)| (n, r)).collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    lines
+        .into_iter()
+        .map(|(n, reason)| {
+            let noun = if n == 1 { "instance" } else { "instances" };
+            format!("{n} {noun}: {reason}")
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,8 +24,9 @@ pub use group::Blocked;
 pub use ledger::{Ledger, LedgerEntry, LedgerError};
 pub use schema::{
     AprInfo, CallInput, CallOutput, CallRecord, EvidenceRecord, HarnessUsage, KnownIssueRef,
-    KnownIssueStatus, LowerBound, MatrixRecord, READS, ReadError, Report, ReportFileError,
-    ReportVerdict, ResultRecord, SCHEMA, ShardRecord, SuiteCounts, Summary, Tool, UsedInvocation,
+    KnownIssueStatus, LowerBound, MatrixRecord, OutsideEntry, READS, ReadError, Report,
+    ReportFileError, ReportVerdict, ResultRecord, SCHEMA, ShardRecord, SuiteCounts, Summary, Tool,
+    UsedInvocation,
 };
 pub use write::write_atomic;
 

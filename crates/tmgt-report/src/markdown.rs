@@ -54,6 +54,18 @@ pub fn render(report: &Report) -> String {
     if report.interrupted {
         out.push_str("The run was interrupted: the results below are those that finished.\n\n");
     }
+    let outside = crate::group::outside_entry(report);
+    if !outside.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not judged, their entries lacking what they ask for ({} instances):\n",
+            report.outside_entry.len()
+        );
+        for line in outside {
+            let _ = writeln!(out, "- {}", md_cell(&line));
+        }
+        out.push('\n');
+    }
     failures(&mut out, report);
     let notes = report.ledger_notes();
     let known: Vec<_> = report.known_issues.iter().filter(|k| k.xfail > 0).collect();

@@ -51,6 +51,11 @@ pub struct Report {
     pub interrupted: bool,
     pub summary: Summary,
     pub results: Vec<ResultRecord>,
+    /// Instances that asked for what their model's entry does not have (an artifact tmgt
+    /// makes only from an HF folder, a level the entry does not list): no results, listed so
+    /// that a report says what it did not judge and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside_entry: Vec<OutsideEntry>,
     /// Every apr call of the run, in start order.
     pub invocations: Vec<CallRecord>,
     /// What tmgt itself (not apr) cost: CPU time and peak memory of the tmgt process.
@@ -69,6 +74,13 @@ pub struct Report {
     /// Which matrix the report covers, and which shard of it: what `tmgt merge` checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<MatrixRecord>,
+}
+
+/// An instance with nothing to judge in its model's entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutsideEntry {
+    pub id: String,
+    pub reason: String,
 }
 
 /// What identifies the matrix a report covers, so the shards of one matrix merge and reports

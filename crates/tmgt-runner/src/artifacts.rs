@@ -337,7 +337,7 @@ impl Artifacts {
     ) -> Result<Prepared, CheckError> {
         let kind = ArtifactKind::Native(level);
         if let Some(file) = &model.provided {
-            return Err(CheckError::NotApplicable(format!(
+            return Err(CheckError::OutsideEntry(format!(
                 "{} is checked as given ({}); llama.cpp's native GGUFs are made from an HF folder",
                 model.name,
                 file.display()
@@ -540,8 +540,8 @@ fn create_dir(path: &Path) -> Result<(), PrepareError> {
 }
 
 /// A model given as a ready-made file stands in for the artifact of its own format and level:
-/// a `.gguf` for the GGUF, a `.apr` for the `.apr` of its single configured level. Checks that
-/// need any other artifact do not apply to it.
+/// a `.gguf` for the GGUF, a `.apr` for the `.apr` of its single configured level. An instance
+/// that needs any other artifact is outside the entry.
 fn provided(
     file: &Path,
     model: &ModelUnderTest,
@@ -556,7 +556,7 @@ fn provided(
     if matches {
         Ok(file.to_path_buf())
     } else {
-        Err(CheckError::NotApplicable(format!(
+        Err(CheckError::OutsideEntry(format!(
             "{} is checked as given ({}); tmgt makes no {kind} for it",
             model.name,
             file.display()

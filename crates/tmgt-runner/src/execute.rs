@@ -210,9 +210,17 @@ impl Context for InstanceContext<'_> {
     }
 }
 
+/// What an instance came to: a result, or nothing to judge because it asks for what its
+/// model's entry does not have.
+#[derive(Debug)]
+pub enum Finished {
+    Result(Box<ResultRecord>),
+    OutsideEntry(tmgt_report::OutsideEntry),
+}
+
 /// Runs one instance, turning a pass that compared nothing into an error. The flag says the
 /// run's interruption stopped it, so its record is not a result.
-fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultRecord, bool) {
+fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (Finished, bool) {
     let cx = InstanceContext {
         state,
         instance,
@@ -226,6 +234,13 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
     }));
     let duration = started.elapsed();
     let result = result.unwrap_or_else(|payload| Err(panicked(payload.as_ref())));
+    if let Err(CheckError::OutsideEntry(reason)) = result {
+        let outside = tmgt_report::OutsideEntry {
+            id: instance.id(&state.config),
+            reason,
+        };
+        return (Finished::OutsideEntry(outside), false);
+    }
     let outcome = match result {
         Ok(v) if v.status == Status::Pass && v.evidence.count == 0 => Outcome::Error {
             class: ErrorClass::NoEvidence,
@@ -283,7 +298,7 @@ fn run_instance(state: &RunState, instance: &Instance, index: usize) -> (ResultR
         }
     );
     (
-        record(state, instance, outcome, duration, used),
+        Finished::Result(Box::new(record(state, instance, outcome, duration, used))),
         interrupted,
     )
 }
@@ -341,29 +356,27 @@ fn with_limit(state: &RunState, used: &[UsedCall], message: String) -> String {
 }
 
 /// Runs every instance on `jobs` threads, starting them in `order` (indices into
-/// `instances`); `on_result` sees each result as it finishes. Results come back in matrix
-/// order.
+/// `instances`); `on_finished` sees each as it finishes. They come back in matrix order.
 pub fn run_all(
     state: &RunState,
     instances: &[Instance],
     order: &[usize],
     jobs: usize,
-    on_result: &(dyn Fn(usize, &ResultRecord) + Sync),
-) -> Vec<Option<ResultRecord>> {
-    let slots: Vec<Mutex<Option<ResultRecord>>> =
-        instances.iter().map(|_| Mutex::new(None)).collect();
+    on_finished: &(dyn Fn(usize, &Finished) + Sync),
+) -> Vec<Option<Finished>> {
+    let slots: Vec<Mutex<Option<Finished>>> = instances.iter().map(|_| Mutex::new(None)).collect();
     crate::pool::for_each(order, jobs, |i| {
         if state.engine.interrupted() {
             return false;
         }
-        let (record, interrupted) = run_instance(state, &instances[i], i);
+        let (finished, interrupted) = run_instance(state, &instances[i], i);
         state.scratch.release(i);
         crate::heap::trim();
         if interrupted && state.engine.interrupted() {
             return false;
         }
-        on_result(i, &record);
-        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(record);
+        on_finished(i, &finished);
+        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(finished);
         true
     });
     slots

@@ -102,6 +102,13 @@ impl<'a> Progress<'a> {
     }
 
     /// Instance `index` finished with `r`.
+    /// An instance outside its entry: counted done, told in the summary.
+    pub fn outside_entry(&self, index: usize) {
+        let mut shown = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        shown.done += 1;
+        shown.done_cost += self.cost.get(index).copied().unwrap_or(0.0);
+    }
+
     pub fn result(&self, index: usize, r: &ResultRecord) {
         let verdict = self.ledger.judge(r).map_or(r.verdict, |(_, v)| v);
         let mut shown = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -321,6 +328,16 @@ pub fn summary(report: &Report, path: &Path) {
         s.apr_calls,
         path.display()
     );
+    let outside = group::outside_entry(report);
+    if !outside.is_empty() {
+        eprintln!(
+            "not judged: {} instances ask for what their model's entry does not have:",
+            report.outside_entry.len()
+        );
+        for line in outside {
+            eprintln!("  {line}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -212,12 +212,14 @@ fn merged(shards: &[(PathBuf, Report)]) -> Result<Report, MergeError> {
         });
     }
     let mut by_id: BTreeMap<String, (ResultRecord, &Path)> = BTreeMap::new();
+    let mut outside: BTreeMap<String, tmgt_report::OutsideEntry> = BTreeMap::new();
     let mut invocations = Vec::new();
     let mut artifacts = BTreeMap::new();
     for (path, r) in shards {
         let offset = invocations.len();
         let mut r = r.clone();
         r.unapply_ledger();
+        outside.extend(r.outside_entry.drain(..).map(|o| (o.id.clone(), o)));
         for mut call in r.invocations {
             call.id += offset;
             for maker in call.inputs.iter_mut().filter_map(|i| i.made_by.as_mut()) {
@@ -244,7 +246,7 @@ fn merged(shards: &[(PathBuf, Report)]) -> Result<Report, MergeError> {
     let unreported: Vec<&String> = matrix
         .instances
         .iter()
-        .filter(|id| !by_id.contains_key(*id))
+        .filter(|id| !by_id.contains_key(*id) && !outside.contains_key(*id))
         .collect();
     if let Some(first) = unreported.first() {
         return Err(MergeError::Unreported {
@@ -257,10 +259,20 @@ fn merged(shards: &[(PathBuf, Report)]) -> Result<Report, MergeError> {
         .iter()
         .filter_map(|id| by_id.remove(id).map(|(r, _)| r))
         .collect();
+    let outside_entry: Vec<tmgt_report::OutsideEntry> = matrix
+        .instances
+        .iter()
+        .filter_map(|id| outside.remove(id))
+        .collect();
     let reports: Vec<&Report> = shards.iter().map(|(_, r)| r).collect();
     Ok(Report {
-        summary: tmgt_report::Summary::of(&results, matrix.instances.len(), invocations.len()),
+        summary: tmgt_report::Summary::of(
+            &results,
+            matrix.instances.len() - outside_entry.len(),
+            invocations.len(),
+        ),
         results,
+        outside_entry,
         invocations,
         artifacts,
         started_at: reports

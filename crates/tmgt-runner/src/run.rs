@@ -3,7 +3,7 @@
 use crate::artifacts::Artifacts;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::execute::{RunState, run_all};
+use crate::execute::{Finished, RunState, run_all};
 use crate::report::apr_info;
 use crate::scratch::Scratch;
 use crate::usage::Sampler;
@@ -338,8 +338,9 @@ pub fn run(args: &RunArgs) -> Exit {
                 std::thread::sleep(human::REDRAW);
             }
         });
-        let slots = run_all(&state, &instances, &plan.order, jobs, &|i, r| {
-            progress.result(i, r);
+        let slots = run_all(&state, &instances, &plan.order, jobs, &|i, f| match f {
+            Finished::Result(r) => progress.result(i, r),
+            Finished::OutsideEntry(_) => progress.outside_entry(i),
         });
         finished.store(true, Ordering::Relaxed);
         slots
@@ -348,7 +349,13 @@ pub fn run(args: &RunArgs) -> Exit {
     let peaks = sampler.finish();
     let scratch_left = state.scratch.finish();
     let was_interrupted = state.engine.interrupted();
-    let results: Vec<_> = slots.into_iter().flatten().collect();
+    let (mut results, mut outside_entry) = (Vec::new(), Vec::new());
+    for finished in slots.into_iter().flatten() {
+        match finished {
+            Finished::Result(r) => results.push(*r),
+            Finished::OutsideEntry(o) => outside_entry.push(o),
+        }
+    }
     let calls = state.engine.records();
     let mut report = Report {
         schema: tmgt_report::SCHEMA.into(),
@@ -361,8 +368,9 @@ pub fn run(args: &RunArgs) -> Exit {
         started_at: started_at.to_string(),
         finished_at: jiff::Timestamp::now().to_string(),
         interrupted: was_interrupted,
-        summary: Summary::of(&results, instances.len(), calls.len()),
+        summary: Summary::of(&results, instances.len() - outside_entry.len(), calls.len()),
         results,
+        outside_entry,
         invocations: calls,
         harness: None,
         out_dir: Some(out_dir.display().to_string()),

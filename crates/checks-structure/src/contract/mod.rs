@@ -77,6 +77,10 @@ pub fn targets(cx: &dyn Context) -> Result<(Vec<Target>, Vec<String>), CheckErro
                 missing.push(format!("{kind}: {reason}"));
                 first_error.get_or_insert(CheckError::NotApplicable(reason));
             }
+            Err(CheckError::OutsideEntry(reason)) => {
+                missing.push(format!("{kind}: {reason}"));
+                first_error.get_or_insert(CheckError::OutsideEntry(reason));
+            }
             Err(e) => return Err(e),
         }
     }

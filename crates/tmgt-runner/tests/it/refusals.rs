@@ -64,3 +64,77 @@ fn a_model_apr_refuses_is_one_line_with_its_cause_and_count() {
         "{line}"
     );
 }
+
+#[test]
+fn a_ready_made_file_has_results_only_for_what_it_can_be_judged_on() {
+    let dir = tempfile::tempdir().unwrap();
+    link_repository_data(dir.path());
+    // llama.cpp's own GGUF of tiny-qwen2, checked as given at the f32 level alone.
+    let mut config = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
+    config += &format!(
+        "\n[models.given]\nsource = \"models/tiny-qwen2\"\noracle = \"oracle/tiny-qwen2\"\n\
+         quants = [\"f32\"]\nppl_ceiling = 450.0\nartifact = \"{}\"\n\
+         \n[profiles.given]\nmodels = [\"given\"]\n",
+        repo_root().join("native/tiny-qwen2/f32.gguf").display()
+    );
+    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
+    let (_, json) = run_report(
+        dir.path(),
+        &[
+            "--profile",
+            "given",
+            "--filter",
+            "suite=runtime|canary|roundtrip|metadata|weights|llamacpp-text",
+        ],
+    );
+    let report: tmgt_report::Report = serde_json::from_value(json).unwrap();
+    // The GGUF itself is judged: apr runs it (RUN002), its metadata and weights are read.
+    for code in ["RUN002", "MET001", "WGT002"] {
+        assert!(
+            report.results.iter().any(|r| r.code == code),
+            "{code}: {:#?}",
+            report.results
+        );
+    }
+    // What it cannot be judged on is no result, and the report says why, once per reason.
+    assert!(
+        !report
+            .results
+            .iter()
+            .any(|r| r.message.contains("checked as given")
+                || r.message.contains("level in its entry")),
+        "{:#?}",
+        report.results
+    );
+    let outside: Vec<&str> = report.outside_entry.iter().map(|o| o.id.as_str()).collect();
+    for id in [
+        "RUN001/f32-apr-runtime-diverges/given/arithmetic",
+        "CAN001/int8-text-differs/given/arithmetic",
+        "RTP001/gguf-roundtrip-changes-tokens/given/arithmetic",
+        "LCT002/native-f32-llamacpp-diverges/given/arithmetic",
+        "WGT001/apr-weights-depart-from-source/given/f32",
+    ] {
+        assert!(outside.contains(&id), "{id}: {outside:?}");
+    }
+    let lines = tmgt_report::group::outside_entry(&report);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("given lists no int8 level in its entry")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        report.summary.total,
+        report.results.len(),
+        "outside the entry is not a result"
+    );
+    assert_eq!(report.summary.not_run, 0, "nor a result not run");
+    let markdown = tmgt_report::markdown::render(&report);
+    assert!(
+        markdown.contains(&format!(
+            "Not judged, their entries lacking what they ask for ({} instances)",
+            outside.len()
+        )),
+        "{markdown}"
+    );
+}

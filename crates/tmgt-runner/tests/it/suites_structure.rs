@@ -414,7 +414,23 @@ fn rename_tensor(mut bytes: Vec<u8>, old: &str, new: &str) -> Vec<u8> {
 struct Run {
     exit: i32,
     results: Vec<Value>,
+    /// The instances the report did not judge: their entries lack what they ask for.
+    outside_entry: Vec<Value>,
     stderr: String,
+}
+
+impl Run {
+    /// Why `code` was no result for `model`: its entry lacks what the check asks for.
+    fn outside(&self, code: &str, model: &str) -> &str {
+        self.outside_entry
+            .iter()
+            .find(|o| {
+                let id = o["id"].as_str().unwrap();
+                id.starts_with(&format!("{code}/")) && id.ends_with(&format!("/{model}"))
+            })
+            .and_then(|o| o["reason"].as_str())
+            .unwrap_or_else(|| panic!("{code} on {model} is not outside its entry"))
+    }
 }
 
 /// `tmgt run` in the project with apr's raw verdicts (`--no-known-issues`), selecting the
@@ -444,6 +460,10 @@ fn run(config: &str, filters: &[&str]) -> Run {
     Run {
         exit: output.status.code().unwrap_or(-1),
         results: report["results"].as_array().unwrap().clone(),
+        outside_entry: report["outside_entry"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
         stderr,
     }
 }
@@ -605,7 +625,25 @@ fn the_shared_run_covers_every_structure_check_of_every_entry() {
         .map(|e| 15 * levels(e) + 1)
         .sum::<usize>()
         + 5;
-    assert_eq!(run.results.len(), expected, "{}", run.stderr);
+    // An entry without both levels has no DIF001 result: it is outside the entry.
+    assert_eq!(
+        run.results.len() + run.outside_entry.len(),
+        expected,
+        "{}",
+        run.stderr
+    );
+    // Every entry without both levels, the hub model's included (it lists int8 alone).
+    let without_both = IMPORTED
+        .iter()
+        .chain(GIVEN.iter())
+        .filter(|e| levels(e) < 2)
+        .count();
+    assert_eq!(
+        run.outside_entry.len(),
+        without_both,
+        "{:?}",
+        run.outside_entry
+    );
     for code in STRUCTURE_CHECKS {
         assert!(
             run.results.iter().any(|r| r["code"] == code),
@@ -625,17 +663,21 @@ fn a_faithful_copy_given_as_the_artifact_passes_every_structure_check() {
         .map(|r| r["code"].as_str().unwrap())
         .collect();
     codes.sort_unstable();
-    let mut expected = STRUCTURE_CHECKS.to_vec();
+    // DIF001 compares two levels the entry does not list: no result, and the report says so.
+    let mut expected: Vec<&str> = STRUCTURE_CHECKS
+        .iter()
+        .copied()
+        .filter(|c| *c != "DIF001")
+        .collect();
     expected.sort_unstable();
     assert_eq!(codes, expected, "{}", run.stderr);
+    assert!(
+        run.outside("DIF001", "llama-given")
+            .contains("no int8 level")
+    );
     for r in &run.results {
         assert_well_formed(r);
-        if r["code"] == "DIF001" {
-            assert_eq!(r["verdict"], "skip", "{r}");
-            assert!(message(r).contains("both int8 and int4"), "{r}");
-        } else {
-            assert_eq!(r["verdict"], "pass", "{r}");
-        }
+        assert_eq!(r["verdict"], "pass", "{r}");
     }
     assert_eq!(run.exit, 0, "{}", run.stderr);
 }
@@ -991,12 +1033,18 @@ fn dif001_fails_when_the_cached_int4_is_another_models() {
 }
 
 #[test]
-fn dif001_skips_a_model_without_both_levels_saying_why() {
-    skips(
-        "DIF001",
-        "llama-given",
-        None,
-        "needs both int8 and int4 levels",
+fn dif001_is_no_result_for_a_model_without_both_levels_and_the_report_says_why() {
+    let run = default_run();
+    assert!(
+        !run.results
+            .iter()
+            .any(|r| r["code"] == "DIF001" && r["model"] == "llama-given"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.outside("DIF001", "llama-given"),
+        "llama-given lists no int8 level in its entry"
     );
 }
 
