@@ -64,12 +64,15 @@ fn an_apr_panic_is_an_error_of_its_own_class_not_a_failed_check() {
 }
 
 #[test]
-fn the_canary_skips_a_model_without_an_int8_level_and_asks_apr_nothing() {
+fn the_canary_is_outside_an_entry_without_an_int8_level_and_asks_apr_nothing() {
     let replay = Replay::bundled("tiny-llama")
         .quants(&[Quant::F32, Quant::Int4])
         .prompt("code");
-    let verdict = replay.run("CAN001").unwrap();
-    assert_eq!(verdict.status, Status::Skip);
+    let outside = replay.run("CAN001").unwrap_err();
+    assert!(
+        matches!(&outside, CheckError::OutsideEntry(why) if why.contains("no int8 level")),
+        "{outside}"
+    );
     assert!(replay.asked().is_empty());
 }
 
