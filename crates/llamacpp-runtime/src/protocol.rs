@@ -93,25 +93,63 @@ pub struct Encoding {
     pub add_eos: bool,
 }
 
-/// A llama.cpp quantization type tmgt makes native references at.
+/// A llama.cpp file type (`llama-quantize`'s names): what most matrices become. llama.cpp
+/// chooses per tensor: 1-D tensors stay F32, some tensors get a larger type (a `_M` mix), and a
+/// matrix whose rows do not fit the type's block falls back to one whose blocks they fit.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub enum Ftype {
-    /// `LLAMA_FTYPE_ALL_F32`: every tensor float32 (dequantized when the input is quantized).
+    /// Every tensor float32 (dequantized when the input is quantized).
     F32,
-    /// `LLAMA_FTYPE_MOSTLY_Q8_0`: 8-bit blocks of 32 with one f16 scale.
+    F16,
+    BF16,
+    /// 8-bit blocks of 32 with one f16 scale.
     Q8_0,
-    /// `LLAMA_FTYPE_MOSTLY_Q4_0`: 4-bit blocks of 32 with one f16 scale.
+    Q6_K,
+    Q5_K_M,
+    Q5_0,
+    Q4_K_M,
+    /// 4-bit blocks of 32 with one f16 scale.
     Q4_0,
+    IQ4_XS,
+    Q3_K_M,
+    Q2_K,
+    IQ3_S,
 }
 
 impl Ftype {
+    /// The rungs people download, from the largest file to the smallest.
+    pub const LADDER: [Ftype; 12] = [
+        Ftype::F16,
+        Ftype::BF16,
+        Ftype::Q8_0,
+        Ftype::Q6_K,
+        Ftype::Q5_K_M,
+        Ftype::Q5_0,
+        Ftype::Q4_K_M,
+        Ftype::Q4_0,
+        Ftype::IQ4_XS,
+        Ftype::Q3_K_M,
+        Ftype::Q2_K,
+        Ftype::IQ3_S,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Ftype::F32 => "F32",
+            Ftype::F16 => "F16",
+            Ftype::BF16 => "BF16",
             Ftype::Q8_0 => "Q8_0",
+            Ftype::Q6_K => "Q6_K",
+            Ftype::Q5_K_M => "Q5_K_M",
+            Ftype::Q5_0 => "Q5_0",
+            Ftype::Q4_K_M => "Q4_K_M",
             Ftype::Q4_0 => "Q4_0",
+            Ftype::IQ4_XS => "IQ4_XS",
+            Ftype::Q3_K_M => "Q3_K_M",
+            Ftype::Q2_K => "Q2_K",
+            Ftype::IQ3_S => "IQ3_S",
         }
     }
 }

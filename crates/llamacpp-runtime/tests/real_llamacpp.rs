@@ -310,3 +310,71 @@ fn teacher_forced_scores_give_every_oracles_perplexity() {
         "{err}"
     );
 }
+
+/// The relative L2 error of each rung's matrices, dequantized by tmgt's own reader, against
+/// the F32 file: the bound is what the rung's 8 to 2 bits allow, with room for tiny rows.
+fn ladder_bound(kind: tmgt_gguf::GgmlType) -> Option<f64> {
+    use tmgt_gguf::GgmlType as T;
+    Some(match kind {
+        T::F32 => 0.0,
+        T::F16 => 1e-3,
+        T::BF16 => 5e-3,
+        T::Q8_0 => 1e-2,
+        T::Q6_K => 3e-2,
+        T::Q5_0 | T::Q5_1 | T::Q5_K => 6e-2,
+        T::Q4_0 | T::Q4_1 | T::Q4_K => 0.12,
+        T::Q3_K => 0.25,
+        T::Q2_K => 0.5,
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_rung_of_the_ladder_is_made_and_read_and_a_width_of_64_fits_no_k_or_iq_block() {
+    // tiny-qwen2's rows are 64 or 128 values long: no 256-value block of a K or IQ type fits
+    // them, so llama.cpp falls back on every matrix (Q6_K to Q8_0, Q4_K_M to Q5_0, Q2_K to
+    // Q4_0, the IQ rungs to IQ4_NL). A ladder on such a model tests the 32-value kernels only.
+    const IQ4_NL: u32 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let f32 = native("tiny-qwen2");
+    let source = tmgt_gguf::GgufFile::open(&f32).unwrap();
+    let mut judged = 0;
+    for rung in Ftype::LADDER {
+        let path = dir.path().join(format!("{rung}.gguf"));
+        quantize(&f32, &path, rung).unwrap();
+        let file = tmgt_gguf::GgufFile::open(&path).unwrap();
+        assert_eq!(file.tensors().len(), source.tensors().len(), "{rung}");
+        for t in file.tensors() {
+            assert!(
+                t.kind
+                    .block()
+                    .is_none_or(|(values, _)| values == 32 || values == 1),
+                "{rung} {}: {:?} has blocks of 256 on rows of {}",
+                t.name,
+                t.kind,
+                t.dims[0]
+            );
+            let Some(bound) = ladder_bound(t.kind) else {
+                assert_eq!(t.kind.id(), IQ4_NL, "{rung} {}: {:?}", t.name, t.kind);
+                continue;
+            };
+            let want = source.read_f32(source.tensor(&t.name).unwrap()).unwrap();
+            let got = file.read_f32(t).unwrap();
+            assert_eq!(got.len(), want.len(), "{rung} {}", t.name);
+            let (diff, norm) = got.iter().zip(&want).fold((0.0, 0.0), |(d, n), (g, w)| {
+                let e = f64::from(g - w);
+                (d + e * e, n + f64::from(*w) * f64::from(*w))
+            });
+            let rel = (diff / norm.max(f64::MIN_POSITIVE)).sqrt();
+            assert!(
+                rel <= bound,
+                "{rung} {} {:?}: relative L2 {rel:.3e} above {bound}",
+                t.name,
+                t.kind
+            );
+            judged += 1;
+        }
+    }
+    // 12 rungs of 26 tensors, less the 14 IQ4_NL matrices of each IQ rung.
+    assert_eq!(judged, 12 * 26 - 2 * 14);
+}

@@ -91,8 +91,18 @@ pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), 
     params.nthread = 1;
     params.ftype = match ftype {
         Ftype::F32 => llama_cpp_sys_2::LLAMA_FTYPE_ALL_F32,
+        Ftype::F16 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_F16,
+        Ftype::BF16 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_BF16,
         Ftype::Q8_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q8_0,
+        Ftype::Q6_K => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q6_K,
+        Ftype::Q5_K_M => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q5_K_M,
+        Ftype::Q5_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q5_0,
+        Ftype::Q4_K_M => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q4_K_M,
         Ftype::Q4_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q4_0,
+        Ftype::IQ4_XS => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ4_XS,
+        Ftype::Q3_K_M => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q3_K_M,
+        Ftype::Q2_K => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q2_K,
+        Ftype::IQ3_S => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ3_S,
     };
     // F32 from a quantized file is llama.cpp dequantizing it, which it calls requantizing.
     params.allow_requantize = ftype == Ftype::F32;
