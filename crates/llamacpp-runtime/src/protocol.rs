@@ -99,6 +99,10 @@ pub struct Encoding {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
+#[expect(
+    non_camel_case_types,
+    reason = "llama-quantize's names, as people download the files"
+)]
 pub enum Ftype {
     /// Every tensor float32 (dequantized when the input is quantized).
     F32,
