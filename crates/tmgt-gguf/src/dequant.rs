@@ -143,10 +143,38 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
                 }
             }
         }
+        GgmlType::IQ4_NL => {
+            for block in raw.chunks_exact(18) {
+                let d = f16_at(block, 0);
+                nibbles(&block[2..], &mut |q| {
+                    emit(d * f32::from(IQ4_LEVELS[usize::from(q)]));
+                });
+            }
+        }
+        GgmlType::IQ4_XS => {
+            for block in raw.chunks_exact(136) {
+                let d = f16_at(block, 0);
+                let high = u16::from_le_bytes([block[2], block[3]]);
+                let (low, qs) = block[4..].split_at(4);
+                for (sub, quants) in qs.chunks_exact(16).enumerate() {
+                    let scale = ((low[sub / 2] >> (4 * (sub % 2))) & 0xf)
+                        | ((((high >> (2 * sub)) & 3) as u8) << 4);
+                    let dl = d * f32::from(i16::from(scale) - 32);
+                    nibbles(quants, &mut |q| {
+                        emit(dl * f32::from(IQ4_LEVELS[usize::from(q)]));
+                    });
+                }
+            }
+        }
         // Callers check `GgmlType::block` first, which is `None` for these.
         GgmlType::Other(_) => {}
     }
 }
+
+/// ggml's `kvalues_iq4nl`: the 16 levels a 4-bit IQ4 index names.
+const IQ4_LEVELS: [i8; 16] = [
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
 
 /// The 32 four-bit values of a block in element order: byte j holds element j in its low
 /// nibble and element j + 16 in its high nibble.

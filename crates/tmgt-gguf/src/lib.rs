@@ -1,6 +1,6 @@
 //! GGUF files as tmgt needs them: the header, metadata and tensor table of any GGUF, the
-//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0 and Q2_K..Q6_K tensors (also for raw
-//! blocks from other containers, see [`dequantize`]), and, for LLaMA models, the
+//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0, Q2_K..Q6_K and IQ4_NL/IQ4_XS tensors
+//! (also for raw blocks from other containers, see [`dequantize`]), and, for LLaMA models, the
 //! float32 HF safetensors file that transformers would save after loading the GGUF. The last
 //! lets the harness build a reference model from a GGUF without Python; the arithmetic follows
 //! the `gguf` Python package bit for bit so the bytes match transformers' own export.
@@ -124,6 +124,10 @@ pub enum GgmlType {
     Q4_K,
     Q5_K,
     Q6_K,
+    /// 4-bit indices into a fixed non-linear table, blocks of 32 with one f16 scale.
+    IQ4_NL,
+    /// The same table in super-blocks of 256 with a 6-bit scale per 32.
+    IQ4_XS,
     Other(u32),
 }
 
@@ -143,6 +147,8 @@ impl GgmlType {
             12 => Self::Q4_K,
             13 => Self::Q5_K,
             14 => Self::Q6_K,
+            20 => Self::IQ4_NL,
+            23 => Self::IQ4_XS,
             30 => Self::BF16,
             other => Self::Other(other),
         }
@@ -163,6 +169,8 @@ impl GgmlType {
             Self::Q4_K => 12,
             Self::Q5_K => 13,
             Self::Q6_K => 14,
+            Self::IQ4_NL => 20,
+            Self::IQ4_XS => 23,
             Self::BF16 => 30,
             Self::Other(id) => id,
         }
@@ -183,6 +191,8 @@ impl GgmlType {
             Self::Q4_K => Some((256, 144)),
             Self::Q5_K => Some((256, 176)),
             Self::Q6_K => Some((256, 210)),
+            Self::IQ4_NL => Some((32, 18)),
+            Self::IQ4_XS => Some((256, 136)),
             Self::Other(_) => None,
         }
     }
@@ -204,6 +214,8 @@ impl fmt::Display for GgmlType {
             Self::Q4_K => "Q4_K",
             Self::Q5_K => "Q5_K",
             Self::Q6_K => "Q6_K",
+            Self::IQ4_NL => "IQ4_NL",
+            Self::IQ4_XS => "IQ4_XS",
             Self::Other(id) => return write!(f, "type {id}"),
         };
         f.write_str(name)

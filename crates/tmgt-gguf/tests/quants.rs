@@ -311,7 +311,7 @@ fn decodable_types() -> Vec<GgmlType> {
 #[test]
 fn every_decodable_type_matches_gguf_py_bit_for_bit() {
     let kinds = decodable_types();
-    assert_eq!(kinds.len(), 13, "{kinds:?}");
+    assert_eq!(kinds.len(), 15, "{kinds:?}");
     for kind in kinds {
         let chunks = fixture(kind);
         assert!(!chunks.is_empty(), "{kind}");
