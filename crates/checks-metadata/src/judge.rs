@@ -35,7 +35,7 @@ pub(crate) fn model_files(cx: &dyn Context) -> Result<(Vec<PathBuf>, Vec<String>
     ] {
         match cx.artifact(kind) {
             Ok(path) => files.push(path),
-            Err(CheckError::NotApplicable(_) | CheckError::OutsideEntry(_)) => {}
+            Err(e) if e.is_inapplicable() => {}
             Err(CheckError::ArtifactUnavailable { reason, .. }) => {
                 missing.push(format!("no {kind}: {reason}"));
             }
@@ -53,11 +53,9 @@ pub(crate) fn source_of(cx: &dyn Context) -> Result<Option<Source>, CheckError> 
     };
     let native = match cx.artifact(ArtifactKind::Native(NativeGguf::F32)) {
         Ok(path) => Some(path),
-        Err(
-            CheckError::NotApplicable(_)
-            | CheckError::OutsideEntry(_)
-            | CheckError::ArtifactUnavailable { .. },
-        ) => None,
+        Err(e) if e.is_inapplicable() || matches!(e, CheckError::ArtifactUnavailable { .. }) => {
+            None
+        }
         Err(e) => return Err(e),
     };
     Source::read(dir, native.as_deref())

@@ -194,16 +194,20 @@ impl Source {
         self.model_type() != "gpt2"
     }
 
-    /// The RoPE parameters of the global layers: `rope_parameters` (per layer kind for
-    /// Gemma 3), or an older config's `rope_scaling`.
-    fn scaling_parameters(&self) -> &Value {
+    /// `rope_parameters` of the global layers, where they are: per layer kind for models with
+    /// local and global layers (Gemma 3), whose file states the global layers'.
+    fn global_rope(&self) -> (&Value, &'static str) {
         let rope = &self.config["rope_parameters"];
-        let rope = match &rope["full_attention"] {
-            Value::Object(_) => &rope["full_attention"],
-            _ => rope,
-        };
-        match rope {
-            Value::Object(_) => rope,
+        match &rope["full_attention"] {
+            Value::Object(_) => (&rope["full_attention"], "rope_parameters.full_attention"),
+            _ => (rope, "rope_parameters"),
+        }
+    }
+
+    /// The RoPE parameters of the global layers, or an older config's `rope_scaling`.
+    fn scaling_parameters(&self) -> &Value {
+        match self.global_rope() {
+            (rope @ Value::Object(_), _) => rope,
             _ => &self.config["rope_scaling"],
         }
     }
@@ -478,20 +482,14 @@ impl Source {
             Field::RopeTheta if !self.has_rope() => no_rope(),
             Field::RopeTheta => {
                 let direct = self.config.get("rope_theta").and_then(Value::as_f64);
-                let rope = &self.config["rope_parameters"];
-                // Models with local and global layers (Gemma 3) give each kind its own
-                // parameters; the file's base is the global layers'.
-                let nested = rope["rope_theta"]
-                    .as_f64()
-                    .map(|v| (v, "config.json `rope_parameters.rope_theta`"))
-                    .or_else(|| {
-                        rope["full_attention"]["rope_theta"]
-                            .as_f64()
-                            .map(|v| (v, "config.json `rope_parameters.full_attention.rope_theta`"))
-                    });
+                let (rope, at) = self.global_rope();
+                let nested = rope["rope_theta"].as_f64();
                 match (direct, nested) {
                     (Some(v), _) => Source::is(MetaValue::Float(v), "config.json `rope_theta`"),
-                    (None, Some((v, from))) => Source::is(MetaValue::Float(v), from),
+                    (None, Some(v)) => Source::is(
+                        MetaValue::Float(v),
+                        format!("config.json `{at}.rope_theta`"),
+                    ),
                     // transformers' default base.
                     (None, None) => Source::is(
                         MetaValue::Float(10_000.0),

@@ -93,6 +93,16 @@ impl CheckError {
         }
     }
 
+    /// The instance has nothing of this kind to judge: the check does not apply to it, or its
+    /// model's entry lacks what it asks for. A check that judges several files passes over
+    /// one that is inapplicable in either way.
+    pub fn is_inapplicable(&self) -> bool {
+        matches!(
+            self,
+            CheckError::NotApplicable(_) | CheckError::OutsideEntry(_)
+        )
+    }
+
     /// The size of a file the check needs.
     pub fn file_size(path: &std::path::Path) -> Result<u64, CheckError> {
         Ok(std::fs::metadata(path)

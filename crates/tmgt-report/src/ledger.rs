@@ -13,8 +13,9 @@
 //! verdict stays as it is, so a known failure that turns into a harness error is still seen.
 //! Where several entries select a result, the first that expects its verdict takes it (an
 //! entry for a model's refusals and one for a check's failures may both select it), else the
-//! first in file order. An entry that selects no result of a complete run is stale. `link = "unfiled"` marks a
-//! failure known but not reported upstream yet: `ticket.md` keeps a section for it.
+//! first in file order. An entry that selects no result of a complete run is stale.
+//! `link = "unfiled"` marks a failure known but not reported upstream yet: `ticket.md` keeps
+//! a section for it.
 
 use crate::schema::{
     KnownIssueRef, KnownIssueStatus, Report, ReportVerdict, ResultRecord, Summary,

@@ -101,19 +101,15 @@ impl<'a> Progress<'a> {
         }
     }
 
-    /// Instance `index` finished with `r`.
-    /// An instance outside its entry: counted done, told in the summary.
+    /// Instance `index` outside its entry: counted done, told in the summary.
     pub fn outside_entry(&self, index: usize) {
-        let mut shown = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        shown.done += 1;
-        shown.done_cost += self.cost.get(index).copied().unwrap_or(0.0);
+        drop(self.done(index));
     }
 
+    /// Instance `index` finished with `r`.
     pub fn result(&self, index: usize, r: &ResultRecord) {
         let verdict = self.ledger.judge(r).map_or(r.verdict, |(_, v)| v);
-        let mut shown = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        shown.done += 1;
-        shown.done_cost += self.cost.get(index).copied().unwrap_or(0.0);
+        let mut shown = self.done(index);
         let loud = matches!(
             verdict,
             ReportVerdict::Fail | ReportVerdict::Error | ReportVerdict::Xpass
@@ -141,6 +137,14 @@ impl<'a> Progress<'a> {
                 eprintln!("{}", self.cut(part));
             }
         }
+    }
+
+    /// Counts instance `index` done, and holds the display for what it shows of it.
+    fn done(&self, index: usize) -> std::sync::MutexGuard<'_, Shown> {
+        let mut shown = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        shown.done += 1;
+        shown.done_cost += self.cost.get(index).copied().unwrap_or(0.0);
+        shown
     }
 
     /// Redraws the status line (a terminal) or prints it when due (a log), with the calls

@@ -73,13 +73,10 @@ pub fn targets(cx: &dyn Context) -> Result<(Vec<Target>, Vec<String>), CheckErro
                 ));
                 first_error.get_or_insert(e);
             }
-            Err(CheckError::NotApplicable(reason)) => {
-                missing.push(format!("{kind}: {reason}"));
-                first_error.get_or_insert(CheckError::NotApplicable(reason));
-            }
-            Err(CheckError::OutsideEntry(reason)) => {
-                missing.push(format!("{kind}: {reason}"));
-                first_error.get_or_insert(CheckError::OutsideEntry(reason));
+            // Either kind's message is its reason.
+            Err(e) if e.is_inapplicable() => {
+                missing.push(format!("{kind}: {e}"));
+                first_error.get_or_insert(e);
             }
             Err(e) => return Err(e),
         }
