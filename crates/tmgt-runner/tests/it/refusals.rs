@@ -5,6 +5,18 @@ use crate::common;
 use common::{link_repository_data, repo_root, run_report};
 use tmgt_gguf::{GgufFile, Value as G};
 
+/// The repository's suites.toml in `dir`, with an entry `name` checking `file` as given (the
+/// model `model`'s f32 level, its source and oracle) in a profile of the same name.
+fn given_file(dir: &std::path::Path, name: &str, model: &str, file: &str) {
+    let mut config = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
+    config += &format!(
+        "\n[models.{name}]\nsource = \"models/{model}\"\noracle = \"oracle/{model}\"\n\
+         quants = [\"f32\"]\nppl_ceiling = 450.0\nartifact = \"{file}\"\n\
+         \n[profiles.{name}]\nmodels = [\"{name}\"]\n"
+    );
+    std::fs::write(dir.join("suites.toml"), config).unwrap();
+}
+
 #[test]
 fn a_model_apr_refuses_is_one_line_with_its_cause_and_count() {
     let dir = tempfile::tempdir().unwrap();
@@ -20,11 +32,7 @@ fn a_model_apr_refuses_is_one_line_with_its_cause_and_count() {
         }
     })
     .unwrap();
-    let mut config = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
-    config += "\n[models.refused]\nsource = \"models/tiny-llama\"\noracle = \"oracle/tiny-llama\"\n\
-               quants = [\"f32\"]\nppl_ceiling = 400.0\nartifact = \"edits/refused.gguf\"\n\
-               \n[profiles.refused]\nmodels = [\"refused\"]\n";
-    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
+    given_file(dir.path(), "refused", "tiny-llama", "edits/refused.gguf");
 
     let (_, json) = run_report(
         dir.path(),
@@ -70,14 +78,13 @@ fn a_ready_made_file_has_results_only_for_what_it_can_be_judged_on() {
     let dir = tempfile::tempdir().unwrap();
     link_repository_data(dir.path());
     // llama.cpp's own GGUF of tiny-qwen2, checked as given at the f32 level alone.
-    let mut config = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
-    config += &format!(
-        "\n[models.given]\nsource = \"models/tiny-qwen2\"\noracle = \"oracle/tiny-qwen2\"\n\
-         quants = [\"f32\"]\nppl_ceiling = 450.0\nartifact = \"{}\"\n\
-         \n[profiles.given]\nmodels = [\"given\"]\n",
-        repo_root().join("native/tiny-qwen2/f32.gguf").display()
+    let file = repo_root().join("native/tiny-qwen2/f32.gguf");
+    given_file(
+        dir.path(),
+        "given",
+        "tiny-qwen2",
+        &file.display().to_string(),
     );
-    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
     let (_, json) = run_report(
         dir.path(),
         &[
