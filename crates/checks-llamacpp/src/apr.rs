@@ -19,11 +19,22 @@ pub struct AprGeneration {
     /// apr ended at an end-of-sequence token (`RunOutput::stopped_at_eos`), which its GGUF
     /// path does not list.
     pub stopped: bool,
+    /// apr's own throughput over generation (`tok_per_sec`).
+    pub tok_per_sec: Option<f64>,
 }
 
+/// apr's generation of the instance's prompt.
 pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckError> {
-    let prompt = cx.prompt()?;
-    let invocation = Invocation::run(model, &prompt.text, cx.max_new_tokens(), Some(APR_TOP_K))?;
+    generate_text(cx, model, &cx.prompt()?.text)
+}
+
+/// apr's generation of `prompt`, for checks of a model that go over every prompt.
+pub fn generate_text(
+    cx: &dyn Context,
+    model: &Path,
+    prompt: &str,
+) -> Result<AprGeneration, CheckError> {
+    let invocation = Invocation::run(model, prompt, cx.max_new_tokens(), Some(APR_TOP_K))?;
     let captured = cx.apr(&invocation)?;
     let stderr_tail = captured.stderr_tail(3).trim().to_string();
     let reply = match parse::run(&captured) {
@@ -39,6 +50,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
                 exit_code: code,
                 stderr_tail,
                 stopped: false,
+                tok_per_sec: None,
             });
         }
         Err(e) => return Err(e.into()),
@@ -67,6 +79,7 @@ pub fn generate(cx: &dyn Context, model: &Path) -> Result<AprGeneration, CheckEr
     };
     Ok(AprGeneration {
         stopped,
+        tok_per_sec: out.tok_per_sec,
         prompt_ids,
         tokens: out.tokens,
         text: out.text.unwrap_or_default(),
@@ -100,6 +113,7 @@ mod tests {
             exit_code: 0,
             stderr_tail: String::new(),
             stopped,
+            tok_per_sec: None,
         }
     }
 

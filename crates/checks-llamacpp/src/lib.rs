@@ -9,17 +9,22 @@
 //! - `llamacpp-loads-apr-gguf`: apr's GGUF export loads in llama.cpp, with the right shape
 //!   and tokenizer.
 //!
+//! - `ladder`: each rung of a model's quantization ladder, the quantization's own cost kept
+//!   apart from apr's kernel error on top of it, llama.cpp on the same file as second voice.
+//!
 //! llama.cpp generations are memoized per (file, prompt, length) within a process; apr calls
 //! go through the runner's engine as everywhere else.
 
 mod apr;
 mod cross;
 mod judge;
+mod ladder;
 mod llama;
 pub mod outlier;
 
 mod cross_apr_gguf;
 mod cross_native_gguf;
+mod ladder_rung;
 mod loads_apr_gguf;
 mod loads_apr_prompt;
 mod text_f32;

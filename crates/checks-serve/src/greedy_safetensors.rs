@@ -17,7 +17,15 @@ declare_check! {
 
 impl Check for GreedySafetensors {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let Some(dir) = cx.model()?.local_dir() else {
+        let model = cx.model()?;
+        if let Some(rung) = &model.rung {
+            return Err(CheckError::OutsideEntry(format!(
+                "{} is llama.cpp's {} of {}: its oracles ran that file's weights, not the \
+                 source .safetensors",
+                model.name, rung.ftype, rung.base
+            )));
+        }
+        let Some(dir) = model.local_dir() else {
             return Ok(Verdict::skip(
                 "the model comes from the hub: no local .safetensors to serve",
             ));

@@ -193,6 +193,8 @@ fn ggml(kind: GgmlType, expected: &[f32], row: usize, padded: usize) -> Kind {
         GgmlType::Q2_K => kquant(expected, row, padded, 16, 3.0, 15.0, true),
         GgmlType::Q3_K => kquant(expected, row, padded, 16, 4.0, 31.0, false),
         GgmlType::Q6_K => kquant(expected, row, padded, 16, 32.0, 127.0, false),
+        GgmlType::IQ4_NL => simple(|b| amax(b) * IQ4_STEP),
+        GgmlType::IQ4_XS => iq4_xs(expected, row, padded),
         // Plain float types never reach here; an undecodable type has no values to bound.
         _ => Kind::Exact,
     }
@@ -219,6 +221,23 @@ impl Kind {
             other => other,
         }
     }
+}
+
+/// IQ4's error per unit of a block's largest magnitude: its 16 levels (-127 .. 113, times the
+/// scale) lie at most 24 apart, so rounding moves a value by at most 12 scale units, and
+/// llama.cpp's search keeps the scale at or above amax/113 (below it, the table's end clamps).
+const IQ4_STEP: f32 = 12.0 / 113.0;
+
+/// IQ4_XS: IQ4's table in sub-blocks of 32, whose scales are 6-bit multiples of one f16 unit
+/// per 256 values (about the largest sub-block scale over 31). llama.cpp chooses each
+/// sub-block's multiple by the error it gives, not by rounding, so a sub-block's scale may sit
+/// a whole unit from its own best, which moves a value by up to 127 units. On tiny-llama-wide
+/// every IQ4_XS block stays within 0.89 of this bound.
+fn iq4_xs(expected: &[f32], row: usize, padded: usize) -> Kind {
+    blocks_of(expected, row, padded, 256, 32, &|b, out| {
+        let unit = b.chunks(32).map(amax).fold(0.0, f32::max) / 113.0 / 31.0;
+        out.extend(b.chunks(32).map(|s| amax(s) * IQ4_STEP + 127.0 * unit));
+    })
 }
 
 /// A 256-value super-block of sub-blocks of `sub` values with `levels` steps each, and

@@ -165,6 +165,22 @@ pub struct ModelUnderTest {
     pub provided: Option<PathBuf>,
     /// The reference's measured figures of operations on this model, where it has them.
     pub ops_oracle: Option<OpsOracleRef>,
+    /// Set when this entry is one rung of another model's quantization ladder: `provided` is
+    /// llama.cpp's quantization of that model's F32 GGUF, and `oracle_dir` holds oracles made
+    /// from that very file.
+    pub rung: Option<Rung>,
+}
+
+/// One rung of a model's quantization ladder. Its oracles ran the rung's own weights
+/// (dequantized to float32), so a runtime's error on it is its kernels' alone; the base
+/// model's float32 oracles measure what the quantization itself costs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rung {
+    /// The entry whose F32 GGUF llama.cpp quantized.
+    pub base: String,
+    pub ftype: llamacpp_runtime::Ftype,
+    /// The base entry's float32 oracles.
+    pub base_oracle_dir: PathBuf,
 }
 
 /// Where a model's operations figures lie: `dir/<operation>/<slug>.json`. The slug may name

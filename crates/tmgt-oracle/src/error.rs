@@ -32,6 +32,27 @@ pub enum OracleError {
         expected: String,
         actual: String,
     },
+    #[error(
+        "oracle {oracle} was made from another file than {file}: the oracle records sha256 \
+         {expected}, the file has {actual} (llama.cpp or its F32 input changed); remake the \
+         oracles from this file with `tmgt oracle {model}`"
+    )]
+    FileMismatch {
+        oracle: PathBuf,
+        file: PathBuf,
+        model: String,
+        expected: Box<str>,
+        actual: Box<str>,
+    },
+    #[error(
+        "oracle {oracle} records no source_gguf_sha256, so nothing ties it to {file}; remake it \
+         with `tmgt oracle {model}`"
+    )]
+    Unkeyed {
+        oracle: PathBuf,
+        file: PathBuf,
+        model: String,
+    },
     #[error("cannot hash {path}: {source}")]
     Hash {
         path: PathBuf,

@@ -96,6 +96,10 @@ pub struct Provenance {
     /// File name (relative to the model folder) to sha256.
     #[serde(default)]
     pub model_files: BTreeMap<String, String>,
+    /// The GGUF the model folder was dequantized from, when the oracle ran a GGUF's weights:
+    /// the key that ties the oracle to that file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_gguf_sha256: Option<String>,
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
 }
@@ -232,13 +236,50 @@ impl Oracle {
     }
 }
 
+impl Oracle {
+    /// Refuses the oracle unless it records that it ran the weights of the GGUF whose sha256
+    /// is `file_sha` (`file` at the entry `model`).
+    pub fn verify_gguf(&self, file: &Path, file_sha: &str, model: &str) -> Result<(), OracleError> {
+        verify_gguf(&self.path, self.provenance.as_ref(), file, file_sha, model)
+    }
+}
+
 impl PerplexityOracle {
+    /// Same refusal as [`Oracle::verify_gguf`].
+    pub fn verify_gguf(&self, file: &Path, file_sha: &str, model: &str) -> Result<(), OracleError> {
+        verify_gguf(&self.path, self.provenance.as_ref(), file, file_sha, model)
+    }
+
     /// Same refusal as [`Oracle::verify_model`].
     pub fn verify_model(&self, model_dir: &Path) -> Result<(), OracleError> {
         let Some(provenance) = &self.provenance else {
             return Ok(());
         };
         verify_files(&self.path, &provenance.model_files, model_dir)
+    }
+}
+
+fn verify_gguf(
+    oracle: &Path,
+    provenance: Option<&Provenance>,
+    file: &Path,
+    file_sha: &str,
+    model: &str,
+) -> Result<(), OracleError> {
+    match provenance.and_then(|p| p.source_gguf_sha256.as_deref()) {
+        Some(expected) if expected == file_sha => Ok(()),
+        Some(expected) => Err(OracleError::FileMismatch {
+            oracle: oracle.to_path_buf(),
+            file: file.to_path_buf(),
+            model: model.to_string(),
+            expected: expected.into(),
+            actual: file_sha.into(),
+        }),
+        None => Err(OracleError::Unkeyed {
+            oracle: oracle.to_path_buf(),
+            file: file.to_path_buf(),
+            model: model.to_string(),
+        }),
     }
 }
 

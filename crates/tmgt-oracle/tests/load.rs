@@ -99,3 +99,31 @@ fn missing_and_malformed_files_name_the_path() {
         "{bad}"
     );
 }
+
+#[test]
+fn a_rung_s_oracle_stands_for_the_file_whose_sha256_it_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let rung = dir.path().join("tiny@q4_k_m.gguf");
+    let mut json = tmgt_oracle(&sha256_hex(b"weights"));
+    write(dir.path(), "unkeyed", &json);
+    json["provenance"]["source_gguf_sha256"] = sha256_hex(b"the rung").into();
+    write(dir.path(), "p", &json);
+    let oracle = load(dir.path(), "p").unwrap();
+    oracle
+        .verify_gguf(&rung, &sha256_hex(b"the rung"), "tiny@q4_k_m")
+        .unwrap();
+    let err = oracle
+        .verify_gguf(&rung, &sha256_hex(b"remade"), "tiny@q4_k_m")
+        .unwrap_err();
+    assert!(matches!(err, OracleError::FileMismatch { .. }));
+    assert!(
+        err.to_string()
+            .contains("remake the oracles from this file with `tmgt oracle tiny@q4_k_m`"),
+        "{err}"
+    );
+    let unkeyed = load(dir.path(), "unkeyed")
+        .unwrap()
+        .verify_gguf(&rung, &sha256_hex(b"the rung"), "tiny@q4_k_m")
+        .unwrap_err();
+    assert!(matches!(unkeyed, OracleError::Unkeyed { .. }), "{unkeyed}");
+}

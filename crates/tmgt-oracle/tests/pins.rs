@@ -450,6 +450,286 @@ const PINS: &[(&str, &str)] = &[
         "oracle/tiny-qwen3/perplexity.json",
         "5791cd01fa9613cd41a5ad51491a79ec81dea6753d964384d1013d7e97719ff9",
     ),
+    (
+        "models/tiny-llama-wide/config.json",
+        "ae9e49d7145bbdf7dafc9aeb35ab839b98a5944365e489dae7523c5b1aec0e05",
+    ),
+    (
+        "models/tiny-llama-wide/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-llama-wide/model.safetensors",
+        "b200ca7e994dbfd7328cedca915c518a48e33b65dab4a0fd8ac3c228fbcd9847",
+    ),
+    (
+        "models/tiny-llama-wide/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-llama-wide/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "oracle/tiny-llama-wide/arithmetic.json",
+        "f0466068e3d7fbb8f5b3f22f69973a0c57aa109252093136da8fe499da4e7759",
+    ),
+    (
+        "oracle/tiny-llama-wide/code.json",
+        "36aa72b2277e77e1c3e4aa7bdfee61068e41bfea4784cb5ce170f359bfe88a76",
+    ),
+    (
+        "oracle/tiny-llama-wide/completion.json",
+        "bb375565a1dc662aea17ef84e6da7d5959de81a40714e5cec92a0feb9d16ec85",
+    ),
+    (
+        "oracle/tiny-llama-wide/greeting.json",
+        "881419b0b54e7df854c6edc153b9aed23a8f0606a35150f65e12cdd1d6ad0709",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/arithmetic.json",
+        "ae1f82e1df6f64b1a0c32e1f0c807e9df47f788b156432d10c05ba6032627120",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/code.json",
+        "488f3890fac10fcdb7f4c398a8ffa587ab96519a82291221058f7c4810820f09",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/completion.json",
+        "4d8b3bc6d888fe49794f0502c0746d476212d1a5d3bfb224252611a89f57dc57",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/greeting.json",
+        "904e22b1ecdc66dd6a833d9dc8b1a49ec090bae30bf7a2ce63e64a64739deb25",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/perplexity.json",
+        "ff3825d1ec1541af1851f086070af8a26f913e91cf81ea220bbb3cd1d5f3bc39",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/arithmetic.json",
+        "aad4f195f0c88fe87580c7680cc969b698e41cec7a60f9120bf91ff1bba5919a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/code.json",
+        "9916cc37e976121da762c7bf076117f09649b9439deac715c98261aa2fa002fb",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/completion.json",
+        "e3688c2bab754bed962b2fa2cbf26527e503907766f7a265fa082a9667157570",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/greeting.json",
+        "7e3c4caf96ee5fd4951311ea7441cb9131996cff230784ff6c73c47b32b3ed7b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/perplexity.json",
+        "b6705aa5e82869fb9dc7d3810fc1639b377c41be833ea14396e70c6f32e467d4",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/arithmetic.json",
+        "c9d2d8c960b676acfe4808de6621ced7a571cab74279b559c208710873b13139",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/code.json",
+        "67ee8785fb339b6d3586aa982295a2df0dcf90fd9c8a22b5b1640c3004d1ab16",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/completion.json",
+        "0416aeaf5265b6b40405adc42e7e645758da6976dd24626af117fcce8fef2812",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/greeting.json",
+        "ed67e78e3d5e89e29490f1f5ce8dcae799b3ee3ac286e600266c9b1df509342c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/perplexity.json",
+        "887fb641570d9f94033ec420c5567fff5741a4e2bf2d18198d44523c1d349ba7",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/arithmetic.json",
+        "212f614624025d867908d6418b012353d70de4a41646e8de5878b40849809905",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/code.json",
+        "0c776eddd229fcbbbc6c03732e2e5a391461e683c9ff91a4a4d4d14b95abe6f1",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/completion.json",
+        "b6fe66841b1179411891767f887579ae0f1cd6000224ee206759e9d0b950b901",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/greeting.json",
+        "638ebc8779752a42f7b7a9d33636f73744e8af4e7e83c1c949ad3a521a784ce7",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/perplexity.json",
+        "dd507f5bf53816b3134690eaf3c2f61fdc1ec56bd57507bbe012fd41d2fc75ff",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/arithmetic.json",
+        "fc53baabdda536bfc6be6db150101fd0b34b1e69573effb3b91b6f07f0de1cb0",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/code.json",
+        "15809924b71a25d68c91e063102d715b07130488dc2b6a9775f8c724f0b27004",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/completion.json",
+        "ade845b9e3b1a63455329a3e67c764b0d93c040078e82077c001348fbe289a1c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/greeting.json",
+        "c8c8b1f7a5e68153e0e0ab0a663013bf348f17c80c4e5810841321db0a433226",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/perplexity.json",
+        "8629aa3b892a560b70bd70f19667af050500834267e7297178d6549a3c3f96e5",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/arithmetic.json",
+        "b2a96033d56018f56185c5e5ae4da9060076a5a9d4a8c319f2cd78ae5a5f3208",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/code.json",
+        "125552fc2998804b3ba4c4ae4601cf629fb5dbdfe1ceff5c5e20a0e1419a62e7",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/completion.json",
+        "7f336b6dcb20848143c2d8f8014bc041b1294da29a3c966acd707bf18da13687",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/greeting.json",
+        "4d4d38e999bf6a8b66f7033017eb6bc63fee1046d2f45589aedbbd4c322b732b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/perplexity.json",
+        "59cc723839c8f49fb67d031eee7f9e211268dcf2a51304e842935207caec9797",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/arithmetic.json",
+        "2c6aa6b9c29e2d334be391ab31316356e0cf3ad0b9753de3123424912dabe2be",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/code.json",
+        "0bd124077b112b8aff226bfb7458d3028c2beafad9f1bfb24f7a5c77e2979233",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/completion.json",
+        "44e6437a305b5c66683d15f8d28bb4ef8ad11130da1bc7fe0ffe8529d12f92be",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/greeting.json",
+        "7a891a7c3e7a0f9ea2acdead9a2f96ff49c0cabe39932ec91b43c752d88ee7f2",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/perplexity.json",
+        "4cf428ef3fde46b97b2e85613d0cb0e419ba223ef9a70f38d83af17417cbb6c2",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/arithmetic.json",
+        "a9bf5545aae81f57ab1db5fc918107c4073b35c00f8f41126908321ae86d48a3",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/code.json",
+        "293526b0935442e34cf641b0a64b0b098b4c0514a1d4c4b02ee4635982efcb9b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/completion.json",
+        "3b2bcb555c4353f2816034cf90db5d9a343b222eabfd82c98e33f93563bbf1cd",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/greeting.json",
+        "f90a81507c5bb3716e3915463938df869cffcac143fd8ee1fb5f1ede39a8a7ac",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/perplexity.json",
+        "764f4277951ac2b99cb6e7b7d5a480791eb676f507f61581a6ec7a81d8f7ce78",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/arithmetic.json",
+        "18853e2de55ce82975b4c264cad02f98bf7631d576e02aa12ea0a04f596e0b22",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/code.json",
+        "972d4a557c7a36c1c2897986fb886d8842962b46524cb99733b901ae91cf65c3",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/completion.json",
+        "4b1cf96f8f6ab5ef90153b825dcc064fd447eaa7cffcf6fd4c6504bfbe8b0b26",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/greeting.json",
+        "a6600bc7362224e3b895a6f35e6b253bbb4df48b5004c1100b6c012ab4c1231e",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/perplexity.json",
+        "be42cfbbacdbeec8708fab6d9ee9445d90c518d898b9296a1dc8bebbc416581d",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/arithmetic.json",
+        "d6fe4b9f703a60b3d304cb0718d77536fe4e80c890290bfdd61e30e92b9a890b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/code.json",
+        "896f04f12eba7c851d2446a83594d7d0894216fbab6ffbe2b9bb5d4625a4687d",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/completion.json",
+        "fbe6314a1662bffb0534eceac34b93b234ebfd894ef07aa689e7c575e6dc734a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/greeting.json",
+        "b50e950c5d0e9520fb9ae3e29f3b0056c3ee4332ae25ea0c2f1909ed967fa9cd",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/perplexity.json",
+        "99454dac4bd7fd437a1d810e783eac1a318632d73c3944357d06cc4c97e5bca5",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/arithmetic.json",
+        "60f5f638ac1e93de323ce3ff22d17c779e78ebc5d59c1a23a827dad9565712aa",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/code.json",
+        "c13d614eeeabeba8ebb21a04d756b499ff9398fd7ecc4bea12fb36b5430d3c6e",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/completion.json",
+        "dc08af2b3061d7e3375550406110c5c3916a0166658509ebff56da9a11055c11",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/greeting.json",
+        "75d6d618d6a252234ac2a6b5aedc58a53410353e26bb5b5315e9ae9a5ae1165f",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/perplexity.json",
+        "4534756770b0b93bf46946dce7de0cb923befdab896e6917b7a951d9a2153daf",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/arithmetic.json",
+        "55f9f5ab2067d48d1304575aaf7fce9d11feaec9e167bd43a0bc1e898f7c8571",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/code.json",
+        "00677b2a9110200eba2303d43d8b859d9b39b601e4749cbec1dc53fe76e96ac2",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/completion.json",
+        "c9a7a69d0862458cf4199bcb737243a129bfa0b65171bf9677003b3df49d6f1c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/greeting.json",
+        "22341c0ee2ec156cb67089187372670ffba117972bdfd9ecab7d4eaf2768bf6a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/perplexity.json",
+        "460496af2d8b7290c2fe83794246589e44398591a8e82e3168f4e40c235fd4ff",
+    ),
+    (
+        "oracle/tiny-llama-wide/perplexity.json",
+        "2d3b9c0d3e212faab8a9f376959bccbe92cc3a9e5f94fe9374c42d5768abf6d8",
+    ),
 ];
 
 fn root() -> &'static Path {
@@ -475,22 +755,27 @@ fn every_pinned_file_has_its_pinned_hash() {
 
 #[test]
 fn every_oracle_file_is_pinned() {
-    let mut unpinned = Vec::new();
-    for model in std::fs::read_dir(root().join("oracle")).unwrap() {
-        let model = model.unwrap().path();
-        for file in std::fs::read_dir(&model).unwrap() {
-            let file = file.unwrap().path();
-            let rel = file
+    // Each model's oracles, and its ladder rungs' under `ladder/<type>/`.
+    fn walk(dir: &Path, unpinned: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, unpinned);
+                continue;
+            }
+            let rel = path
                 .strip_prefix(root())
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            if file.extension().is_some_and(|e| e == "json") && !PINS.iter().any(|(p, _)| *p == rel)
+            if path.extension().is_some_and(|e| e == "json") && !PINS.iter().any(|(p, _)| *p == rel)
             {
                 unpinned.push(rel);
             }
         }
     }
+    let mut unpinned = Vec::new();
+    walk(&root().join("oracle"), &mut unpinned);
     assert!(
         unpinned.is_empty(),
         "oracle files without a pin: {unpinned:?}"
@@ -507,7 +792,7 @@ fn each_tmgt_oracle_records_the_pinned_model_files_it_was_made_from() {
                 .strip_suffix("/model.safetensors")
         })
         .collect();
-    assert_eq!(bundled.len(), 9, "{bundled:?}");
+    assert_eq!(bundled.len(), 10, "{bundled:?}");
     for model in bundled {
         let dir = root().join("oracle").join(model);
         for prompt in ["arithmetic", "code", "completion", "greeting"] {

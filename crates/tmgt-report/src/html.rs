@@ -205,9 +205,34 @@ pub fn render(report: &Report) -> String {
         out.push_str("</section>\n");
     }
     matrix_table(&mut out, &matrix);
+    ladder_table(&mut out, report);
     results(&mut out, report, &matrix);
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
     out
+}
+
+fn ladder_table(out: &mut String, report: &Report) {
+    let rows = crate::ladder::rows(report);
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section id=\"ladder\">\n<h2>Quantization ladder</h2>\n<p>Per rung: what quantizing \
+         costs (the rung's oracles against the float32 ones) and what each runtime adds on top \
+         (against the rung's oracles).</p>\n<table>\n<thead><tr>",
+    );
+    for h in crate::ladder::HEADER {
+        let _ = write!(out, "<th>{}</th>", html(h));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row.cells() {
+            let _ = write!(out, "<td>{}</td>", html(&cell));
+        }
+        let _ = writeln!(out, "<td class=\"v-{0}\">{0}</td></tr>", row.verdict);
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 fn matrix_table(out: &mut String, m: &Matrix) {

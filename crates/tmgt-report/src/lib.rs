@@ -10,6 +10,7 @@ pub mod diff;
 pub mod group;
 pub mod html;
 pub mod junit;
+pub mod ladder;
 pub mod ledger;
 pub mod localization;
 pub mod markdown;

@@ -88,6 +88,7 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     matrix(&mut out, report);
+    ladder(&mut out, report);
     suites(&mut out, report);
     let _ = writeln!(
         out,
@@ -170,6 +171,25 @@ fn cell_text(cell: Option<&Cell>) -> String {
         None => String::new(),
         Some(c) => format!("{} {}", mark(c.worst()), c.label()),
     }
+}
+
+fn ladder(out: &mut String, report: &Report) {
+    let rows = crate::ladder::rows(report);
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "### Quantization ladder\n\nPer rung: what quantizing costs (the rung's oracles against \
+         the float32 ones) and what each runtime adds on top (against the rung's oracles).\n\n",
+    );
+    let header = crate::ladder::HEADER;
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let cells: Vec<String> = row.cells().iter().map(|c| md_cell(&clip(c, 120))).collect();
+        let _ = writeln!(out, "| {} | {} |", cells.join(" | "), mark(row.verdict));
+    }
+    out.push('\n');
 }
 
 fn matrix(out: &mut String, report: &Report) {

@@ -412,3 +412,54 @@ fn of_two_entries_selecting_a_result_the_one_expecting_its_verdict_takes_it() {
     assert_eq!(statuses, [errors, fails]);
     assert!(!r.failed(), "every fail and error is known");
 }
+
+#[test]
+fn the_ladder_table_shows_each_rung_s_cost_apart_from_each_runtime_s_error() {
+    let mut r = common::report();
+    let template = r.results[0].clone();
+    let rung = |ftype: &str, verdict: ReportVerdict, facts: serde_json::Value| {
+        let mut x = template.clone();
+        x.code = "LAD001".into();
+        x.suite = "ladder".into();
+        x.model = Some(format!("tiny-llama-wide@{}", ftype.to_lowercase()));
+        x.quant = None;
+        x.prompt = None;
+        x.verdict = verdict;
+        x.message = "apr cannot run llama.cpp's IQ4_XS file (`arithmetic`, exit 8): Unsupported quantization type: 23".into();
+        x.details = tmgt_outcome::Details::facts(facts);
+        x
+    };
+    let side = |diff: f64, kl: f64| serde_json::json!({ "max_chosen_logprob_diff": diff, "mean_kl": kl, "steps": 128, "divergences": [], "tie_flips": 0 });
+    r.results.push(rung(
+        "Q4_K_M",
+        ReportVerdict::Pass,
+        serde_json::json!({
+            "base": "tiny-llama-wide", "ftype": "Q4_K_M", "file_bytes": 1_498_656,
+            "cost": { "ppl_ratio": 0.99381, "flips": [["code", null], ["greeting", 3]] },
+            "apr": side(0.0122, 3.5e-5), "llamacpp": side(0.0174, 4.9e-5), "apr_tok_per_sec": 2345.4,
+        }),
+    ));
+    r.results.push(rung(
+        "IQ4_XS",
+        ReportVerdict::Xfail,
+        serde_json::json!({ "base": "tiny-llama-wide", "ftype": "IQ4_XS", "cost": { "ppl_ratio": 1.0266, "flips": [] } }),
+    ));
+    let summary = markdown::render(&r);
+    assert!(
+        summary.contains("### Quantization ladder")
+            && summary.contains("| tiny-llama-wide | Q4_K_M | 1.50 | x0.9938 (1/2) | 1.22e-2 / 3.5e-5 | 1.74e-2 / 4.9e-5 | 2345 | ✅ |")
+            && summary.contains("| tiny-llama-wide | IQ4_XS | — | x1.0266 (0/0) | refused: apr cannot run llama.cpp's IQ4_XS file"),
+        "{summary}"
+    );
+    let page = html::render(&r);
+    assert!(
+        page.contains("<h2>Quantization ladder</h2>")
+            && page.contains("<td>x0.9938 (1/2)</td><td>1.22e-2 / 3.5e-5</td>"),
+        "the page's ladder section"
+    );
+    let without = markdown::render(&common::report());
+    assert!(
+        !without.contains("Quantization ladder"),
+        "no rung, no table"
+    );
+}

@@ -15,6 +15,7 @@ pub mod execute;
 pub mod fetch;
 mod heap;
 pub mod human;
+pub mod ladder;
 pub mod ledger_cmd;
 pub mod list;
 pub mod matrix;

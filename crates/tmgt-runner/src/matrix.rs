@@ -78,6 +78,9 @@ fn expand(config: &Config, check: Registration) -> Vec<Instance> {
     }
     let mut out = Vec::new();
     for (m, model) in config.models.iter().enumerate() {
+        if model.rung.is_some() && !config.rung_suites.iter().any(|s| s == check.meta.suite) {
+            continue;
+        }
         let quants: Vec<Option<Quant>> = if scope.has_quant() {
             model.quants.iter().copied().map(Some).collect()
         } else {

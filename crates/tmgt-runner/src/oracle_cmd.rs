@@ -76,6 +76,8 @@ struct Target {
     out: PathBuf,
     /// The configured oracle folder, whose stages' ids a folder made elsewhere reuses.
     configured: Option<PathBuf>,
+    /// A ladder rung: its oracles stand for the rung's file alone and record its sha256.
+    rung: bool,
 }
 
 pub fn oracle(args: &OracleArgs) -> Exit {
@@ -110,11 +112,26 @@ fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
     } else {
         args.models.clone()
     };
+    // The named rungs' files are made first: they are the oracles' sources.
+    let rungs: Vec<_> = config
+        .rungs
+        .iter()
+        .filter(|r| names.contains(&r.model) && args.source.is_none())
+        .cloned()
+        .collect();
+    crate::ladder::ensure_all(&rungs).map_err(|e| {
+        eprintln!("error: {e}\nhelp: {}", e.help());
+        Exit::Harness
+    })?;
     let mut targets = Vec::new();
     for name in names {
         let entry = config.models.iter().find(|m| m.name == name);
+        let rung_file = entry
+            .filter(|m| m.rung.is_some())
+            .and_then(|m| m.provided.clone());
         let source = match (&args.source, entry.map(|m| &m.source)) {
             (Some(path), _) => crate::absolute(path),
+            (None, _) if rung_file.is_some() => rung_file.clone().unwrap_or_default(),
             (None, Some(ModelSource::Local { dir })) => dir.clone(),
             (None, Some(ModelSource::Hub { id })) => {
                 return Err(usage(
@@ -163,6 +180,7 @@ fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
             source,
             out,
             configured: entry.map(|m| m.oracle_dir.clone()),
+            rung: rung_file.is_some() && args.source.is_none(),
         });
     }
     if targets.is_empty() {
@@ -211,14 +229,50 @@ fn make_one(
 ) -> Result<Exit, Exit> {
     let mut reasons = Vec::new();
     let mut vouching = serde_json::Map::new();
+    // A rung's dequantized folder is only a step to its oracles: made beside them, removed after.
+    let scratch =
+        (target.rung && args.save_hf.is_none()).then(|| staging_folder(out).with_extension("hf"));
+    let made = make_from(
+        args,
+        config,
+        env,
+        target,
+        out,
+        scratch.as_deref(),
+        &mut reasons,
+        &mut vouching,
+    );
+    if let Some(scratch) = &scratch {
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+    made
+}
+
+/// [`make_one`]'s work, `scratch` being the folder a rung's GGUF is dequantized into.
+#[allow(clippy::too_many_arguments)]
+fn make_from(
+    args: &OracleArgs,
+    config: &Config,
+    env: &OracleEnv,
+    target: &Target,
+    out: &Path,
+    scratch: Option<&Path>,
+    reasons: &mut Vec<String>,
+    vouching: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<Exit, Exit> {
     let mut add_bos = None;
     let folder = if target.source.extension().is_some_and(|e| e == "gguf") {
-        let folder = args.save_hf.as_deref().map(crate::absolute).ok_or_else(|| {
-            usage(
-                format!("{}: a GGUF source needs --save-hf DIR", target.source.display()),
-                "give --save-hf DIR: the float32 HF folder the oracles are made from and apr imports",
-            )
-        })?;
+        let folder = args
+            .save_hf
+            .as_deref()
+            .map(crate::absolute)
+            .or_else(|| scratch.map(Path::to_path_buf))
+            .ok_or_else(|| {
+                usage(
+                    format!("{}: a GGUF source needs --save-hf DIR", target.source.display()),
+                    "give --save-hf DIR: the float32 HF folder the oracles are made from and apr imports",
+                )
+            })?;
         // What transformers derives besides the weights, held against the file first: a lost
         // field can change the shapes the weights are loaded into.
         let mut derive = generator(config, env, target, &target.source, out)?;
@@ -259,7 +313,15 @@ fn make_one(
     let staging = staging_folder(out);
     let _ = std::fs::remove_dir_all(&staging);
     let made = make_in(
-        args, config, env, target, &folder, &staging, add_bos, reasons, vouching,
+        args,
+        config,
+        env,
+        target,
+        &folder,
+        &staging,
+        add_bos,
+        std::mem::take(reasons),
+        std::mem::take(vouching),
     );
     let installed = match made {
         Ok(true) => install(&staging, out, args.replace).map(Some),
@@ -326,6 +388,13 @@ fn make_in(
     mut vouching: serde_json::Map<String, serde_json::Value>,
 ) -> Result<bool, Exit> {
     let mut command = generator(config, env, target, folder, staging)?;
+    if target.rung {
+        let sha = tmgt_oracle::sha256_file(&target.source).map_err(|e| {
+            eprintln!("error: cannot hash {}: {e}", target.source.display());
+            Exit::Harness
+        })?;
+        command.arg("--source-gguf-sha256").arg(sha);
+    }
     if let Some(adds) = add_bos {
         command
             .args(["--add-bos", if adds { "true" } else { "false" }])

@@ -12,6 +12,8 @@ use tmgt_oracle::{Oracle, PerplexityOracle};
 pub struct Oracles {
     prompts: Memo<(usize, usize), Result<Arc<Oracle>, String>>,
     perplexity: Memo<usize, Result<Arc<PerplexityOracle>, String>>,
+    /// The sha256 of each ladder rung's file, hashed once.
+    rung_files: Memo<usize, Result<String, String>>,
 }
 
 impl Oracles {
@@ -28,9 +30,11 @@ impl Oracles {
                 let p = &config.prompts[prompt];
                 let oracle =
                     tmgt_oracle::load(&m.oracle_dir, &p.name).map_err(|e| e.to_string())?;
-                if let Some(dir) = m.local_dir() {
-                    oracle.verify_model(dir).map_err(|e| e.to_string())?;
+                match self.rung_file(config, model)? {
+                    Some((file, sha)) => oracle.verify_gguf(file, &sha, &m.name),
+                    None => m.local_dir().map_or(Ok(()), |dir| oracle.verify_model(dir)),
                 }
+                .map_err(|e| e.to_string())?;
                 if oracle.prompt != p.text {
                     return Err(format!(
                         "{} was made for the prompt {:?}, but the configured prompt is {:?}",
@@ -55,12 +59,35 @@ impl Oracles {
                 let m = &config.models[model];
                 let oracle =
                     tmgt_oracle::load_perplexity(&m.oracle_dir).map_err(|e| e.to_string())?;
-                if let Some(dir) = m.local_dir() {
-                    oracle.verify_model(dir).map_err(|e| e.to_string())?;
+                match self.rung_file(config, model)? {
+                    Some((file, sha)) => oracle.verify_gguf(file, &sha, &m.name),
+                    None => m.local_dir().map_or(Ok(()), |dir| oracle.verify_model(dir)),
                 }
+                .map_err(|e| e.to_string())?;
                 Ok(Arc::new(oracle))
             })
             .0
+    }
+
+    /// A ladder rung's file and its sha256, which its oracles must record; `None` for a model
+    /// that is no rung (its oracles are checked against its model folder).
+    fn rung_file<'c>(
+        &self,
+        config: &'c Config,
+        model: usize,
+    ) -> Result<Option<(&'c std::path::Path, String)>, String> {
+        let m = &config.models[model];
+        let (Some(_), Some(file)) = (&m.rung, &m.provided) else {
+            return Ok(None);
+        };
+        let sha = self
+            .rung_files
+            .get_or_init(model, || {
+                tmgt_oracle::sha256_file(file)
+                    .map_err(|e| format!("cannot hash {}: {e}", file.display()))
+            })
+            .0?;
+        Ok(Some((file, sha)))
     }
 
     /// Loads every prompt oracle the matrix needs before any apr work, so an oracle made from

@@ -139,9 +139,16 @@ fn engine(
     })
 }
 
-/// Makes the files the profile's models fetch (a no-op once they are verified).
-fn fetch_all(config: &Config) -> Result<(), Exit> {
-    crate::fetch::ensure_all(&config.fetches, &crate::oracle_env::default_python()).map_err(|e| {
+/// Makes the files the profile's models fetch, then its ladder rungs (made from fetched files
+/// too); a no-op once they are verified.
+pub(crate) fn fetch_all(config: &Config) -> Result<(), Exit> {
+    crate::fetch::ensure_all(&config.fetches, &crate::oracle_env::default_python()).map_err(
+        |e| {
+            eprintln!("error: {e}\nhelp: {}", e.help());
+            Exit::Harness
+        },
+    )?;
+    crate::ladder::ensure_all(&config.rungs).map_err(|e| {
         eprintln!("error: {e}\nhelp: {}", e.help());
         Exit::Harness
     })

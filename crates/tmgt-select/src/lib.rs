@@ -110,11 +110,20 @@ impl fmt::Display for Selector {
     }
 }
 
+/// A value names one thing, or every thing it starts when it ends in `*`
+/// (`model=tiny-llama-wide@*`: every rung of that model's ladder).
+fn value_matches(value: &str, actual: &str) -> bool {
+    match value.strip_suffix('*') {
+        Some(prefix) => actual.starts_with(prefix),
+        None => value == actual,
+    }
+}
+
 impl Selector {
     /// Whether every term holds for `q`.
     pub fn matches(&self, q: &Query<'_>) -> bool {
         let one_of = |values: &[String], actual: Option<&str>| {
-            actual.is_some_and(|a| values.iter().any(|v| v == a))
+            actual.is_some_and(|a| values.iter().any(|v| value_matches(v, a)))
         };
         self.terms.iter().all(|t| match t.key {
             Key::Suite => one_of(&t.values, Some(q.suite)),
@@ -129,7 +138,8 @@ impl Selector {
     /// Whether the selector can select some result of this check, whatever its model, level
     /// and prompt: the suites and checks a ledger entry is about.
     pub fn selects_check(&self, suite: &str, check: &str, code: &str) -> bool {
-        let one_of = |values: &[String], actual: &str| values.iter().any(|v| v == actual);
+        let one_of =
+            |values: &[String], actual: &str| values.iter().any(|v| value_matches(v, actual));
         self.terms.iter().all(|t| match t.key {
             Key::Suite => one_of(&t.values, suite),
             Key::Check => one_of(&t.values, check) || one_of(&t.values, code),
@@ -239,6 +249,19 @@ mod tests {
             Err(SelectorError::EmptyValue("quant=int8|".into()))
         );
         assert_eq!("   ".parse::<Selector>(), Err(SelectorError::Empty));
+    }
+
+    #[test]
+    fn a_value_ending_in_a_star_matches_what_it_starts() {
+        assert!(sel("model=tiny-*").matches(&RESULT));
+        assert!(sel("model=tiny-llama|tiny-q* check=TOK*").matches(&RESULT));
+        assert!(!sel("model=tiny-qwen2@*").matches(&RESULT));
+        let rung = Query {
+            model: Some("tiny-qwen2@q4_k_m"),
+            ..RESULT
+        };
+        assert!(sel("model=tiny-qwen2@*").matches(&rung));
+        assert!(!sel("model=tiny-qwen2").matches(&rung));
     }
 
     #[test]

@@ -164,6 +164,7 @@ impl Replay {
                 ppl_ceiling: 400.0,
                 provided: None,
                 ops_oracle: None,
+                rung: None,
             }],
             prompts,
             thresholds: with_suite_defaults(),

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tmgt_check::{
-    ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant, Registry, Thresholds,
+    ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant, Registry, Rung,
+    Thresholds,
 };
 
 /// A loaded, validated configuration for one profile.
@@ -48,6 +49,10 @@ pub struct Config {
     pub model_thresholds: Vec<Thresholds>,
     /// Files the profile's models need that tmgt fetches and makes before any apr work.
     pub fetches: Vec<crate::fetch::Fetch>,
+    /// The ladder rungs' files, made by llama.cpp before any apr work.
+    pub rungs: Vec<crate::ladder::RungFile>,
+    /// The suites a ladder rung runs (`[ladder] suites`, within the profile's).
+    pub rung_suites: Vec<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -274,10 +279,35 @@ fn resolve(
         }
     }
 
+    let rung_suites = match &raw.ladder.suites {
+        Some(names) => {
+            for (i, suite) in names.iter().enumerate() {
+                if !known.contains(&suite.as_str()) {
+                    let mut p = Problem::at(
+                        &["ladder", "suites", &i.to_string()],
+                        format!("unknown suite `{suite}`"),
+                        "not a registered suite",
+                    );
+                    p.help = Some(match registry.suggest(suite) {
+                        Some(s) => {
+                            format!("did you mean `{s}`? `tmgt list-checks` lists every suite")
+                        }
+                        None => "`tmgt list-checks` lists every suite".into(),
+                    });
+                    problems.push(p);
+                }
+            }
+            names.clone()
+        }
+        None => enabled.clone(),
+    };
+
     let mut thresholds = raw.thresholds;
     check_suite_thresholds(&mut thresholds, &["thresholds"], problems);
 
     let native_dir = at(Path::new("native"));
+    let artifacts_dir = at(&raw.paths.artifacts);
+    let mut rungs = Vec::new();
     let mut models = Vec::new();
     let mut model_thresholds = Vec::new();
     let mut fetches = Vec::new();
@@ -290,10 +320,46 @@ fn resolve(
                 fetches.extend(resolve_fetch(&model, i, fetch, &native_dir, problems));
             }
             model_thresholds.push(
-                merge_thresholds(&thresholds, name, m.thresholds.as_ref(), problems)
-                    .unwrap_or_else(|| thresholds.clone()),
+                merge_thresholds(
+                    &thresholds,
+                    &["models", name, "thresholds"],
+                    m.thresholds.as_ref(),
+                    problems,
+                )
+                .unwrap_or_else(|| thresholds.clone()),
             );
+            let ladder = rungs_of(&model, &m.ladder, &artifacts_dir, &native_dir);
             models.push(model);
+            for (rung_model, file) in ladder {
+                let ftype = file.ftype.as_str();
+                model_thresholds.push(
+                    merge_thresholds(
+                        &thresholds,
+                        &["ladder", ftype],
+                        raw.ladder.types.get(ftype),
+                        problems,
+                    )
+                    .unwrap_or_else(|| thresholds.clone()),
+                );
+                models.push(rung_model);
+                rungs.push(file);
+            }
+        }
+    }
+    for name in raw.ladder.types.keys() {
+        let known = llamacpp_runtime::Ftype::LADDER;
+        if !known.iter().any(|f| f.as_str() == name) {
+            let mut p = Problem::at(
+                &["ladder", name],
+                format!("`{name}` is not a file type of the ladder"),
+                "this table",
+            )
+            .on_key();
+            p.help = Some(format!(
+                "[ladder.<TYPE>] names one of: {}",
+                known.map(|f| f.as_str()).join(", ")
+            ));
+            problems.push(p);
         }
     }
 
@@ -319,7 +385,7 @@ fn resolve(
         },
         max_new_tokens: raw.run.max_new_tokens,
         jobs: raw.run.jobs,
-        artifacts_dir: at(&raw.paths.artifacts),
+        artifacts_dir,
         native_dir,
         out_dir: at(&raw.paths.out),
         eval_text,
@@ -340,6 +406,8 @@ fn resolve(
         models,
         model_thresholds,
         fetches,
+        rungs,
+        rung_suites,
     })
 }
 
@@ -420,13 +488,19 @@ fn check_suite_thresholds(thresholds: &mut Thresholds, at: &[&str], problems: &m
 }
 
 /// `[thresholds]` with one model's `thresholds` table laid over it, key by key.
+/// `[thresholds]` with the tables at `place` (a model's `thresholds`, a `[ladder.<TYPE>]`)
+/// over it.
 fn merge_thresholds(
     global: &Thresholds,
-    model: &str,
+    place: &[&str],
     overrides: Option<&toml::Table>,
     problems: &mut Vec<Problem>,
 ) -> Option<Thresholds> {
     let overrides = overrides?;
+    let at = |rest: &[&str]| -> Vec<String> {
+        place.iter().chain(rest).map(|s| (*s).to_string()).collect()
+    };
+    let shown = place.join(".");
     let mut merged = toml::Table::try_from(global).ok()?;
     for (suite, table) in overrides {
         match (merged.get_mut(suite), table.as_table()) {
@@ -434,39 +508,81 @@ fn merge_thresholds(
                 for (key, value) in table {
                     if !base.contains_key(key) {
                         problems.push(
-                            Problem::at(&["models", model, "thresholds", suite, key], format!("unknown key `{key}` in [thresholds.{suite}]"), "not a known key")
+                            Problem::at_owned(at(&[suite, key]), format!("unknown key `{key}` in [thresholds.{suite}]"), "not a known key")
                                 .on_key()
-                                .with_help("a model's thresholds use the keys of [thresholds]; the suites.toml at the repository root documents them"),
+                                .with_help("thresholds here use the keys of [thresholds]; the suites.toml at the repository root documents them"),
                         );
                     }
                     base.insert(key.clone(), value.clone());
                 }
             }
             _ => problems.push(
-                Problem::at(
-                    &["models", model, "thresholds", suite],
+                Problem::at_owned(
+                    at(&[suite]),
                     format!("no table [thresholds.{suite}] to override"),
                     "this key",
                 )
                 .on_key()
-                .with_help("a model's thresholds use the tables of [thresholds]"),
+                .with_help("thresholds here use the tables of [thresholds]"),
             ),
         }
     }
     match Thresholds::deserialize(toml::Value::Table(merged)) {
         Ok(mut t) => {
-            check_suite_thresholds(&mut t, &["models", model, "thresholds"], problems);
+            check_suite_thresholds(&mut t, place, problems);
             Some(t)
         }
         Err(e) => {
             problems.push(Problem::at(
-                &["models", model, "thresholds"],
-                format!("[models.{model}.thresholds]: {e}"),
+                place,
+                format!("[{shown}]: {e}"),
                 "these thresholds",
             ));
             None
         }
     }
+}
+
+/// The entries of `model`'s ladder: one per file type, named `<model>@<type>`, checked as the
+/// file llama.cpp makes of the model's F32 GGUF (`native/<model>/f32.gguf`), against the
+/// oracles under `<oracle>/ladder/<type>/` (made from that file by `tmgt oracle`).
+fn rungs_of(
+    model: &ModelUnderTest,
+    ladder: &[llamacpp_runtime::Ftype],
+    artifacts_dir: &Path,
+    native_dir: &Path,
+) -> Vec<(ModelUnderTest, crate::ladder::RungFile)> {
+    ladder
+        .iter()
+        .map(|&ftype| {
+            let slug = ftype.as_str().to_ascii_lowercase();
+            let name = format!("{}@{slug}", model.name);
+            let target = artifacts_dir
+                .join(&model.name)
+                .join("ladder")
+                .join(format!("{name}.gguf"));
+            let rung = ModelUnderTest {
+                name: name.clone(),
+                oracle_dir: model.oracle_dir.join("ladder").join(&slug),
+                quants: vec![Quant::F32],
+                provided: Some(target.clone()),
+                ops_oracle: None,
+                rung: Some(Rung {
+                    base: model.name.clone(),
+                    ftype,
+                    base_oracle_dir: model.oracle_dir.clone(),
+                }),
+                ..model.clone()
+            };
+            let file = crate::ladder::RungFile {
+                model: name,
+                ftype,
+                f32: native_dir.join(&model.name).join("f32.gguf"),
+                target,
+            };
+            (rung, file)
+        })
+        .collect()
 }
 
 fn resolve_fetch(
@@ -659,6 +775,7 @@ fn resolve_model(
         ppl_ceiling: m.ppl_ceiling,
         provided,
         ops_oracle,
+        rung: None,
     })
 }
 

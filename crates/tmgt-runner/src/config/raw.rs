@@ -19,6 +19,20 @@ pub(super) struct RawConfig {
     pub thresholds: Thresholds,
     pub models: BTreeMap<String, RawModel>,
     pub profiles: BTreeMap<String, RawProfile>,
+    pub ladder: RawLadder,
+}
+
+/// `[ladder]`: how every model's quantization ladder rungs are checked.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawLadder {
+    /// The suites a rung runs (those that judge a runtime on the rung's file against its
+    /// oracles); absent: every suite the profile runs.
+    #[serde(default)]
+    pub suites: Option<Vec<String>>,
+    /// `[ladder.<TYPE>]`: the pass criteria of every rung of that llama.cpp file type, over
+    /// `[thresholds]` (same shape as a model's `thresholds`).
+    #[serde(flatten)]
+    pub types: BTreeMap<String, toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +123,9 @@ pub(super) struct RawModel {
     /// Pass criteria of this model only, over `[thresholds]` (same shape, any subset).
     #[serde(default)]
     pub thresholds: Option<toml::Table>,
+    /// llama.cpp file types its F32 GGUF is quantized to, each checked as an entry of its own.
+    #[serde(default)]
+    pub ladder: Vec<llamacpp_runtime::Ftype>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,7 +158,7 @@ pub(super) struct RawProfile {
     pub suites: Option<Vec<String>>,
 }
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "apr",
     "run",
     "paths",
@@ -151,6 +168,7 @@ const SECTIONS: [&str; 9] = [
     "thresholds",
     "models",
     "profiles",
+    "ladder",
 ];
 
 impl RawConfig {
@@ -182,6 +200,7 @@ impl RawConfig {
         let thresholds = thresholds_section(&table, problems);
         let models = entries::<RawModel>(&table, "models", problems);
         let profiles = entries::<RawProfile>(&table, "profiles", problems);
+        let ladder = optional_section::<RawLadder>(&table, "ladder", problems);
         Some(RawConfig {
             apr: apr?,
             run: run?,
@@ -192,6 +211,7 @@ impl RawConfig {
             thresholds: thresholds?,
             models: models?,
             profiles: profiles?,
+            ladder: ladder?,
         })
     }
 }

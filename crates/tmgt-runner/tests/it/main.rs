@@ -14,6 +14,7 @@ mod config_fuzz;
 mod engine_reuse;
 mod families;
 mod fault_injection;
+mod ladder;
 mod llamacpp_faults;
 mod llamacpp_suites;
 mod oracle_cmd;
