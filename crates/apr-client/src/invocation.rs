@@ -726,6 +726,19 @@ impl Invocation {
         Ok(b.done())
     }
 
+    /// `apr --json import GGUF -o OUT --preserve-q4k`: the GGUF through realizar's block-keeping
+    /// converter, which apr's help says the default has replaced, though it is another path.
+    ///
+    /// # Errors
+    /// Relative path.
+    pub fn import_preserving_blocks(gguf: &Path, out: &Path) -> Result<Invocation, AprError> {
+        Ok(Build::new(Subcommand::Import)
+            .input(gguf)?
+            .output("-o", out)?
+            .flag("--preserve-q4k", true)
+            .done())
+    }
+
     /// `apr --json merge A B ... --strategy S [--weights W,...] [--base-model M] -o OUT`: the
     /// model operations' merge (`average`, `weighted`, `slerp`, `ties`, `dare`; the last two
     /// take the base model their task vectors are measured from).

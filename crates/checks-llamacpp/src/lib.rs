@@ -24,6 +24,7 @@ pub mod outlier;
 
 mod cross_apr_gguf;
 mod cross_native_gguf;
+mod ladder_import;
 mod ladder_rung;
 mod loads_apr_gguf;
 mod loads_apr_prompt;

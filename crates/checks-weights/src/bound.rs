@@ -195,6 +195,7 @@ fn ggml(kind: GgmlType, expected: &[f32], row: usize, padded: usize) -> Kind {
         GgmlType::Q6_K => kquant(expected, row, padded, 16, 32.0, 127.0, false),
         GgmlType::IQ4_NL => simple(|b| amax(b) * IQ4_STEP),
         GgmlType::IQ4_XS => iq4_xs(expected, row, padded),
+        GgmlType::IQ3_S => iq3_s(expected, row, padded),
         // Plain float types never reach here; an undecodable type has no values to bound.
         _ => Kind::Exact,
     }
@@ -237,6 +238,23 @@ fn iq4_xs(expected: &[f32], row: usize, padded: usize) -> Kind {
     blocks_of(expected, row, padded, 256, 32, &|b, out| {
         let unit = b.chunks(32).map(amax).fold(0.0, f32::max) / 113.0 / 31.0;
         out.extend(b.chunks(32).map(|s| amax(s) * IQ4_STEP + 127.0 * unit));
+    })
+}
+
+/// IQ3_S: each value is an odd multiple 1..=15 of its sub-block's scale `d * (1 + 2 * sc)`,
+/// the multiples of four values at a time one of 512 grid points. llama.cpp fits each
+/// sub-block's scale `s` (about amax / 15) and rounds each value to the nearest odd multiple,
+/// within `s`; but most rounded quadruples are not on the grid, and it then takes the
+/// neighbour that costs least by an error weighted by |x|, among the grid points at the three
+/// nearest distances, which moves a coordinate up to 8 multiples (4 grid steps): up to 9 `s`
+/// in all, and a small value in a group of large ones pays it. The scales are then stored as
+/// odd multiples 1..=31 of `d`, the largest `s` over 31, with `d` raised by 3.3%: a scale
+/// moves by up to about 2 `d`, and a value by 15 times that. On tiny-llama-wide every IQ3_S
+/// block stays within 0.64 of this bound.
+fn iq3_s(expected: &[f32], row: usize, padded: usize) -> Kind {
+    blocks_of(expected, row, padded, 256, 32, &|b, out| {
+        let d = b.chunks(32).map(amax).fold(0.0, f32::max) / 15.0 / 31.0;
+        out.extend(b.chunks(32).map(|s| amax(s) / 15.0 * 9.0 + 30.0 * d));
     })
 }
 
@@ -310,5 +328,35 @@ mod tests {
         );
         assert!(k.at(0, 0.1) < k.at(64, 1.5));
         assert!(k.at(64, 1.5) < 0.2, "{}", k.at(64, 1.5));
+    }
+
+    #[test]
+    fn iq3_s_allows_nine_sub_block_scales_and_thirty_scale_units() {
+        // One super-block: sub-block 0's amax is 15 (scale 1), the others' 1.5 (scale 0.1);
+        // the scale unit is 1 / 31.
+        let v: Vec<f32> = (0..256)
+            .map(|i| match i {
+                0 => 15.0,
+                _ if i % 32 == 0 => -1.5,
+                _ => 0.0,
+            })
+            .collect();
+        let b = Bounds::new(
+            Storage::Ggml {
+                kind: GgmlType::IQ3_S,
+                row: 256,
+                padded: 256,
+            },
+            &v,
+        );
+        let widen = 1.0 + 1.0 / 64.0;
+        for (i, want) in [(1, 9.0 + 30.0 / 31.0), (255, 0.9f32 + 30.0 / 31.0)] {
+            let got = b.at(i, 0.0);
+            assert!((got - want * widen).abs() < 1e-6, "{i}: {got}");
+        }
+        // A zero beside large values may be sent 4 grid steps (8 scales) away, and the scale
+        // itself rounded by 2 units at the largest multiple, 15.
+        assert!(b.holds(40, 0.0, 0.1 * 8.0 + 15.0 * 2.0 / 31.0));
+        assert!(!b.holds(40, 0.0, 2.0));
     }
 }

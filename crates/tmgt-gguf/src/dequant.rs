@@ -7,11 +7,14 @@
 //! - Q3_K: `(d * sc) * q`, `sc` a 6-bit scale less 32 per 16 values, `q` in -4..=3.
 //! - Q4_K, Q5_K: `(d * sc) * q - (dmin * m)` with 6-bit `sc` and `m` per 32 values.
 //! - Q6_K: `(d * sc) * q`, `sc` a signed byte per 16 values, `q` in -32..=31.
+//! - IQ3_S: `(d * (1 + 2 * sc)) * g * s`, `sc` a 4-bit scale per 32 values, `g` an odd magnitude
+//!   1..=15 from [`IQ3S_GRID`] and `s` the value's sign, +1 or -1.
 //!
 //! Most products are exact in f32 (an 11-bit scale times small integers); where one is not, or
 //! for the subtraction and addition, f32 rounds once per operation exactly as numpy does.
 
 use crate::GgmlType;
+use crate::iq3s_grid::IQ3S_GRID;
 
 /// 2^-24, the value of the least f16 subnormal.
 const F16_SUBNORMAL_UNIT: f32 = 1.0 / 16_777_216.0;
@@ -140,6 +143,26 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
                     let sc = i8::from_le_bytes([scales[i / 16]]);
                     let q = i16::from(nibble(ql, i, 64) | (crumb(qh, i) << 4)) - 32;
                     emit(d * f32::from(sc) * f32::from(q));
+                }
+            }
+        }
+        GgmlType::IQ3_S => {
+            for block in raw.chunks_exact(110) {
+                let d = f16_at(block, 0);
+                let (qs, rest) = block[2..].split_at(64);
+                let (qh, rest) = rest.split_at(8);
+                let (signs, scales) = rest.split_at(32);
+                for i in 0..256 {
+                    // Each 32 values share a scale: byte i / 64, low nibble first.
+                    let sc = (scales[i / 64] >> (i / 32 % 2 * 4)) & 0x0f;
+                    let db = d * f32::from(1 + 2 * sc);
+                    // Each 4 values share a 9-bit grid index: a byte of qs and a bit of qh.
+                    let g = i / 4;
+                    let index = usize::from(qs[g]) | (usize::from((qh[g / 8] >> (g % 8)) & 1) << 8);
+                    let magnitude = IQ3S_GRID[index].to_le_bytes()[i % 4];
+                    // One sign bit per value, from the lowest bit of each byte.
+                    let sign = [1.0, -1.0][usize::from((signs[i / 8] >> (i % 8)) & 1)];
+                    emit(db * f32::from(magnitude) * sign);
                 }
             }
         }

@@ -1,13 +1,15 @@
 //! GGUF files as tmgt needs them: the header, metadata and tensor table of any GGUF, the
-//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0, Q2_K..Q6_K and IQ4_NL/IQ4_XS tensors
-//! (also for raw blocks from other containers, see [`dequantize`]), and, for LLaMA models, the
-//! float32 HF safetensors file that transformers would save after loading the GGUF. The last
-//! lets the harness build a reference model from a GGUF without Python; the arithmetic follows
-//! the `gguf` Python package bit for bit so the bytes match transformers' own export.
+//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0, Q2_K..Q6_K, IQ3_S and IQ4_NL/IQ4_XS
+//! tensors (also for raw blocks from other containers, see [`dequantize`]), and, for LLaMA
+//! models, the float32 HF safetensors file that transformers would save after loading the
+//! GGUF. The last lets the harness build a reference model from a GGUF without Python; the
+//! arithmetic follows the `gguf` Python package bit for bit so the bytes match transformers'
+//! own export.
 
 mod dequant;
 mod error;
 mod hf;
+mod iq3s_grid;
 mod parse;
 mod write;
 
@@ -124,6 +126,9 @@ pub enum GgmlType {
     Q4_K,
     Q5_K,
     Q6_K,
+    /// 9-bit indices into a fixed grid of 4 odd magnitudes (1..=15) each, with a sign bit per
+    /// value, in super-blocks of 256 with a 4-bit scale per 32.
+    IQ3_S,
     /// 4-bit indices into a fixed non-linear table, blocks of 32 with one f16 scale.
     IQ4_NL,
     /// The same table in super-blocks of 256 with a 6-bit scale per 32.
@@ -148,6 +153,7 @@ impl GgmlType {
             13 => Self::Q5_K,
             14 => Self::Q6_K,
             20 => Self::IQ4_NL,
+            21 => Self::IQ3_S,
             23 => Self::IQ4_XS,
             30 => Self::BF16,
             other => Self::Other(other),
@@ -170,6 +176,7 @@ impl GgmlType {
             Self::Q5_K => 13,
             Self::Q6_K => 14,
             Self::IQ4_NL => 20,
+            Self::IQ3_S => 21,
             Self::IQ4_XS => 23,
             Self::BF16 => 30,
             Self::Other(id) => id,
@@ -191,6 +198,7 @@ impl GgmlType {
             Self::Q4_K => Some((256, 144)),
             Self::Q5_K => Some((256, 176)),
             Self::Q6_K => Some((256, 210)),
+            Self::IQ3_S => Some((256, 110)),
             Self::IQ4_NL => Some((32, 18)),
             Self::IQ4_XS => Some((256, 136)),
             Self::Other(_) => None,
@@ -214,6 +222,7 @@ impl fmt::Display for GgmlType {
             Self::Q4_K => "Q4_K",
             Self::Q5_K => "Q5_K",
             Self::Q6_K => "Q6_K",
+            Self::IQ3_S => "IQ3_S",
             Self::IQ4_NL => "IQ4_NL",
             Self::IQ4_XS => "IQ4_XS",
             Self::Other(id) => return write!(f, "type {id}"),

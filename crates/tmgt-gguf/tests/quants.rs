@@ -244,6 +244,48 @@ fn q6_k_is_signed_scale_per_16_times_six_bits_minus_32() {
 }
 
 #[test]
+fn iq3_s_is_scale_per_32_times_a_signed_grid_magnitude_per_value() {
+    let mut qs = [0u8; 64];
+    let mut qh = [0u8; 8];
+    let mut signs = [0u8; 32];
+    // Index 0 is the grid's (1, 1, 1, 1); index 1 is (3, 1, 1, 1) for values 4..8.
+    qs[1] = 1;
+    // qh byte 1, bit 1: the ninth bit of group 9 (values 36..40), index 256 = (7, 5, 9, 5).
+    qh[1] = 0b10;
+    // Group 63 (values 252..256): index 511 = (1, 1, 15, 15).
+    qs[63] = 0xff;
+    qh[7] = 0x80;
+    // One sign bit per value: values 5, 38 and 255 negative.
+    signs[0] = 1 << 5;
+    signs[4] = 1 << 6;
+    signs[31] = 1 << 7;
+    // Scale j + 1 for sub-block j, low nibble first; d = 0.5, so each 32 values take
+    // 0.5 * (1 + 2 * (j + 1)).
+    let scales = [0x21, 0x43, 0x65, 0x87];
+    let block = [&F16_HALF.to_le_bytes()[..], &qs, &qh, &signs, &scales].concat();
+
+    let magnitude = |i: usize| -> f32 {
+        match i {
+            4 => 3.0,
+            36 => 7.0,
+            38 => 9.0,
+            37 | 39 => 5.0,
+            254 | 255 => 15.0,
+            _ => 1.0,
+        }
+    };
+    let sign = |i: usize| if matches!(i, 5 | 38 | 255) { -1.0 } else { 1.0 };
+    let expected: Vec<f32> = (0..256)
+        .map(|i| 0.5 * (2.0 * (i / 32) as f32 + 3.0) * magnitude(i) * sign(i))
+        .collect();
+    assert_eq!(
+        [0, 4, 5, 36, 38, 254, 255].map(|i| expected[i]),
+        [1.5, 4.5, -1.5, 17.5, -22.5, 127.5, -127.5]
+    );
+    assert_eq!(decode(GgmlType::IQ3_S, &block), expected);
+}
+
+#[test]
 fn types_round_trip_their_ids_names_and_block_sizes() {
     let table = [
         (GgmlType::Q5_0, 6, "Q5_0", (32, 22)),
@@ -253,6 +295,7 @@ fn types_round_trip_their_ids_names_and_block_sizes() {
         (GgmlType::Q4_K, 12, "Q4_K", (256, 144)),
         (GgmlType::Q5_K, 13, "Q5_K", (256, 176)),
         (GgmlType::Q6_K, 14, "Q6_K", (256, 210)),
+        (GgmlType::IQ3_S, 21, "IQ3_S", (256, 110)),
     ];
     for (kind, id, name, block) in table {
         assert_eq!(GgmlType::from_id(id), kind);
@@ -311,7 +354,7 @@ fn decodable_types() -> Vec<GgmlType> {
 #[test]
 fn every_decodable_type_matches_gguf_py_bit_for_bit() {
     let kinds = decodable_types();
-    assert_eq!(kinds.len(), 15, "{kinds:?}");
+    assert_eq!(kinds.len(), 16, "{kinds:?}");
     for kind in kinds {
         let chunks = fixture(kind);
         assert!(!chunks.is_empty(), "{kind}");
