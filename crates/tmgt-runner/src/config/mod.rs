@@ -197,8 +197,29 @@ fn resolve(
         }
     }
 
-    // Profiles name defined models and prompts.
+    // Profiles name defined models and prompts, and ladders of models that have one.
     for (name, p) in &raw.profiles {
+        for (i, model) in p.ladders.iter().enumerate() {
+            let path = ["profiles", name, "ladders", &i.to_string()];
+            match raw.models.get(model) {
+                None => problems.push(unknown_name(
+                    &path,
+                    "model",
+                    model,
+                    raw.models.keys(),
+                    "[models.<name>]",
+                )),
+                Some(m) if m.ladder.is_empty() => problems.push(
+                    Problem::at(
+                        &path,
+                        format!("model `{model}` has no `ladder`"),
+                        "no ladder",
+                    )
+                    .with_help("list the file types to make in the model's `ladder = [...]`"),
+                ),
+                Some(_) => {}
+            }
+        }
         for (i, model) in p.models.iter().enumerate() {
             if !raw.models.contains_key(model) {
                 problems.push(unknown_name(
@@ -311,7 +332,15 @@ fn resolve(
     let mut models = Vec::new();
     let mut model_thresholds = Vec::new();
     let mut fetches = Vec::new();
-    for name in &selected.models {
+    // The profile's models with their rungs, then the rungs of the models it runs only the
+    // ladders of.
+    let whole = selected.models.iter().map(|name| (name, true));
+    let ladders_only = selected
+        .ladders
+        .iter()
+        .filter(|name| !selected.models.contains(name))
+        .map(|name| (name, false));
+    for (name, itself) in whole.chain(ladders_only) {
         let Some(m) = raw.models.get(name) else {
             continue;
         };
@@ -319,17 +348,32 @@ fn resolve(
             for (i, fetch) in m.fetch.iter().enumerate() {
                 fetches.extend(resolve_fetch(&model, i, fetch, &native_dir, problems));
             }
-            model_thresholds.push(
-                merge_thresholds(
-                    &thresholds,
-                    &["models", name, "thresholds"],
-                    m.thresholds.as_ref(),
-                    problems,
-                )
-                .unwrap_or_else(|| thresholds.clone()),
-            );
             let ladder = rungs_of(&model, &m.ladder, &artifacts_dir, &native_dir);
-            models.push(model);
+            if let Some(file) = ladder.first().map(|(_, file)| &file.f32) {
+                let fetched = m.fetch.iter().any(|f| f.make == crate::fetch::Make::Native);
+                if !fetched && !file.is_file() {
+                    problems.push(
+                        Problem::at(
+                            &["models", name, "ladder"],
+                            format!("the ladder is made from {}, which does not exist", file.display()),
+                            "this ladder",
+                        )
+                        .with_help("make llama.cpp's F32 conversion with tools/fixtures/make-native-gguf.py, or add a `fetch` with make = \"native\""),
+                    );
+                }
+            }
+            if itself {
+                model_thresholds.push(
+                    merge_thresholds(
+                        &thresholds,
+                        &["models", name, "thresholds"],
+                        m.thresholds.as_ref(),
+                        problems,
+                    )
+                    .unwrap_or_else(|| thresholds.clone()),
+                );
+                models.push(model);
+            }
             for (rung_model, file) in ladder {
                 let ftype = file.ftype.as_str();
                 model_thresholds.push(

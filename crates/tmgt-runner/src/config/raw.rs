@@ -151,6 +151,9 @@ pub(super) struct RawFetch {
 #[derive(Debug, Deserialize)]
 pub(super) struct RawProfile {
     pub models: Vec<String>,
+    /// Models whose ladder rungs the profile runs without the model itself.
+    #[serde(default)]
+    pub ladders: Vec<String>,
     #[serde(default)]
     pub prompts: Option<Vec<String>>,
     /// The suites this profile runs, when not all of `[suites] enabled`.

@@ -30,10 +30,10 @@ pub fn real_apr() -> PathBuf {
     apr.canonicalize().unwrap()
 }
 
-/// Links the repository's models, oracles, operations figures and prompts into `dir`, so a
-/// test's own suites.toml there resolves them.
+/// Links the repository's models, oracles, operations figures, prompts and llama.cpp's
+/// conversions into `dir`, so a test's own suites.toml there resolves them.
 pub fn link_repository_data(dir: &Path) {
-    for link in ["models", "oracle", "oracle-ops", "prompts"] {
+    for link in ["models", "oracle", "oracle-ops", "prompts", "native"] {
         std::os::unix::fs::symlink(repo_root().join(link), dir.join(link)).unwrap();
     }
 }

@@ -102,6 +102,13 @@ fn every_key_the_repository_config_uses_is_documented() {
                 }
             }
             "prompts" => {}
+            // `[ladder.<TYPE>]` tables are threshold overrides, documented as such.
+            "ladder" => keys.extend(
+                table
+                    .iter()
+                    .filter(|(_, v)| !v.is_table())
+                    .map(|(k, _)| k.clone()),
+            ),
             "thresholds" => {
                 for t in table.values().filter_map(toml::Value::as_table) {
                     keys.extend(t.keys().cloned());

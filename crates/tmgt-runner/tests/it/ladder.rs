@@ -15,14 +15,19 @@ use tmgt_gguf::GgufFile;
 /// whose oracles are a copy of tiny-llama-wide's the test may edit.
 fn planted_repository() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    link_repository_data(dir.path());
+    for link in ["models", "oracle", "oracle-ops", "prompts"] {
+        std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link)).unwrap();
+    }
+    // llama.cpp's conversion of tiny-llama-wide, under both names its ladders are made from.
     let native = dir.path().join("native");
     std::fs::create_dir(&native).unwrap();
-    std::os::unix::fs::symlink(
-        repo_root().join("native/tiny-llama-wide"),
-        native.join("planted"),
-    )
-    .unwrap();
+    for name in ["tiny-llama-wide", "planted"] {
+        std::os::unix::fs::symlink(
+            repo_root().join("native/tiny-llama-wide"),
+            native.join(name),
+        )
+        .unwrap();
+    }
     let oracle = repo_root().join("oracle/tiny-llama-wide");
     let copy = dir.path().join("edits/oracle");
     for sub in ["", "ladder/q8_0"] {

@@ -218,6 +218,12 @@ fn a_native_gguf_converted_from_other_model_files_is_refused() {
     }
     let native = dir.path().join("native/tiny-qwen2");
     std::fs::create_dir_all(&native).unwrap();
+    // The default profile's ladder is made from this model's conversion.
+    std::os::unix::fs::symlink(
+        root.join("native/tiny-llama-wide"),
+        dir.path().join("native/tiny-llama-wide"),
+    )
+    .unwrap();
     std::fs::copy(
         root.join("native/tiny-qwen2/f32.gguf"),
         native.join("f32.gguf"),

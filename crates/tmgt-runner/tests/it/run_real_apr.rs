@@ -231,7 +231,7 @@ fn a_second_prepare_does_no_apr_work() {
 fn project_with_copy(linked: [&str; 2], copied: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = repo_root();
-    for link in linked {
+    for link in linked.iter().chain(&["native"]) {
         std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
     }
     let copy = dir.path().join(copied);
@@ -290,7 +290,7 @@ fn an_oracle_made_from_another_model_stops_the_run() {
     let config = std::fs::read_to_string(root.join("suites.toml"))
         .unwrap()
         .replace(
-            "models = [\"tiny-llama\", \"tiny-qwen2\", \"tiny-gpt2\"]",
+            "models = [\"tiny-llama\", \"tiny-qwen2\", \"tiny-gpt2\"]\nladders = [\"tiny-llama-wide\"]",
             "models = [\"tiny-qwen2\"]",
         );
     std::fs::write(dir.path().join("suites.toml"), config).unwrap();
