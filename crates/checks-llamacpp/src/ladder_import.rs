@@ -1,6 +1,8 @@
 use apr_client::{AprError, Invocation, parse};
 use checks_inference::RuntimeThresholds;
+use checks_weights::map::{self, Arch, Target, Transform};
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::Path;
 use tmgt_check::{
     ArtifactKind, Check, CheckError, Context, Evidence, Scope, Verdict, declare_check, first_few,
@@ -75,11 +77,12 @@ impl Check for LadderImport {
             what: file.display().to_string(),
             reason: e.to_string(),
         })?;
+        let renamed = apr_names(cx)?;
         let scratch = cx.scratch_dir()?;
         let mut outcomes = Vec::new();
         for mode in [Mode::Default, Mode::PreserveBlocks] {
             let out = scratch.join(format!("{}-{}.apr", model.name, outcomes.len()));
-            let outcome = import(cx, mode, &file, &gguf, &out)?;
+            let outcome = import(cx, mode, &file, &gguf, &renamed, &out)?;
             if !cx.keep_scratch() {
                 let _ = std::fs::remove_file(&out);
             }
@@ -111,11 +114,67 @@ impl Check for LadderImport {
     }
 }
 
+/// For each GGUF tensor name, apr's own name for the tensor and how the GGUF's values become
+/// its layout: apr keeps llama.cpp's names for some architectures and gives others its own
+/// (HF-derived) names, in HF's layout. Both maps come from the model's source tensors.
+type Renamed = HashMap<String, (String, Vec<usize>, Transform, Transform)>;
+
+fn apr_names(cx: &dyn Context) -> Result<Renamed, CheckError> {
+    let Some(source) = checks_structure::source::source_model(cx)? else {
+        return Ok(Renamed::new());
+    };
+    let facts = &cx.model()?.facts;
+    let arch = Arch {
+        name: facts.architecture.clone(),
+        heads: facts.heads,
+        kv_heads: facts.kv_heads,
+        tied: facts.tied_embeddings,
+    };
+    let tensors = source.tensors();
+    let input = |reason: String| CheckError::Input {
+        what: format!("the tensors of {}", source.path().display()),
+        reason,
+    };
+    let in_gguf = map::expected(Target::Gguf, &arch, &tensors).map_err(input)?;
+    let in_apr = map::expected(Target::Apr, &arch, &tensors).map_err(input)?;
+    Ok(in_gguf
+        .into_iter()
+        .filter_map(|g| {
+            let a = in_apr.iter().find(|a| a.source == g.source)?;
+            Some((
+                g.name,
+                (a.name.clone(), a.shape.clone(), g.transform, a.transform),
+            ))
+        })
+        .collect())
+}
+
+/// The GGUF's values in the layout of apr's own tensor: back to HF's layout, then to apr's;
+/// `None` where a transform cannot be undone (a fused projection's part).
+fn relayout(
+    values: Vec<f32>,
+    shape: &[usize],
+    gguf: Transform,
+    apr: Transform,
+) -> Option<Vec<f32>> {
+    let hf = match gguf {
+        Transform::Same => values,
+        Transform::RopeRows { heads } => map::rope_rows(&values, shape, heads, true),
+        Transform::PlusOne => values.into_iter().map(|v| v - 1.0).collect(),
+        Transform::Transpose | Transform::Slice { .. } => return None,
+    };
+    match apr {
+        Transform::Same => Some(hf),
+        _ => None,
+    }
+}
+
 fn import(
     cx: &dyn Context,
     mode: Mode,
     file: &Path,
     gguf: &GgufFile,
+    renamed: &Renamed,
     out: &Path,
 ) -> Result<Outcome, CheckError> {
     let captured = cx.apr(&mode.invocation(file, out)?)?;
@@ -153,16 +212,34 @@ fn import(
     let mut labels = serde_json::Map::new();
     let mut compared = 0usize;
     for tensor in gguf.tensors() {
-        let Some(stored) = apr.tensor(&tensor.name) else {
-            departs.push(format!("{} is missing", tensor.name));
-            continue;
+        // Under llama.cpp's name with its values as they are, or under apr's own name in
+        // HF's layout.
+        let (stored, layout) = match apr.tensor(&tensor.name) {
+            Some(stored) => (stored, None),
+            None => match renamed
+                .get(&tensor.name)
+                .and_then(|(name, shape, g, a)| Some((apr.tensor(name)?, Some((shape, *g, *a)))))
+            {
+                Some(found) => found,
+                None => {
+                    departs.push(format!("{} is missing", tensor.name));
+                    continue;
+                }
+            },
         };
         labels.insert(
             tensor.name.clone(),
-            json!({ "gguf": format!("{:?}", tensor.kind), "apr": stored.dtype.to_string() }),
+            json!({ "gguf": format!("{:?}", tensor.kind), "apr": stored.dtype.to_string(), "apr_name": stored.name }),
         );
         let Ok(want) = gguf.read_f32(tensor) else {
             continue;
+        };
+        let want = match layout {
+            None => want,
+            Some((shape, g, a)) => match relayout(want, shape, g, a) {
+                Some(values) => values,
+                None => continue,
+            },
         };
         compared += 1;
         let got = match apr.read_f32(stored) {

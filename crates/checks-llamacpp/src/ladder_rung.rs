@@ -75,6 +75,8 @@ impl Check for LadderRung {
                 )
                 .with_facts(json!({
                     "ftype": rung.ftype,
+                    "base": rung.base,
+                    "file_bytes": std::fs::metadata(&file).map_or(0, |m| m.len()),
                     "tensor_types": tensor_types(&file)?,
                     "cost": cost,
                     "apr_exit_code": ran.exit_code,
