@@ -388,11 +388,10 @@ def perplexity_record(*, slug, text, text_label, tok, model, prov) -> dict:
 def write_oracles(*, model_dir: Path, out_dir: Path, slug: str, model_id: str,
                   prompts: list[tuple[str, Path]], eval_text: Path, eval_text_label: str,
                   max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                  add_bos: tuple | None = None, source_gguf_sha256: str | None = None) -> dict:
+                  add_bos: tuple | None = None) -> dict:
     """Make every oracle of one model; returns the run's summary. The oracles depend on the
     folder's files (and a given BOS policy) only, not on how the folder was made, so every
-    route to one folder gives the same bytes. `source_gguf_sha256` names the GGUF the folder
-    was dequantized from, when the oracles stand for that file (a quantization ladder rung)."""
+    route to one folder gives the same bytes."""
     tok, model = load_model(model_dir)
     bos_id = model.config.bos_token_id
     if add_bos is None:
@@ -401,8 +400,6 @@ def write_oracles(*, model_dir: Path, out_dir: Path, slug: str, model_id: str,
         raise OracleFailure(f"{model_dir}: the model's convention is a BOS-prefixed prompt, "
                             "but config.json names no `bos_token_id`")
     prov = provenance(model_dir)
-    if source_gguf_sha256 is not None:
-        prov["source_gguf_sha256"] = source_gguf_sha256
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {"model_slug": slug, "out": str(out_dir), "oracles": []}
     for name, path in prompts:
@@ -463,9 +460,6 @@ def main() -> int:
     ap.add_argument("--add-bos", choices=["true", "false"],
                     help="the model's BOS convention (default: the tokenizer's own)")
     ap.add_argument("--add-bos-from", default="given", help="where --add-bos comes from")
-    ap.add_argument("--source-gguf-sha256", metavar="HEX",
-                    help="the GGUF the model folder was dequantized from, recorded in the "
-                         "oracles' provenance: they stand for that file (a ladder rung)")
     args = ap.parse_args()
     add_bos = None if args.add_bos is None else (args.add_bos == "true", args.add_bos_from)
 
@@ -497,7 +491,6 @@ def main() -> int:
             eval_text=args.eval_text.resolve(),
             eval_text_label=args.eval_text_label or args.eval_text.name,
             max_new_tokens=args.max_new_tokens, add_bos=add_bos,
-            source_gguf_sha256=args.source_gguf_sha256,
         )
         if converted_from is not None:
             summary["converted_from"] = converted_from

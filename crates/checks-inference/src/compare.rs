@@ -131,6 +131,11 @@ pub fn judge_chosen_logprobs(
                 worst = (i, diff);
             }
         }
+        // Past a step the tokens were allowed to differ at (a tie-flip), the two runs read
+        // different contexts: their log-probs no longer measure the same thing.
+        if step.chosen != ours.token_id {
+            break;
+        }
     }
     if compared == 0
         && theirs.is_empty()

@@ -139,6 +139,34 @@ impl KernelError {
         }
     }
 
+    /// A runtime that stopped before its first token, on an oracle whose continuation (plain
+    /// or BOS-prefixed) is its end-of-sequence token alone: one step that agrees, or a
+    /// departure at step 0 where the oracle was sure.
+    pub fn add_stop_at_once(
+        &mut self,
+        prompt: &str,
+        oracle: &tmgt_oracle::Oracle,
+        tie_margin: f64,
+    ) {
+        let stops_at_once = [oracle.plain().ok(), oracle.with_bos().ok()]
+            .into_iter()
+            .flatten()
+            .find(|t| t.tokens.first().is_some_and(|first| t.eos.contains(first)));
+        self.steps += 1;
+        if stops_at_once.is_none() {
+            let margin = oracle
+                .conventional()
+                .ok()
+                .and_then(|t| t.steps.first().map(|s| s.margin))
+                .unwrap_or(f64::INFINITY);
+            if margin >= tie_margin {
+                self.divergences.push((prompt.to_string(), 0, margin));
+            } else {
+                self.tie_flips += 1;
+            }
+        }
+    }
+
     /// Within `max_logprob_diff` and no confident departure.
     pub fn within(&self, max_logprob_diff: f64) -> bool {
         self.max_chosen_logprob_diff <= max_logprob_diff && self.divergences.is_empty()

@@ -1,5 +1,6 @@
 use apr_client::{AprError, Invocation, parse};
 use checks_inference::RuntimeThresholds;
+use checks_inference::compare::with_stop_written_out;
 use checks_weights::map::{self, Arch, Target, Transform};
 use serde_json::json;
 use std::collections::HashMap;
@@ -352,7 +353,12 @@ fn run_like_oracle(cx: &dyn Context, apr: &Path) -> Result<(usize, Vec<String>),
             None,
         )?)?;
         let ran = match parse::run(&captured) {
-            Ok(reply) => reply.value.tokens,
+            // A stop at EOS written out as the oracle lists it (apr drops it on some paths).
+            Ok(reply) => with_stop_written_out(
+                &reply.value.tokens,
+                reply.value.stopped_at_eos(),
+                trajectory.eos,
+            ),
             Err(AprError::Exit { code, .. }) => {
                 departures.push(format!(
                     "`{}`: apr run exits {code}: {}",
@@ -369,7 +375,8 @@ fn run_like_oracle(cx: &dyn Context, apr: &Path) -> Result<(usize, Vec<String>),
             .iter()
             .zip(&ran)
             .position(|(a, b)| a != b)
-            .or((ran.len() < trajectory.tokens.len()).then_some(ran.len()));
+            .or((ran.len() != trajectory.tokens.len())
+                .then_some(ran.len().min(trajectory.tokens.len())));
         if let Some(step) = first {
             let margin = trajectory
                 .steps

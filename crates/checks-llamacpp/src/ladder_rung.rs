@@ -57,20 +57,24 @@ impl Check for LadderRung {
             });
         }
 
-        let (mut apr_error, mut llama_error) = (KernelError::default(), KernelError::default());
+        let mut apr_error = KernelError::default();
         let mut apr_speed = Vec::new();
         for (i, prompt) in cx.prompts().iter().enumerate() {
             let oracle = cx.prompt_oracle(i)?;
             let ran = apr::generate_text(cx, &file, &prompt.text)?;
-            if ran.tokens.is_empty() && ran.exit_code != 0 {
+            if ran.tokens.is_empty() && !ran.stopped {
+                let voice = llama_alone(cx, &file, bound.tie_margin)?;
                 return Ok(Verdict::fail(
-                    Evidence::new(1, "files"),
+                    Evidence::new(voice.steps.max(1), "steps"),
                     format!(
-                        "apr cannot run llama.cpp's {} file (`{}`, exit {}): {}",
+                        "apr cannot run llama.cpp's {} file (`{}`, exit {}): {}; llama.cpp runs \
+                         it: {} (bound: max |Δ log-prob| {})",
                         rung.ftype,
                         prompt.name,
                         ran.exit_code,
-                        ran.stderr_tail.lines().last().unwrap_or_default()
+                        ran.stderr_tail.lines().last().unwrap_or_default(),
+                        voice.describe(),
+                        bound.max_logprob_diff
                     ),
                 )
                 .with_facts(json!({
@@ -79,34 +83,30 @@ impl Check for LadderRung {
                     "file_bytes": std::fs::metadata(&file).map_or(0, |m| m.len()),
                     "tensor_types": tensor_types(&file)?,
                     "cost": cost,
+                    "llamacpp": voice,
                     "apr_exit_code": ran.exit_code,
                 })));
             }
-            let Some(trajectory) = oracle.trajectory_for_prompt(&ran.prompt_ids) else {
-                return Ok(Verdict::fail(
-                    Evidence::new(1, "prompts"),
-                    format!(
-                        "{}: apr ran `{}` on ids {:?} (exit {}), which no trajectory of the \
-                         oracle starts from: {}",
-                        model.name, prompt.name, ran.prompt_ids, ran.exit_code, ran.stderr_tail
-                    ),
-                ));
-            };
-            apr_error.add(&prompt.name, &trajectory, &ran.steps, bound.tie_margin);
-            apr_speed.extend(ran.tok_per_sec);
-            let voice =
-                llama::generate_ids(&file, trajectory.prompt_token_ids, cx.max_new_tokens())?
-                    .map_err(|reason| CheckError::Input {
-                        what: format!("llama.cpp on {}", file.display()),
-                        reason,
-                    })?;
-            llama_error.add(
-                &prompt.name,
-                &trajectory,
-                &llama::step_logprobs(&voice),
-                bound.tie_margin,
-            );
+            if ran.tokens.is_empty() {
+                // apr stopped before its first token (and then reports no log-probs): right
+                // where the oracle's continuation is its end-of-sequence token alone.
+                apr_error.add_stop_at_once(&prompt.name, &oracle, bound.tie_margin);
+            } else {
+                let Some(trajectory) = oracle.trajectory_for_prompt(&ran.prompt_ids) else {
+                    return Ok(Verdict::fail(
+                        Evidence::new(1, "prompts"),
+                        format!(
+                            "{}: apr ran `{}` on ids {:?} (exit {}), which no trajectory of the \
+                             oracle starts from: {}",
+                            model.name, prompt.name, ran.prompt_ids, ran.exit_code, ran.stderr_tail
+                        ),
+                    ));
+                };
+                apr_error.add(&prompt.name, &trajectory, &ran.steps, bound.tie_margin);
+                apr_speed.extend(ran.tok_per_sec);
+            }
         }
+        let llama_error = llama_alone(cx, &file, bound.tie_margin)?;
         if apr_error.steps == 0 {
             return Err(CheckError::Input {
                 what: format!("apr on {}", file.display()),
@@ -156,6 +156,35 @@ impl Check for LadderRung {
                 .with_facts(facts),
         )
     }
+}
+
+/// llama.cpp's error on the rung's file against its oracles, each prompt encoded by llama.cpp:
+/// what the file allows where apr gives nothing to compare.
+fn llama_alone(
+    cx: &dyn Context,
+    file: &std::path::Path,
+    tie_margin: f64,
+) -> Result<KernelError, CheckError> {
+    let mut error = KernelError::default();
+    for (i, prompt) in cx.prompts().iter().enumerate() {
+        let oracle = cx.prompt_oracle(i)?;
+        let voice =
+            llama::generate_text(file, &prompt.text, cx.max_new_tokens())?.map_err(|reason| {
+                CheckError::Input {
+                    what: format!("llama.cpp on {}", file.display()),
+                    reason,
+                }
+            })?;
+        if let Some(trajectory) = oracle.trajectory_for_prompt(&voice.prompt_ids) {
+            error.add(
+                &prompt.name,
+                &trajectory,
+                &llama::step_logprobs(&voice),
+                tie_margin,
+            );
+        }
+    }
+    Ok(error)
 }
 
 /// The storage type each tensor of the rung's file got (llama.cpp keeps 1-D tensors in F32 and

@@ -18,11 +18,11 @@ declare_check! {
 impl Check for GreedySafetensors {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let model = cx.model()?;
-        if let Some(rung) = &model.rung {
+        if model.rung.is_some() {
             return Err(CheckError::OutsideEntry(format!(
-                "{} is llama.cpp's {} of {}: its oracles ran that file's weights, not the \
-                 source .safetensors",
-                model.name, rung.ftype, rung.base
+                "{} is a ladder rung: its oracles ran its own file's weights, not the source \
+                 .safetensors",
+                model.name
             )));
         }
         let Some(dir) = model.local_dir() else {

@@ -32,6 +32,12 @@ pub enum LlamaError {
         detail: String,
         log: String,
     },
+    #[error("ggml cannot dequantize `{tensor}` of {path}: {reason}")]
+    Dequantize {
+        path: PathBuf,
+        tensor: String,
+        reason: String,
+    },
     #[error("llama_model_quantize {input} -> {output} ({ftype}) returned {code}; {log}")]
     Quantize {
         input: PathBuf,

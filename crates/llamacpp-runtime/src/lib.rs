@@ -93,6 +93,19 @@ pub fn score(path: &Path, ids: &[u32]) -> Result<Vec<f64>, LlamaError> {
     }
 }
 
+/// The values of `tensor` in the GGUF `model` as ggml itself reads and dequantizes them (its
+/// own GGUF reader, the type's `to_float`): the reference tmgt's own decoders are held to.
+pub fn dequantize(model: &Path, tensor: &str) -> Result<Vec<f32>, LlamaError> {
+    let op = Op::Dequantize {
+        model: model.to_path_buf(),
+        tensor: tensor.to_string(),
+    };
+    match pool::call(model, 1, op)? {
+        Reply::Values(values) => Ok(values),
+        other => Err(LlamaError::unexpected("dequantize", &other)),
+    }
+}
+
 /// Quantizes the GGUF `input` into `output` with llama.cpp's defaults for `ftype` (what
 /// `llama-quantize input output Q8_0` does: 1-D tensors stay f32; a tensor whose rows do not
 /// fit a type's block size falls back as llama.cpp decides). One thread, so the output is

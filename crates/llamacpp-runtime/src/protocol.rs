@@ -187,6 +187,11 @@ pub enum Op {
         output: PathBuf,
         ftype: Ftype,
     },
+    /// One tensor's values as ggml's own GGUF reader and `to_float` give them.
+    Dequantize {
+        model: PathBuf,
+        tensor: String,
+    },
 }
 
 impl Op {
@@ -200,6 +205,7 @@ impl Op {
             Op::Tokenize { .. } => "tokenize",
             Op::Score { .. } => "score",
             Op::Quantize { .. } => "quantize",
+            Op::Dequantize { .. } => "dequantize",
         }
     }
 }
@@ -221,6 +227,8 @@ pub enum Reply {
     Encodings(Vec<Encoding>),
     /// One log-probability per id after the first.
     Scores(Vec<f64>),
+    /// A tensor's values, in ggml's order.
+    Values(Vec<f32>),
     Done,
 }
 

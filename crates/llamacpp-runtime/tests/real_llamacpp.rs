@@ -374,3 +374,49 @@ fn every_rung_of_the_ladder_is_made_and_read_and_a_width_of_64_fits_no_k_or_iq_b
     }
     assert_eq!(judged, 12 * 26, "every tensor of every rung");
 }
+
+#[test]
+fn tmgt_s_decoders_agree_bit_for_bit_with_ggml_s_own_on_every_type_of_every_rung() {
+    // tiny-llama-wide's rows are 256 and 512 values long, so every rung's type lands on every
+    // matrix: each tensor read by tmgt-gguf against ggml's own GGUF reader and `to_float`.
+    let dir = tempfile::tempdir().unwrap();
+    let f32 = native("tiny-llama-wide");
+    let mut types = std::collections::BTreeSet::new();
+    let mut compared = 0usize;
+    for rung in Ftype::LADDER {
+        let path = dir.path().join(format!("{rung}.gguf"));
+        quantize(&f32, &path, rung).unwrap();
+        let file = tmgt_gguf::GgufFile::open(&path).unwrap();
+        for t in file.tensors() {
+            let ours = file
+                .read_f32(t)
+                .unwrap_or_else(|e| panic!("{rung} {}: {e}", t.name));
+            let ggml = llamacpp_runtime::dequantize(&path, &t.name).unwrap();
+            assert_eq!(ours.len(), ggml.len(), "{rung} {}", t.name);
+            let differ = ours
+                .iter()
+                .zip(&ggml)
+                .position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(
+                differ.is_none(),
+                "{rung} {} ({:?}): value {differ:?} is {} in tmgt, {} in ggml",
+                t.name,
+                t.kind,
+                ours[differ.unwrap_or(0)],
+                ggml[differ.unwrap_or(0)]
+            );
+            types.insert(format!("{:?}", t.kind));
+            compared += ours.len();
+        }
+    }
+    let types: Vec<String> = types.into_iter().collect();
+    assert_eq!(
+        types,
+        [
+            "BF16", "F16", "F32", "IQ3_S", "IQ4_XS", "Q2_K", "Q3_K", "Q4_0", "Q4_K", "Q5_0",
+            "Q5_K", "Q6_K", "Q8_0"
+        ],
+        "every type the ladder writes on this model"
+    );
+    assert!(compared > 12 * 2_000_000, "{compared} values");
+}

@@ -123,6 +123,80 @@ pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), 
     }
 }
 
+/// `tensor`'s values read by ggml's GGUF reader (its offset, size and type) and decoded by the
+/// type's `to_float`, independent of tmgt's own reader.
+pub(crate) fn dequantize(path: &Path, tensor: &str) -> Result<Vec<f32>, LlamaError> {
+    let fail = |reason: String| LlamaError::Dequantize {
+        path: path.to_path_buf(),
+        tensor: tensor.to_string(),
+        reason,
+    };
+    let c_file = c_path(path)?;
+    let c_name = CString::new(tensor).map_err(|_| fail("the name holds a NUL".into()))?;
+    let params = llama_cpp_sys_2::gguf_init_params {
+        no_alloc: true,
+        ctx: std::ptr::null_mut(),
+    };
+    // SAFETY: a NUL-terminated path and plain parameters; a null result is checked.
+    let ctx = unsafe { llama_cpp_sys_2::gguf_init_from_file(c_file.as_ptr(), params) };
+    if ctx.is_null() {
+        return Err(fail(format!("gguf_init_from_file failed: {}", take_log())));
+    }
+    // SAFETY: `ctx` is a live context until `gguf_free` below; the name is NUL-terminated.
+    let (at, size, kind) = unsafe {
+        let id = llama_cpp_sys_2::gguf_find_tensor(ctx, c_name.as_ptr());
+        let found = (id >= 0).then(|| {
+            (
+                llama_cpp_sys_2::gguf_get_data_offset(ctx)
+                    + llama_cpp_sys_2::gguf_get_tensor_offset(ctx, id),
+                llama_cpp_sys_2::gguf_get_tensor_size(ctx, id),
+                llama_cpp_sys_2::gguf_get_tensor_type(ctx, id),
+            )
+        });
+        llama_cpp_sys_2::gguf_free(ctx);
+        found.ok_or_else(|| fail("no such tensor".into()))?
+    };
+    // SAFETY: plain lookups of a type id ggml itself read from the file.
+    let (traits, block, type_size) = unsafe {
+        (
+            llama_cpp_sys_2::ggml_get_type_traits(kind),
+            llama_cpp_sys_2::ggml_blck_size(kind),
+            llama_cpp_sys_2::ggml_type_size(kind),
+        )
+    };
+    if type_size == 0 || block <= 0 || size % type_size != 0 {
+        return Err(fail(format!(
+            "{size} bytes do not make whole blocks of type {kind}"
+        )));
+    }
+    let elements = size / type_size * block as usize;
+    let mut bytes = vec![0u8; size];
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        file.seek(SeekFrom::Start(at as u64))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    // F32 has no `to_float`: its bytes are the values.
+    if kind == llama_cpp_sys_2::GGML_TYPE_F32 {
+        return Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect());
+    }
+    // SAFETY: ggml returns a pointer into its static table of type traits.
+    let to_float = unsafe { traits.as_ref() }
+        .and_then(|t| t.to_float)
+        .ok_or_else(|| fail(format!("ggml type {kind} has no to_float")))?;
+    let mut values = vec![0f32; elements];
+    let count = i64::try_from(elements).map_err(|_| fail("too many values".into()))?;
+    // SAFETY: `bytes` holds `elements` values of type `kind` in whole blocks, and `values`
+    // has room for all of them.
+    unsafe { to_float(bytes.as_ptr().cast(), values.as_mut_ptr(), count) };
+    Ok(values)
+}
+
 pub(crate) fn version() -> String {
     let read = |p: *const c_char| {
         if p.is_null() {

@@ -106,6 +106,10 @@ fn answer(session: &mut Session, op: &Op) -> Result<Reply, LlamaError> {
             ffi::backend()?;
             ffi::quantize(input, output, *ftype).map(|()| Reply::Done)
         }
+        Op::Dequantize { model, tensor } => {
+            ffi::backend()?;
+            ffi::dequantize(model, tensor).map(Reply::Values)
+        }
     }
 }
 

@@ -471,266 +471,6 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
-        "oracle/tiny-llama-wide/arithmetic.json",
-        "f0466068e3d7fbb8f5b3f22f69973a0c57aa109252093136da8fe499da4e7759",
-    ),
-    (
-        "oracle/tiny-llama-wide/code.json",
-        "36aa72b2277e77e1c3e4aa7bdfee61068e41bfea4784cb5ce170f359bfe88a76",
-    ),
-    (
-        "oracle/tiny-llama-wide/completion.json",
-        "bb375565a1dc662aea17ef84e6da7d5959de81a40714e5cec92a0feb9d16ec85",
-    ),
-    (
-        "oracle/tiny-llama-wide/greeting.json",
-        "881419b0b54e7df854c6edc153b9aed23a8f0606a35150f65e12cdd1d6ad0709",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/bf16/arithmetic.json",
-        "ae1f82e1df6f64b1a0c32e1f0c807e9df47f788b156432d10c05ba6032627120",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/bf16/code.json",
-        "488f3890fac10fcdb7f4c398a8ffa587ab96519a82291221058f7c4810820f09",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/bf16/completion.json",
-        "4d8b3bc6d888fe49794f0502c0746d476212d1a5d3bfb224252611a89f57dc57",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/bf16/greeting.json",
-        "904e22b1ecdc66dd6a833d9dc8b1a49ec090bae30bf7a2ce63e64a64739deb25",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/bf16/perplexity.json",
-        "ff3825d1ec1541af1851f086070af8a26f913e91cf81ea220bbb3cd1d5f3bc39",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/f16/arithmetic.json",
-        "aad4f195f0c88fe87580c7680cc969b698e41cec7a60f9120bf91ff1bba5919a",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/f16/code.json",
-        "9916cc37e976121da762c7bf076117f09649b9439deac715c98261aa2fa002fb",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/f16/completion.json",
-        "e3688c2bab754bed962b2fa2cbf26527e503907766f7a265fa082a9667157570",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/f16/greeting.json",
-        "7e3c4caf96ee5fd4951311ea7441cb9131996cff230784ff6c73c47b32b3ed7b",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/f16/perplexity.json",
-        "b6705aa5e82869fb9dc7d3810fc1639b377c41be833ea14396e70c6f32e467d4",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq3_s/arithmetic.json",
-        "c9d2d8c960b676acfe4808de6621ced7a571cab74279b559c208710873b13139",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq3_s/code.json",
-        "67ee8785fb339b6d3586aa982295a2df0dcf90fd9c8a22b5b1640c3004d1ab16",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq3_s/completion.json",
-        "0416aeaf5265b6b40405adc42e7e645758da6976dd24626af117fcce8fef2812",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq3_s/greeting.json",
-        "ed67e78e3d5e89e29490f1f5ce8dcae799b3ee3ac286e600266c9b1df509342c",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq3_s/perplexity.json",
-        "887fb641570d9f94033ec420c5567fff5741a4e2bf2d18198d44523c1d349ba7",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq4_xs/arithmetic.json",
-        "212f614624025d867908d6418b012353d70de4a41646e8de5878b40849809905",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq4_xs/code.json",
-        "0c776eddd229fcbbbc6c03732e2e5a391461e683c9ff91a4a4d4d14b95abe6f1",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq4_xs/completion.json",
-        "b6fe66841b1179411891767f887579ae0f1cd6000224ee206759e9d0b950b901",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq4_xs/greeting.json",
-        "638ebc8779752a42f7b7a9d33636f73744e8af4e7e83c1c949ad3a521a784ce7",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/iq4_xs/perplexity.json",
-        "dd507f5bf53816b3134690eaf3c2f61fdc1ec56bd57507bbe012fd41d2fc75ff",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q2_k/arithmetic.json",
-        "fc53baabdda536bfc6be6db150101fd0b34b1e69573effb3b91b6f07f0de1cb0",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q2_k/code.json",
-        "15809924b71a25d68c91e063102d715b07130488dc2b6a9775f8c724f0b27004",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q2_k/completion.json",
-        "ade845b9e3b1a63455329a3e67c764b0d93c040078e82077c001348fbe289a1c",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q2_k/greeting.json",
-        "c8c8b1f7a5e68153e0e0ab0a663013bf348f17c80c4e5810841321db0a433226",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q2_k/perplexity.json",
-        "8629aa3b892a560b70bd70f19667af050500834267e7297178d6549a3c3f96e5",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q3_k_m/arithmetic.json",
-        "b2a96033d56018f56185c5e5ae4da9060076a5a9d4a8c319f2cd78ae5a5f3208",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q3_k_m/code.json",
-        "125552fc2998804b3ba4c4ae4601cf629fb5dbdfe1ceff5c5e20a0e1419a62e7",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q3_k_m/completion.json",
-        "7f336b6dcb20848143c2d8f8014bc041b1294da29a3c966acd707bf18da13687",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q3_k_m/greeting.json",
-        "4d4d38e999bf6a8b66f7033017eb6bc63fee1046d2f45589aedbbd4c322b732b",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q3_k_m/perplexity.json",
-        "59cc723839c8f49fb67d031eee7f9e211268dcf2a51304e842935207caec9797",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_0/arithmetic.json",
-        "2c6aa6b9c29e2d334be391ab31316356e0cf3ad0b9753de3123424912dabe2be",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_0/code.json",
-        "0bd124077b112b8aff226bfb7458d3028c2beafad9f1bfb24f7a5c77e2979233",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_0/completion.json",
-        "44e6437a305b5c66683d15f8d28bb4ef8ad11130da1bc7fe0ffe8529d12f92be",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_0/greeting.json",
-        "7a891a7c3e7a0f9ea2acdead9a2f96ff49c0cabe39932ec91b43c752d88ee7f2",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_0/perplexity.json",
-        "4cf428ef3fde46b97b2e85613d0cb0e419ba223ef9a70f38d83af17417cbb6c2",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_k_m/arithmetic.json",
-        "a9bf5545aae81f57ab1db5fc918107c4073b35c00f8f41126908321ae86d48a3",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_k_m/code.json",
-        "293526b0935442e34cf641b0a64b0b098b4c0514a1d4c4b02ee4635982efcb9b",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_k_m/completion.json",
-        "3b2bcb555c4353f2816034cf90db5d9a343b222eabfd82c98e33f93563bbf1cd",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_k_m/greeting.json",
-        "f90a81507c5bb3716e3915463938df869cffcac143fd8ee1fb5f1ede39a8a7ac",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q4_k_m/perplexity.json",
-        "764f4277951ac2b99cb6e7b7d5a480791eb676f507f61581a6ec7a81d8f7ce78",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_0/arithmetic.json",
-        "18853e2de55ce82975b4c264cad02f98bf7631d576e02aa12ea0a04f596e0b22",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_0/code.json",
-        "972d4a557c7a36c1c2897986fb886d8842962b46524cb99733b901ae91cf65c3",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_0/completion.json",
-        "4b1cf96f8f6ab5ef90153b825dcc064fd447eaa7cffcf6fd4c6504bfbe8b0b26",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_0/greeting.json",
-        "a6600bc7362224e3b895a6f35e6b253bbb4df48b5004c1100b6c012ab4c1231e",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_0/perplexity.json",
-        "be42cfbbacdbeec8708fab6d9ee9445d90c518d898b9296a1dc8bebbc416581d",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_k_m/arithmetic.json",
-        "d6fe4b9f703a60b3d304cb0718d77536fe4e80c890290bfdd61e30e92b9a890b",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_k_m/code.json",
-        "896f04f12eba7c851d2446a83594d7d0894216fbab6ffbe2b9bb5d4625a4687d",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_k_m/completion.json",
-        "fbe6314a1662bffb0534eceac34b93b234ebfd894ef07aa689e7c575e6dc734a",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_k_m/greeting.json",
-        "b50e950c5d0e9520fb9ae3e29f3b0056c3ee4332ae25ea0c2f1909ed967fa9cd",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q5_k_m/perplexity.json",
-        "99454dac4bd7fd437a1d810e783eac1a318632d73c3944357d06cc4c97e5bca5",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q6_k/arithmetic.json",
-        "60f5f638ac1e93de323ce3ff22d17c779e78ebc5d59c1a23a827dad9565712aa",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q6_k/code.json",
-        "c13d614eeeabeba8ebb21a04d756b499ff9398fd7ecc4bea12fb36b5430d3c6e",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q6_k/completion.json",
-        "dc08af2b3061d7e3375550406110c5c3916a0166658509ebff56da9a11055c11",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q6_k/greeting.json",
-        "75d6d618d6a252234ac2a6b5aedc58a53410353e26bb5b5315e9ae9a5ae1165f",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q6_k/perplexity.json",
-        "4534756770b0b93bf46946dce7de0cb923befdab896e6917b7a951d9a2153daf",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q8_0/arithmetic.json",
-        "55f9f5ab2067d48d1304575aaf7fce9d11feaec9e167bd43a0bc1e898f7c8571",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q8_0/code.json",
-        "00677b2a9110200eba2303d43d8b859d9b39b601e4749cbec1dc53fe76e96ac2",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q8_0/completion.json",
-        "c9a7a69d0862458cf4199bcb737243a129bfa0b65171bf9677003b3df49d6f1c",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q8_0/greeting.json",
-        "22341c0ee2ec156cb67089187372670ffba117972bdfd9ecab7d4eaf2768bf6a",
-    ),
-    (
-        "oracle/tiny-llama-wide/ladder/q8_0/perplexity.json",
-        "460496af2d8b7290c2fe83794246589e44398591a8e82e3168f4e40c235fd4ff",
-    ),
-    (
-        "oracle/tiny-llama-wide/perplexity.json",
-        "2d3b9c0d3e212faab8a9f376959bccbe92cc3a9e5f94fe9374c42d5768abf6d8",
-    ),
-    (
         "models/tiny-qwen2-wide/config.json",
         "fad0638a6e8f7e0a58296bd2fce1c3fb26c6d413392a47b00269cf559833d1d6",
     ),
@@ -751,264 +491,564 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "oracle/smollm2-135m/ladder/q4_k_m/arithmetic.json",
+        "030b7f969074f839ee442638fecfd3db82c8a7190d778a2569148a93c3c42ae3",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/code.json",
+        "79f3556c08696ef0a65fdc9bc6351b7254ced394837cfb3eaf0c89870a227b3a",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/completion.json",
+        "fb3d12f6f4f171dd31028e34a0a67479fc4e255cf058eadfbd998656c5036733",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/greeting.json",
+        "0a43a16703ae9269a2cd434305f2bfb532c0392d2aa2883f8c627594487f38ac",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/perplexity.json",
+        "12020b4d4e22066d19e822077f1b81936faed7fd1d09c300ec46dd5c614b0b0a",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/arithmetic.json",
+        "47bfdbb65106c1aee17bd13e53c709e90d64260cc801b3bc27980883a7afc7fe",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/code.json",
+        "463e916659b3f504ebe6cf14d4b7ab1f70748190d08d8abb2c88539de28f1ce2",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/completion.json",
+        "a8390c54249592ba51264773a9ecb9f25f3bd2c6e041a1bb418366e3895a9a8f",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/greeting.json",
+        "e08fe8f51acd91c5f12ae2a13e3ca3f8b554f4fb5368c9ca3929547c5fbdca70",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/perplexity.json",
+        "01864d708cfc6b7bf14ef79a418a995d6fe2a8a5b5dfb75e48b0e8d9e81b0d24",
+    ),
+    (
+        "oracle/tiny-llama-wide/arithmetic.json",
+        "2dfb6d3f2702d55821ab058463237b92b234d97a744be1e86249d3ff191b2643",
+    ),
+    (
+        "oracle/tiny-llama-wide/code.json",
+        "038f212dca407f7a03d2803e2f32c7f70bb7f6ee2cdcd8babd476efe04a47269",
+    ),
+    (
+        "oracle/tiny-llama-wide/completion.json",
+        "92940879b751c59745a98da17a73ed2d76badf39c90c1c27186b10b66736bb30",
+    ),
+    (
+        "oracle/tiny-llama-wide/greeting.json",
+        "645000f8d23ceca1d544cc8841dd26b57a5c14f8717d1d2f0081bb2187a8b7e3",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/arithmetic.json",
+        "2fde1f986a954535b6f0cfdb1f3db955e06c2f1fb0510793b77749174e6fd0ea",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/code.json",
+        "92d041be91492a33673ce23990d457cf45ecca4362a12e2129126ae54d967b23",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/completion.json",
+        "f2dc65eaf8a17fa265f7143dc093bf3f78ff5a08a7abb716c87f5d07dc79b298",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/greeting.json",
+        "38f486a5a6ecf2141ef410603fb3ef67fc3b99e058b04d16d5fd776ebde43616",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/bf16/perplexity.json",
+        "a2126664a6fff7f4e07322e76b6173b14363d566fa0bdfc950a01a3f84e7b962",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/arithmetic.json",
+        "9fd64e8f95012acdd02765aa42ed610f67689b57b6702597ab21124491b4fcf5",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/code.json",
+        "46042b8b386f1482b9b45ffafe4817f2b1e70beb3aae63ac892d25962c2f95e1",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/completion.json",
+        "55ac7b6a59a0d090e296c5c17a295bd9f90fd286feec17aa41ed44c2aee377a0",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/greeting.json",
+        "ea35225f8c9f3ad7cfef153e4d46a0866b36aad16fe175b4209fa71ab1c333b8",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/f16/perplexity.json",
+        "218b8af83f7e9e3a69c20ca228653c22b01c0a7419819f850045b6b307ededc7",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/arithmetic.json",
+        "5db97c75209d7eefce68fc972840f731e92b91703f5aa04e7ec64109f4705d71",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/code.json",
+        "ac21533ce6966bc66901006ef5aa51606adefb36bf16da5551c19d4bced4e99c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/completion.json",
+        "a8f6f238fd2f95c643a7f8620284c8b7fda24845362ec3631a5f9f2c4b8b48e9",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/greeting.json",
+        "0425c407037faf5b2f0ab15409e87fff01a7fd93a0f36b1522814897124f0c7a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_s/perplexity.json",
+        "5aa9c3e6f680d5dd98f6f11af063431f68c545f871e6fa58b0505df2512be769",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/arithmetic.json",
+        "30badc7d02a13114e1997abc8cd9a1a449d24bfc866c0efaba010425aa2080c5",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/code.json",
+        "12468fd665dc92a6f8df78b5c0f8f7f96f710ab1ec65f9db9ce2921516143c74",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/completion.json",
+        "4b54cd06ca99f299c54fa7b90b599ca4788e860cf3c7304915fdd068c01efd76",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/greeting.json",
+        "fa1566c993252209c73edbf61a69449bfbd1801d265b551426995faad6bb3d74",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq4_xs/perplexity.json",
+        "a45629f1162cb0b639d3d5618b3fee4aac83d1597f0c6ec8dec33dc20c34d236",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/arithmetic.json",
+        "94d72451396097ced2c62144d13d42b4a5bb12dab3a6139b92008e5e3b38aac4",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/code.json",
+        "7c8d032a2a42d7e679ad12355075ee4def9a687f6be0c7f89447d3627c9cf751",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/completion.json",
+        "60fcf7778cdcea903942e59e86b9e0e4b54bf4b2c3367065d9213f33d7557abd",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/greeting.json",
+        "7d530268a84f9135712f0e791ac502b65d46badec1ad0c5b597ed732cbdb5278",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k/perplexity.json",
+        "f65335a20931505d0c7529682a2e38d422e7157cdf0993ac4c39c6dad6dac63f",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/arithmetic.json",
+        "c09a231e5f1ceb631f133867a813358bc96c25211c8189529c18e91843548a54",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/code.json",
+        "bf007fe1a3367fd7d45d24b3c8e56e0b32b6eae240013b7183fd961619fe7682",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/completion.json",
+        "04ac4e6f8e4755313de99b833ff96dc37dada46ab3284651dce0a921529d8ecf",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/greeting.json",
+        "98ab51d84e5770a3f6d8c97e334dfadd1dbc6354ee83a97a0b9054857a51bbe6",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q3_k_m/perplexity.json",
+        "f1740f0ec6bff8d289786efa76ac00431abf201163d4bb4ef0e5c5bdd971fd89",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/arithmetic.json",
+        "6837e6a7ce7fb5b96d994f15e3f3798ce5a7d1da5a4ccf660cd18b3968e17890",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/code.json",
+        "adb0131befadc6001d012f10269ac048bbf72f47040ce321fd5e873fac22d08a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/completion.json",
+        "02fd155b449cb667d3baf55b3f9556ac0c14c823c0d3f7336eb0844ab4435846",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/greeting.json",
+        "1095275f6c9e2299dcafd168ad36bf90a33901ae7ce6fbe6f46367914e279ff4",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_0/perplexity.json",
+        "f8ac066b9bcdd5d6f18099e3aec9c923fca74e1baa6426b7b5fa9d0095c88bd6",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/arithmetic.json",
+        "f3491b96c7694c6b48396410746dece0451a7204473308255f5c64b0b0db7ad9",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/code.json",
+        "2456bb0a605a90bf58b67f0eb5c4bb130de8ff5f14bb11481a5e9ec731ef9aa2",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/completion.json",
+        "b017446a62f8672c7dac964dfc6229508216a7b6cbe9e0f4cd11c1313099b27c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/greeting.json",
+        "304078b393b2080650ff8b815c3b1e6be6656be5ff53f50685f95530fd39a60f",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q4_k_m/perplexity.json",
+        "735b692e9c82a5ebee9fef6ad1c6e22c1d43dcb524ee93a3f70e1cd113cb56da",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/arithmetic.json",
+        "abedade37f41c61070a02b8338215caf7a156c4807788ac7e44d601f2f48b37b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/code.json",
+        "4066e6064493dbda29ea8c0f91c0a99c6c585d081cc21a47b0cb41f03352cf7c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/completion.json",
+        "c0ad8e6bbd98f7bbc60925aeff4b4cb1781873c688a917810b97f42012ca7f4e",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/greeting.json",
+        "50aa4ff3c5f4ecd97518429964c84be66f107292347c0ed4fdf7ba680a651f45",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_0/perplexity.json",
+        "bfc49373476ffac141202767c538ef80bc8e8d3be35e950852fae4ea3635f339",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/arithmetic.json",
+        "5f5979b8e6056e97f8d95d1fb5915eb3d16781e32eba365deec51f4d64c18e73",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/code.json",
+        "4b83dbc1b60adf19d352b1a8fac1445c38b85a96941e505233d30a0acc8a592c",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/completion.json",
+        "a5c9061d38efcd5d754af8be15cd30132aaebd08f35e3e8f3b6df1a55850fd7f",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/greeting.json",
+        "38fc374da0ed4c1e9b1601bad93ae760e1dbea5fc163b81c1936d13f02865570",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q5_k_m/perplexity.json",
+        "21c4682a5914d214a02cedd07db9a305a812f03a7658c9236c69eb3e5a7ff933",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/arithmetic.json",
+        "3e14569bfc768971b30941f8dc33cfc72af6dfb05fc3429d6ba43b367216643e",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/code.json",
+        "c758021eb00ca24a41962e237d6afadf0ff3532bdcf4dad8fa56ec378b29bd17",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/completion.json",
+        "29ca3d1ee4ffa0d438ad99ccd7b8102d99ad893889c2ca46594d308605719c77",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/greeting.json",
+        "a6f5ada4715c1897829205c73e86735ebf473620edced8f710ae22bd0f012d95",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q6_k/perplexity.json",
+        "ba99bc0d29451fe244e43d33d16a3b922e1ab313d496938b26364adbb07dd871",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/arithmetic.json",
+        "66a36f88a7cea80b0da3dfb26e83c682aa23cb7aefa3a21bca191c248c1b49bf",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/code.json",
+        "6e630330634164e38badaad7d3c8699bf20c650145794b5ddeec94a4537a0b61",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/completion.json",
+        "d33ef7a92f564d85a9983d12ea987c2b67d40586d4948d3bcbcadd83b9b09abe",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/greeting.json",
+        "3ce68d0879e27bfa635cf50943eb9d4c3446c93bdc3b8c9cf52794211ba595d6",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q8_0/perplexity.json",
+        "6b83cc515a7e8ebccd6cf089e926ac28e2f0a5084054e630dc7b3b8e0901453e",
+    ),
+    (
+        "oracle/tiny-llama-wide/perplexity.json",
+        "9ab928a92afdfb041f66f18b291e7158315155666cf5f51ef2777c4cfbc32c43",
+    ),
+    (
         "oracle/tiny-qwen2-wide/arithmetic.json",
-        "14082382f846e82395710962a86532cac5cbb8bc2d03f88cdff9279384e4fc97",
+        "e27f4f826850493a17974fcc623f297df27fd92b0169eead6597eb3e2ef42d27",
     ),
     (
         "oracle/tiny-qwen2-wide/code.json",
-        "73c7d24c6b201feafdb6336c1a98669fed76499747fd5628a610e82ed3d65458",
+        "5c52baa9ee503eb4fc6d0ac24d672c3c704174ac78459aed7fd6c588f4a8b6a8",
     ),
     (
         "oracle/tiny-qwen2-wide/completion.json",
-        "aeb69da4da5a56d32b111a79d6a8cdd450d7992906fad82ced5751eba6f43051",
+        "172e55c5feb88bdbab51c6e70b9bf2dc2c426b9ca844b756e14cf4e79bf52684",
     ),
     (
         "oracle/tiny-qwen2-wide/greeting.json",
-        "5468532b1f102db9162a34dccaabef6c05e7460589b7cf6d571693477ff047ca",
+        "c7e065ae47299db63209d0d6e8c7e51d2d5982bbd2fe3662c6bbbccd6037a0f7",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/bf16/arithmetic.json",
-        "7aaf3d58b8c34e9dce44ab5a315ae6ea3171b6430b4adfea9af73cb4d398eb80",
+        "64bcc54330dd1c095d724066d9bf5d2d8a6745bbd7e6abe770b003b8e7031906",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/bf16/code.json",
-        "4011d49e5027495d0f12e19d748b603f46d490c9eeadc2149d08b247560784d0",
+        "5e07580368cf0a11ef17af71ae11838cb5b2b220b6f7124f64eb06b48807328d",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/bf16/completion.json",
-        "8980a01c8cbffea1dc758a3634afe066b8973b546cc5c0108761f070676dcb6a",
+        "2a059ce887edde605325a724cdd079e35df20842a8239b3de42515ad01dcbbbf",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/bf16/greeting.json",
-        "bc67500d4d0a15457bf35da43d3fdda540c64e392bd15dbf2ee6ea171af3f4b7",
+        "960632a1cd1c61b52c1f62be7ca22457de63481dcda060000c9e5e792d934565",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/bf16/perplexity.json",
-        "a452f1af66a28b8733ede6724fed67d20017353e0dcf7530a8b25bbec8df5285",
+        "7e0bb78745757d0f99ea8fea39815fed3a6d623ce2efdb980826d0e005073e5d",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/f16/arithmetic.json",
-        "4a3f42e3226eece86bfd8b516234dba95a4c5ece51e7bb5d31a83c6bfdc138c5",
+        "7b56120d0f0ead59cd35ecc34d20c0c72be49b017a5707c0b64de932cf5ea0cf",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/f16/code.json",
-        "823cfd1932f635c3f3591f15fcb16b8fb43859b9159bc4a7dd8d214bb6c4e636",
+        "4afe72f504c0c83c365014e21100045a204a3d1f23332587d2f6bbd544cb3cde",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/f16/completion.json",
-        "76f14f5e51450f9409d8e521e9ddf0c381887457dc59e59e09dbdc5ac533f369",
+        "112bcb1997149ce41fb0e545bcf6fe9e36c436fbc4e68a3c84d8e78a31a8bba6",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/f16/greeting.json",
-        "f5ea58bef4710ede43cc8ce214732f2587d4d2a4284937c444ba43ce7bb58895",
+        "6cfadd1afc19655f3f600a1abccdeda5c7ffb42a565b5a895bdffcce9f5ad432",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/f16/perplexity.json",
-        "e6c202d0a6a8e532d7b9d2f584532de576c42d11c47d9dea70a969457af1c694",
+        "9c14c136d5e28ca8eb87ebbff3c2bf8113fdb89af5c7650155090e8cb5316c94",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/arithmetic.json",
-        "299b435c0551f217869afdd187b935901a269a830520fb89c44ed44088b22224",
+        "4d77aa8a16e7eabbdda5b9c9278376223abc873011c4e921f8da34de485ce4a4",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/code.json",
-        "3486577c194419f096ca1af441943c446b5436170252c0edbbcc3fac08215e83",
+        "22f56fdd2090c5187b0e76da3f17e5da42df85336f9d7c30f89aa0aef4ccd05d",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/completion.json",
-        "63a256ecc4bf03b64dadb5d4c7fd83d00b893fd81c50846970370a38b24fda51",
+        "73a9760da93e23e711e8f1522d1275f7a229f44b2efb639751019539d4952b50",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/greeting.json",
-        "4a8ad1693fed6eb05521ecc7ed6b6e45c183aea8ab93b9f31db13c4e14e57eb9",
+        "22cd882e9b83882d8c85e46b0b177143639a2b4895fe554617575b1c9b4266ff",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/perplexity.json",
-        "0761154419aedfaf93351355f8a97fda35bb71de8f9a7b9134e80622f9eb3e1f",
+        "6b1f6455cb37e0a6a782ecbb5e2b2c686fe97116c624b91e9a8d2fe28b6ce53c",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq4_xs/arithmetic.json",
-        "bce6deb7e949bda31c2ea74526d7f92781a599842e349b2b35c5ece61634af30",
+        "81b8d75317805ad3bbba180ed626961f07c9081c2ccf5c978e2395a4b5e509db",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq4_xs/code.json",
-        "4861120fac96a24d77f16d411571f6eef29d26cf225061bcd274561c4efbe03d",
+        "5a75202f16fba42f49d8116c86e88a31f2ba6cc1131679b1c5c27d03088180a4",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq4_xs/completion.json",
-        "d514a7939fa41c47c1ffab301f2239d0d3515d984e3048809735b24aa74671cd",
+        "85c451725bf625c12493d080692074a4e6cde343a2925ed416ea8e8604754709",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq4_xs/greeting.json",
-        "f4689c04489120b1a1abb24523e87efd8e59bbb035920e0966d4b634864d2c56",
+        "85240baa413a4f25be91f76e73b1b44d6948c5e04eb0a9f4e9c60fa6e5cab99e",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq4_xs/perplexity.json",
-        "945f6696d7c9074274ac4414efe400bbec4e890c153ef01f5fef2d74e7fbbe46",
+        "0f5cc10cee542c3dffcea7f81f4c96496af7a3a7b3253fd2a2fb1d2b06acd1e5",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q2_k/arithmetic.json",
-        "13f8439dbaa036bebbe158238613b8c56b72e75599581ed276bc68b9bfabd748",
+        "e011c27beba11f097daac7eaaab5ad9a6fc10147d02d4f5462e75b7dcea6420e",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q2_k/code.json",
-        "dc3536d84c3d0cb1397cb06e8868c96c3ebdfac52ba1c687befa5238a6e0fd02",
+        "31552260b22b45e7299f65c63c40a13a354e0e2335a59487c01486352e22fb76",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q2_k/completion.json",
-        "ef0c34712e7a6468c4583a5e5577424d8ada040a37d4348f4635dd0f4e9ff335",
+        "e7b9e0f72ee41bd6534e757a38f2ff16fc705827bc82b2f199302e37f97c779e",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q2_k/greeting.json",
-        "146b9c51bb622073f357b6353c385e065dcf192839a48ab28af4a7704912db92",
+        "84665ee19c0e88bc0557a13852203cf039ced8a0e5a76a77fee213a32fdbf78c",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q2_k/perplexity.json",
-        "4efeecb9a9e8bd2b46b213cefd3335bd9ce3966592dc8b10fa431a22b0da6ef7",
+        "78a1304d9806d017b201d65a8c2dfb4e0fc498c61bbb0643b8cc9dc22c8c3132",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q3_k_m/arithmetic.json",
-        "a90376582833d87b0a653b2660b0f9e39ed60d8b8ab11e23c3107329dc2f200d",
+        "0464ebacbbe368023ef722fd330dbdf0de3f30213174ef91720257089b1536e8",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q3_k_m/code.json",
-        "38846b3c021816f39e0d57902e2a029dea8a7ebd670658a2452eb51241cf27de",
+        "a7efad497ff3bc5ece337c85da50c823b6b1ac0ea428970015b815f157ae6b6c",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q3_k_m/completion.json",
-        "b161b0cf7a8245b81f00c57df70109e709655a1461b434136f6a7278f72976c5",
+        "df7e9e984374f825601a3747095ed3c9c1796b5f29eb98f893d696e639aa10b8",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q3_k_m/greeting.json",
-        "3bd57edea85a4e1035a83d6e934806f20479a4f53777f0e62cbe21e9cd57f5c2",
+        "cbdecda3e16aca93de6498a8c5224233c5cdbec4bd324d5c10ebc68456997a34",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q3_k_m/perplexity.json",
-        "68dc09bcc1aaa75bc117b36723a8a058dbdba8c20ac0608f1eebfb689753f9a6",
+        "92205d616efc9a5131707fee1ae9ebbf2c248867a94db2d0836c3f488f7c6138",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_0/arithmetic.json",
-        "5bd87505845145b82e0751c3e6c1558f99fb0b3620c73cc2054e0dbf77b4bc6b",
+        "b4ca8cdcbbebc3f435fee8d314334c5942beccdb7ceebf5c1de36b9172b77cef",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_0/code.json",
-        "72e6e34fb0989bd819a3dc9766fcbf22d2b7df4da3411c3b9fcff6417367cec5",
+        "94fc858d13047aa1fba3960fd45a1641250c6dbc9f77173f4ee9605ca31497e2",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_0/completion.json",
-        "680f85fc17772d389419bbe95e5b25289a4ac666df856e8d5bc2997b7da52f40",
+        "fb26e56731fcb5431646c82b0b1bd5148f71972435f5c5c855f3ac5bda84a4f5",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_0/greeting.json",
-        "d669ee5a06252b97b6cac6b1190749596493bb14e9bc88405e7fbe06e8acab1b",
+        "73f9db356d4487884ebf8d3b5e1e4de6d52f8ce67fc0f8606720335e2a7522f9",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_0/perplexity.json",
-        "64dc345a112bd2b97c5f4fef7305e6d8767a941307edca9dd31c493d4afa8637",
+        "deecdb96d7c978e73e94c44591389950b04e213c8e0801bb7913fa06180f1e74",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_k_m/arithmetic.json",
-        "010f08503f3b84267dda3853ee4a2e2d371a7ef3b292bc3e1779b1e1f6f50163",
+        "c8cd7d3de6c618e5b3a1096193f03531b6bb05287daa7b02f003bc0cd7fdea02",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_k_m/code.json",
-        "34bd4acf0dc3dfce4e11a6d301c0b39a77f3045aa9608b6062a0b8f781ef1d55",
+        "70bc2f1534c62ee1520574e9477a32a7866a8e8008a35b3df48b9ee218d14c68",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_k_m/completion.json",
-        "fc16d684b436ebb2a32874c46bc9608eb2aba2b8380241ed1048163814e7f6c9",
+        "8f66b1f538242141f9b3032d8c0458ac29233a0f5ad0c5a3fe47e3fcb515d292",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_k_m/greeting.json",
-        "209e7add4441e6461c62fb37158c74bfa109e2fc799ade304be46e8cf7b63f7e",
+        "2c0e9f790a6d3669066668fee632ff1f16e56aaa91b48e658e6abad0c3f9897a",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q4_k_m/perplexity.json",
-        "94b31ebab4d1dbc8ca20f3c0d3bc84027d97a978f65f289ec79db29b37bc5f76",
+        "c575c7a96c80cf9cc51b29f6244c9b20df4515d85f21a8c05dce70d80d50a37f",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_0/arithmetic.json",
-        "f24ae877aeb79dec365f1ad16e50dccc2bf367f40a95e065e82db4b9c5a87248",
+        "7ddbb2ae1a0fa8f34dc8641a0d63aa1d44eeb71808fead6a8d2ead9cb29e3990",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_0/code.json",
-        "c61cb3752a7fc0666e241c4b934603562f8871dbb0334cc6d8d930ddd637385e",
+        "d84b51039a51306948b246d75b95fc67570577840086ac682ac11e93fe64ae9b",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_0/completion.json",
-        "b2c9a59318a6f38f0eeb9a22572b8b2692543821a46511ce6782f79f365375a3",
+        "a5e1a9446b087b815576466c68dfb3bbf4e4329a3d1ff2e823c683882348c16e",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_0/greeting.json",
-        "f474e268ea362c65e9cb2fcbb43b0a02145fa618d729fd4437b2ac90990a7909",
+        "cfd49200a5fdde47b1dd108f525ee9e8a6d7aebf40a3d3d5db3b79f4281f74a0",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_0/perplexity.json",
-        "f84ec74ade5b905e9fcc278f536c77575606d5fee9c656cc7b6ef61b3412214d",
+        "0fa60179e168f9b1027cffff3e9d66cead00181b7ae1f3dd68fc087fd0240600",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_k_m/arithmetic.json",
-        "7b3e7e9d797b342ba099e8a2582c557c2158b1da7ec33603e15bdf10dc201bd8",
+        "34b258fadaea9216cff45caaa8361c0abf7b74478f37ec3b159a846be343999e",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_k_m/code.json",
-        "9277612fe9c18399f123c5baa4fc5f2e49573e6948615e50985bc395af78d962",
+        "442e59bf66a2d32d9b8d3e2b0a5e9ab5f3fefc6be767bc9b202c5b9c20a12278",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_k_m/completion.json",
-        "74f8173d2850b4985e06ec3d98b04ffabac5203993ce642d80a59983adf089e7",
+        "f4f573ed4ed9e95cb36c15a9567afe459ccf831decd7421145b83294897d9607",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_k_m/greeting.json",
-        "f2d1158a816b16fac166f9b81cdceeb3b954420b93f56d3b4e5f1313598073d9",
+        "e430b03b3533dff981509b1af0bdda4ecd542f45d65742bb5c4460dd366f57e6",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q5_k_m/perplexity.json",
-        "e2a798ab1fb161d47910a4d0fbcd8a81d339151ed5b5c7638408fb65b8662eb8",
+        "d2029863daa0d99e53ae1dfb721cf4f73e8fd22df3e9bcaeef0f0cbcb7824233",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q6_k/arithmetic.json",
-        "588791e104c7000ba6159b2f8a4c4ba4a53a6aa47c49bb355fb6370eb0998629",
+        "4d8a8baa842e0bbb277b29636eb3863878603cb2a313ab551161f9b697cc1886",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q6_k/code.json",
-        "daeacd26e8aeaae217c0ed78b570e753e49b72becb691c129f7d4af99416cc14",
+        "ba3ae3ad39b0380805275e6646d254bd5f5193a2b8412cd16e69921176384d4c",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q6_k/completion.json",
-        "306f92d99fdb7c6e2a1ac4d655a0cd0795a02e58a4b2a1c794e1811e4f6d3e10",
+        "cae926a50de582913438a8848d780505351afb27d6ce53184eb4dc67ce1e7e1f",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q6_k/greeting.json",
-        "5460eb7e40ddc45759be1a355bdaa0692947d34e9adb1150fd0122fcc7b33792",
+        "146b609715bc595e555b280b52c0d515f26150f061bf3eaa36d825404eb161a3",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q6_k/perplexity.json",
-        "1052434efe118744cb1d922d67473a978be7d9904129d4b75bca9b7a7ec586b0",
+        "3aa20e2ebceabe93ee53d526fdc7a99f2279a22a992cfbf46abfd66b19e96349",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q8_0/arithmetic.json",
-        "70dc85b77107ceb08c27a9ca6800f514e7714c1cc546e8baf6772a6d27b6fa34",
+        "89e6e5376519e41e40c50af16e94017c39bb9f33ba844aa8f2db80fd5fd4c0d6",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q8_0/code.json",
-        "ea82a9543dbdbf655697b994da8cbc648735675eb2344287c0ed73939719f5b7",
+        "4f4dff828fbd3bca55ef3f0cba2a1ad6c2adbbb27ec4c0b60f0f2cc448366d85",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q8_0/completion.json",
-        "d3d68dd7bafcf69c779a1012b2b2d78430c4fea54e0e1a7afdb4a4165d54a8ff",
+        "8cd8a8e148dc910a4ef3e7376544cc6d6bc6e7b5bdab07b5bae3dd7bf4e6b9af",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q8_0/greeting.json",
-        "3385bd4a41af54f80f1fbee6b3a02160fe07e7994dd10fa003635d5d3ee43a67",
+        "5df9c5c88417e92d70e53fea9ff63dd51df577dc0b4d1db65cef4a436065e1d4",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q8_0/perplexity.json",
-        "171d6933213ad78ab0986c53093dbcfda9b26677d78e7609ab94d1f312c8f90f",
+        "f8260a72ea2eb9b66f7d9574a0ae7da5965d671b275ac666ebbc26f40974f21e",
     ),
     (
         "oracle/tiny-qwen2-wide/perplexity.json",
-        "c001bd6cc6302db898f2c5d84e83471e65eba32ca94c6d4efceeba90eaaab6e3",
+        "13bd2cb79f386dc2a0a6ed5d890ce020eedbae348b0f46eefa619a3e871889cf",
     ),
 ];
 

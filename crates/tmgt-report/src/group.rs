@@ -7,6 +7,7 @@
 //! failure (its upstream), while every result still counts as the error it is.
 
 use crate::schema::{Report, ReportVerdict, ResultRecord};
+use std::collections::BTreeSet;
 
 /// The suite whose checks report an artifact's preparation, naming it in `details.artifact`.
 const PREPARE_SUITE: &str = "prepare";
@@ -145,19 +146,36 @@ impl Report {
 /// The instances a report did not judge because their entries lack what they ask for, one
 /// line per reason with its count, most first: "N instances: reason".
 pub fn outside_entry(report: &Report) -> Vec<String> {
-    let mut by_reason: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    // A reason that differs from another only in the model it names (the rungs of a ladder
+    // asking for what no ready-made file has) is told once, with its models counted.
+    let mut by_reason: std::collections::BTreeMap<String, (usize, BTreeSet<&str>, &str)> =
+        std::collections::BTreeMap::new();
     for o in &report.outside_entry {
-        *by_reason.entry(o.reason.as_str()).or_default() += 1;
+        let model =
+            o.id.split('/')
+                .nth(2)
+                .filter(|m| !m.is_empty() && o.reason.contains(m));
+        let key = model.map_or_else(|| o.reason.clone(), |m| o.reason.replace(m, "<model>"));
+        let group = by_reason
+            .entry(key)
+            .or_insert((0, BTreeSet::new(), o.reason.as_str()));
+        group.0 += 1;
+        group.1.extend(model);
     }
-    let mut lines: Vec<(usize, &str)> = by_reason.into_iter().map(|(r, n)| (n, r)).collect();
-    lines.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    lines
+    let mut lines: Vec<(usize, String)> = by_reason
         .into_iter()
-        .map(|(n, reason)| {
+        .map(|(key, (n, models, example))| {
             let noun = if n == 1 { "instance" } else { "instances" };
-            format!("{n} {noun}: {reason}")
+            let line = if models.len() > 1 {
+                format!("{n} {noun} of {} models: {key}", models.len())
+            } else {
+                format!("{n} {noun}: {example}")
+            };
+            (n, line)
         })
-        .collect()
+        .collect();
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    lines.into_iter().map(|(_, line)| line).collect()
 }
 
 #[cfg(test)]
@@ -204,6 +222,40 @@ mod tests {
 
     fn ids(rs: &[&ResultRecord]) -> Vec<String> {
         rs.iter().map(|r| r.id.clone()).collect()
+    }
+
+    #[test]
+    fn a_reason_that_differs_only_in_its_model_is_told_once_with_the_models_counted() {
+        let mut r = report(vec![]);
+        let outside = |id: &str, reason: &str| crate::schema::OutsideEntry {
+            id: id.into(),
+            reason: reason.into(),
+        };
+        r.outside_entry = vec![
+            outside(
+                "SRV003/x/m@q8_0/f32/code",
+                "m@q8_0 is checked as given; tmgt makes no apr-f32 for it",
+            ),
+            outside(
+                "SRV003/x/m@q8_0/f32/greeting",
+                "m@q8_0 is checked as given; tmgt makes no apr-f32 for it",
+            ),
+            outside(
+                "SRV003/x/m@q4_0/f32/code",
+                "m@q4_0 is checked as given; tmgt makes no apr-f32 for it",
+            ),
+            outside(
+                "TOK003/x/given/int8/code",
+                "given lists no int8 level in its entry",
+            ),
+        ];
+        assert_eq!(
+            outside_entry(&r),
+            [
+                "3 instances of 2 models: <model> is checked as given; tmgt makes no apr-f32 for it",
+                "1 instance: given lists no int8 level in its entry",
+            ]
+        );
     }
 
     #[test]

@@ -182,7 +182,7 @@ fn ladder(out: &mut String, report: &Report) {
         "### Quantization ladder\n\nPer rung: what quantizing costs (the rung's oracles against \
          the float32 ones) and what each runtime adds on top (against the rung's oracles).\n\n",
     );
-    let header = crate::ladder::HEADER;
+    let header: Vec<String> = crate::ladder::HEADER.iter().map(|h| md_cell(h)).collect();
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
     for row in rows {

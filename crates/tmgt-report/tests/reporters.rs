@@ -447,6 +447,7 @@ fn the_ladder_table_shows_each_rung_s_cost_apart_from_each_runtime_s_error() {
     let summary = markdown::render(&r);
     assert!(
         summary.contains("### Quantization ladder")
+            && summary.contains("| apr: max \\|Δ log-prob\\| / mean KL |")
             && summary.contains("| tiny-llama-wide | Q4_K_M | 1.50 | x0.9938 (1/2) | 1.22e-2 / 3.5e-5 | 1.74e-2 / 4.9e-5 | 2345 | ✅ |")
             && summary.contains("| tiny-llama-wide | IQ4_XS | — | x1.0266 (0/0) | refused: apr cannot run llama.cpp's IQ4_XS file"),
         "{summary}"

@@ -336,11 +336,10 @@ impl Artifacts {
         level: NativeGguf,
     ) -> Result<Prepared, CheckError> {
         let kind = ArtifactKind::Native(level);
-        if let Some(file) = &model.provided {
+        if model.provided.is_some() {
             return Err(CheckError::OutsideEntry(format!(
-                "{} is checked as given ({}); llama.cpp's native GGUFs are made from an HF folder",
-                model.name,
-                file.display()
+                "{} is checked as given; llama.cpp's native GGUFs are made from an HF folder",
+                model.name
             )));
         }
         let (prepared, _) = self.made.get_or_init((model.name.clone(), kind), || {
@@ -557,9 +556,8 @@ fn provided(
         Ok(file.to_path_buf())
     } else {
         Err(CheckError::OutsideEntry(format!(
-            "{} is checked as given ({}); tmgt makes no {kind} for it",
-            model.name,
-            file.display()
+            "{} is checked as given; tmgt makes no {kind} for it",
+            model.name
         )))
     }
 }

@@ -388,13 +388,6 @@ fn make_in(
     mut vouching: serde_json::Map<String, serde_json::Value>,
 ) -> Result<bool, Exit> {
     let mut command = generator(config, env, target, folder, staging)?;
-    if target.rung {
-        let sha = tmgt_oracle::sha256_file(&target.source).map_err(|e| {
-            eprintln!("error: cannot hash {}: {e}", target.source.display());
-            Exit::Harness
-        })?;
-        command.arg("--source-gguf-sha256").arg(sha);
-    }
     if let Some(adds) = add_bos {
         command
             .args(["--add-bos", if adds { "true" } else { "false" }])
@@ -465,12 +458,22 @@ fn make_in(
         }
         vouching.insert("forced".into(), serde_json::json!(reasons));
     }
+    let record = |key: &str, value: serde_json::Value| {
+        crate::oracle_vouch::record_in_provenance(staging, key, &value).map_err(|e| {
+            eprintln!("error: cannot record the {key}: {e}");
+            Exit::Harness
+        })
+    };
     if !vouching.is_empty() {
-        crate::oracle_vouch::record_vouching(staging, &serde_json::Value::Object(vouching))
-            .map_err(|e| {
-                eprintln!("error: cannot record the vouching: {e}");
-                Exit::Harness
-            })?;
+        record("vouching", serde_json::Value::Object(vouching))?;
+    }
+    if target.rung {
+        // The key that ties a rung's oracles to the very file they ran.
+        let sha = tmgt_oracle::sha256_file(&target.source).map_err(|e| {
+            eprintln!("error: cannot hash {}: {e}", target.source.display());
+            Exit::Harness
+        })?;
+        record("source_gguf_sha256", sha.into())?;
     }
     Ok(true)
 }

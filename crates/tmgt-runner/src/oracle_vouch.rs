@@ -130,7 +130,11 @@ fn perplexity_voice(
 
 /// Adds `vouching` to the provenance of every oracle file in `folder` (the prompt oracles and
 /// the perplexity oracle): what was restored from the file, and what `--force` kept.
-pub(crate) fn record_vouching(folder: &Path, vouching: &serde_json::Value) -> Result<(), String> {
+pub(crate) fn record_in_provenance(
+    folder: &Path,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<(), String> {
     let entries = std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
     for entry in entries.flatten() {
         let path = entry.path();
@@ -145,7 +149,7 @@ pub(crate) fn record_vouching(folder: &Path, vouching: &serde_json::Value) -> Re
             .get_mut("provenance")
             .and_then(serde_json::Value::as_object_mut)
         {
-            provenance.insert("vouching".into(), vouching.clone());
+            provenance.insert(key.into(), value.clone());
         }
         let mut text = serde_json::to_string_pretty(&oracle).unwrap_or_default();
         text.push('\n');

@@ -375,15 +375,24 @@ fn resolve(
                 models.push(model);
             }
             for (rung_model, file) in ladder {
+                // [thresholds], then the type's [ladder.<TYPE>], then the model's own for its
+                // rungs (a deeper model rounds more activations on the way to its logits).
                 let ftype = file.ftype.as_str();
+                let by_type = merge_thresholds(
+                    &thresholds,
+                    &["ladder", ftype],
+                    raw.ladder.types.get(ftype),
+                    problems,
+                )
+                .unwrap_or_else(|| thresholds.clone());
                 model_thresholds.push(
                     merge_thresholds(
-                        &thresholds,
-                        &["ladder", ftype],
-                        raw.ladder.types.get(ftype),
+                        &by_type,
+                        &["models", name, "ladder_thresholds"],
+                        m.ladder_thresholds.as_ref(),
                         problems,
                     )
-                    .unwrap_or_else(|| thresholds.clone()),
+                    .unwrap_or(by_type),
                 );
                 models.push(rung_model);
                 rungs.push(file);

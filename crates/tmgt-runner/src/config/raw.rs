@@ -126,6 +126,9 @@ pub(super) struct RawModel {
     /// llama.cpp file types its F32 GGUF is quantized to, each checked as an entry of its own.
     #[serde(default)]
     pub ladder: Vec<llamacpp_runtime::Ftype>,
+    /// Pass criteria of this model's rungs, over `[ladder.<TYPE>]` (same shape).
+    #[serde(default)]
+    pub ladder_thresholds: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,6 +38,16 @@ pub fn link_repository_data(dir: &Path) {
     }
 }
 
+/// The configuration without the profiles' `ladders`: for projects that lack the wide models or
+/// whose llama.cpp worker cannot make their rungs.
+pub fn without_ladders(config: &str) -> String {
+    config
+        .lines()
+        .filter(|line| !line.starts_with("ladders = "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 /// Runs the built `tmgt` in `dir` with the real apr and no colour.
 pub fn tmgt_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tmgt"))

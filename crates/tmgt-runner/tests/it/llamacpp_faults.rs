@@ -401,9 +401,9 @@ fn fake_worker_run(fault: &str, llamacpp_timeout_s: u64) -> (tempfile::TempDir, 
     link_repository_data(dir.path());
     let config = std::fs::read_to_string(repo_root().join("suites.toml"))
         .unwrap()
-        .replace("llamacpp = 60", &format!("llamacpp = {llamacpp_timeout_s}"))
-        // No ladder: its rungs are made by the worker before anything runs.
-        .replace("ladders = [\"tiny-llama-wide\"]", "ladders = []");
+        .replace("llamacpp = 60", &format!("llamacpp = {llamacpp_timeout_s}"));
+    // No ladder: its rungs are made by the worker before anything runs.
+    let config = crate::common::without_ladders(&config);
     std::fs::write(dir.path().join("suites.toml"), config).unwrap();
     let marker = format!("tmgt-fake-llama-{fault}-{}", std::process::id());
     let out = dir.path().join("out").display().to_string();
