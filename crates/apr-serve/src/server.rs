@@ -54,7 +54,8 @@ pub struct Server {
     command: String,
     pgid: Pid,
     child: Mutex<Child>,
-    log: Arc<Mutex<Vec<u8>>>,
+    /// The tails of its stdout and its stderr.
+    log: [Arc<Mutex<Vec<u8>>>; 2],
     /// The threads copying its output into `log`; they end when its pipes close.
     readers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     grace: Duration,
@@ -135,9 +136,14 @@ impl Server {
             command: command.clone(),
             source,
         })?;
-        let log = Arc::new(Mutex::new(Vec::new()));
+        // stdout and stderr kept apart: two pipes read by two threads interleave in no fixed
+        // order, and a message quoting them must read the same on every run.
+        let log = [
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(Mutex::new(Vec::new())),
+        ];
         let mut readers = Vec::new();
-        for pipe in [
+        for (pipe, log) in [
             child
                 .stdout
                 .take()
@@ -148,9 +154,9 @@ impl Server {
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
-        .flatten()
+        .zip(&log)
+        .filter_map(|(pipe, log)| Some((pipe?, Arc::clone(log))))
         {
-            let log = Arc::clone(&log);
             readers.push(std::thread::spawn(move || keep_tail(pipe, &log)));
         }
         let pgid = Pid::from_raw(child.id() as i32);
@@ -216,8 +222,19 @@ impl Server {
 
     /// The last lines it printed.
     pub fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let text = String::from_utf8_lossy(&log);
+        // What it printed to stdout, then what it printed to stderr (its errors last).
+        let text: String = self
+            .log
+            .iter()
+            .map(|log| {
+                let log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut text = String::from_utf8_lossy(&log).into_owned();
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text
+            })
+            .collect();
         let lines: Vec<&str> = text.lines().collect();
         // The port tmgt chose differs on every run; what a message quotes must not.
         lines[lines.len().saturating_sub(LOG_LINES)..]

@@ -32,6 +32,9 @@ declare_check! {
 /// magnitude: the same blocks dequantized in another order of float operations.
 const SAME_VALUES: f64 = 1e-5;
 
+/// Values compared at a time: 4 MB of each side.
+const CHUNK: u64 = 1 << 20;
+
 /// One import path of apr.
 #[derive(Debug, Clone, Copy)]
 enum Mode {
@@ -232,53 +235,79 @@ fn import(
             tensor.name.clone(),
             json!({ "gguf": format!("{:?}", tensor.kind), "apr": stored.dtype.to_string(), "apr_name": stored.name }),
         );
-        let Ok(want) = gguf.read_f32(tensor) else {
+        // A tensor kept in the file's own layout is compared a chunk at a time (a real
+        // model's embedding is 28 million values); one apr moved to HF's layout, whole.
+        let chunk: u64 = match layout {
+            Some((_, Transform::Same, Transform::Same)) | None => CHUNK,
+            Some(_) => tensor.elements(),
+        };
+        if stored.elements() != tensor.elements() {
+            compared += 1;
+            departs.push(format!(
+                "{} ({:?}) is stored as {} with {} values for {}",
+                tensor.name,
+                tensor.kind,
+                stored.dtype,
+                stored.elements(),
+                tensor.elements()
+            ));
             continue;
-        };
-        let want = match layout {
-            None => want,
-            Some((shape, g, a)) => match relayout(want, shape, g, a) {
-                Some(values) => values,
-                None => continue,
-            },
-        };
+        }
+        let (mut worst, mut scale) = (0.0f64, 0.0f64);
+        let (mut done, mut gave_up, mut undecodable) = (0u64, false, None);
+        while done < tensor.elements() {
+            let range = done..(done + chunk).min(tensor.elements());
+            let Ok(want) = gguf.read_f32_range(tensor, range.clone()) else {
+                gave_up = true; // tmgt cannot decode the GGUF's type
+                break;
+            };
+            let want = match layout {
+                Some((shape, g, a)) if chunk == tensor.elements() => {
+                    match relayout(want, shape, g, a) {
+                        Some(values) => values,
+                        None => {
+                            gave_up = true; // a layout tmgt cannot undo
+                            break;
+                        }
+                    }
+                }
+                _ => want,
+            };
+            let got = match apr.read_f32_range(stored, range.clone()) {
+                Ok(values) => values,
+                Err(e) => {
+                    undecodable = Some(e.to_string());
+                    break;
+                }
+            };
+            scale = want.iter().fold(scale, |m, v| m.max(f64::from(v.abs())));
+            worst = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| f64::from((a - b).abs()))
+                // A value that decodes to NaN departs as far as a value can.
+                .fold(
+                    worst,
+                    |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
+                );
+            done = range.end;
+        }
+        if gave_up {
+            continue;
+        }
         compared += 1;
-        let got = match apr.read_f32(stored) {
-            Ok(values) if values.len() == want.len() => values,
-            Ok(values) => {
-                departs.push(format!(
-                    "{} ({:?}) is stored as {} with {} values for {}",
-                    tensor.name,
-                    tensor.kind,
-                    stored.dtype,
-                    values.len(),
-                    want.len()
-                ));
-                continue;
-            }
-            Err(e) => {
-                // The reason without the scratch file's path, which is gone after the check.
-                let reason = e.to_string();
-                let reason = reason
-                    .rsplit_once(": ")
-                    .map_or(reason.as_str(), |(_, last)| last);
-                departs.push(format!(
-                    "{} ({:?}) is stored as {}, which does not decode: {reason}",
-                    tensor.name, tensor.kind, stored.dtype
-                ));
-                continue;
-            }
-        };
-        let scale = want.iter().fold(0.0f64, |m, v| m.max(f64::from(v.abs())));
-        let worst = want
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| f64::from((a - b).abs()))
-            // A value that decodes to NaN departs as far as a value can.
-            .fold(
-                0.0f64,
-                |m, d| if d.is_nan() { f64::INFINITY } else { m.max(d) },
-            );
+        if let Some(reason) = undecodable {
+            // The reason without the scratch file's path, which is gone after the check.
+            let reason = reason
+                .rsplit_once(": ")
+                .map_or(reason.as_str(), |(_, last)| last)
+                .to_string();
+            departs.push(format!(
+                "{} ({:?}) is stored as {}, which does not decode: {reason}",
+                tensor.name, tensor.kind, stored.dtype
+            ));
+            continue;
+        }
         let same = worst <= SAME_VALUES * scale.max(f64::MIN_POSITIVE);
         if !same {
             departs.push(format!(

@@ -745,13 +745,15 @@ fn check_one(
     }
 }
 
-/// Every file of either folder with its grade: a file on one side only differs.
+/// Every file of either folder with its grade: a file on one side only differs. Folders inside
+/// (a model's ladder rungs, made from files of their own) are not the model's oracles.
 fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
     let names = |dir: &Path| -> Vec<String> {
         std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect()
     };
