@@ -412,17 +412,48 @@ mod tests {
         (tokens, steps)
     }
 
+    /// A plain-prompt trajectory over `tokens` and `steps`.
+    fn plain<'a>(tokens: &'a [u32], steps: &'a [tmgt_oracle::Step]) -> Trajectory<'a> {
+        Trajectory {
+            bos: None,
+            prompt_token_ids: &[],
+            tokens,
+            text: "",
+            steps,
+            eos: &[],
+        }
+    }
+
+    #[test]
+    fn chosen_log_probs_are_compared_up_to_the_first_token_that_differs() {
+        let (tokens, steps) = trajectory_with_margins(&[3.0, 0.05, 5.0]);
+        let t = plain(&tokens, &steps);
+        // A tie-flip at step 1; past it the runtime reads another context, where the oracle's
+        // token 2 has another log-prob, which measures nothing.
+        let theirs = [
+            StepLogprobs {
+                chosen: 0,
+                top: vec![(0, -0.1)],
+            },
+            StepLogprobs {
+                chosen: 9,
+                top: vec![(9, -0.6), (1, -0.12)],
+            },
+            StepLogprobs {
+                chosen: 7,
+                top: vec![(2, -9.0)],
+            },
+        ];
+        let tokens_passed = Verdict::pass(tmgt_check::Evidence::new(3u64, "tokens"), "tie-flip");
+        let v = judge_chosen_logprobs("apr", tokens_passed, &t, &theirs, 0.05).unwrap();
+        assert_eq!(v.status, Status::Pass, "{}", v.message);
+        assert!(v.message.contains("over 2 steps"), "{}", v.message);
+    }
+
     #[test]
     fn classification_follows_the_oracle_margin() {
         let (tokens, steps) = trajectory_with_margins(&[3.0, 0.2, 5.0]);
-        let t = Trajectory {
-            bos: None,
-            prompt_token_ids: &[],
-            tokens: &tokens,
-            text: "",
-            steps: &steps,
-            eos: &[],
-        };
+        let t = plain(&tokens, &steps);
         assert!(Classification::at(1, t.margin(1), 0.5).is_tie_flip());
         assert_eq!(
             Classification::at(2, t.margin(2), 0.5),
