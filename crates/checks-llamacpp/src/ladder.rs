@@ -5,7 +5,7 @@
 
 use checks_inference::compare::{LogprobAgreement, StepLogprobs};
 use serde::{Deserialize, Serialize};
-use tmgt_check::{CheckError, Context, Rung};
+use tmgt_check::{CheckError, Context, ModelUnderTest, Rung};
 use tmgt_oracle::Trajectory;
 
 /// `[thresholds.ladder]`: the most a rung's quantization may cost before its oracles are not
@@ -26,6 +26,18 @@ impl Default for LadderThresholds {
 }
 
 tmgt_check::declare_thresholds!(LadderThresholds, suite: "ladder");
+
+/// The instance's model and the ladder rung it is; any other model is outside the entry.
+pub fn rung_of(cx: &dyn Context) -> Result<(&ModelUnderTest, &Rung), CheckError> {
+    let model = cx.model()?;
+    match &model.rung {
+        Some(rung) => Ok((model, rung)),
+        None => Err(CheckError::OutsideEntry(format!(
+            "{} is no rung of a quantization ladder",
+            model.name
+        ))),
+    }
+}
 
 /// What quantizing cost, read from the two sets of oracles alone.
 #[derive(Debug, Clone, Serialize)]

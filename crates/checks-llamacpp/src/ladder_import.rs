@@ -69,13 +69,7 @@ struct Outcome {
 
 impl Check for LadderImport {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let model = cx.model()?;
-        let Some(rung) = &model.rung else {
-            return Err(CheckError::OutsideEntry(format!(
-                "{} is no rung of a quantization ladder",
-                model.name
-            )));
-        };
+        let (model, rung) = crate::ladder::rung_of(cx)?;
         let file = cx.artifact(ArtifactKind::Gguf)?;
         let gguf = GgufFile::open(&file).map_err(|e| CheckError::Input {
             what: file.display().to_string(),
@@ -128,12 +122,7 @@ fn apr_names(cx: &dyn Context) -> Result<Renamed, CheckError> {
         return Ok(Renamed::new());
     };
     let facts = &cx.model()?.facts;
-    let arch = Arch {
-        name: facts.architecture.clone(),
-        heads: facts.heads,
-        kv_heads: facts.kv_heads,
-        tied: facts.tied_embeddings,
-    };
+    let arch = Arch::of(facts);
     let tensors = source.tensors();
     let input = |reason: String| CheckError::Input {
         what: format!("the tensors of {}", source.path().display()),

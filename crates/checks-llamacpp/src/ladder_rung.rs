@@ -27,13 +27,7 @@ declare_check! {
 
 impl Check for LadderRung {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
-        let model = cx.model()?;
-        let Some(rung) = &model.rung else {
-            return Err(CheckError::OutsideEntry(format!(
-                "{} is no rung of a quantization ladder",
-                model.name
-            )));
-        };
+        let (model, rung) = ladder::rung_of(cx)?;
         let file = cx.artifact(ArtifactKind::Gguf)?;
         let bound: RuntimeThresholds = cx.thresholds().get()?;
         let limits: LadderThresholds = cx.thresholds().get()?;
@@ -77,15 +71,11 @@ impl Check for LadderRung {
                         bound.max_logprob_diff
                     ),
                 )
-                .with_facts(json!({
-                    "ftype": rung.ftype,
-                    "base": rung.base,
-                    "file_bytes": std::fs::metadata(&file).map_or(0, |m| m.len()),
-                    "tensor_types": tensor_types(&file)?,
-                    "cost": cost,
-                    "llamacpp": voice,
-                    "apr_exit_code": ran.exit_code,
-                })));
+                .with_facts(rung_facts(
+                    rung,
+                    &file,
+                    json!({ "cost": cost, "llamacpp": voice, "apr_exit_code": ran.exit_code }),
+                )?));
             }
             if ran.tokens.is_empty() {
                 // apr stopped before its first token (and then reports no log-probs): right
@@ -140,17 +130,17 @@ impl Check for LadderRung {
         }
         let tok_per_sec =
             (!apr_speed.is_empty()).then(|| apr_speed.iter().sum::<f64>() / apr_speed.len() as f64);
-        let facts = json!({
-            "ftype": rung.ftype,
-            "base": rung.base,
-            "file_bytes": std::fs::metadata(&file).map_or(0, |m| m.len()),
-            "tensor_types": tensor_types(&file)?,
+        let facts = rung_facts(
+            rung,
+            &file,
+            json!({
             "cost": cost,
             "apr": apr_error,
             "llamacpp": llama_error,
             "apr_tok_per_sec": tok_per_sec,
             "bound": bound.max_logprob_diff,
-        });
+            }),
+        )?;
         Ok(
             Verdict::judge(apr_ok, Evidence::new(apr_error.steps, "steps"), message)
                 .with_facts(facts),
@@ -185,6 +175,25 @@ fn llama_alone(
         }
     }
     Ok(error)
+}
+
+/// What every verdict of a rung carries (its type, its base, the file's size and the type each
+/// tensor got), with the verdict's own `facts` beside them.
+fn rung_facts(
+    rung: &tmgt_check::Rung,
+    file: &std::path::Path,
+    facts: serde_json::Value,
+) -> Result<serde_json::Value, CheckError> {
+    let mut all = json!({
+        "ftype": rung.ftype,
+        "base": rung.base,
+        "file_bytes": std::fs::metadata(file).map_or(0, |m| m.len()),
+        "tensor_types": tensor_types(file)?,
+    });
+    if let (Some(all), serde_json::Value::Object(own)) = (all.as_object_mut(), facts) {
+        all.extend(own);
+    }
+    Ok(all)
 }
 
 /// The storage type each tensor of the rung's file got (llama.cpp keeps 1-D tensors in F32 and

@@ -32,6 +32,16 @@ pub struct Arch {
 }
 
 impl Arch {
+    /// The facts of a configured model.
+    pub fn of(facts: &tmgt_check::ModelFacts) -> Arch {
+        Arch {
+            name: facts.architecture.clone(),
+            heads: facts.heads,
+            kv_heads: facts.kv_heads,
+            tied: facts.tied_embeddings,
+        }
+    }
+
     /// Whether llama.cpp's converter permutes q/k rows for this architecture.
     fn permutes_rope(&self) -> bool {
         matches!(self.name.as_str(), "llama" | "mistral")

@@ -16,12 +16,7 @@ pub(crate) fn judge_artifact(
         return Ok(Verdict::skip(NO_LOCAL_SOURCE));
     };
     let facts = &cx.model()?.facts;
-    let arch = Arch {
-        name: facts.architecture.clone(),
-        heads: facts.heads,
-        kv_heads: facts.kv_heads,
-        tied: facts.tied_embeddings,
-    };
+    let arch = Arch::of(facts);
     let path = cx.artifact(kind)?;
     let file = ConvertedFile::open(&path).map_err(|e| CheckError::file(&path, e))?;
     let judgement = judge_file(&source, &arch, &file).map_err(|e| match e {

@@ -182,20 +182,24 @@ fn resolve(
         .enabled
         .clone()
         .unwrap_or_else(|| known.iter().map(|s| (*s).to_string()).collect());
-    for (i, suite) in enabled.iter().enumerate() {
-        if !known.contains(&suite.as_str()) {
-            let mut p = Problem::at(
-                &["suites", "enabled", &i.to_string()],
-                format!("unknown suite `{suite}`"),
-                "not a registered suite",
-            );
-            p.help = Some(match registry.suggest(suite) {
-                Some(s) => format!("did you mean `{s}`? `tmgt list-checks` lists every suite"),
-                None => "`tmgt list-checks` lists every suite".into(),
-            });
-            problems.push(p);
+    // Every name of a suite list (`[suites] enabled`, `[ladder] suites`) must be registered.
+    let check_suites = |names: &[String], at: [&str; 2], problems: &mut Vec<Problem>| {
+        for (i, suite) in names.iter().enumerate() {
+            if !known.contains(&suite.as_str()) {
+                let mut p = Problem::at(
+                    &[at[0], at[1], &i.to_string()],
+                    format!("unknown suite `{suite}`"),
+                    "not a registered suite",
+                );
+                p.help = Some(match registry.suggest(suite) {
+                    Some(s) => format!("did you mean `{s}`? `tmgt list-checks` lists every suite"),
+                    None => "`tmgt list-checks` lists every suite".into(),
+                });
+                problems.push(p);
+            }
         }
-    }
+    };
+    check_suites(&enabled, ["suites", "enabled"], problems);
 
     // Profiles name defined models and prompts, and ladders of models that have one.
     for (name, p) in &raw.profiles {
@@ -302,22 +306,7 @@ fn resolve(
 
     let rung_suites = match &raw.ladder.suites {
         Some(names) => {
-            for (i, suite) in names.iter().enumerate() {
-                if !known.contains(&suite.as_str()) {
-                    let mut p = Problem::at(
-                        &["ladder", "suites", &i.to_string()],
-                        format!("unknown suite `{suite}`"),
-                        "not a registered suite",
-                    );
-                    p.help = Some(match registry.suggest(suite) {
-                        Some(s) => {
-                            format!("did you mean `{s}`? `tmgt list-checks` lists every suite")
-                        }
-                        None => "`tmgt list-checks` lists every suite".into(),
-                    });
-                    problems.push(p);
-                }
-            }
+            check_suites(names, ["ladder", "suites"], problems);
             names.clone()
         }
         None => enabled.clone(),
