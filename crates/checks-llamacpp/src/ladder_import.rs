@@ -175,11 +175,9 @@ fn import(
     if code != Some(0) || !out.is_file() {
         let reason = captured.stderr_tail(2).trim().to_string();
         let types = stored_types(gguf);
-        let names_type = types.iter().any(|(name, id)| {
-            reason.contains(name.as_str())
-                || reason.contains(&format!("type {id}"))
-                || reason.contains(&format!("dtype {id}"))
-        });
+        let names_type = types
+            .iter()
+            .any(|(name, id)| reason.contains(name.as_str()) || names_type_id(&reason, *id));
         let said = format!(
             "refused (exit {}){}: {}",
             code.map_or("none".into(), |c| c.to_string()),
@@ -345,6 +343,19 @@ fn import(
 
 /// The type names and ggml ids the GGUF stores its tensors in, for recognising a refusal that
 /// names them.
+/// Whether `text` names ggml type `id` by number: right after the word `type`, as in
+/// "quantization type: 23", "dtype 2" or "ggml_type=29".
+fn names_type_id(text: &str, id: u32) -> bool {
+    let id = id.to_string();
+    text.match_indices("type").any(|(at, _)| {
+        text[at + 4..]
+            .trim_start_matches([' ', ':', '='])
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            == Some(id.as_str())
+    })
+}
+
 fn stored_types(gguf: &GgufFile) -> Vec<(String, u32)> {
     let mut types: Vec<(String, u32)> = gguf
         .tensors()
@@ -411,4 +422,22 @@ fn run_like_oracle(cx: &dyn Context, apr: &Path) -> Result<(usize, Vec<String>),
         }
     }
     Ok((tokens, departures))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_is_named_by_its_id_after_the_word_type() {
+        for text in [
+            "Unsupported quantization type: 23",
+            "bad dtype 23 in blk.0",
+            "no kernel for ggml_type=23 layout=row_major",
+        ] {
+            assert!(names_type_id(text, 23), "{text}");
+            assert!(!names_type_id(text, 2), "{text}");
+        }
+        assert!(!names_type_id("23 tensors of an unknown type", 23));
+    }
 }

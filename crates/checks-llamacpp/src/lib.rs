@@ -26,6 +26,7 @@ mod cross_apr_gguf;
 mod cross_native_gguf;
 mod ladder_import;
 mod ladder_rung;
+mod ladder_unknown_type;
 mod loads_apr_gguf;
 mod loads_apr_prompt;
 mod text_f32;

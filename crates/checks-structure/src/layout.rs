@@ -154,6 +154,9 @@ pub struct TensorSpan {
     pub dtype: String,
     /// Whether the data is plain little-endian float32.
     pub is_f32: bool,
+    /// Absolute offset of the tensor's type code in the index (APR: one byte; GGUF: a
+    /// little-endian u32).
+    pub type_at: u64,
     /// Absolute byte range in the file.
     pub bytes: Range<u64>,
 }
@@ -268,6 +271,7 @@ fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malform
     for _ in 0..tensor_count {
         let name_len = u64::from(r.u16()?);
         let name = r.string(name_len)?;
+        let type_at = r.pos;
         let dtype = r.u8()?;
         let ndim = r.u8()?;
         for _ in 0..ndim {
@@ -292,6 +296,7 @@ fn read_apr<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malform
             name,
             dtype: apr_dtype(dtype),
             is_f32: dtype == 0,
+            type_at,
             bytes: start..end,
         });
     }
@@ -396,6 +401,7 @@ fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malfor
                         tensor: name.clone(),
                     })?;
         }
+        let type_at = r.pos;
         let kind = r.u32()?;
         let offset = r.u64()?;
         let Some((block, bytes)) = ggml_block(kind) else {
@@ -408,13 +414,13 @@ fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malfor
                 block,
             });
         }
-        infos.push((name, kind, offset, elements / block * bytes));
+        infos.push((name, kind, type_at, offset, elements / block * bytes));
     }
     let infos_end = r.pos;
     let data_start = infos_end.div_ceil(alignment) * alignment;
     let mut data_end = data_start;
     let mut tensors = Vec::new();
-    for (name, kind, offset, size) in infos {
+    for (name, kind, type_at, offset, size) in infos {
         let start = data_start
             .checked_add(offset)
             .ok_or_else(|| Malformed::OffsetOverflows {
@@ -427,6 +433,7 @@ fn read_gguf<R: Read>(r: &mut Reader<R>, file_len: u64) -> Result<Layout, Malfor
             name,
             dtype: ggml_name(kind),
             is_f32: kind == 0,
+            type_at,
             bytes: start..end,
         });
     }
@@ -506,6 +513,16 @@ fn ggml_block(kind: u32) -> Option<(u64, u64)> {
         13 => (256, 176),
         14 => (256, 210),
         15 => (256, 292),
+        16 | 35 => (256, 66),
+        17 => (256, 74),
+        18 => (256, 98),
+        19 => (256, 50),
+        20 => (32, 18),
+        21 => (256, 110),
+        22 => (256, 82),
+        23 => (256, 136),
+        29 => (256, 56),
+        34 => (256, 54),
         24 => (1, 1),
         25 => (1, 2),
         26 => (1, 4),
@@ -530,7 +547,18 @@ fn ggml_name(kind: u32) -> String {
         13 => "Q5_K".into(),
         14 => "Q6_K".into(),
         15 => "Q8_K".into(),
+        16 => "IQ2_XXS".into(),
+        17 => "IQ2_XS".into(),
+        18 => "IQ3_XXS".into(),
+        19 => "IQ1_S".into(),
+        20 => "IQ4_NL".into(),
+        21 => "IQ3_S".into(),
+        22 => "IQ2_S".into(),
+        23 => "IQ4_XS".into(),
+        29 => "IQ1_M".into(),
         30 => "BF16".into(),
+        34 => "TQ1_0".into(),
+        35 => "TQ2_0".into(),
         other => format!("ggml type {other}"),
     }
 }

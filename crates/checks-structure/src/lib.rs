@@ -19,7 +19,9 @@ mod bench;
 mod contract;
 mod corruption;
 
-pub use corruption::{labels as damaged_copy_labels, remake as remake_damaged_copy};
+pub use corruption::{
+    labels as damaged_copy_labels, remake as remake_damaged_copy, unknown_type_gguf,
+};
 mod debug;
 mod diff;
 mod hex;

@@ -196,6 +196,10 @@ fn ggml(kind: GgmlType, expected: &[f32], row: usize, padded: usize) -> Kind {
         GgmlType::IQ4_NL => simple(|b| amax(b) * IQ4_STEP),
         GgmlType::IQ4_XS => iq4_xs(expected, row, padded),
         GgmlType::IQ3_S => iq3_s(expected, row, padded),
+        GgmlType::TQ1_0 | GgmlType::TQ2_0 => super_blocks(expected, row, padded, 0.5),
+        GgmlType::IQ3_XXS | GgmlType::IQ2_S => super_blocks(expected, row, padded, 1.0),
+        GgmlType::IQ2_XXS | GgmlType::IQ2_XS => super_blocks(expected, row, padded, 1.4),
+        GgmlType::IQ1_S | GgmlType::IQ1_M => super_blocks(expected, row, padded, 1.7),
         // Plain float types never reach here; an undecodable type has no values to bound.
         _ => Kind::Exact,
     }
@@ -255,6 +259,19 @@ fn iq3_s(expected: &[f32], row: usize, padded: usize) -> Kind {
     blocks_of(expected, row, padded, 256, 32, &|b, out| {
         let d = b.chunks(32).map(amax).fold(0.0, f32::max) / 15.0 / 31.0;
         out.extend(b.chunks(32).map(|s| amax(s) / 15.0 * 9.0 + 30.0 * d));
+    })
+}
+
+/// The 1- to 3-bit types, bounded per 256-value super-block by `share` of its largest
+/// magnitude. TQ1_0 and TQ2_0 are ternary with the block's largest magnitude as their scale, so
+/// rounding moves a value by at most half of it. The grid types (IQ3_XXS, IQ2_*, IQ1_*) choose
+/// sign patterns and grid points together by a weighted search, which puts a value anywhere
+/// within about the scale; their shares are about twice the worst llama.cpp wrote on both
+/// width-256 tiny models (IQ3_XXS 0.49, IQ2_S 0.48, IQ2_XXS 0.66, IQ2_XS 0.68, IQ1_S 0.83,
+/// IQ1_M 0.85). Bounds this wide catch a misread scale or grid, not a slightly worse search.
+fn super_blocks(expected: &[f32], row: usize, padded: usize, share: f32) -> Kind {
+    blocks_of(expected, row, padded, 256, 256, &|b, out| {
+        out.push(amax(b) * share);
     })
 }
 

@@ -120,11 +120,24 @@ pub enum Ftype {
     Q3_K_M,
     Q2_K,
     IQ3_S,
+    /// The types below quantize with an importance matrix (see [`Ftype::needs_importance`]).
+    IQ3_XXS,
+    /// Q2_K throughout, with no larger types in the mix.
+    Q2_K_S,
+    IQ2_S,
+    IQ2_XS,
+    IQ2_XXS,
+    /// Ternary weights (-1, 0, +1 times a scale per 256), two bits each.
+    TQ2_0,
+    IQ1_M,
+    /// Ternary weights packed five to a byte, 1.69 bits each.
+    TQ1_0,
+    IQ1_S,
 }
 
 impl Ftype {
     /// The rungs people download, from the largest file to the smallest.
-    pub const LADDER: [Ftype; 12] = [
+    pub const LADDER: [Ftype; 21] = [
         Ftype::F16,
         Ftype::BF16,
         Ftype::Q8_0,
@@ -137,7 +150,32 @@ impl Ftype {
         Ftype::Q3_K_M,
         Ftype::Q2_K,
         Ftype::IQ3_S,
+        Ftype::IQ3_XXS,
+        Ftype::Q2_K_S,
+        Ftype::IQ2_S,
+        Ftype::IQ2_XS,
+        Ftype::IQ2_XXS,
+        Ftype::TQ2_0,
+        Ftype::IQ1_M,
+        Ftype::TQ1_0,
+        Ftype::IQ1_S,
     ];
+
+    /// Whether llama.cpp refuses to make this type without an importance matrix (the mean
+    /// squared activation each column of a matrix meets): the 1- to 3-bit grid types and
+    /// Q2_K_S.
+    pub fn needs_importance(self) -> bool {
+        matches!(
+            self,
+            Ftype::IQ3_XXS
+                | Ftype::Q2_K_S
+                | Ftype::IQ2_S
+                | Ftype::IQ2_XS
+                | Ftype::IQ2_XXS
+                | Ftype::IQ1_M
+                | Ftype::IQ1_S
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -154,6 +192,15 @@ impl Ftype {
             Ftype::Q3_K_M => "Q3_K_M",
             Ftype::Q2_K => "Q2_K",
             Ftype::IQ3_S => "IQ3_S",
+            Ftype::IQ3_XXS => "IQ3_XXS",
+            Ftype::Q2_K_S => "Q2_K_S",
+            Ftype::IQ2_S => "IQ2_S",
+            Ftype::IQ2_XS => "IQ2_XS",
+            Ftype::IQ2_XXS => "IQ2_XXS",
+            Ftype::TQ2_0 => "TQ2_0",
+            Ftype::IQ1_M => "IQ1_M",
+            Ftype::TQ1_0 => "TQ1_0",
+            Ftype::IQ1_S => "IQ1_S",
         }
     }
 }

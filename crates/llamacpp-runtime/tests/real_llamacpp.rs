@@ -372,7 +372,11 @@ fn every_rung_of_the_ladder_is_made_and_read_and_a_width_of_64_fits_no_k_or_iq_b
             judged += 1;
         }
     }
-    assert_eq!(judged, 12 * 26, "every tensor of every rung");
+    assert_eq!(
+        judged,
+        Ftype::LADDER.len() * 26,
+        "every tensor of every rung"
+    );
 }
 
 #[test]
@@ -413,10 +417,14 @@ fn tmgt_s_decoders_agree_bit_for_bit_with_ggml_s_own_on_every_type_of_every_rung
     assert_eq!(
         types,
         [
-            "BF16", "F16", "F32", "IQ3_S", "IQ4_XS", "Q2_K", "Q3_K", "Q4_0", "Q4_K", "Q5_0",
-            "Q5_K", "Q6_K", "Q8_0"
+            "BF16", "F16", "F32", "IQ1_M", "IQ1_S", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ3_S",
+            "IQ3_XXS", "IQ4_XS", "Q2_K", "Q3_K", "Q4_0", "Q4_K", "Q5_0", "Q5_K", "Q6_K", "Q8_0",
+            "TQ1_0", "TQ2_0"
         ],
         "every type the ladder writes on this model"
     );
-    assert!(compared > 12 * 2_000_000, "{compared} values");
+    assert!(
+        compared > Ftype::LADDER.len() * 2_000_000,
+        "{compared} values"
+    );
 }

@@ -103,11 +103,26 @@ pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), 
         Ftype::Q3_K_M => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q3_K_M,
         Ftype::Q2_K => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q2_K,
         Ftype::IQ3_S => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ3_S,
+        Ftype::IQ3_XXS => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ3_XXS,
+        Ftype::Q2_K_S => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_Q2_K_S,
+        Ftype::IQ2_S => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ2_S,
+        Ftype::IQ2_XS => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ2_XS,
+        Ftype::IQ2_XXS => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ2_XXS,
+        Ftype::TQ2_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_TQ2_0,
+        Ftype::IQ1_M => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ1_M,
+        Ftype::TQ1_0 => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_TQ1_0,
+        Ftype::IQ1_S => llama_cpp_sys_2::LLAMA_FTYPE_MOSTLY_IQ1_S,
     };
     // F32 from a quantized file is llama.cpp dequantizing it, which it calls requantizing.
     params.allow_requantize = ftype == Ftype::F32;
+    let importance = if ftype.needs_importance() {
+        UniformImportance::of(input)?
+    } else {
+        UniformImportance::default()
+    };
+    params.imatrix = importance.as_ptr();
     // SAFETY: both paths are NUL-terminated strings and `params` a valid struct, all alive
-    // across the call; the pointers inside `params` are the defaults' nulls.
+    // across the call; `params.imatrix` is null or points into `importance`, alive too.
     let code =
         unsafe { llama_cpp_sys_2::llama_model_quantize(c_in.as_ptr(), c_out.as_ptr(), &params) };
     if code == 0 {
@@ -120,6 +135,93 @@ pub(crate) fn quantize(input: &Path, output: &Path, ftype: Ftype) -> Result<(), 
             code,
             log: take_log(),
         })
+    }
+}
+
+/// A stated, synthetic importance matrix: every column of every matrix equally important (a
+/// weight of 1), for the types llama.cpp will not make without one. With equal weights the
+/// grid search minimises the plain squared error of each block; the layouts and kernels a
+/// runtime must get right are the same whatever the weights.
+#[derive(Default)]
+struct UniformImportance {
+    names: Vec<CString>,
+    ones: Vec<f32>,
+    entries: Vec<llama_cpp_sys_2::llama_model_imatrix_data>,
+}
+
+impl UniformImportance {
+    /// One entry per tensor of two or more dimensions in the GGUF `path`, as long as the
+    /// values one row meets (times the experts, where a third dimension holds them).
+    fn of(path: &Path) -> Result<Self, LlamaError> {
+        let c_file = c_path(path)?;
+        let mut meta: *mut llama_cpp_sys_2::ggml_context = std::ptr::null_mut();
+        let params = llama_cpp_sys_2::gguf_init_params {
+            no_alloc: true,
+            ctx: &mut meta,
+        };
+        // SAFETY: a NUL-terminated path and parameters whose `ctx` points at `meta`, which
+        // receives a ggml context of the tensors' shapes (no data); nulls are checked.
+        let gguf = unsafe { llama_cpp_sys_2::gguf_init_from_file(c_file.as_ptr(), params) };
+        if gguf.is_null() || meta.is_null() {
+            return Err(LlamaError::Backend(format!(
+                "gguf_init_from_file({}) failed: {}",
+                path.display(),
+                take_log()
+            )));
+        }
+        let mut rows = Vec::new();
+        // SAFETY: `meta` and `gguf` are live until freed at the end of this block; every
+        // tensor pointer comes from `meta`'s own list and its name is NUL-terminated.
+        unsafe {
+            let mut t = llama_cpp_sys_2::ggml_get_first_tensor(meta);
+            while !t.is_null() {
+                if llama_cpp_sys_2::ggml_n_dims(t) >= 2 {
+                    let name = CStr::from_ptr((*t).name.as_ptr()).to_owned();
+                    rows.push((name, ((*t).ne[0] * (*t).ne[2]) as usize));
+                }
+                t = llama_cpp_sys_2::ggml_get_next_tensor(meta, t);
+            }
+            llama_cpp_sys_2::ggml_free(meta);
+            llama_cpp_sys_2::gguf_free(gguf);
+        }
+        let longest = rows.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        let mut importance = UniformImportance {
+            names: Vec::new(),
+            ones: vec![1.0; longest],
+            entries: Vec::new(),
+        };
+        for (name, size) in rows {
+            importance.names.push(name);
+            let name = importance
+                .names
+                .last()
+                .map_or(std::ptr::null(), |n| n.as_ptr());
+            importance
+                .entries
+                .push(llama_cpp_sys_2::llama_model_imatrix_data {
+                    name,
+                    data: importance.ones.as_ptr(),
+                    size,
+                });
+        }
+        // llama.cpp reads entries up to one whose name is null.
+        importance
+            .entries
+            .push(llama_cpp_sys_2::llama_model_imatrix_data {
+                name: std::ptr::null(),
+                data: std::ptr::null(),
+                size: 0,
+            });
+        Ok(importance)
+    }
+
+    /// The entries for `llama_model_quantize_params::imatrix`: null when there are none.
+    fn as_ptr(&self) -> *const llama_cpp_sys_2::llama_model_imatrix_data {
+        if self.entries.is_empty() {
+            std::ptr::null()
+        } else {
+            self.entries.as_ptr()
+        }
     }
 }
 

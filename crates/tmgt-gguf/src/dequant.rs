@@ -7,13 +7,20 @@
 //! - Q3_K: `(d * sc) * q`, `sc` a 6-bit scale less 32 per 16 values, `q` in -4..=3.
 //! - Q4_K, Q5_K: `(d * sc) * q - (dmin * m)` with 6-bit `sc` and `m` per 32 values.
 //! - Q6_K: `(d * sc) * q`, `sc` a signed byte per 16 values, `q` in -32..=31.
+//! - IQ2_XXS, IQ2_XS, IQ2_S: `d * (0.5 + sc) * 0.25 * g * s`, `sc` a 4-bit scale per 32 values
+//!   (IQ2_XXS) or 16, `g` a grid magnitude 8, 25 or 43 and `s` the value's sign, +1 or -1.
+//! - IQ3_XXS: `d * (0.5 + sc) * 0.5 * g * s`, `sc` a 4-bit scale per 32 values, `g` 4..=62.
 //! - IQ3_S: `(d * (1 + 2 * sc)) * g * s`, `sc` a 4-bit scale per 32 values, `g` an odd magnitude
 //!   1..=15 from [`IQ3S_GRID`] and `s` the value's sign, +1 or -1.
+//! - IQ1_S, IQ1_M: `(d * (1 + 2 * sc)) * (g + delta)`, `sc` a 3-bit scale per 32 values (IQ1_S)
+//!   or 16, `g` -1, 0 or 1 from [`IQ1S_GRID`] and `delta` +-0.125 per 32 (IQ1_S) or 8 values.
+//! - TQ1_0, TQ2_0: `d * q`, `q` in -1..=1 (five base-3 digits a byte) or -1..=2 (two bits).
 //!
 //! Most products are exact in f32 (an 11-bit scale times small integers); where one is not, or
 //! for the subtraction and addition, f32 rounds once per operation exactly as numpy does.
 
 use crate::GgmlType;
+use crate::iq_grids::{IQ1S_GRID, IQ2S_GRID, IQ2XS_GRID, IQ2XXS_GRID, IQ3XXS_GRID, KSIGNS_IQ2XS};
 use crate::iq3s_grid::IQ3S_GRID;
 
 /// 2^-24, the value of the least f16 subnormal.
@@ -36,7 +43,15 @@ pub fn f16_to_f32(h: u16) -> f32 {
 }
 
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
-    f16_to_f32(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
+    f16_to_f32(u16_at(bytes, at))
+}
+
+fn u16_at(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 /// Decodes `raw`, a whole number of blocks of `kind`, passing each value to `emit` in element
@@ -146,6 +161,19 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
                 }
             }
         }
+        GgmlType::IQ2_XXS => raw.chunks_exact(66).for_each(|b| iq2_xxs(b, emit)),
+        GgmlType::IQ2_XS => raw.chunks_exact(74).for_each(|b| iq2_xs(b, emit)),
+        GgmlType::IQ2_S => raw.chunks_exact(82).for_each(|b| iq2_s(b, emit)),
+        GgmlType::IQ3_XXS => raw.chunks_exact(98).for_each(|b| iq3_xxs(b, emit)),
+        GgmlType::IQ1_S => raw.chunks_exact(50).for_each(|b| iq1_s(b, emit)),
+        GgmlType::IQ1_M => raw.chunks_exact(56).for_each(|b| iq1_m(b, emit)),
+        GgmlType::TQ1_0 => raw.chunks_exact(54).for_each(|b| tq1_0(b, emit)),
+        GgmlType::TQ2_0 => {
+            for block in raw.chunks_exact(66) {
+                let d = f16_at(block, 64);
+                (0..256).for_each(|i| emit(d * f32::from(i16::from(crumb(block, i)) - 1)));
+            }
+        }
         GgmlType::IQ3_S => {
             for block in raw.chunks_exact(110) {
                 let d = f16_at(block, 0);
@@ -192,6 +220,155 @@ pub(crate) fn dequantize(kind: GgmlType, raw: &[u8], emit: &mut impl FnMut(f32))
         // Callers check `GgmlType::block` first, which is `None` for these.
         GgmlType::Other(_) => {}
     }
+}
+
+/// One IQ2_XXS block: per 32 values two little-endian u32s, the first four 8-bit grid indices,
+/// the second four 7-bit sign indices (one per 8 values) under a 4-bit scale in its top bits.
+fn iq2_xxs(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let d = f16_at(block, 0);
+    for sub in block[2..].chunks_exact(8) {
+        let aux = u32_at(sub, 4);
+        // The scale is aux's top nibble, the high nibble of its last byte.
+        let db = d * (0.5 + f32::from(sub[7] >> 4)) * 0.25;
+        for (k, &index) in sub[..4].iter().enumerate() {
+            signed_octet(db, IQ2XXS_GRID[usize::from(index)], sign_byte(aux, k), emit);
+        }
+    }
+}
+
+/// One IQ2_XS block: per 8 values a little-endian u16, a 9-bit grid index under a 7-bit sign
+/// index.
+fn iq2_xs(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let d = f16_at(block, 0);
+    let (qs, scales) = block[2..].split_at(64);
+    for g in 0..32 {
+        let q = u16_at(qs, 2 * g);
+        let point = IQ2XS_GRID[usize::from(q & 511)];
+        let signs = KSIGNS_IQ2XS[usize::from(q >> 9)];
+        signed_octet(iq2_scale(d, scales, g), point, signs, emit);
+    }
+}
+
+/// One IQ2_S block: per 8 values a 10-bit grid index (a byte of qs, two bits of qh from the
+/// lowest pair up) and a byte of sign bits.
+fn iq2_s(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let d = f16_at(block, 0);
+    let (qs, rest) = block[2..].split_at(32);
+    let (signs, rest) = rest.split_at(32);
+    let (qh, scales) = rest.split_at(8);
+    for g in 0..32 {
+        let index = usize::from(qs[g]) | (usize::from((qh[g / 4] >> (g % 4 * 2)) & 3) << 8);
+        signed_octet(iq2_scale(d, scales, g), IQ2S_GRID[index], signs[g], emit);
+    }
+}
+
+/// `d * (0.5 + sc) * 0.25` for the 8 values of group `g`: IQ2_XS and IQ2_S keep a 4-bit scale
+/// per 16 values, low nibble first.
+fn iq2_scale(d: f32, scales: &[u8], g: usize) -> f32 {
+    let sc = (scales[g / 4] >> (g / 2 % 2 * 4)) & 0x0f;
+    d * (0.5 + f32::from(sc)) * 0.25
+}
+
+/// One IQ3_XXS block: 64 grid indices of 4 values, then per 32 values a little-endian u32 as
+/// IQ2_XXS's second: four 7-bit sign indices under a 4-bit scale.
+fn iq3_xxs(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let d = f16_at(block, 0);
+    let (qs, scales) = block[2..].split_at(64);
+    for (indices, aux) in qs.chunks_exact(8).zip(scales.chunks_exact(4)) {
+        let db = d * (0.5 + f32::from(aux[3] >> 4)) * 0.5;
+        let aux = u32_at(aux, 0);
+        for (k, pair) in indices.chunks_exact(2).enumerate() {
+            let point = u64::from(IQ3XXS_GRID[usize::from(pair[0])])
+                | (u64::from(IQ3XXS_GRID[usize::from(pair[1])]) << 32);
+            signed_octet(db, point, sign_byte(aux, k), emit);
+        }
+    }
+}
+
+/// The sign byte for group `k` of 4: its 7-bit index is bits `7k..7k + 7` of `aux`.
+fn sign_byte(aux: u32, k: usize) -> u8 {
+    KSIGNS_IQ2XS[(aux >> (7 * k)) as usize & 0x7f]
+}
+
+/// Eight values `db * g * s` from a grid point of byte magnitudes `g`, the first in the least
+/// significant byte, each negated where its bit of `signs` is set.
+fn signed_octet(db: f32, point: u64, signs: u8, emit: &mut impl FnMut(f32)) {
+    for (b, g) in point.to_le_bytes().into_iter().enumerate() {
+        let sign = [1.0, -1.0][usize::from((signs >> b) & 1)];
+        emit(db * f32::from(g) * sign);
+    }
+}
+
+/// The shift IQ1 values take off the grid: gguf-py's `np.float32(0.125)` (ggml's
+/// `IQ1S_DELTA`), negated where the block's sign bit for it is set.
+fn iq1_delta(negative: bool) -> f32 {
+    if negative { -0.125 } else { 0.125 }
+}
+
+/// One IQ1_S block: per 8 values an 11-bit grid index, a byte of qs and three bits of a
+/// little-endian u16 per 32 values, whose bits 12..=14 hold the scale and bit 15 the shift's
+/// sign.
+fn iq1_s(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let d = f16_at(block, 0);
+    let (qs, qh) = block[2..].split_at(32);
+    for (g, &low) in qs.iter().enumerate() {
+        let h = u16_at(qh, g / 4 * 2);
+        let index = usize::from(low) | (usize::from((h >> (g % 4 * 3)) & 7) << 8);
+        let dl = d * f32::from(2 * ((h >> 12) & 7) + 1);
+        let delta = iq1_delta(h & 0x8000 != 0);
+        shifted_octet(dl, IQ1S_GRID[index], delta, emit);
+    }
+}
+
+/// One IQ1_M block: per 8 values an 11-bit grid index, a byte of qs and the low three bits of
+/// a qh nibble (low nibble first), whose fourth bit is the shift's sign; four little-endian
+/// u16 scale words, each with four 3-bit scales (one per 16 values) from the lowest bits up.
+fn iq1_m(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let (qs, rest) = block.split_at(32);
+    let (qh, scales) = rest.split_at(16);
+    let words = [0, 2, 4, 6].map(|at| u16_at(scales, at));
+    let d = f16_to_f32(iq1_m_d(words));
+    for (g, &low) in qs.iter().enumerate() {
+        let sc = (words[g / 8] >> (g / 2 % 4 * 3)) & 7;
+        let dl = d * f32::from(2 * sc + 1);
+        let h = (qh[g / 2] >> (g % 2 * 4)) & 0x0f;
+        let index = usize::from(low) | (usize::from(h & 7) << 8);
+        let delta = iq1_delta(h & 8 != 0);
+        shifted_octet(dl, IQ1S_GRID[index], delta, emit);
+    }
+}
+
+/// IQ1_M's f16 super-block scale: the top nibbles of its four scale words, the first lowest.
+fn iq1_m_d(words: [u16; 4]) -> u16 {
+    (words[0] >> 12) | ((words[1] & 0xf000) >> 8) | ((words[2] & 0xf000) >> 4) | (words[3] & 0xf000)
+}
+
+/// Eight values `dl * (g + delta)` from a grid point of signed bytes `g`, the first in the
+/// least significant byte.
+fn shifted_octet(dl: f32, point: u64, delta: f32, emit: &mut impl FnMut(f32)) {
+    for g in point.to_le_bytes() {
+        emit(dl * (f32::from(i8::from_le_bytes([g])) + delta));
+    }
+}
+
+/// One TQ1_0 block: 48 bytes of five base-3 digits and 4 of four, then the f16 scale. Each run
+/// of bytes (qs[..32], qs[32..], qh) gives, per digit from the most significant, one value per
+/// byte.
+fn tq1_0(block: &[u8], emit: &mut impl FnMut(f32)) {
+    let d = f16_at(block, 52);
+    for (run, digits) in [(&block[..32], 5), (&block[32..48], 5), (&block[48..52], 4)] {
+        for power in [1u8, 3, 9, 27, 81].into_iter().take(digits) {
+            for &q in run {
+                emit(d * f32::from(trit(q.wrapping_mul(power))));
+            }
+        }
+    }
+}
+
+/// The leading base-3 digit, less 1, of a byte that stores a fraction of 243 as `q / 256`:
+/// multiplying by 3^k (wrapping, as numpy's uint8 does) shifts digit k to the front.
+fn trit(q: u8) -> i16 {
+    ((i16::from(q) * 3) >> 8) - 1
 }
 
 /// ggml's `kvalues_iq4nl`: the 16 levels a 4-bit IQ4 index names.

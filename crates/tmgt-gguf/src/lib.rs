@@ -1,15 +1,16 @@
 //! GGUF files as tmgt needs them: the header, metadata and tensor table of any GGUF, the
-//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0, Q2_K..Q6_K, IQ3_S and IQ4_NL/IQ4_XS
-//! tensors (also for raw blocks from other containers, see [`dequantize`]), and, for LLaMA
-//! models, the float32 HF safetensors file that transformers would save after loading the
-//! GGUF. The last lets the harness build a reference model from a GGUF without Python; the
-//! arithmetic follows the `gguf` Python package bit for bit so the bytes match transformers'
-//! own export.
+//! dequantized values of its F32/F16/BF16, Q4_0..Q8_0, Q2_K..Q6_K, IQ1_S/IQ1_M,
+//! IQ2_XXS/IQ2_XS/IQ2_S, IQ3_XXS/IQ3_S, IQ4_NL/IQ4_XS and TQ1_0/TQ2_0 tensors (also for raw
+//! blocks from other containers, see [`dequantize`]), and, for LLaMA models, the float32 HF
+//! safetensors file that transformers would save after loading the GGUF. The last lets the
+//! harness build a reference model from a GGUF without Python; the arithmetic follows the
+//! `gguf` Python package bit for bit so the bytes match transformers' own export.
 
 mod dequant;
 mod error;
 mod hf;
 mod iq3s_grid;
+mod iq_grids;
 mod parse;
 mod write;
 
@@ -126,13 +127,33 @@ pub enum GgmlType {
     Q4_K,
     Q5_K,
     Q6_K,
+    /// 8-bit indices into a grid of 8 magnitudes (8, 25 or 43) each, with 7-bit sign indices
+    /// and a 4-bit scale per 32 values, in super-blocks of 256.
+    IQ2_XXS,
+    /// 9-bit grid indices with 7-bit sign indices, as IQ2_XXS, and a 4-bit scale per 16.
+    IQ2_XS,
+    /// 10-bit grid indices with a sign bit per value, as IQ2_XXS, and a 4-bit scale per 16.
+    IQ2_S,
+    /// 8-bit indices into a grid of 4 magnitudes (4..=62) each, with 7-bit sign indices and a
+    /// 4-bit scale per 32, in super-blocks of 256.
+    IQ3_XXS,
     /// 9-bit indices into a fixed grid of 4 odd magnitudes (1..=15) each, with a sign bit per
     /// value, in super-blocks of 256 with a 4-bit scale per 32.
     IQ3_S,
+    /// 11-bit indices into a grid of 8 values in -1..=1 each, shifted by +-1/8, with a 3-bit
+    /// scale per 32, in super-blocks of 256.
+    IQ1_S,
+    /// The IQ1_S grid with a shift per 8 values and a 3-bit scale per 16, its f16 super-block
+    /// scale spread over the top nibbles of the scale words.
+    IQ1_M,
     /// 4-bit indices into a fixed non-linear table, blocks of 32 with one f16 scale.
     IQ4_NL,
     /// The same table in super-blocks of 256 with a 6-bit scale per 32.
     IQ4_XS,
+    /// Ternary values (-1, 0, 1), five per byte in base 3, super-blocks of 256 with one scale.
+    TQ1_0,
+    /// Two bits per value, -1..=2, super-blocks of 256 with one scale.
+    TQ2_0,
     Other(u32),
 }
 
@@ -152,10 +173,18 @@ impl GgmlType {
             12 => Self::Q4_K,
             13 => Self::Q5_K,
             14 => Self::Q6_K,
+            16 => Self::IQ2_XXS,
+            17 => Self::IQ2_XS,
+            18 => Self::IQ3_XXS,
+            19 => Self::IQ1_S,
             20 => Self::IQ4_NL,
             21 => Self::IQ3_S,
+            22 => Self::IQ2_S,
             23 => Self::IQ4_XS,
+            29 => Self::IQ1_M,
             30 => Self::BF16,
+            34 => Self::TQ1_0,
+            35 => Self::TQ2_0,
             other => Self::Other(other),
         }
     }
@@ -175,10 +204,18 @@ impl GgmlType {
             Self::Q4_K => 12,
             Self::Q5_K => 13,
             Self::Q6_K => 14,
+            Self::IQ2_XXS => 16,
+            Self::IQ2_XS => 17,
+            Self::IQ3_XXS => 18,
+            Self::IQ1_S => 19,
             Self::IQ4_NL => 20,
             Self::IQ3_S => 21,
+            Self::IQ2_S => 22,
             Self::IQ4_XS => 23,
+            Self::IQ1_M => 29,
             Self::BF16 => 30,
+            Self::TQ1_0 => 34,
+            Self::TQ2_0 => 35,
             Self::Other(id) => id,
         }
     }
@@ -198,9 +235,17 @@ impl GgmlType {
             Self::Q4_K => Some((256, 144)),
             Self::Q5_K => Some((256, 176)),
             Self::Q6_K => Some((256, 210)),
+            Self::IQ2_XXS => Some((256, 66)),
+            Self::IQ2_XS => Some((256, 74)),
+            Self::IQ2_S => Some((256, 82)),
+            Self::IQ3_XXS => Some((256, 98)),
             Self::IQ3_S => Some((256, 110)),
+            Self::IQ1_S => Some((256, 50)),
+            Self::IQ1_M => Some((256, 56)),
             Self::IQ4_NL => Some((32, 18)),
             Self::IQ4_XS => Some((256, 136)),
+            Self::TQ1_0 => Some((256, 54)),
+            Self::TQ2_0 => Some((256, 66)),
             Self::Other(_) => None,
         }
     }
@@ -222,9 +267,17 @@ impl fmt::Display for GgmlType {
             Self::Q4_K => "Q4_K",
             Self::Q5_K => "Q5_K",
             Self::Q6_K => "Q6_K",
+            Self::IQ2_XXS => "IQ2_XXS",
+            Self::IQ2_XS => "IQ2_XS",
+            Self::IQ2_S => "IQ2_S",
+            Self::IQ3_XXS => "IQ3_XXS",
             Self::IQ3_S => "IQ3_S",
+            Self::IQ1_S => "IQ1_S",
+            Self::IQ1_M => "IQ1_M",
             Self::IQ4_NL => "IQ4_NL",
             Self::IQ4_XS => "IQ4_XS",
+            Self::TQ1_0 => "TQ1_0",
+            Self::TQ2_0 => "TQ2_0",
             Self::Other(id) => return write!(f, "type {id}"),
         };
         f.write_str(name)

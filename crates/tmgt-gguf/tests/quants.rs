@@ -286,6 +286,129 @@ fn iq3_s_is_scale_per_32_times_a_signed_grid_magnitude_per_value() {
 }
 
 #[test]
+fn iq2_xxs_is_scale_per_32_times_a_signed_grid_magnitude_per_value() {
+    // Per 32 values two u32s: four grid indices (one per 8 values), then four 7-bit sign
+    // indices from bit 0 up and a 4-bit scale in bits 28..32; d = 0.5, so db = 0.5 * (0.5 +
+    // sc) * 0.25.
+    let mut subs = [[0u8; 8]; 8];
+    // Values 8..16 take index 1, (43, 8, 8, 8, 8, 8, 8, 8); values 0..8 sign index 1, whose
+    // sign byte 0x81 negates values 0 and 7. Scale 0: db = 0.0625.
+    subs[0] = [0, 1, 0, 0, 1, 0, 0, 0];
+    // Values 248..256 take index 255, (8, 25, 8, 8, 25, 43, 43, 43), and sign index 127, whose
+    // sign byte 0xff negates all 8. Scale 15: db = 1.9375.
+    let aux = (15u32 << 28) | (127 << 21);
+    subs[7][3] = 255;
+    subs[7][4..].copy_from_slice(&aux.to_le_bytes());
+    let block = [&F16_HALF.to_le_bytes()[..], subs.as_flattened()].concat();
+
+    // Every other index is 0, all magnitudes 8, and every other sign index 0, no signs.
+    let magnitude = |i: usize| -> f32 {
+        match i {
+            8 | 253..=255 => 43.0,
+            249 | 252 => 25.0,
+            _ => 8.0,
+        }
+    };
+    let sign = |i: usize| {
+        if matches!(i, 0 | 7 | 248..) {
+            -1.0
+        } else {
+            1.0
+        }
+    };
+    let db = |i: usize| if i < 224 { 0.0625 } else { 1.9375 };
+    let expected: Vec<f32> = (0..256).map(|i| db(i) * magnitude(i) * sign(i)).collect();
+    assert_eq!(
+        [0, 1, 8, 32, 224, 248, 249, 255].map(|i| expected[i]),
+        [-0.5, 0.5, 2.6875, 0.5, 15.5, -15.5, -48.4375, -83.3125]
+    );
+    assert_eq!(decode(GgmlType::IQ2_XXS, &block), expected);
+}
+
+#[test]
+fn iq1_s_is_scale_per_32_times_a_shifted_ternary_grid_value() {
+    // Per 8 values an 11-bit grid index: a byte of qs and 3 bits of the u16 for its 32 values,
+    // which also holds a 3-bit scale in bits 12..=14 and the shift's sign in bit 15. d = 0.5.
+    let mut qs = [0u8; 32];
+    let mut qh = [0u16; 8];
+    // Values 8..16 take index 1, (1, -1, -1, -1, -1, -1, -1, -1).
+    qs[1] = 1;
+    // Values 128..136 take index 4 << 8 = 1024, (0, 1, -1, 0, 0, 0, 0, 0).
+    qh[4] = 4;
+    // Values 248..256 take index 7 << 8 | 255 = 2047, all 1; values 224..256 scale 7 and the
+    // shift -0.125.
+    qs[31] = 0xff;
+    qh[7] = 0x8000 | (7 << 12) | (7 << 9);
+    let mut block = F16_HALF.to_le_bytes().to_vec();
+    block.extend(qs);
+    block.extend(qh.iter().flat_map(|h| h.to_le_bytes()));
+
+    // Index 0 is all -1; elsewhere scale 0 and shift +0.125: y = 0.5 * (1 + 2 * sc) * (g + delta).
+    let g = |i: usize| -> f32 {
+        match i {
+            8 | 129 | 248.. => 1.0,
+            128 | 131..136 => 0.0,
+            _ => -1.0,
+        }
+    };
+    let dl = |i: usize| if i < 224 { 0.5 } else { 7.5 };
+    let delta = |i: usize| if i < 224 { 0.125 } else { -0.125 };
+    let expected: Vec<f32> = (0..256).map(|i| dl(i) * (g(i) + delta(i))).collect();
+    assert_eq!(
+        [0, 8, 9, 128, 129, 130, 224, 255].map(|i| expected[i]),
+        [
+            -0.4375, 0.5625, -0.4375, 0.0625, 0.5625, -0.4375, -8.4375, 6.5625
+        ]
+    );
+    assert_eq!(decode(GgmlType::IQ1_S, &block), expected);
+}
+
+#[test]
+fn tq1_0_takes_five_base_3_digits_per_byte_most_significant_first() {
+    // A byte holds digits (2, 0, 1, 2, 0) as ceil(177 * 256 / 243) = 187; each digit less 1 is
+    // a value. Byte j of qs[..32] holds values j + 32k, of qs[32..48] values 160 + j + 16k, and
+    // of qh (4 digits) values 240 + j + 4k, digit k. Zero bytes are all digits 0, values -1.
+    let mut block = [0u8; 54];
+    block[0] = 187;
+    block[32 + 15] = 187;
+    block[48 + 3] = 187;
+    block[52..].copy_from_slice(&F16_HALF.to_le_bytes());
+
+    let mut q = [-1.0f32; 256];
+    for (k, digit) in [2.0, 0.0, 1.0, 2.0, 0.0].into_iter().enumerate() {
+        q[32 * k] = digit - 1.0;
+        q[175 + 16 * k] = digit - 1.0;
+        if k < 4 {
+            q[243 + 4 * k] = digit - 1.0;
+        }
+    }
+    let expected: Vec<f32> = q.iter().map(|q| 0.5 * q).collect();
+    assert_eq!(
+        [0, 32, 64, 96, 128, 175, 239, 243, 251, 255].map(|i| expected[i]),
+        [0.5, -0.5, 0.0, 0.5, -0.5, 0.5, -0.5, 0.5, 0.0, 0.5]
+    );
+    assert_eq!(decode(GgmlType::TQ1_0, &block), expected);
+}
+
+#[test]
+fn tq2_0_is_scale_times_two_bits_minus_1_in_runs_of_32() {
+    // As Q2_K's quants: byte j of each 32 holds four runs of 32 values from the lowest bit pair
+    // up. Pairs of 1 are q = 0, which d = -3 turns into -0.0 as numpy's `d * q` does.
+    let mut qs = [0x55u8; 64];
+    // Byte 0: values 0 (1), 32 (0), 64 (2) and 96 (3); byte 63's top pair: value 255 (0).
+    qs[0] = 0b11_10_00_01;
+    qs[63] = 0b00_01_01_01;
+    let block = [&qs[..], &F16_MINUS_THREE.to_le_bytes()].concat();
+
+    let mut expected = [-0.0f32; 256];
+    expected[32] = 3.0;
+    expected[64] = -3.0;
+    expected[96] = -6.0;
+    expected[255] = 3.0;
+    assert_eq!(bits(&decode(GgmlType::TQ2_0, &block)), bits(&expected));
+}
+
+#[test]
 fn types_round_trip_their_ids_names_and_block_sizes() {
     let table = [
         (GgmlType::Q5_0, 6, "Q5_0", (32, 22)),
@@ -295,7 +418,15 @@ fn types_round_trip_their_ids_names_and_block_sizes() {
         (GgmlType::Q4_K, 12, "Q4_K", (256, 144)),
         (GgmlType::Q5_K, 13, "Q5_K", (256, 176)),
         (GgmlType::Q6_K, 14, "Q6_K", (256, 210)),
+        (GgmlType::IQ2_XXS, 16, "IQ2_XXS", (256, 66)),
+        (GgmlType::IQ2_XS, 17, "IQ2_XS", (256, 74)),
+        (GgmlType::IQ3_XXS, 18, "IQ3_XXS", (256, 98)),
+        (GgmlType::IQ1_S, 19, "IQ1_S", (256, 50)),
         (GgmlType::IQ3_S, 21, "IQ3_S", (256, 110)),
+        (GgmlType::IQ2_S, 22, "IQ2_S", (256, 82)),
+        (GgmlType::IQ1_M, 29, "IQ1_M", (256, 56)),
+        (GgmlType::TQ1_0, 34, "TQ1_0", (256, 54)),
+        (GgmlType::TQ2_0, 35, "TQ2_0", (256, 66)),
     ];
     for (kind, id, name, block) in table {
         assert_eq!(GgmlType::from_id(id), kind);
@@ -303,17 +434,18 @@ fn types_round_trip_their_ids_names_and_block_sizes() {
         assert_eq!(kind.to_string(), name);
         assert_eq!(kind.block(), Some(block));
     }
-    // IQ2_XXS: kept by id, not decodable.
-    assert_eq!(GgmlType::from_id(16), GgmlType::Other(16));
-    assert_eq!(GgmlType::Other(16).id(), 16);
-    assert_eq!(GgmlType::Other(16).block(), None);
+    // Q4_0_4_4, dropped from ggml: kept by id, not decodable.
+    assert_eq!(GgmlType::from_id(31), GgmlType::Other(31));
+    assert_eq!(GgmlType::Other(31).id(), 31);
+    assert_eq!(GgmlType::Other(31).block(), None);
+    assert_eq!(GgmlType::Other(31).to_string(), "type 31");
 }
 
 #[test]
 fn dequantize_refuses_partial_blocks_and_unknown_types() {
     assert_eq!(dequantize(GgmlType::Q4_K, &[0; 144 * 2 - 1]), None);
     assert_eq!(dequantize(GgmlType::Q6_K, &[0; 1]), None);
-    assert_eq!(dequantize(GgmlType::Other(16), &[0; 66]), None);
+    assert_eq!(dequantize(GgmlType::Other(31), &[0; 66]), None);
     assert_eq!(dequantize(GgmlType::Q4_K, &[]), Some(vec![]));
     assert_eq!(
         dequantize(GgmlType::Q6_K, &[0; 420]).map(|v| v.len()),
@@ -354,7 +486,7 @@ fn decodable_types() -> Vec<GgmlType> {
 #[test]
 fn every_decodable_type_matches_gguf_py_bit_for_bit() {
     let kinds = decodable_types();
-    assert_eq!(kinds.len(), 16, "{kinds:?}");
+    assert_eq!(kinds.len(), 24, "{kinds:?}");
     for kind in kinds {
         let chunks = fixture(kind);
         assert!(!chunks.is_empty(), "{kind}");

@@ -103,6 +103,26 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "models/tiny-llama-wide/config.json",
+        "ae9e49d7145bbdf7dafc9aeb35ab839b98a5944365e489dae7523c5b1aec0e05",
+    ),
+    (
+        "models/tiny-llama-wide/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-llama-wide/model.safetensors",
+        "b200ca7e994dbfd7328cedca915c518a48e33b65dab4a0fd8ac3c228fbcd9847",
+    ),
+    (
+        "models/tiny-llama-wide/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-llama-wide/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-llama/config.json",
         "6924d144b00d4d052fbcde03ed10cc82b0cdeda99003686350ac6f676df2cf9f",
     ),
@@ -160,6 +180,26 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "models/tiny-phi3/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-qwen2-wide/config.json",
+        "fad0638a6e8f7e0a58296bd2fce1c3fb26c6d413392a47b00269cf559833d1d6",
+    ),
+    (
+        "models/tiny-qwen2-wide/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-qwen2-wide/model.safetensors",
+        "489f6452156542099e54f3748da8b4bd56be198776fcbb73f4cc62fa545ddac5",
+    ),
+    (
+        "models/tiny-qwen2-wide/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-qwen2-wide/tokenizer_config.json",
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
@@ -267,6 +307,46 @@ const PINS: &[(&str, &str)] = &[
         "a2b636143531c7185952ac99faeb94eb4255817e4fb415d387949f2da66dc8f5",
     ),
     (
+        "oracle/smollm2-135m/ladder/q4_k_m/arithmetic.json",
+        "030b7f969074f839ee442638fecfd3db82c8a7190d778a2569148a93c3c42ae3",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/code.json",
+        "79f3556c08696ef0a65fdc9bc6351b7254ced394837cfb3eaf0c89870a227b3a",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/completion.json",
+        "fb3d12f6f4f171dd31028e34a0a67479fc4e255cf058eadfbd998656c5036733",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/greeting.json",
+        "0a43a16703ae9269a2cd434305f2bfb532c0392d2aa2883f8c627594487f38ac",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q4_k_m/perplexity.json",
+        "12020b4d4e22066d19e822077f1b81936faed7fd1d09c300ec46dd5c614b0b0a",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/arithmetic.json",
+        "47bfdbb65106c1aee17bd13e53c709e90d64260cc801b3bc27980883a7afc7fe",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/code.json",
+        "463e916659b3f504ebe6cf14d4b7ab1f70748190d08d8abb2c88539de28f1ce2",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/completion.json",
+        "a8390c54249592ba51264773a9ecb9f25f3bd2c6e041a1bb418366e3895a9a8f",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/greeting.json",
+        "e08fe8f51acd91c5f12ae2a13e3ca3f8b554f4fb5368c9ca3929547c5fbdca70",
+    ),
+    (
+        "oracle/smollm2-135m/ladder/q8_0/perplexity.json",
+        "01864d708cfc6b7bf14ef79a418a995d6fe2a8a5b5dfb75e48b0e8d9e81b0d24",
+    ),
+    (
         "oracle/smollm2-135m/perplexity.json",
         "93ed42e68e56d6d14fe3d8e2ff0ac73449da4cf9a4983c45d24c18f051a87252",
     ),
@@ -351,186 +431,6 @@ const PINS: &[(&str, &str)] = &[
         "ff68901c61e6fdd10bad6dda63e4523e22493ac62f8822fd87dc08a6714c7fe4",
     ),
     (
-        "oracle/tiny-llama/arithmetic.json",
-        "b1bade672a4df48a8e9f2f60c03a112eeb8949ad0862cb400ccb15eb44d2a3ee",
-    ),
-    (
-        "oracle/tiny-llama/code.json",
-        "9595d28d265a9df41a5dcb279e7f643293abc0454bd5b50861ba3e06d7ee1444",
-    ),
-    (
-        "oracle/tiny-llama/completion.json",
-        "4b8b0bada23d093ab650732a2b57f9dc8bb566a9c7149f7d68681c2be24ca0b6",
-    ),
-    (
-        "oracle/tiny-llama/greeting.json",
-        "6255f8a8b9da515083cedb3588214fbc0d3e6dfb2bf83e0e3d9282d8cebbc58d",
-    ),
-    (
-        "oracle/tiny-llama/perplexity.json",
-        "969ca6fa75bc6cfba721e8345382dfff98f327afa14e290e371ff4a655e29943",
-    ),
-    (
-        "oracle/tiny-mistral/arithmetic.json",
-        "8643070061a0387537a5e9bb0c3bbb4e4384da6acb4c4a12a9616063de782876",
-    ),
-    (
-        "oracle/tiny-mistral/code.json",
-        "979016c56faa5391aed0c322a38bc07ee7095132ef2fa61562752c3d2fc367d7",
-    ),
-    (
-        "oracle/tiny-mistral/completion.json",
-        "85267c3333e3e352a106bef1b05d2875866990eff6f5bed1206a073fb4f6ac69",
-    ),
-    (
-        "oracle/tiny-mistral/greeting.json",
-        "7cc1bb1fe50f5023a8f6c58db526863cf06920c0e7ffedc8e425a255c0338e3d",
-    ),
-    (
-        "oracle/tiny-mistral/perplexity.json",
-        "bb50ad9ebaaf6b30da9bbf7d649b7a2bb586e4fd9c5739a888c314d03f11a4f2",
-    ),
-    (
-        "oracle/tiny-phi3/arithmetic.json",
-        "fa9d192a2b600bf3b15625198c479c5128ac60c7a899a3c688b9138640a5ed90",
-    ),
-    (
-        "oracle/tiny-phi3/code.json",
-        "b8ff86577e8d84d43a28a7af3359b13e04253ff14a53810ccb92b9a48482c193",
-    ),
-    (
-        "oracle/tiny-phi3/completion.json",
-        "59f51379079e19d34834939a3bd709b1a1106428d0253cf17cbc94037ffade97",
-    ),
-    (
-        "oracle/tiny-phi3/greeting.json",
-        "a1c284ae1fc4e2dce3f2db97afd35e28aa9cb8f725a385a26da8957ab72ebf36",
-    ),
-    (
-        "oracle/tiny-phi3/perplexity.json",
-        "bddb86eba578984dd2d5f5ef7a6b1e6a68ad40f068b9462e1920003e6a37b6f2",
-    ),
-    (
-        "oracle/tiny-qwen2/arithmetic.json",
-        "7f892f13694a001aedfcc1615dad6f9754ce6bbf7a50378ad8f9f8eb694a0677",
-    ),
-    (
-        "oracle/tiny-qwen2/code.json",
-        "cdc875b857014037e2666902dd6b8f631ad72c2b539c84942c8228bf5737fa60",
-    ),
-    (
-        "oracle/tiny-qwen2/completion.json",
-        "6b48f90ffb5095a21b487415ceb63f00929f5baedc72a161c24d8c4db2e17b6e",
-    ),
-    (
-        "oracle/tiny-qwen2/greeting.json",
-        "731a10edc94b94da76039c6fc92af260c4659ca2fd4b455e5ace047fb3839cf1",
-    ),
-    (
-        "oracle/tiny-qwen2/perplexity.json",
-        "b22e722c957653265e3b8cab483af945a181f9f92d38cdbd108c0a727d09f45d",
-    ),
-    (
-        "oracle/tiny-qwen3/arithmetic.json",
-        "51c28ffedef034b1b447a72449caee4bfabb68ece3538d500d08990cac502a40",
-    ),
-    (
-        "oracle/tiny-qwen3/code.json",
-        "b83ff1b08ae68f5215ab9e42617e69be0c5b1944f1727a1cf7f1341cb1590c61",
-    ),
-    (
-        "oracle/tiny-qwen3/completion.json",
-        "373733e5f89e59d599618bdab95b5c7cd735195a8c32e7bebd17791740c2eb5e",
-    ),
-    (
-        "oracle/tiny-qwen3/greeting.json",
-        "3833f2c530614f66101cd46a959f3a31b31fa67c302a156ad95affead23ccc2a",
-    ),
-    (
-        "oracle/tiny-qwen3/perplexity.json",
-        "5791cd01fa9613cd41a5ad51491a79ec81dea6753d964384d1013d7e97719ff9",
-    ),
-    (
-        "models/tiny-llama-wide/config.json",
-        "ae9e49d7145bbdf7dafc9aeb35ab839b98a5944365e489dae7523c5b1aec0e05",
-    ),
-    (
-        "models/tiny-llama-wide/generation_config.json",
-        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
-    ),
-    (
-        "models/tiny-llama-wide/model.safetensors",
-        "b200ca7e994dbfd7328cedca915c518a48e33b65dab4a0fd8ac3c228fbcd9847",
-    ),
-    (
-        "models/tiny-llama-wide/tokenizer.json",
-        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
-    ),
-    (
-        "models/tiny-llama-wide/tokenizer_config.json",
-        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
-    ),
-    (
-        "models/tiny-qwen2-wide/config.json",
-        "fad0638a6e8f7e0a58296bd2fce1c3fb26c6d413392a47b00269cf559833d1d6",
-    ),
-    (
-        "models/tiny-qwen2-wide/generation_config.json",
-        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
-    ),
-    (
-        "models/tiny-qwen2-wide/model.safetensors",
-        "489f6452156542099e54f3748da8b4bd56be198776fcbb73f4cc62fa545ddac5",
-    ),
-    (
-        "models/tiny-qwen2-wide/tokenizer.json",
-        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
-    ),
-    (
-        "models/tiny-qwen2-wide/tokenizer_config.json",
-        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q4_k_m/arithmetic.json",
-        "030b7f969074f839ee442638fecfd3db82c8a7190d778a2569148a93c3c42ae3",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q4_k_m/code.json",
-        "79f3556c08696ef0a65fdc9bc6351b7254ced394837cfb3eaf0c89870a227b3a",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q4_k_m/completion.json",
-        "fb3d12f6f4f171dd31028e34a0a67479fc4e255cf058eadfbd998656c5036733",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q4_k_m/greeting.json",
-        "0a43a16703ae9269a2cd434305f2bfb532c0392d2aa2883f8c627594487f38ac",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q4_k_m/perplexity.json",
-        "12020b4d4e22066d19e822077f1b81936faed7fd1d09c300ec46dd5c614b0b0a",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q8_0/arithmetic.json",
-        "47bfdbb65106c1aee17bd13e53c709e90d64260cc801b3bc27980883a7afc7fe",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q8_0/code.json",
-        "463e916659b3f504ebe6cf14d4b7ab1f70748190d08d8abb2c88539de28f1ce2",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q8_0/completion.json",
-        "a8390c54249592ba51264773a9ecb9f25f3bd2c6e041a1bb418366e3895a9a8f",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q8_0/greeting.json",
-        "e08fe8f51acd91c5f12ae2a13e3ca3f8b554f4fb5368c9ca3929547c5fbdca70",
-    ),
-    (
-        "oracle/smollm2-135m/ladder/q8_0/perplexity.json",
-        "01864d708cfc6b7bf14ef79a418a995d6fe2a8a5b5dfb75e48b0e8d9e81b0d24",
-    ),
-    (
         "oracle/tiny-llama-wide/arithmetic.json",
         "2dfb6d3f2702d55821ab058463237b92b234d97a744be1e86249d3ff191b2643",
     ),
@@ -587,6 +487,106 @@ const PINS: &[(&str, &str)] = &[
         "218b8af83f7e9e3a69c20ca228653c22b01c0a7419819f850045b6b307ededc7",
     ),
     (
+        "oracle/tiny-llama-wide/ladder/iq1_m/arithmetic.json",
+        "6eb09c27dd001f64679cb6e65e8850ed245b2625459e8b0d598aa4d92e930776",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_m/code.json",
+        "bb16eea435a00b43d838235ef2ec48671ea92c4cfcc6169d14d7c9e48d54656a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_m/completion.json",
+        "6633f3003e59406efabd5efa7c1634e3fe16426e655e78465383ebb2b724fe34",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_m/greeting.json",
+        "29ccbf3e3c3d32480ac9129ed8039088a615abd1bc7216d27ddc7f8c6fd0efb9",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_m/perplexity.json",
+        "d108697e50a238c47d96b92f584060f25c6cd00839488b465795fadfdf4dc30a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_s/arithmetic.json",
+        "8379f8abca1afae50b70d5df21d5c74f965fd8c50a6d75a0286d7c92dacffa5f",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_s/code.json",
+        "cc7a730e2506e9e8defe5e8b5ecde3bf7ca877c736cacf4fbd139250cc747d4d",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_s/completion.json",
+        "a76cd1f69388c21efb1443626567f1f01c2db4aeca7c711eea37f0aaf7535316",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_s/greeting.json",
+        "9e73ac4e1a4a937f10cb3575a99d2a83f5878b161ed2a1183d8d98ebb7d2437b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq1_s/perplexity.json",
+        "d1cda4940bbcd54702368a51cc57bd1f9166257fca248eb4b235609bac75ef92",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_s/arithmetic.json",
+        "94a467f3abc8dca8b97ec589769929f13ccc0565f13ce79067ab0adfbdb102f4",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_s/code.json",
+        "d65082c2aa1eda6a96bccc3e804378e5a52a4c884344dbe7ffa60c0746f15d0b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_s/completion.json",
+        "158fe4eecd9eee852dac72caefd5cb73731465f121b9290be0d0900db408f154",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_s/greeting.json",
+        "d918d86e9d841de2b509c3ae505001f035073f02f260517f233387ba0f5f1c63",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_s/perplexity.json",
+        "4fb080da4c7ec85d3148ff9ba8ee98f276bc46a2b18c195c90d66d064193e43a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xs/arithmetic.json",
+        "fe1664ff421f91cb00af2aab5fdb8ce6305a10f0095aa636d4dd95f5691aa42a",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xs/code.json",
+        "277292b4b2c609bec440522edf99fa1f26f5b8fc2c9cd210b16d40de5d6d4b36",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xs/completion.json",
+        "81e6b2ba6b8c0712f465b181f113c9213dc270113a798b9d13d4e1c610d8d323",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xs/greeting.json",
+        "8988fb21507820f64d0aa7d581a05f85512a60213ad92352d870302babeef03b",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xs/perplexity.json",
+        "bbf4376176e94e76015dbd44718fd4b5d23b4f899dc0eb8ac91bc72974eba389",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xxs/arithmetic.json",
+        "f4e04193e50b5dee81db7129dfe75f9534299cbabd5059c7d26b3e5a30e8eadd",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xxs/code.json",
+        "5349484f14018c918a9c50c05616b8fd8b983831b5108a33cffeeb2e958c5c61",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xxs/completion.json",
+        "1833ee478f3368d02f03d166c8b2c327a48595070fe3d4fd49f112ba20cfdb94",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xxs/greeting.json",
+        "0b3fdc776b1f294c31978ef222da3e18896240146129ad0c019d1c517681c2d6",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq2_xxs/perplexity.json",
+        "51672082f70806351a4486d6b04e8ddcac9619dfd04ea7506a28eb1a813f0452",
+    ),
+    (
         "oracle/tiny-llama-wide/ladder/iq3_s/arithmetic.json",
         "5db97c75209d7eefce68fc972840f731e92b91703f5aa04e7ec64109f4705d71",
     ),
@@ -605,6 +605,26 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-llama-wide/ladder/iq3_s/perplexity.json",
         "5aa9c3e6f680d5dd98f6f11af063431f68c545f871e6fa58b0505df2512be769",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_xxs/arithmetic.json",
+        "57fbd5b832f756b138d04e73860b380bf8ea477caf654147798105f3fa516ff7",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_xxs/code.json",
+        "7effb923235cfe5eeec4059ab6ab80ed2acee377c65b4f1b54f96eb8ce7ec66e",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_xxs/completion.json",
+        "4a74d676869be4b531f0f53add23166396b3af7cbf660bf4ecb591800672aac0",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_xxs/greeting.json",
+        "d4e881751c509535ef34e60d733b3960fdf97301daf26a896fc25b6718e45964",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/iq3_xxs/perplexity.json",
+        "dec562a403c008dc357bc1ba3bde292dbe48afc0adc6c52dbadb313cd5fdd902",
     ),
     (
         "oracle/tiny-llama-wide/ladder/iq4_xs/arithmetic.json",
@@ -645,6 +665,26 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-llama-wide/ladder/q2_k/perplexity.json",
         "f65335a20931505d0c7529682a2e38d422e7157cdf0993ac4c39c6dad6dac63f",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k_s/arithmetic.json",
+        "0f90a181e6d962a5eeb21488528caa34b7d8eb638e1d989109032c8792e5e4ff",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k_s/code.json",
+        "217ded58a8814791b9125e16815bb59042f27e005ea34df8038e1d4b9c0ccfee",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k_s/completion.json",
+        "0398ee20133dcd78fa5f1339b20047ebe683e2a143b6c3912ece513a51594493",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k_s/greeting.json",
+        "e2708c278673a3f1f2f9add16b4174e302d0cf56c754f3628948956b17933fa8",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/q2_k_s/perplexity.json",
+        "829396ffca1419c8dc04c62d9aaef8275445f7bb4cb4e21760a3160a24a86a32",
     ),
     (
         "oracle/tiny-llama-wide/ladder/q3_k_m/arithmetic.json",
@@ -787,8 +827,108 @@ const PINS: &[(&str, &str)] = &[
         "6b83cc515a7e8ebccd6cf089e926ac28e2f0a5084054e630dc7b3b8e0901453e",
     ),
     (
+        "oracle/tiny-llama-wide/ladder/tq1_0/arithmetic.json",
+        "6835ee62fb6fb262f68ae66d6dc362cc0363950d4204808c5030479fc43e7bf8",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq1_0/code.json",
+        "d931fd65ce629830091f9c436c970a9b9dc2b447bcbfbec9f5f22497a737a483",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq1_0/completion.json",
+        "52125901fb761b99e559860413ccce6f919f1306cc0d12ff876848cd46820060",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq1_0/greeting.json",
+        "e99f733d71ecd37cd77b843f78127e9b461912b7ed925d6b8f029003b2cafcfb",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq1_0/perplexity.json",
+        "4cb0b1b9850884689dfeef06d03e683effc5e90315e9dcd37e4b5e583687f4d3",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq2_0/arithmetic.json",
+        "c751d01a075550bdaafeb1a447cfed539a1d65e2ce358362136146483c747083",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq2_0/code.json",
+        "2f2c9eba7444229d10477692336d5740f1ecb882ddc015aeafa4348264ee0e56",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq2_0/completion.json",
+        "e2d6dad04f695b6d95cfb7f89ac7c708d7e4cfb29abbfc6d3ce61642e6383b63",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq2_0/greeting.json",
+        "5bca3ddab79b1360e808311bd6209ae1ab989a67de2997d574172f6576d20027",
+    ),
+    (
+        "oracle/tiny-llama-wide/ladder/tq2_0/perplexity.json",
+        "e23aa6ca3fb6db55d30b51b776f01b3d5e1c04527ca2658efea59e81b8601b87",
+    ),
+    (
         "oracle/tiny-llama-wide/perplexity.json",
         "9ab928a92afdfb041f66f18b291e7158315155666cf5f51ef2777c4cfbc32c43",
+    ),
+    (
+        "oracle/tiny-llama/arithmetic.json",
+        "b1bade672a4df48a8e9f2f60c03a112eeb8949ad0862cb400ccb15eb44d2a3ee",
+    ),
+    (
+        "oracle/tiny-llama/code.json",
+        "9595d28d265a9df41a5dcb279e7f643293abc0454bd5b50861ba3e06d7ee1444",
+    ),
+    (
+        "oracle/tiny-llama/completion.json",
+        "4b8b0bada23d093ab650732a2b57f9dc8bb566a9c7149f7d68681c2be24ca0b6",
+    ),
+    (
+        "oracle/tiny-llama/greeting.json",
+        "6255f8a8b9da515083cedb3588214fbc0d3e6dfb2bf83e0e3d9282d8cebbc58d",
+    ),
+    (
+        "oracle/tiny-llama/perplexity.json",
+        "969ca6fa75bc6cfba721e8345382dfff98f327afa14e290e371ff4a655e29943",
+    ),
+    (
+        "oracle/tiny-mistral/arithmetic.json",
+        "8643070061a0387537a5e9bb0c3bbb4e4384da6acb4c4a12a9616063de782876",
+    ),
+    (
+        "oracle/tiny-mistral/code.json",
+        "979016c56faa5391aed0c322a38bc07ee7095132ef2fa61562752c3d2fc367d7",
+    ),
+    (
+        "oracle/tiny-mistral/completion.json",
+        "85267c3333e3e352a106bef1b05d2875866990eff6f5bed1206a073fb4f6ac69",
+    ),
+    (
+        "oracle/tiny-mistral/greeting.json",
+        "7cc1bb1fe50f5023a8f6c58db526863cf06920c0e7ffedc8e425a255c0338e3d",
+    ),
+    (
+        "oracle/tiny-mistral/perplexity.json",
+        "bb50ad9ebaaf6b30da9bbf7d649b7a2bb586e4fd9c5739a888c314d03f11a4f2",
+    ),
+    (
+        "oracle/tiny-phi3/arithmetic.json",
+        "fa9d192a2b600bf3b15625198c479c5128ac60c7a899a3c688b9138640a5ed90",
+    ),
+    (
+        "oracle/tiny-phi3/code.json",
+        "b8ff86577e8d84d43a28a7af3359b13e04253ff14a53810ccb92b9a48482c193",
+    ),
+    (
+        "oracle/tiny-phi3/completion.json",
+        "59f51379079e19d34834939a3bd709b1a1106428d0253cf17cbc94037ffade97",
+    ),
+    (
+        "oracle/tiny-phi3/greeting.json",
+        "a1c284ae1fc4e2dce3f2db97afd35e28aa9cb8f725a385a26da8957ab72ebf36",
+    ),
+    (
+        "oracle/tiny-phi3/perplexity.json",
+        "bddb86eba578984dd2d5f5ef7a6b1e6a68ad40f068b9462e1920003e6a37b6f2",
     ),
     (
         "oracle/tiny-qwen2-wide/arithmetic.json",
@@ -847,6 +987,106 @@ const PINS: &[(&str, &str)] = &[
         "9c14c136d5e28ca8eb87ebbff3c2bf8113fdb89af5c7650155090e8cb5316c94",
     ),
     (
+        "oracle/tiny-qwen2-wide/ladder/iq1_m/arithmetic.json",
+        "cc5c8d4e0fba180fda7c5d2396e2dd7a2e3f26f2a0b99681c441d5e2de44517f",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_m/code.json",
+        "bbb14170e8b4bd385d0abdeb1f6461f1b5a49cdae323ac8cc42cc90af1d53ad9",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_m/completion.json",
+        "4ae452349f58e73dbbf1350ce5c13e0599f2956d83de454ca85324cc3202b366",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_m/greeting.json",
+        "ac0e29811f5517f0f3e6f08dc9c98b0617377da67b0b679f4e598548b8de5dd6",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_m/perplexity.json",
+        "19268b7f8343f3e0c87d2677732f6bf178e620406e64312e0f58b7c7a4979718",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_s/arithmetic.json",
+        "a6242a1851458e25d9bd801688c6f06d6622fdbdf235a55fd32406ec234e0991",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_s/code.json",
+        "56a033344f25d7543aabd1b842a9103b155a39becf5bb8af364a3035184aaf5e",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_s/completion.json",
+        "6d99d4cb659dd49f28644f62425a6875e1d78df62fc5a191d80b98e69aa7cb3a",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_s/greeting.json",
+        "ba24be7dd30be4171f58f3dbd8711dc020153ccc2d244e2cf779a35cf074ba3c",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq1_s/perplexity.json",
+        "4881b6a1e279e29864617ec8a6c0aaee07eaf7c34e8f2f0435950b541b010e72",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_s/arithmetic.json",
+        "73d35f13a0fc098185c083b873204b249cf86886414ce2d7d5aa60eb78ff20f3",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_s/code.json",
+        "eeab393f06909ecf83183f3b45cfff9157fb5aa2bd95ce07d6c9224b891a0153",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_s/completion.json",
+        "f2163c27d7ac32898f5cf873a5730b7999f22a403319026bfb8a1a7f7001078c",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_s/greeting.json",
+        "953fe5430cedabcfd86725b29555886251e5e0ed1b14234231b6698622d29c4f",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_s/perplexity.json",
+        "7215f90dec60efe59f822c72f76bf255f96c40431b8b9b8ec229254a1a4ca17e",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xs/arithmetic.json",
+        "f5493b066aa297df36b6bd2b904c79055aa208a3111c2b11daed568fa1c6d841",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xs/code.json",
+        "dd0b8a4ea9d1d9e1938c0bdfc8273e6842f5855d7704819d200484d596a3f0c4",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xs/completion.json",
+        "7d0e44ed262d49f07961ee61a59f5e9e1caf744d6e8fbb702b1aeb745e6b04c5",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xs/greeting.json",
+        "074a1aff775e5d6bbf580682b8c9fc9bc4639d57228005b1128c221780ac0f58",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xs/perplexity.json",
+        "b56aa945a15daf7a580e5a711167273414797fe5a16e72a35d3ae129b7094673",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xxs/arithmetic.json",
+        "4e286f88cab663444404e756f217c81a3d97411913f4d35bb1bc74b04c8313e9",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xxs/code.json",
+        "ec1fc3bb4c15fab454f10b0b6ffc2259c06c4539683d0d2e181fe66b4c072ce6",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xxs/completion.json",
+        "e15528b3cf2a53b517d97270a825e76f494fca2235c29f3862b2556c8e731d61",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xxs/greeting.json",
+        "076fb5582bc3931a2b2dd9e3479d36de50792603dc723ece04838e2076d98cb1",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq2_xxs/perplexity.json",
+        "3d6a1e6102b63f5a0243a3fc67d72e8c6999cc3be7837499390716067799953b",
+    ),
+    (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/arithmetic.json",
         "4d77aa8a16e7eabbdda5b9c9278376223abc873011c4e921f8da34de485ce4a4",
     ),
@@ -865,6 +1105,26 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-qwen2-wide/ladder/iq3_s/perplexity.json",
         "6b1f6455cb37e0a6a782ecbb5e2b2c686fe97116c624b91e9a8d2fe28b6ce53c",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq3_xxs/arithmetic.json",
+        "655504037aeaca79e7aaf808d6b3f84908365ce790ebc246e8b58ebd91b02d3f",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq3_xxs/code.json",
+        "5783ad531ef9064017cbe2f706e7fdbbb82a3b30a9a035b1297d4d3d5ad8dd61",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq3_xxs/completion.json",
+        "ab9aa051a88c270d602ead489a53f45e181988206917615ea82a0333bd426d77",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq3_xxs/greeting.json",
+        "84b1b922205bd649213833a593b0d17ceae9182f238fde93772d53d606c220ce",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/iq3_xxs/perplexity.json",
+        "672036c315ea7485bb9c9b90d48617b12088082ae66819faf820c3ba98a6b96c",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/iq4_xs/arithmetic.json",
@@ -905,6 +1165,26 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-qwen2-wide/ladder/q2_k/perplexity.json",
         "78a1304d9806d017b201d65a8c2dfb4e0fc498c61bbb0643b8cc9dc22c8c3132",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/q2_k_s/arithmetic.json",
+        "5b3b1078d9e0df5f68c1ff52ad172054e3029ec104dfe28d7520811e5d25ab84",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/q2_k_s/code.json",
+        "506f2aa5f9ffebb3dad5883c03d6f3d0ad3c4bd22904f2785ef6e6ab130e5f49",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/q2_k_s/completion.json",
+        "eb48c55a2cbfa54ac938e49cd3b94874b7704fb6f246ee079bf6df2eda4a322e",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/q2_k_s/greeting.json",
+        "0edac492ac6af623a9c1fb45ebfab85561a0da30c2dda799820905343b939359",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/q2_k_s/perplexity.json",
+        "a280f29200af227bc77d0c9f1db74ee03d40a4fafece2d933e544fe5848d3175",
     ),
     (
         "oracle/tiny-qwen2-wide/ladder/q3_k_m/arithmetic.json",
@@ -1047,8 +1327,88 @@ const PINS: &[(&str, &str)] = &[
         "f8260a72ea2eb9b66f7d9574a0ae7da5965d671b275ac666ebbc26f40974f21e",
     ),
     (
+        "oracle/tiny-qwen2-wide/ladder/tq1_0/arithmetic.json",
+        "517d46fb6eaed94edf98f666c9a4e1a2054d8122b624cac84a608ecf17351abb",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq1_0/code.json",
+        "0cbd21a6d0564e0ba3340f79defc25d1a2bf436e8b4768dec625536d70e7d337",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq1_0/completion.json",
+        "2c89190e0e849402df77d3a0d9f3e71037aabe828a9e08748276852fa4d9fa59",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq1_0/greeting.json",
+        "f3b45908805fb5466a3c8776cc1331faa2198a18c69054d4990e495e6f2eaa6b",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq1_0/perplexity.json",
+        "cd976b4c07a0b781c83748628cf4ab0a514c4cc4f743389f65144f7bc6b1a703",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq2_0/arithmetic.json",
+        "17ba92a0590c66c09aad86600f1bb222110409bd202096313b834efc16f68859",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq2_0/code.json",
+        "e1ec0402260c2dc87c9b2688ec3963c498f84ef958051020fa6696fec42dfd60",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq2_0/completion.json",
+        "f7f51e43a1b1ab7d7ff8f605221348057a37228f347d977cba00ea9ebb5b06b2",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq2_0/greeting.json",
+        "8a4936dbfbbad350221f3a667d2672c3d4cbc2d346255843c81544c7f46db6f2",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/ladder/tq2_0/perplexity.json",
+        "5240b1816b2d14b1e6556effb84c4d2c88768bff339a171ff04d3613ea94a364",
+    ),
+    (
         "oracle/tiny-qwen2-wide/perplexity.json",
         "13bd2cb79f386dc2a0a6ed5d890ce020eedbae348b0f46eefa619a3e871889cf",
+    ),
+    (
+        "oracle/tiny-qwen2/arithmetic.json",
+        "7f892f13694a001aedfcc1615dad6f9754ce6bbf7a50378ad8f9f8eb694a0677",
+    ),
+    (
+        "oracle/tiny-qwen2/code.json",
+        "cdc875b857014037e2666902dd6b8f631ad72c2b539c84942c8228bf5737fa60",
+    ),
+    (
+        "oracle/tiny-qwen2/completion.json",
+        "6b48f90ffb5095a21b487415ceb63f00929f5baedc72a161c24d8c4db2e17b6e",
+    ),
+    (
+        "oracle/tiny-qwen2/greeting.json",
+        "731a10edc94b94da76039c6fc92af260c4659ca2fd4b455e5ace047fb3839cf1",
+    ),
+    (
+        "oracle/tiny-qwen2/perplexity.json",
+        "b22e722c957653265e3b8cab483af945a181f9f92d38cdbd108c0a727d09f45d",
+    ),
+    (
+        "oracle/tiny-qwen3/arithmetic.json",
+        "51c28ffedef034b1b447a72449caee4bfabb68ece3538d500d08990cac502a40",
+    ),
+    (
+        "oracle/tiny-qwen3/code.json",
+        "b83ff1b08ae68f5215ab9e42617e69be0c5b1944f1727a1cf7f1341cb1590c61",
+    ),
+    (
+        "oracle/tiny-qwen3/completion.json",
+        "373733e5f89e59d599618bdab95b5c7cd735195a8c32e7bebd17791740c2eb5e",
+    ),
+    (
+        "oracle/tiny-qwen3/greeting.json",
+        "3833f2c530614f66101cd46a959f3a31b31fa67c302a156ad95affead23ccc2a",
+    ),
+    (
+        "oracle/tiny-qwen3/perplexity.json",
+        "5791cd01fa9613cd41a5ad51491a79ec81dea6753d964384d1013d7e97719ff9",
     ),
 ];
 

@@ -58,7 +58,15 @@ pub enum Family {
     WrongExtension,
     /// The largest float32 tensor overwritten with NaN, then with +Inf.
     NonFinite,
+    /// The largest tensor's type code replaced by one its format does not define: what a file
+    /// made by a newer writer, or a type a reader has no decoder for, looks like to a reader.
+    UnknownType,
 }
+
+/// A ggml type id no ggml defines (its ids end below 64).
+pub const UNKNOWN_GGML_TYPE: u32 = 250;
+/// An APR dtype code APR does not define (it uses 0 to 30, 128 and 129).
+pub const UNKNOWN_APR_DTYPE: u8 = 200;
 
 /// One damaged copy to make.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,7 +175,7 @@ impl Corruption {
 }
 
 /// Every family, in the order the suite's checks are listed.
-pub const FAMILIES: [Family; 7] = [
+pub const FAMILIES: [Family; 8] = [
     Family::Truncated,
     Family::Magic,
     Family::HeaderLength,
@@ -175,6 +183,7 @@ pub const FAMILIES: [Family; 7] = [
     Family::Empty,
     Family::WrongExtension,
     Family::NonFinite,
+    Family::UnknownType,
 ];
 
 /// The labels of every damaged copy the corruption suite makes of `original`, for
@@ -278,6 +287,28 @@ pub fn corruptions(family: Family, layout: &Layout) -> Result<Vec<Corruption>, N
                     )
                 })
                 .collect()
+        }
+        Family::UnknownType => {
+            let Some(tensor) = layout
+                .tensors
+                .iter()
+                .max_by_key(|t| t.bytes.end - t.bytes.start)
+            else {
+                return Ok(Vec::new());
+            };
+            let (code, bytes) = match layout.format {
+                Format::Apr => (u32::from(UNKNOWN_APR_DTYPE), vec![UNKNOWN_APR_DTYPE]),
+                Format::Gguf => (UNKNOWN_GGML_TYPE, UNKNOWN_GGML_TYPE.to_le_bytes().to_vec()),
+            };
+            vec![Corruption::new(
+                "tensor-type-unknown",
+                format!(
+                    "the type of `{}` ({}) replaced by {code}, which {} does not define",
+                    tensor.name, tensor.dtype, layout.format
+                ),
+                ext,
+                Edit::Patch(vec![(tensor.type_at, bytes)]),
+            )]
         }
     };
     Ok(out)
@@ -493,6 +524,7 @@ mod tests {
                 name: "w".into(),
                 dtype: "F32".into(),
                 is_f32: true,
+                type_at: 300,
                 bytes: 320..336,
             }],
         }

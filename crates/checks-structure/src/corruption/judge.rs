@@ -18,6 +18,9 @@ pub enum Expect {
     /// `validate` of a file with NaN/Inf data: refuse it and, where it prints a document,
     /// count the non-finite values there.
     RejectNonFinite,
+    /// Refuse it, naming the type code it cannot read (as a number in its error): a reader
+    /// that says only "failed to load" leaves a user guessing which tensor and why.
+    RejectNamingType(u32),
     /// Anything but a crash: exit on its own (any code but a panic's), within the timeout.
     Survive,
 }
@@ -103,6 +106,20 @@ pub fn judge(captured: &Captured, expect: Expect) -> Result<(bool, String), Chec
             return Ok((
                 true,
                 format!("rejected (exit {code}), {counted} non-finite values counted"),
+            ));
+        }
+    }
+    if let Expect::RejectNamingType(id) = expect {
+        // On stderr or in the document it printed (validate's names each failing tensor).
+        let stdout = String::from_utf8_lossy(&captured.stdout);
+        let named = [stderr.as_ref(), stdout.as_ref()]
+            .into_iter()
+            .flat_map(|text| text.split(|c: char| !c.is_ascii_digit()))
+            .any(|word| word == id.to_string());
+        if !named {
+            return Ok((
+                false,
+                format!("rejected (exit {code}) without naming type {id}: {error}"),
             ));
         }
     }
@@ -198,6 +215,24 @@ mod tests {
             judge(&captured(Termination::Cancelled, "", ""), Expect::Reject),
             Err(CheckError::Interrupted)
         ));
+    }
+
+    #[test]
+    fn an_unknown_type_must_be_refused_by_its_number() {
+        let expect = Expect::RejectNamingType(250);
+        let judged = |code, stdout: &str, stderr: &str| {
+            judge(&captured(Termination::Exited(code), stdout, stderr), expect).unwrap()
+        };
+        let (ok, msg) = judged(8, "", "error: Unsupported quantization type: 250\n");
+        assert!(ok, "{msg}");
+        // validate names it in the document it prints, not on stderr.
+        let doc = r#"{"checks":[{"detail":"is a type ggml does not define (ggml type 250)"}]}"#;
+        assert!(judged(5, doc, "error: Validation failed\n").0);
+        let (ok, msg) = judged(5, "", "error: tensor index unreadable (invalid dtype)\n");
+        assert!(!ok && msg.contains("without naming type 250"), "{msg}");
+        // A number that merely contains the id is not the id.
+        assert!(!judged(5, "", "error: type 2501 at offset 1250\n").0);
+        assert_eq!(judged(0, "{}", "").1, "accepted it (exit 0)");
     }
 
     #[test]

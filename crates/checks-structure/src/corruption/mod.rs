@@ -6,7 +6,7 @@
 //! One check per corruption family and container: `.apr` checks run per model and
 //! quantization level, GGUF checks per model (apr's f32 export). Each judges every
 //! (corruption x subcommand) case and counts them as its evidence. On the three bundled tiny
-//! models (9 `.apr`, 2 GGUF; tiny-gpt2 has none) the suite makes 1,095 apr calls (median
+//! models (9 `.apr`, 2 GGUF; tiny-gpt2 has none) the suite makes 1,150 apr calls (median
 //! 8 ms: apr answers a damaged file fast); `tmgt run --filter suite=corruption` takes about
 //! 5 s on a 2-core machine with 2 jobs (release build).
 //!
@@ -33,6 +33,8 @@ mod non_finite_apr;
 mod non_finite_gguf;
 mod truncated_apr;
 mod truncated_gguf;
+mod unknown_type_apr;
+mod unknown_type_gguf;
 
 use crate::common::apr_artifact;
 use crate::layout::{Format, Layout};
@@ -89,13 +91,27 @@ impl Probe {
     }
 
     /// What it must do with a copy of `family`.
-    fn expectation(self, family: Family) -> Expect {
+    fn expectation(self, family: Family, format: Format) -> Expect {
         match (family, self) {
             (Family::NonFinite, Probe::Validate) => Expect::RejectNonFinite,
             (Family::NonFinite, _) => Expect::Survive,
+            // Listing an index may show a code it cannot decode; loading the data may not.
+            (Family::UnknownType, Probe::Validate | Probe::Run) => {
+                Expect::RejectNamingType(match format {
+                    Format::Apr => u32::from(damage::UNKNOWN_APR_DTYPE),
+                    Format::Gguf => damage::UNKNOWN_GGML_TYPE,
+                })
+            }
+            (Family::UnknownType, _) => Expect::Survive,
             _ => Expect::Reject,
         }
     }
+}
+
+/// The corruption suite's unknown-type family on the instance's GGUF, for suites that judge
+/// other GGUFs (the quantization ladder's rungs) the same way.
+pub fn unknown_type_gguf(cx: &dyn Context) -> Result<Verdict, CheckError> {
+    check_family(cx, Format::Gguf, Family::UnknownType)
 }
 
 /// Runs one family on the instance's artifact of `format` and judges every case.
@@ -140,7 +156,7 @@ pub(crate) fn check_family(
         for probe in PROBES {
             let inv = probe.invocation(&path)?;
             let captured = cx.apr(&inv)?;
-            let (ok, outcome) = judge(&captured, probe.expectation(family))?;
+            let (ok, outcome) = judge(&captured, probe.expectation(family, format))?;
             cases.push(Case {
                 corruption: corruption.label.clone(),
                 subcommand: probe.subcommand().as_str(),
@@ -156,10 +172,10 @@ pub(crate) fn check_family(
         }
     }
     let failed: Vec<&Case> = cases.iter().filter(|c| !c.ok).collect();
-    let what = if family == Family::NonFinite {
-        "validate flagged it and nothing crashed"
-    } else {
-        "every subcommand rejected it"
+    let what = match family {
+        Family::NonFinite => "validate flagged it and nothing crashed",
+        Family::UnknownType => "validate and run refused it naming the type, nothing crashed",
+        _ => "every subcommand rejected it",
     };
     let labels: Vec<&str> = corruptions.iter().map(|c| c.label.as_str()).collect();
     let message = if failed.is_empty() {

@@ -59,7 +59,7 @@ fn run(dir: &Path) -> (std::process::Output, Option<Value>) {
             "--profile",
             "edits",
             "--filter",
-            "check=LAD001|RUN002 model=planted@q8_0",
+            "check=LAD001|LAD003|RUN002 model=planted@q8_0",
         ],
     );
     let report = std::fs::read(out.path().join("report.json"))
@@ -134,6 +134,15 @@ fn a_faithful_rung_passes_a_changed_file_is_named_and_an_altered_block_scale_fai
             .starts_with("Q8_0: the quantization costs perplexity x"),
         "{rung:?}"
     );
+    // A copy with a type id nobody defines: apr refuses this rung's, naming the id.
+    let unknown = verdicts(&report, "LAD003");
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert_eq!(unknown[0].0, "pass", "{unknown:?}");
+    assert!(
+        unknown[0].1.contains("refused it naming the type")
+            && unknown[0].1.contains("in all 5 cases"),
+        "{unknown:?}"
+    );
     let runtime = verdicts(&report, "RUN002");
     assert_eq!(runtime.len(), 4, "{runtime:?}");
     assert!(runtime.iter().all(|(v, _)| v == "pass"), "{runtime:?}");
@@ -196,8 +205,13 @@ fn config_error(edit: impl FnOnce(String) -> String) -> String {
 
 #[test]
 fn a_ladder_names_only_types_llama_cpp_makes() {
-    let stderr =
-        config_error(|c| c.replacen("ladder = [\"F16\",", "ladder = [\"Q4_K_S\", \"F16\",", 1));
+    let stderr = config_error(|c| {
+        c.replacen(
+            "ladder = [\n  \"F16\",",
+            "ladder = [\"Q4_K_S\", \"F16\",",
+            1,
+        )
+    });
     assert!(
         stderr.contains("unknown variant `Q4_K_S`") && stderr.contains("IQ3_S"),
         "{stderr}"

@@ -138,8 +138,8 @@ fn corruption_suite_on_every_artifact_finds_what_apr_accepts_and_where_it_crashe
     // against a hang eating the timeouts.
     assert!(took < Duration::from_secs(120), "took {took:?}");
     assert_eq!(code, 1, "apr 0.72.3 mishandles several corruptions");
-    // 7 families: on 9 `.apr` (3 models x 3 levels) and on 3 GGUF (tiny-gpt2 has none).
-    assert_eq!(results.len(), 7 * 9 + 7 * 3);
+    // 8 families: on 9 `.apr` (3 models x 3 levels) and on 3 GGUF (tiny-gpt2 has none).
+    assert_eq!(results.len(), 8 * 9 + 8 * 3);
     assert_well_formed(&results);
     for r in &results {
         if r["model"] == "tiny-gpt2" && r["code"].as_str().unwrap().starts_with("COR1") {
@@ -157,6 +157,7 @@ fn corruption_suite_on_every_artifact_finds_what_apr_accepts_and_where_it_crashe
         ("COR005", 5),
         ("COR006", 5),
         ("COR007", 10),
+        ("COR008", 5),
         ("COR101", 25),
         ("COR102", 5),
         ("COR103", 10),
@@ -164,6 +165,7 @@ fn corruption_suite_on_every_artifact_finds_what_apr_accepts_and_where_it_crashe
         ("COR105", 5),
         ("COR106", 5),
         ("COR107", 10),
+        ("COR108", 5),
     ];
     for (check, cases) in evidence {
         for r in of(&results, check)
@@ -176,13 +178,33 @@ fn corruption_suite_on_every_artifact_finds_what_apr_accepts_and_where_it_crashe
     // Rejected everywhere: a wrong magic, an empty file, a GGUF cut short; NaN/Inf weights
     // are flagged by validate and crash nothing.
     for check in [
-        "COR002", "COR005", "COR007", "COR101", "COR102", "COR105", "COR107",
+        "COR002", "COR005", "COR007", "COR101", "COR102", "COR105", "COR107", "COR108",
     ] {
         for r in of(&results, check)
             .iter()
             .filter(|r| r["verdict"] != "error")
         {
             assert_eq!(r["verdict"], "pass", "{r}");
+        }
+    }
+    // A .apr tensor of an undefined dtype code: validate refuses without naming it, and the
+    // f32 level runs as if the code were F32.
+    for r in of(&results, "COR008") {
+        assert_eq!(r["verdict"], "fail", "{r}");
+        assert!(
+            has_case(
+                r,
+                "tensor-type-unknown",
+                "validate",
+                "without naming type 200"
+            ),
+            "{r}"
+        );
+        if r["quant"] == "f32" {
+            assert!(
+                has_case(r, "tensor-type-unknown", "run", "accepted it (exit 0)"),
+                "{r}"
+            );
         }
     }
     // inspect and debug read a .apr cut inside its tensor data as if it were whole.
@@ -443,8 +465,8 @@ fn every_check_of_both_suites_fails_when_apr_hides_its_verdict_behind_log_lines_
         ],
     );
     assert_eq!(code, 1);
-    // tiny-qwen2 alone: 7 families on 3 `.apr` and 1 GGUF; 17 contract checks and `list`.
-    assert_eq!(results.len(), 7 * 3 + 7 + 17 + 1);
+    // tiny-qwen2 alone: 8 families on 3 `.apr` and 1 GGUF; 17 contract checks and `list`.
+    assert_eq!(results.len(), 8 * 3 + 8 + 17 + 1);
     assert_well_formed(&results);
     for r in &results {
         assert_eq!(r["verdict"], "fail", "{r}");
