@@ -112,10 +112,10 @@ fn the_snapshot_base_loads() {
 fn the_repository_config_loads() {
     let config = load(&pristine()).unwrap();
     assert_eq!(config.profile, "default");
-    // The three tiny models, and the twelve rungs of each wide model's ladder without it.
+    // The three tiny models, and the 21 rungs of each wide model's ladder without it.
     assert_eq!(config.models.iter().filter(|m| m.rung.is_none()).count(), 3);
-    assert_eq!(config.models.len(), 27);
-    assert_eq!(config.rungs.len(), 24);
+    assert_eq!(config.models.len(), 45);
+    assert_eq!(config.rungs.len(), 42);
     assert_eq!(config.prompts.len(), 4);
     assert_eq!(config.thresholds.suites["token"]["int4"], 5);
     assert_eq!(config.thresholds.suites["token"]["int8"], 3);
