@@ -11,6 +11,7 @@ mod degenerate;
 mod digest;
 mod error;
 mod grade;
+mod long;
 mod model;
 mod ops;
 mod stages;
@@ -19,6 +20,9 @@ pub use degenerate::degenerate;
 pub use digest::{sha256_file, sha256_hex};
 pub use error::OracleError;
 pub use grade::{FLOAT_TOLERANCE, FloatDifference, Grade, grade};
+pub use long::{
+    BoundaryCase, BoundaryOracle, LONG_DIR, NllOracle, load_boundary, load_nll, long_prefixes,
+};
 pub use model::{Oracle, PerplexityOracle, Provenance, Step, TopEntry, Trajectory};
 pub use ops::{LoraFigures, OpsOracle, PruneFigures, load_ops};
 pub use stages::{OracleStage, STAGES_FILE, StageOracle, load_stages, sample_indices};

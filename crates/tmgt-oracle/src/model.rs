@@ -283,7 +283,7 @@ fn verify_gguf(
     }
 }
 
-fn verify_files(
+pub(crate) fn verify_files(
     oracle: &Path,
     files: &BTreeMap<String, String>,
     model_dir: &Path,

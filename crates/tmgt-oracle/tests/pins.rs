@@ -347,6 +347,26 @@ const PINS: &[(&str, &str)] = &[
         "01864d708cfc6b7bf14ef79a418a995d6fe2a8a5b5dfb75e48b0e8d9e81b0d24",
     ),
     (
+        "oracle/smollm2-135m/long/copy.json",
+        "0785cbdfcf84d67751709dfef59eb4c6a0ca6dc692b49f47e13bbde7492973f2",
+    ),
+    (
+        "oracle/smollm2-135m/long/nll.json",
+        "360ae0407c45f14c9a581aa88d8a55df1438a30532a113bf4f249a4311ba47b4",
+    ),
+    (
+        "oracle/smollm2-135m/long/prefix-2048.json",
+        "c2d3d07326603c579f898ddde80369681b01d54832dcf196b039257f22275d9c",
+    ),
+    (
+        "oracle/smollm2-135m/long/prefix-448.json",
+        "5bf4eddcd780d26fe563e0a868713e950f315026ca4e4e92731d8f6be4848e89",
+    ),
+    (
+        "oracle/smollm2-135m/long/prefix-512.json",
+        "c376713d84ae94f2ba103a48646632252bc81a073e4462d7c9affdadd77cb003",
+    ),
+    (
         "oracle/smollm2-135m/perplexity.json",
         "93ed42e68e56d6d14fe3d8e2ff0ac73449da4cf9a4983c45d24c18f051a87252",
     ),
@@ -365,6 +385,22 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-gemma/greeting.json",
         "f1cec4cb80468779fb3b6cf6129a7e49a933514cceb6df8aa349fefc41a5c9bd",
+    ),
+    (
+        "oracle/tiny-gemma/long/boundary.json",
+        "c1aa19626fe0951c558efce1940d813a1fb670bdb464e3068a7b09571b109986",
+    ),
+    (
+        "oracle/tiny-gemma/long/copy.json",
+        "73e69e57bb3fc389a1809778f1f4cfa23695055de5214ddc0496173126746c85",
+    ),
+    (
+        "oracle/tiny-gemma/long/nll.json",
+        "22c404c9b1c149ee2c6d95af1230bc6cf5d908700f2bc2c3da32bb9ee200a3c5",
+    ),
+    (
+        "oracle/tiny-gemma/long/prefix-448.json",
+        "1b6efda175bf1e09bc7fec422403ef73fbe683518137c02f874293f014cdd7c1",
     ),
     (
         "oracle/tiny-gemma/perplexity.json",
@@ -387,6 +423,22 @@ const PINS: &[(&str, &str)] = &[
         "e4b059dcac7e1a3446627ac9856b3fe02678719413750e81f642b7c0a79f85db",
     ),
     (
+        "oracle/tiny-gemma2/long/boundary.json",
+        "5126b9abaa90fb55076fd5219fd1912dadd93206091b738e67d0b09a6140e8ac",
+    ),
+    (
+        "oracle/tiny-gemma2/long/copy.json",
+        "c02a2fd47d98a0ba1705192c5e6cdf49fc378d60fda191d687e90585bc00160d",
+    ),
+    (
+        "oracle/tiny-gemma2/long/nll.json",
+        "e1a5c93048d129fe0c744cd3c28516dbcd87742558f5d39e79c964e66c0b5c97",
+    ),
+    (
+        "oracle/tiny-gemma2/long/prefix-448.json",
+        "0e748cce8f098783b63dab4444a0ce35b67605a2921eb326ec43435b97c174a5",
+    ),
+    (
         "oracle/tiny-gemma2/perplexity.json",
         "9a65c947f1994b83451e15af5a934180f229c2714e8816847d1e9758e24128b8",
     ),
@@ -407,6 +459,22 @@ const PINS: &[(&str, &str)] = &[
         "ed459f7278b7ce91091c363931e7d8e52a0d053ee0a19299f5b90e908ae1a30a",
     ),
     (
+        "oracle/tiny-gemma3/long/boundary.json",
+        "389d3fc287c1a020318d5c50abc496a2990ee3894015daf3e438443e0c8665bc",
+    ),
+    (
+        "oracle/tiny-gemma3/long/copy.json",
+        "9c8da1db01d34a0360a30f203f156172a7e194b89dfabd494a8e892436266966",
+    ),
+    (
+        "oracle/tiny-gemma3/long/nll.json",
+        "b05d5fb5f6f7eb622600060a1a9330b1056791dca92e1b5ac16e77b96dcbaed1",
+    ),
+    (
+        "oracle/tiny-gemma3/long/prefix-448.json",
+        "5d0a69fcea2281daf65a832c66abdc784166d343c6e0d5c9cc43defa27f08457",
+    ),
+    (
         "oracle/tiny-gemma3/perplexity.json",
         "e0d96541a25b1a76a00b63d2916ee0561a1cf5b82c3b50054de433f202b0e5bb",
     ),
@@ -425,6 +493,22 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-gpt2/greeting.json",
         "447def07f7a6618e82bb2bc071864d93f0b94dc0e9da55f5a8b57954af311735",
+    ),
+    (
+        "oracle/tiny-gpt2/long/boundary.json",
+        "3d4c8ed82963e41a099126742b50416ce0040efb1a3d68107717430b1017c0d3",
+    ),
+    (
+        "oracle/tiny-gpt2/long/copy.json",
+        "5546790a88f2a6c837a8fde7f7de4eb12ebfdf7a61fc141f2566fc781aa07654",
+    ),
+    (
+        "oracle/tiny-gpt2/long/nll.json",
+        "d6d9b7b07e18479449070f1866b89df56a768fa7537b7648916871b76b3e451b",
+    ),
+    (
+        "oracle/tiny-gpt2/long/prefix-448.json",
+        "d407dbf8c8aa4f5aff8907c7e5ee897e694b99c0698cb3432eaaafff6a2d8062",
     ),
     (
         "oracle/tiny-gpt2/perplexity.json",
@@ -867,6 +951,22 @@ const PINS: &[(&str, &str)] = &[
         "e23aa6ca3fb6db55d30b51b776f01b3d5e1c04527ca2658efea59e81b8601b87",
     ),
     (
+        "oracle/tiny-llama-wide/long/boundary.json",
+        "47dd0bc6259923e0e46687cad6745192a5898a46c0c9a853650111526bac8ce7",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/copy.json",
+        "2ce746a265ef457a1d600b04d3dd9bef72e5f9ba29d0480b98b7c2e27b8e0e8a",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/nll.json",
+        "fcc49efee484c047a9e99ad3ea1ef414d4934a6d371e190bbc4a35eac0546200",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/prefix-448.json",
+        "5032e9df256e221aae38b33afb7e60691566466681196741723e0910583e4b3d",
+    ),
+    (
         "oracle/tiny-llama-wide/perplexity.json",
         "9ab928a92afdfb041f66f18b291e7158315155666cf5f51ef2777c4cfbc32c43",
     ),
@@ -885,6 +985,22 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-llama/greeting.json",
         "6255f8a8b9da515083cedb3588214fbc0d3e6dfb2bf83e0e3d9282d8cebbc58d",
+    ),
+    (
+        "oracle/tiny-llama/long/boundary.json",
+        "ff68a4f052748de94f7a68df619709f28bca43c6dc41d999cb91832b3d72412f",
+    ),
+    (
+        "oracle/tiny-llama/long/copy.json",
+        "3cb43d7ee780d9bcc2b8bb837f6975459396609216f2176f5551089d101f5ad4",
+    ),
+    (
+        "oracle/tiny-llama/long/nll.json",
+        "a42524a551996aa6e0d844eafe4a26ef65ccf4f3aa35734f4c42695515202e61",
+    ),
+    (
+        "oracle/tiny-llama/long/prefix-448.json",
+        "902c4848398b8616700b269c306faf88e4f7d5551b3e44dd03dd23bbeb390013",
     ),
     (
         "oracle/tiny-llama/perplexity.json",
@@ -907,6 +1023,22 @@ const PINS: &[(&str, &str)] = &[
         "7cc1bb1fe50f5023a8f6c58db526863cf06920c0e7ffedc8e425a255c0338e3d",
     ),
     (
+        "oracle/tiny-mistral/long/boundary.json",
+        "ea00c266ab03a7bff0122eeca01926ea5b251d110aec21d9f4b032a55e99ec37",
+    ),
+    (
+        "oracle/tiny-mistral/long/copy.json",
+        "e8fad9ed5f7907ae4efd27a816875c3abdfa7b2475f342425bf11c6dd009cb13",
+    ),
+    (
+        "oracle/tiny-mistral/long/nll.json",
+        "44b587bbf3658577fae7c9c7796716ab10de03009abc69e4e8827e68998fb930",
+    ),
+    (
+        "oracle/tiny-mistral/long/prefix-448.json",
+        "45c8d57e0521cc14ea36f68889202789d56562c6d9fef4cad3394910f022614b",
+    ),
+    (
         "oracle/tiny-mistral/perplexity.json",
         "bb50ad9ebaaf6b30da9bbf7d649b7a2bb586e4fd9c5739a888c314d03f11a4f2",
     ),
@@ -925,6 +1057,22 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-phi3/greeting.json",
         "a1c284ae1fc4e2dce3f2db97afd35e28aa9cb8f725a385a26da8957ab72ebf36",
+    ),
+    (
+        "oracle/tiny-phi3/long/boundary.json",
+        "b93fa8934ae4c268154200bd91501ef7c2cdcd70174c915da0d83c54181309e8",
+    ),
+    (
+        "oracle/tiny-phi3/long/copy.json",
+        "2a0f541b4fecab23b565e2faed438e4924f1f3b46d5408a590fcaeba89f13853",
+    ),
+    (
+        "oracle/tiny-phi3/long/nll.json",
+        "16acb25ec7ca2099f014ee971b77e508216496f31d7e7c58e362ffd0a415cad2",
+    ),
+    (
+        "oracle/tiny-phi3/long/prefix-448.json",
+        "4a173469d4cb5692b9a0ea369728370afbdee8609bca3eeec93a6468e4fd1cd8",
     ),
     (
         "oracle/tiny-phi3/perplexity.json",
@@ -1367,6 +1515,22 @@ const PINS: &[(&str, &str)] = &[
         "5240b1816b2d14b1e6556effb84c4d2c88768bff339a171ff04d3613ea94a364",
     ),
     (
+        "oracle/tiny-qwen2-wide/long/boundary.json",
+        "09a1da0d4017259f136868a0dc702c790cf8c24e1d039bd470b85e252bafca3b",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/copy.json",
+        "2140913d5019e600ecc0354a3692e7e4d25f736583210a303d1bcc375ce34ebb",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/nll.json",
+        "dd023d483beb6bb721897b0c881e36d814c6c6ef9e3d620ee02f31b9d5850a12",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/prefix-448.json",
+        "adf7640cb47b2a1eb5f964945cf334ad43bd798f95f7b446e2f2d442371cd328",
+    ),
+    (
         "oracle/tiny-qwen2-wide/perplexity.json",
         "13bd2cb79f386dc2a0a6ed5d890ce020eedbae348b0f46eefa619a3e871889cf",
     ),
@@ -1387,6 +1551,22 @@ const PINS: &[(&str, &str)] = &[
         "731a10edc94b94da76039c6fc92af260c4659ca2fd4b455e5ace047fb3839cf1",
     ),
     (
+        "oracle/tiny-qwen2/long/boundary.json",
+        "ce4c9df5843b181d4548a34ea1cc09d43407fcab98e04af26d30198091e1bf07",
+    ),
+    (
+        "oracle/tiny-qwen2/long/copy.json",
+        "0652aa16d0cfadc58dd91cfb93694a6b0597ef31f17dcd232e6dcffae9733e78",
+    ),
+    (
+        "oracle/tiny-qwen2/long/nll.json",
+        "453e8a11b4b51d580562434f5eec413ae7915898094fbe28c059cfc85363177e",
+    ),
+    (
+        "oracle/tiny-qwen2/long/prefix-448.json",
+        "1f38d87ab7b53f14e7c25f65fc5230618be49fa8d71a7dc991db56baef29a623",
+    ),
+    (
         "oracle/tiny-qwen2/perplexity.json",
         "b22e722c957653265e3b8cab483af945a181f9f92d38cdbd108c0a727d09f45d",
     ),
@@ -1405,6 +1585,22 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-qwen3/greeting.json",
         "3833f2c530614f66101cd46a959f3a31b31fa67c302a156ad95affead23ccc2a",
+    ),
+    (
+        "oracle/tiny-qwen3/long/boundary.json",
+        "19236fe96116d85b0709c114f5abf12b166f37119e1f875041d7e72848c0da25",
+    ),
+    (
+        "oracle/tiny-qwen3/long/copy.json",
+        "bcd9b797235b2a7339591942ca1a0de33ce1a2863adc668794e4c0cf804648c0",
+    ),
+    (
+        "oracle/tiny-qwen3/long/nll.json",
+        "7ca7c6838494f893f9924a2fb720598d5ea3fe8b052665f58294c462b072b9d5",
+    ),
+    (
+        "oracle/tiny-qwen3/long/prefix-448.json",
+        "e5704e3c38f924eef36b4dc4a752eaa1d606546872d5a443fd1cba2ea446489b",
     ),
     (
         "oracle/tiny-qwen3/perplexity.json",

@@ -408,6 +408,16 @@ fn make_in(
         return Err(Exit::Harness);
     }
     warn_degenerate(config, staging);
+    if let Some(long) = config.long.as_ref().filter(|_| !target.rung) {
+        make_long(
+            env,
+            target,
+            folder,
+            &staging.join(tmgt_oracle::LONG_DIR),
+            long,
+            config.max_new_tokens,
+        )?;
+    }
     let prompts: Vec<String> = config.prompts.iter().map(|p| p.name.clone()).collect();
     if let Some(file) = second_voice_file(args, config, target) {
         match crate::oracle_vouch::second_voice(&file, staging, &prompts) {
@@ -476,6 +486,46 @@ fn make_in(
         record("source_gguf_sha256", sha.into())?;
     }
     Ok(true)
+}
+
+/// Runs the long-context oracle for one model's HF folder into `out`.
+fn make_long(
+    env: &OracleEnv,
+    target: &Target,
+    folder: &Path,
+    out: &Path,
+    long: &crate::config::LongText,
+    max_new_tokens: u32,
+) -> Result<(), Exit> {
+    let mut command = Command::new(&env.python);
+    command
+        .arg(&env.long)
+        .arg("--model")
+        .arg(folder)
+        .args(["--slug", &target.name, "--model-id", &target.model_id])
+        .arg("--out")
+        .arg(out)
+        .arg("--text")
+        .arg(&long.text)
+        .arg("--max-new-tokens")
+        .arg(max_new_tokens.to_string());
+    for prefix in &long.prefixes {
+        command.arg("--prefix").arg(prefix.to_string());
+    }
+    let (summary, status) = run_script(env, command, "the long-context oracle")?;
+    if !status.success() {
+        eprintln!("error: the long-context oracle exited with {status}");
+        return Err(Exit::Harness);
+    }
+    eprintln!(
+        "oracle: {}: long text of {} tokens, context {}: prefixes {} continued, {} tokens scored",
+        target.name,
+        summary["text_tokens"],
+        summary["context"],
+        summary["prefixes"],
+        summary["nll_tokens"]
+    );
+    Ok(())
 }
 
 /// The GGUF llama.cpp runs as the second voice: the source itself, or llama.cpp's own
@@ -549,6 +599,13 @@ fn install(staging: &Path, out: &Path, replace: bool) -> Result<Exit, Exit> {
     let mut kept = 0;
     for name in names {
         let (from, to) = (staging.join(&name), out.join(&name));
+        if from.is_dir() {
+            // The long-context oracles, installed by the same rule.
+            if install(&from, &to, replace)? != Exit::Ok {
+                kept += 1;
+            }
+            continue;
+        }
         if let Some(stem) = name
             .strip_suffix(".json")
             .filter(|_| to.exists() && !replace)
@@ -745,17 +802,24 @@ fn check_one(
     }
 }
 
-/// Every file of either folder with its grade: a file on one side only differs. Folders inside
-/// (a model's ladder rungs, made from files of their own) are not the model's oracles.
+/// Every file of either folder (and of its long-context folder) with its grade: a file on one
+/// side only differs. Other folders inside (a model's ladder rungs, made from files of their
+/// own) are not the model's oracles.
 fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
-    let names = |dir: &Path| -> Vec<String> {
+    let files = |dir: &Path, prefix: &str| -> Vec<String> {
         std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .map(|e| format!("{prefix}{}", e.file_name().to_string_lossy()))
             .collect()
+    };
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names = files(dir, "");
+        let long = tmgt_oracle::LONG_DIR;
+        names.extend(files(&dir.join(long), &format!("{long}/")));
+        names
     };
     let mut all = names(committed);
     all.extend(names(made));

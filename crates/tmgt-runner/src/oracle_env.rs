@@ -16,6 +16,8 @@ pub const LOCK: &str = include_str!("../../../tools/oracle/requirements.lock");
 pub const GENERATOR: &str = include_str!("../../../tools/oracle/oracle.py");
 /// The stage oracle (the localize suite's), which imports the oracle's loading.
 pub const STAGES: &str = include_str!("../../../tools/oracle/stages.py");
+/// The long-context oracle (the long suite's), which imports the oracle's loading and records.
+pub const LONG: &str = include_str!("../../../tools/oracle/long.py");
 /// The interpreter the lock's wheels are built for.
 const PYTHON_VERSION: &str = "3.11";
 const COMPLETE: &str = ".tmgt-complete";
@@ -72,6 +74,8 @@ pub struct OracleEnv {
     pub generator: PathBuf,
     /// The stage oracle's script, beside the generator it imports.
     pub stages: PathBuf,
+    /// The long-context oracle's script, beside the generator it imports.
+    pub long: PathBuf,
 }
 
 /// The user's cache folder for tmgt.
@@ -130,7 +134,8 @@ pub fn ensure(python: &OsStr) -> Result<OracleEnv, EnvError> {
     }
     let generator = dir.join("oracle.py");
     let stages = dir.join("stages.py");
-    for (path, text) in [(&generator, GENERATOR), (&stages, STAGES)] {
+    let long = dir.join("long.py");
+    for (path, text) in [(&generator, GENERATOR), (&stages, STAGES), (&long, LONG)] {
         if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
             std::fs::write(path, text).map_err(io(path))?;
         }
@@ -139,6 +144,7 @@ pub fn ensure(python: &OsStr) -> Result<OracleEnv, EnvError> {
         python: dir.join("bin").join("python"),
         generator,
         stages,
+        long,
         dir,
     })
 }

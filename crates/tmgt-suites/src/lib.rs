@@ -6,6 +6,7 @@ use checks_global as _;
 use checks_inference as _;
 use checks_llamacpp as _;
 use checks_localize as _;
+use checks_long as _;
 use checks_metadata as _;
 use checks_operations as _;
 use checks_serve as _;

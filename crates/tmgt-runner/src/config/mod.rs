@@ -53,6 +53,15 @@ pub struct Config {
     pub rungs: Vec<crate::ladder::RungFile>,
     /// The suites a ladder rung runs (`[ladder] suites`, within the profile's).
     pub rung_suites: Vec<String>,
+    /// `[long]`: the text the long-context oracles are made from.
+    pub long: Option<LongText>,
+}
+
+/// The long text and the prefix lengths `tmgt oracle` continues it from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LongText {
+    pub text: PathBuf,
+    pub prefixes: Vec<u32>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -314,6 +323,14 @@ fn resolve(
 
     let mut thresholds = raw.thresholds;
     check_suite_thresholds(&mut thresholds, &["thresholds"], problems);
+    if let Some(merged) = merge_thresholds(
+        &thresholds,
+        &["profiles", &profile_name, "thresholds"],
+        selected.thresholds.as_ref(),
+        problems,
+    ) {
+        thresholds = merged;
+    }
 
     let native_dir = at(Path::new("native"));
     let artifacts_dir = at(&raw.paths.artifacts);
@@ -413,6 +430,25 @@ fn resolve(
         );
     }
 
+    let long = raw.long.map(|long| LongText {
+        text: at(&long.text),
+        prefixes: long.prefixes,
+    });
+    if let Some(long) = &long {
+        if !long.text.is_file() {
+            problems.push(
+                Problem::at(&["long", "text"], format!("{} does not exist", long.text.display()), "this file")
+                    .with_help("the long-context oracles continue and score this text; point it at the file their nll.json names"),
+            );
+        }
+        if long.prefixes.is_empty() {
+            problems.push(
+                Problem::at(&["long", "prefixes"], "no prefix length".to_string(), "this list")
+                    .with_help("list the prefix lengths in tokens the long suite continues, e.g. [448, 512, 2048]"),
+            );
+        }
+    }
+
     Some(Config {
         file: file.to_path_buf(),
         profile: profile_name,
@@ -450,6 +486,7 @@ fn resolve(
         fetches,
         rungs,
         rung_suites,
+        long,
     })
 }
 

@@ -20,6 +20,18 @@ pub(super) struct RawConfig {
     pub models: BTreeMap<String, RawModel>,
     pub profiles: BTreeMap<String, RawProfile>,
     pub ladder: RawLadder,
+    pub long: Option<RawLong>,
+}
+
+/// `[long]`: the long text the long-context oracles are made from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLong {
+    /// The text, relative to the configuration file.
+    pub text: PathBuf,
+    /// Prefix lengths (tokens) whose continuations the oracles record, where a model's
+    /// context leaves room for them.
+    pub prefixes: Vec<u32>,
 }
 
 /// `[ladder]`: how every model's quantization ladder rungs are checked.
@@ -162,9 +174,12 @@ pub(super) struct RawProfile {
     /// The suites this profile runs, when not all of `[suites] enabled`.
     #[serde(default)]
     pub suites: Option<Vec<String>>,
+    /// Pass criteria of this profile, over `[thresholds]` (same shape, any subset).
+    #[serde(default)]
+    pub thresholds: Option<toml::Table>,
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "apr",
     "run",
     "paths",
@@ -175,6 +190,7 @@ const SECTIONS: [&str; 10] = [
     "models",
     "profiles",
     "ladder",
+    "long",
 ];
 
 impl RawConfig {
@@ -207,6 +223,10 @@ impl RawConfig {
         let models = entries::<RawModel>(&table, "models", problems);
         let profiles = entries::<RawProfile>(&table, "profiles", problems);
         let ladder = optional_section::<RawLadder>(&table, "ladder", problems);
+        // Absent: no long-context oracles; present but unreadable: a problem pushed.
+        let long = table
+            .get("long")
+            .map(|value| typed::<RawLong>(value, &["long".to_string()], problems));
         Some(RawConfig {
             apr: apr?,
             run: run?,
@@ -218,6 +238,10 @@ impl RawConfig {
             models: models?,
             profiles: profiles?,
             ladder: ladder?,
+            long: match long {
+                Some(read) => Some(read?),
+                None => None,
+            },
         })
     }
 }

@@ -26,6 +26,7 @@ mod run_real_apr;
 mod shards;
 mod suites_corruption_contract;
 mod suites_localize;
+mod suites_long;
 mod suites_metadata;
 mod suites_operations;
 mod suites_serve;
