@@ -418,6 +418,7 @@ fn make_in(
             config.max_new_tokens,
         )?;
     }
+    let long_made = staging.join(tmgt_oracle::LONG_DIR).is_dir();
     let prompts: Vec<String> = config.prompts.iter().map(|p| p.name.clone()).collect();
     if let Some(file) = second_voice_file(args, config, target) {
         match crate::oracle_vouch::second_voice(&file, staging, &prompts) {
@@ -445,6 +446,31 @@ fn make_in(
                 }
                 reasons.extend(voice.encodings.iter().cloned());
                 reasons.extend(voice.departures.iter().cloned());
+                if long_made {
+                    match crate::oracle_vouch::long_voice(&file, staging) {
+                        Ok(long) => {
+                            eprintln!(
+                                "oracle: {}: llama.cpp on the long-context oracles over {} ids \
+                                 and tokens: {} prompts encoded otherwise, {} departures, {} at \
+                                 near-ties",
+                                target.name,
+                                long.compared,
+                                long.encodings.len(),
+                                long.departures.len(),
+                                long.near_ties.len()
+                            );
+                            for line in &long.near_ties {
+                                eprintln!("oracle: {}: near-tie: {line}", target.name);
+                            }
+                            reasons.extend(long.encodings);
+                            reasons.extend(long.departures);
+                        }
+                        Err(e) => eprintln!(
+                            "warning: {}: no second voice on the long-context oracles: {e}",
+                            target.name
+                        ),
+                    }
+                }
             }
             Err(e) => eprintln!(
                 "warning: {}: no second voice: {e}; the oracle is not held against llama.cpp",

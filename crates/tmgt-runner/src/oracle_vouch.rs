@@ -42,6 +42,58 @@ pub(crate) fn second_voice(
     folder: &Path,
     prompts: &[String],
 ) -> Result<SecondVoice, String> {
+    let mut voice = SecondVoice::default();
+    continuations(file, folder, prompts, &mut voice)?;
+    voice.perplexity = perplexity_voice(file, folder, &mut voice.departures)?;
+    Ok(voice)
+}
+
+/// The same for a model's long-context oracles (`<oracle>/long/`): every prefix continuation
+/// and the copy prompt, then the text's per-token log-likelihood by quarter, so a position
+/// where one run's RoPE or cache goes wrong shows as the quarter where the two part.
+pub(crate) fn long_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, String> {
+    let folder = oracle_dir.join(tmgt_oracle::LONG_DIR);
+    let mut names: Vec<String> = tmgt_oracle::long_prefixes(oracle_dir)
+        .iter()
+        .map(|n| format!("prefix-{n}"))
+        .collect();
+    names.push("copy".into());
+    let mut voice = SecondVoice::default();
+    continuations(file, &folder, &names, &mut voice)?;
+    let nll = tmgt_oracle::load_nll(oracle_dir).map_err(|e| e.to_string())?;
+    let scores = llamacpp_runtime::score(file, &nll.token_ids)
+        .map_err(|e| format!("llama.cpp scoring the long text on {}: {e}", file.display()))?;
+    voice.compared += scores.len();
+    let quarter = nll.nll.len().div_ceil(4).max(1);
+    for (i, (ours, theirs)) in nll
+        .nll
+        .chunks(quarter)
+        .zip(scores.chunks(quarter))
+        .enumerate()
+    {
+        let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+        let (oracle, llama) = (mean(ours), -mean(theirs));
+        let ratio = (oracle - llama).exp();
+        if ratio.max(1.0 / ratio) > SECOND_VOICE_PERPLEXITY_RATIO {
+            let from = 1 + i * quarter;
+            voice.departures.push(format!(
+                "the long text, positions {from}-{}: the oracle's cross-entropy is {oracle:.4} \
+                 where llama.cpp's on the same ids is {llama:.4} (perplexity ratio {ratio:.3})",
+                from + ours.len() - 1
+            ));
+        }
+    }
+    Ok(voice)
+}
+
+/// llama.cpp's greedy continuation of each named prompt oracle of `folder` on `file`, and its
+/// encoding of each prompt, held against the oracle.
+fn continuations(
+    file: &Path,
+    folder: &Path,
+    prompts: &[String],
+    voice: &mut SecondVoice,
+) -> Result<(), String> {
     let oracles = prompts
         .iter()
         .map(|prompt| tmgt_oracle::load(folder, prompt).map_err(|e| e.to_string()))
@@ -49,7 +101,6 @@ pub(crate) fn second_voice(
     let texts: Vec<&str> = oracles.iter().map(|o| o.prompt.as_str()).collect();
     let encodings = llamacpp_runtime::tokenize(file, &texts)
         .map_err(|e| format!("llama.cpp's tokenizer of {}: {e}", file.display()))?;
-    let mut voice = SecondVoice::default();
     for ((prompt, oracle), encoding) in prompts.iter().zip(&oracles).zip(&encodings) {
         let plain = oracle.plain().map_err(|e| e.to_string())?;
         voice.compared += plain.prompt_token_ids.len();
@@ -91,8 +142,7 @@ pub(crate) fn second_voice(
             voice.near_ties.push(line);
         }
     }
-    voice.perplexity = perplexity_voice(file, folder, &mut voice.departures)?;
-    Ok(voice)
+    Ok(())
 }
 
 /// llama.cpp's perplexity of the ids the perplexity oracle scored, held against the oracle's:
