@@ -7,6 +7,7 @@ mod thresholds;
 
 pub use generation::{APR_TOP_K, Generation, generate_for};
 pub use runtime_apr::judge_f32_apr;
+pub use runtime_gguf::judge_gguf_run;
 pub use thresholds::{
     DriftThresholds, LogprobThresholds, PerplexityThresholds, RuntimeThresholds, TieThresholds,
     TokenThresholds,

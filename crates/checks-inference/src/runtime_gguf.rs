@@ -1,7 +1,8 @@
 use crate::RuntimeThresholds;
 use crate::compare::{judge_chosen_logprobs, judge_tokens};
-use crate::generation::generate;
+use crate::generation::{Generation, generate};
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Status, Verdict, declare_check};
+use tmgt_oracle::Trajectory;
 
 declare_check! {
     /// apr running its own f32 GGUF export reproduces the oracle's greedy tokens exactly, and
@@ -28,30 +29,41 @@ impl Check for RuntimeGguf {
                 "apr's prompt ids {prompt_ids:?} match no oracle trajectory: the tokenizer difference is PRM001's finding"
             )));
         };
-        let t = &cx.thresholds().get::<RuntimeThresholds>()?;
         let label = if trajectory.bos.is_some() {
             "f32 GGUF (vs BOS-prefixed oracle)"
         } else {
             "f32 GGUF"
         };
-        let verdict = judge_tokens(
-            label,
-            trajectory.tokens,
-            &generation.produced(),
-            Some(&trajectory),
-            0,
-            t.tie_margin,
-        );
-        if verdict.status != Status::Pass {
-            return Ok(verdict);
-        }
-        // Tokens agree: hold the chosen tokens' log-probabilities to float noise.
-        judge_chosen_logprobs(
-            "apr",
-            verdict,
-            &trajectory,
-            &generation.steps.unwrap_or_default(),
-            t.max_logprob_diff,
-        )
+        judge_gguf_run(cx, label, &trajectory, generation)
     }
+}
+
+/// RUN002's judgement of an apr run on a GGUF against the oracle trajectory that starts from
+/// the ids apr fed: its greedy tokens (near-ties forgiven by `[thresholds.runtime]`), then,
+/// where they agree, its chosen-token log-probabilities within float noise.
+pub fn judge_gguf_run(
+    cx: &dyn Context,
+    label: &str,
+    trajectory: &Trajectory<'_>,
+    generation: Generation,
+) -> Result<Verdict, CheckError> {
+    let t = &cx.thresholds().get::<RuntimeThresholds>()?;
+    let verdict = judge_tokens(
+        label,
+        trajectory.tokens,
+        &generation.produced(),
+        Some(trajectory),
+        0,
+        t.tie_margin,
+    );
+    if verdict.status != Status::Pass {
+        return Ok(verdict);
+    }
+    judge_chosen_logprobs(
+        "apr",
+        verdict,
+        trajectory,
+        &generation.steps.unwrap_or_default(),
+        t.max_logprob_diff,
+    )
 }

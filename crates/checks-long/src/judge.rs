@@ -2,10 +2,8 @@
 //! it fed, its tokens and its chosen-token log-probs are held against the oracle's.
 
 use apr_client::{Invocation, parse};
-use checks_inference::RuntimeThresholds;
-use checks_inference::compare::{judge_chosen_logprobs, judge_tokens};
 use std::path::Path;
-use tmgt_check::{CheckError, Context, Evidence, Prompt, Status, Verdict};
+use tmgt_check::{CheckError, Context, Evidence, Prompt, Verdict};
 use tmgt_oracle::Oracle;
 
 /// apr's greedy run of `oracle`'s prompt on `gguf` against the oracle: the prompt ids first
@@ -34,7 +32,6 @@ pub fn continuation(
     let Some(trajectory) = oracle.trajectory_for_prompt(&fed) else {
         return prompt_ids_differ(cx, label, oracle, &fed);
     };
-    let t = cx.thresholds().get::<RuntimeThresholds>()?;
     let what = format!(
         "{label} ({} prompt ids{})",
         fed.len(),
@@ -44,24 +41,7 @@ pub fn continuation(
             ""
         }
     );
-    let verdict = judge_tokens(
-        &what,
-        trajectory.tokens,
-        &generation.produced(),
-        Some(&trajectory),
-        0,
-        t.tie_margin,
-    );
-    if verdict.status != Status::Pass {
-        return Ok(verdict);
-    }
-    judge_chosen_logprobs(
-        "apr",
-        verdict,
-        &trajectory,
-        &generation.steps.unwrap_or_default(),
-        t.max_logprob_diff,
-    )
+    checks_inference::judge_gguf_run(cx, &what, &trajectory, generation)
 }
 
 /// A failure at the first position where the ids apr fed leave HF's (plain or BOS-prefixed,

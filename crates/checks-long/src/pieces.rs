@@ -19,21 +19,6 @@ pub fn first_difference(
     };
     Ok(match tokenizer {
         Some(tokenizer) => checks_metadata::first_difference(&tokenizer, got, want),
-        None => {
-            let at = got
-                .iter()
-                .zip(want)
-                .position(|(a, b)| a != b)
-                .or_else(|| (got.len() != want.len()).then(|| got.len().min(want.len())));
-            at.map(|at| {
-                format!(
-                    "{} ids where HF has {}; at position {at}: {:?} where HF has {:?}",
-                    got.len(),
-                    want.len(),
-                    got.get(at),
-                    want.get(at)
-                )
-            })
-        }
+        None => checks_metadata::first_difference_spelled(&|id| format!("id {id}"), got, want),
     })
 }

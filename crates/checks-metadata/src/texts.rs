@@ -138,11 +138,27 @@ pub fn hf_texts(cx: &dyn Context) -> Result<Option<(Tokenizer, Vec<Truth>)>, Che
 /// Where `got` first departs from `want`, with both pieces as HF's vocabulary spells them;
 /// `None` when equal.
 pub fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32]) -> Option<String> {
+    first_difference_spelled(
+        &|id| {
+            format!(
+                "{:?} ({id})",
+                tokenizer.id_to_token(id).unwrap_or_else(|| "?".into())
+            )
+        },
+        got,
+        want,
+    )
+}
+
+/// [`first_difference`] with each id written by `spell` (by number alone, where no tokenizer
+/// is at hand).
+pub fn first_difference_spelled(
+    spell: &dyn Fn(u32) -> String,
+    got: &[u32],
+    want: &[u32],
+) -> Option<String> {
     let piece = |id: Option<&u32>| match id {
-        Some(id) => format!(
-            "{:?} ({id})",
-            tokenizer.id_to_token(*id).unwrap_or_else(|| "?".into())
-        ),
+        Some(id) => spell(*id),
         None => "the end".into(),
     };
     let at = got
