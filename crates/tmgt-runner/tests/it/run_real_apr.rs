@@ -235,12 +235,21 @@ fn project_with_copy(linked: [&str; 2], copied: &str) -> (tempfile::TempDir, std
         std::os::unix::fs::symlink(root.join(link), dir.path().join(link)).unwrap();
     }
     let copy = dir.path().join(copied);
-    std::fs::create_dir_all(&copy).unwrap();
-    for entry in std::fs::read_dir(root.join(copied)).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
-    }
+    copy_tree(&root.join(copied), &copy);
     (dir, copy)
+}
+
+/// Copies the folder `from` to `to`, subfolders included.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 /// `tmgt run --filter suite=token` in `dir`: its exit code and stderr.
