@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """tmgt's long-context oracles: HuggingFace transformers float32 runs of one long text.
 
-  long.py --model DIR --slug SLUG --out DIR --text FILE --prefix N... [--model-id ID]
-          [--max-new-tokens N] [--copy-words N]
+  long.py --model DIR --slug SLUG --out DIR --text FILE --prefix N... [--position N...]
+          [--model-id ID] [--max-new-tokens N] [--copy-words N]
 
 DIR is an HF folder. Into OUT (overwritten) it writes, for the text's token ids without BOS
 (as `apr eval` encodes it) up to the model's declared context C:
@@ -10,6 +10,11 @@ DIR is an HF folder. Into OUT (overwritten) it writes, for the text's token ids 
 - `prefix-N.json` for each N with N + max-new-tokens <= C: the greedy continuation of a prefix
   of the text that encodes to exactly N tokens, with log-probs and margins, in the schema of a
   prompt oracle (oracle.py's `oracle_record`, the BOS-prefixed run included);
+- `position-N.json` for each N among --position and the edges the model's config declares
+  (a sliding window W: W and W+1 tokens, the first prompt whose last prediction sees fewer
+  keys than a full layer; a scaling's original context O: O and O+1), where N +
+  max-new-tokens <= C: the same record, so a runtime's first departure can be placed between
+  two prompt lengths; `position_reason` says why the length was chosen;
 - `copy.json`: a long-range copy prompt (a list of words from the text in a seeded order, a
   newline, its first words), whose right continuation is the rest of the list;
 - `nll.json`: the text, and the negative log-likelihood of every token of it after the first,
@@ -54,6 +59,28 @@ def declared_context(model) -> int:
     raise oracle.OracleFailure(
         f"{config.name_or_path}: config.json declares no context (max_position_embeddings)"
     )
+
+
+def position_edges(model, context: int) -> dict[int, str]:
+    """Prompt lengths at the edges of what the config says about positions: a sliding window
+    a layer uses, and the original context of a RoPE scaling, where they lie inside `context`."""
+    config = model.config
+    edges: dict[int, str] = {}
+    window = getattr(config, "sliding_window", None)
+    uses_window = getattr(config, "use_sliding_window", True) is not False
+    layers = getattr(config, "layer_types", None) or []
+    if uses_window and isinstance(window, int) and 0 < window < context and (
+        not layers or "sliding_attention" in layers
+    ):
+        edges[window] = f"the sliding window's edge ({window} keys): the last prediction sees them all"
+        edges[window + 1] = f"past the sliding window ({window} keys): the last prediction sees one fewer"
+    rope = getattr(config, "rope_parameters", None) or {}
+    rope = rope.get("full_attention", rope)
+    original = rope.get("original_max_position_embeddings")
+    if rope.get("rope_type") not in (None, "default") and isinstance(original, int) and original + 1 < context:
+        edges[original] = f"the {rope['rope_type']} scaling's original context ({original})"
+        edges[original + 1] = f"one past the {rope['rope_type']} scaling's original context ({original})"
+    return edges
 
 
 def text_of_length(tok, text: str, n: int) -> tuple[str, list[int]]:
@@ -123,6 +150,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--text", type=Path, required=True)
     ap.add_argument("--prefix", type=int, action="append", required=True)
+    ap.add_argument("--position", type=int, action="append", default=[])
     ap.add_argument("--model-id")
     ap.add_argument("--max-new-tokens", type=int, default=oracle.DEFAULT_MAX_NEW_TOKENS)
     ap.add_argument("--copy-words", type=int, default=48)
@@ -157,6 +185,19 @@ def main() -> int:
             oracle.write_json(args.out / f"prefix-{n}.json", record(args.text.name, prompt, ids))
             summary["prefixes"].append(n)
             oracle.log(f"{args.slug}: prefix of {n} tokens continued")
+
+        positions = {n: f"a fixed prompt length ({n})" for n in args.position}
+        positions.update(position_edges(model, context))
+        summary["positions"] = []
+        for n in sorted(positions):
+            if n < 1 or n + args.max_new_tokens > min(context, total):
+                continue
+            prompt, ids = text_of_length(tok, text, n)
+            data = record(args.text.name, prompt, ids)
+            data["position_reason"] = positions[n]
+            oracle.write_json(args.out / f"position-{n}.json", data)
+            summary["positions"].append(n)
+        oracle.log(f"{args.slug}: prompts of {summary['positions']} tokens continued")
 
         prompt, expected = copy_prompt(text, args.copy_words)
         ids = tok(prompt, add_special_tokens=False)["input_ids"]

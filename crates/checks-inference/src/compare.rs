@@ -123,12 +123,16 @@ pub fn judge_chosen_logprobs(
 ) -> Result<tmgt_check::Verdict, tmgt_check::CheckError> {
     let mut worst = (0usize, 0.0f64);
     let mut compared = 0usize;
+    let mut first_beyond = None;
     for (i, (ours, step)) in oracle.steps.iter().zip(theirs).enumerate() {
         if let Some((_, lp)) = step.top.iter().find(|(id, _)| *id == ours.token_id) {
             compared += 1;
             let diff = (ours.logprob - lp).abs();
             if diff > worst.1 {
                 worst = (i, diff);
+            }
+            if diff > max_diff && first_beyond.is_none() {
+                first_beyond = Some(i);
             }
         }
         // Past a step the tokens were allowed to differ at (a tie-flip), the two runs read
@@ -165,7 +169,13 @@ pub fn judge_chosen_logprobs(
             tokens.message, worst.1, worst.0
         ),
     )
-    .with_details(tokens.details))
+    .with_details(match tokens.details {
+        Details::Tokens(mut judged) => {
+            judged.logprob_departure = first_beyond;
+            Details::Tokens(judged)
+        }
+        other => other,
+    }))
 }
 
 /// The verdict on a runtime's log-probabilities against the oracle trajectory: mean KL, same

@@ -16,11 +16,14 @@
 //! go through the runner's engine as everywhere else.
 
 mod apr;
+mod continuation;
 mod cross;
 mod judge;
 mod ladder;
 mod llama;
 pub mod outlier;
+
+pub use continuation::judge_llamacpp_continuation;
 
 mod cross_apr_gguf;
 mod cross_native_gguf;

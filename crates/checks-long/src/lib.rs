@@ -1,7 +1,8 @@
 //! Suite `long`: how far apr reads. Every other suite sends prompts of a few tokens and stops
 //! at 32; this one continues a prefix of hundreds to thousands of tokens of one text, copies a
-//! word list back across a long distance, scores the text by position with `apr eval`, and
-//! walks the edge of the model's declared context. Its oracles are `<oracle>/long/`, which
+//! word list back across a long distance, scores the text by position with `apr eval`, walks
+//! the edge of the model's declared context, and continues prompts of chosen lengths to name
+//! the length where a runtime first departs (a RoPE scaling or sliding window it ignores). Its oracles are `<oracle>/long/`, which
 //! `tmgt oracle` makes from `[long] text` with `tools/oracle/long.py`.
 
 mod boundary;
@@ -10,6 +11,11 @@ mod eval_positions;
 mod judge;
 mod oracles;
 mod pieces;
+mod positions;
+mod positions_apr;
+mod positions_gguf;
+mod positions_llamacpp;
+mod positions_native;
 mod prefix_apr;
 mod prefix_gguf;
 mod prefix_native;

@@ -82,3 +82,23 @@ pub fn boundary(cx: &dyn Context) -> Result<Option<BoundaryOracle>, CheckError> 
         None => Ok(None),
     }
 }
+
+/// The prompt lengths the model's position oracles hold, ascending; an input error when none.
+pub fn positions(cx: &dyn Context) -> Result<Vec<u32>, CheckError> {
+    let model = cx.model()?;
+    let lengths = tmgt_oracle::long_positions(&model.oracle_dir);
+    if lengths.is_empty() {
+        return Err(missing(
+            model,
+            "position continuation (position-N.json; [long] positions)",
+        ));
+    }
+    Ok(lengths)
+}
+
+/// The continuation of the prompt of `n` tokens.
+pub fn position(cx: &dyn Context, n: u32) -> Result<Oracle, CheckError> {
+    let model = cx.model()?;
+    let oracle = tmgt_oracle::load(&folder(model), &format!("position-{n}"))?;
+    verified(model, oracle, Oracle::verify_model)
+}

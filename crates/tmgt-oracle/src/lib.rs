@@ -21,7 +21,8 @@ pub use digest::{sha256_file, sha256_hex};
 pub use error::OracleError;
 pub use grade::{FLOAT_TOLERANCE, FloatDifference, Grade, grade};
 pub use long::{
-    BoundaryCase, BoundaryOracle, LONG_DIR, NllOracle, load_boundary, load_nll, long_prefixes,
+    BoundaryCase, BoundaryOracle, LONG_DIR, NllOracle, load_boundary, load_nll, long_positions,
+    long_prefixes,
 };
 pub use model::{Oracle, PerplexityOracle, Provenance, Step, TopEntry, Trajectory};
 pub use ops::{LoraFigures, OpsOracle, PruneFigures, load_ops};

@@ -106,16 +106,23 @@ pub fn load_boundary(dir: &Path) -> Result<Option<BoundaryOracle>, OracleError> 
 
 /// The prefix lengths whose continuations `<dir>/long/` holds (`prefix-<N>.json`), ascending.
 pub fn long_prefixes(dir: &Path) -> Vec<u32> {
+    numbered(dir, "prefix-")
+}
+
+/// The prompt lengths of a model's position oracles (`<dir>/long/position-N.json`),
+/// ascending.
+pub fn long_positions(dir: &Path) -> Vec<u32> {
+    numbered(dir, "position-")
+}
+
+fn numbered(dir: &Path, stem: &str) -> Vec<u32> {
     let mut found: Vec<u32> = std::fs::read_dir(dir.join(LONG_DIR))
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("prefix-")?
-                .strip_suffix(".json")?
-                .parse()
-                .ok()
+            name.strip_prefix(stem)?.strip_suffix(".json")?.parse().ok()
         })
         .collect();
     found.sort_unstable();

@@ -40,6 +40,10 @@ pub struct Oracle {
     pub bos: Option<BosTrajectory>,
     #[serde(default)]
     pub provenance: Option<Provenance>,
+    /// Why a long-context prompt has its length (`long/position-N.json`): a fixed length, or
+    /// an edge the model's config declares (its sliding window, its scaling's original context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_reason: Option<String>,
     /// Where it was loaded from, for messages.
     #[serde(skip)]
     pub path: PathBuf,

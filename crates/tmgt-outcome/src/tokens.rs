@@ -34,6 +34,10 @@ pub struct TokenJudgement {
     /// The runtime put a BOS before the prompt's ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adds_bos: Option<bool>,
+    /// Where the tokens agree: the first step whose chosen-token log-probability differs from
+    /// the oracle's by more than the bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprob_departure: Option<usize>,
 }
 
 impl TokenJudgement {
@@ -50,11 +54,18 @@ impl TokenJudgement {
             window: None,
             bos_token_id: None,
             adds_bos: None,
+            logprob_departure: None,
         }
     }
 
     pub fn first_divergence(&self) -> Option<usize> {
         self.comparison.as_ref()?.first_divergence
+    }
+
+    /// The first step where the runtime departs: its token, or else its chosen-token
+    /// log-probability.
+    pub fn first_departure(&self) -> Option<usize> {
+        self.first_divergence().or(self.logprob_departure)
     }
 
     pub fn is_tie_flip(&self) -> bool {

@@ -81,6 +81,11 @@ fn expand(config: &Config, check: Registration) -> Vec<Instance> {
         if model.rung.is_some() && !config.rung_suites.iter().any(|s| s == check.meta.suite) {
             continue;
         }
+        if let Some(suites) = &config.model_suites[m]
+            && !suites.iter().any(|s| s == check.meta.suite)
+        {
+            continue;
+        }
         let quants: Vec<Option<Quant>> = if scope.has_quant() {
             model.quants.iter().copied().map(Some).collect()
         } else {

@@ -538,17 +538,22 @@ fn make_long(
     for prefix in &long.prefixes {
         command.arg("--prefix").arg(prefix.to_string());
     }
+    for position in &long.positions {
+        command.arg("--position").arg(position.to_string());
+    }
     let (summary, status) = run_script(env, command, "the long-context oracle")?;
     if !status.success() {
         eprintln!("error: the long-context oracle exited with {status}");
         return Err(Exit::Harness);
     }
     eprintln!(
-        "oracle: {}: long text of {} tokens, context {}: prefixes {} continued, {} tokens scored",
+        "oracle: {}: long text of {} tokens, context {}: prefixes {} and positions {} \
+         continued, {} tokens scored",
         target.name,
         summary["text_tokens"],
         summary["context"],
         summary["prefixes"],
+        summary["positions"],
         summary["nll_tokens"]
     );
     Ok(())

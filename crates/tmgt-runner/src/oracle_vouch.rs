@@ -48,14 +48,17 @@ pub(crate) fn second_voice(
     Ok(voice)
 }
 
-/// The same for a model's long-context oracles (`<oracle>/long/`): every prefix continuation
-/// and the copy prompt, then the text's per-token log-likelihood by quarter, so a position
+/// The same for a model's long-context oracles (`<oracle>/long/`): every prefix and position
+/// continuation and the copy prompt, then the text's per-token log-likelihood by quarter, so a position
 /// where one run's RoPE or cache goes wrong shows as the quarter where the two part.
 pub(crate) fn long_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, String> {
     let folder = oracle_dir.join(tmgt_oracle::LONG_DIR);
-    let mut names: Vec<String> = tmgt_oracle::long_prefixes(oracle_dir)
+    let prefixes = tmgt_oracle::long_prefixes(oracle_dir);
+    let positions = tmgt_oracle::long_positions(oracle_dir);
+    let mut names: Vec<String> = prefixes
         .iter()
         .map(|n| format!("prefix-{n}"))
+        .chain(positions.iter().map(|n| format!("position-{n}")))
         .collect();
     names.push("copy".into());
     let mut voice = SecondVoice::default();

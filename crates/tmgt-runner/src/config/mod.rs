@@ -47,6 +47,9 @@ pub struct Config {
     /// The pass criteria of each model (index as `models`): `[thresholds]` with the model's
     /// own `thresholds` table over it.
     pub model_thresholds: Vec<Thresholds>,
+    /// The suites each model runs (index as `models`), within the profile's: its own
+    /// `suites`, or all of them (`None`).
+    pub model_suites: Vec<Option<Vec<String>>>,
     /// Files the profile's models need that tmgt fetches and makes before any apr work.
     pub fetches: Vec<crate::fetch::Fetch>,
     /// The ladder rungs' files, made by llama.cpp before any apr work.
@@ -62,6 +65,9 @@ pub struct Config {
 pub struct LongText {
     pub text: PathBuf,
     pub prefixes: Vec<u32>,
+    /// Prompt lengths continued to place a departure by position, besides each model's
+    /// declared edges.
+    pub positions: Vec<u32>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -192,11 +198,13 @@ fn resolve(
         .clone()
         .unwrap_or_else(|| known.iter().map(|s| (*s).to_string()).collect());
     // Every name of a suite list (`[suites] enabled`, `[ladder] suites`) must be registered.
-    let check_suites = |names: &[String], at: [&str; 2], problems: &mut Vec<Problem>| {
+    let check_suites = |names: &[String], at: &[&str], problems: &mut Vec<Problem>| {
         for (i, suite) in names.iter().enumerate() {
             if !known.contains(&suite.as_str()) {
+                let index = i.to_string();
+                let path: Vec<&str> = at.iter().copied().chain([index.as_str()]).collect();
                 let mut p = Problem::at(
-                    &[at[0], at[1], &i.to_string()],
+                    &path,
                     format!("unknown suite `{suite}`"),
                     "not a registered suite",
                 );
@@ -208,7 +216,12 @@ fn resolve(
             }
         }
     };
-    check_suites(&enabled, ["suites", "enabled"], problems);
+    check_suites(&enabled, &["suites", "enabled"], problems);
+    for (name, m) in &raw.models {
+        if let Some(suites) = &m.suites {
+            check_suites(suites, &["models", name, "suites"], problems);
+        }
+    }
 
     // Profiles name defined models and prompts, and ladders of models that have one.
     for (name, p) in &raw.profiles {
@@ -315,7 +328,7 @@ fn resolve(
 
     let rung_suites = match &raw.ladder.suites {
         Some(names) => {
-            check_suites(names, ["ladder", "suites"], problems);
+            check_suites(names, &["ladder", "suites"], problems);
             names.clone()
         }
         None => enabled.clone(),
@@ -337,6 +350,7 @@ fn resolve(
     let mut rungs = Vec::new();
     let mut models = Vec::new();
     let mut model_thresholds = Vec::new();
+    let mut model_suites = Vec::new();
     let mut fetches = Vec::new();
     // The profile's models with their rungs, then the rungs of the models it runs only the
     // ladders of.
@@ -378,6 +392,7 @@ fn resolve(
                     )
                     .unwrap_or_else(|| thresholds.clone()),
                 );
+                model_suites.push(m.suites.clone());
                 models.push(model);
             }
             for (rung_model, file) in ladder {
@@ -400,6 +415,7 @@ fn resolve(
                     )
                     .unwrap_or(by_type),
                 );
+                model_suites.push(None);
                 models.push(rung_model);
                 rungs.push(file);
             }
@@ -433,6 +449,7 @@ fn resolve(
     let long = raw.long.map(|long| LongText {
         text: at(&long.text),
         prefixes: long.prefixes,
+        positions: long.positions,
     });
     if let Some(long) = &long {
         if !long.text.is_file() {
@@ -483,6 +500,7 @@ fn resolve(
         thresholds,
         models,
         model_thresholds,
+        model_suites,
         fetches,
         rungs,
         rung_suites,

@@ -32,6 +32,10 @@ pub(super) struct RawLong {
     /// Prefix lengths (tokens) whose continuations the oracles record, where a model's
     /// context leaves room for them.
     pub prefixes: Vec<u32>,
+    /// Prompt lengths whose continuations the oracles record besides the edges each model's
+    /// config declares (its sliding window, its RoPE scaling's original context).
+    #[serde(default)]
+    pub positions: Vec<u32>,
 }
 
 /// `[ladder]`: how every model's quantization ladder rungs are checked.
@@ -141,6 +145,9 @@ pub(super) struct RawModel {
     /// Pass criteria of this model's rungs, over `[ladder.<TYPE>]` (same shape).
     #[serde(default)]
     pub ladder_thresholds: Option<toml::Table>,
+    /// The suites this model runs, within the profile's; all of them when absent.
+    #[serde(default)]
+    pub suites: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
