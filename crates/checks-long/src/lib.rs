@@ -30,11 +30,18 @@ pub struct LongThresholds {
     /// oracles hold, the longest within this. A few hundred tokens cost apr minutes on a real
     /// model; the `long` profile raises it.
     pub max_prefix: u32,
+    /// The longest prompt the position checks continue: of the lengths a model's position
+    /// oracles hold, those within this. On a real model's `.apr` every prompt token costs
+    /// apr a share of a second.
+    pub max_position: u32,
 }
 
 impl Default for LongThresholds {
     fn default() -> Self {
-        LongThresholds { max_prefix: 512 }
+        LongThresholds {
+            max_prefix: 512,
+            max_position: 256,
+        }
     }
 }
 

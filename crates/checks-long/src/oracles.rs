@@ -83,14 +83,22 @@ pub fn boundary(cx: &dyn Context) -> Result<Option<BoundaryOracle>, CheckError> 
     }
 }
 
-/// The prompt lengths the model's position oracles hold, ascending; an input error when none.
+/// The prompt lengths the model's position oracles hold within `[thresholds.long]
+/// max_position`, ascending; an input error when none.
 pub fn positions(cx: &dyn Context) -> Result<Vec<u32>, CheckError> {
     let model = cx.model()?;
-    let lengths = tmgt_oracle::long_positions(&model.oracle_dir);
+    let limit = cx.thresholds().get::<LongThresholds>()?.max_position;
+    let lengths: Vec<u32> = tmgt_oracle::long_positions(&model.oracle_dir)
+        .into_iter()
+        .filter(|n| *n <= limit)
+        .collect();
     if lengths.is_empty() {
         return Err(missing(
             model,
-            "position continuation (position-N.json; [long] positions)",
+            &format!(
+                "position continuation of at most {limit} tokens (position-N.json; [long] \
+                 positions)"
+            ),
         ));
     }
     Ok(lengths)

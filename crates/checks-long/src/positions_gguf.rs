@@ -2,11 +2,12 @@ use crate::{judge, positions};
 use tmgt_check::{ArtifactKind, Check, CheckError, Context, Scope, Verdict, declare_check};
 
 declare_check! {
-    /// apr on the model's GGUF (apr's export) continues prompts of each length the position
-    /// oracles hold (1, 16, 64, 256 tokens and the edges the config declares: a sliding
-    /// window's, a RoPE scaling's original context) as HF does, judged as LNG001. The message
-    /// names the shortest length apr departs at and why that length was chosen, so an ignored
-    /// scaling shows from the first positions and an ignored window from one past its edge.
+    /// apr on the model's GGUF (apr's export, or the file `artifact` names) continues prompts
+    /// of each length the position oracles hold (1, 16, 64, 256 tokens and the edges the
+    /// config declares: a sliding window's, a RoPE scaling's original context) as HF does,
+    /// judged as LNG001. The message names the earliest departing prediction and why its
+    /// prompt has its length, so an ignored scaling shows within the first tokens and an
+    /// ignored window one past its edge.
     pub PositionsGguf {
         code: "LNG007",
         name: "long-positions-gguf-depart",
@@ -20,7 +21,7 @@ declare_check! {
 impl Check for PositionsGguf {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let gguf = cx.artifact(ArtifactKind::Gguf)?;
-        positions::at_positions(cx, "apr on its GGUF export", |label, oracle| {
+        positions::at_positions(cx, "apr on the model's GGUF", |label, oracle| {
             judge::continuation(cx, label, &gguf, oracle)
         })
     }

@@ -43,6 +43,26 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "models/tiny-gemma2-window/config.json",
+        "f0b096711c54972fa2c766d2027c2805326b267ac7226b6407ad2a08bab4a5d2",
+    ),
+    (
+        "models/tiny-gemma2-window/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-gemma2-window/model.safetensors",
+        "f2bc5ee9b22211593fd837d7ada03683e28a3767a25e698f296ade064d4aaf33",
+    ),
+    (
+        "models/tiny-gemma2-window/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-gemma2-window/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-gemma2/config.json",
         "867fb3eda4f76de8bf37e8408b8dbf7d31774985602af7fb437a27e970db3853",
     ),
@@ -103,6 +123,86 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "models/tiny-llama-rope-dynamic/config.json",
+        "66455c1c9c98cd34cdd66daec25f1a6bf4365711cb855c69a8022c5310a33f99",
+    ),
+    (
+        "models/tiny-llama-rope-dynamic/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-llama-rope-dynamic/model.safetensors",
+        "2062a30885c2c9f7f3c02b96c0651c771124975b46b9dc40f78c7b00d3f2de16",
+    ),
+    (
+        "models/tiny-llama-rope-dynamic/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-llama-rope-dynamic/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-llama-rope-linear/config.json",
+        "a94fb82de9a60a7e21300cc30b6ece9dd4b3c0a45103e92046b22abfa685b98c",
+    ),
+    (
+        "models/tiny-llama-rope-linear/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-llama-rope-linear/model.safetensors",
+        "2062a30885c2c9f7f3c02b96c0651c771124975b46b9dc40f78c7b00d3f2de16",
+    ),
+    (
+        "models/tiny-llama-rope-linear/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-llama-rope-linear/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-llama-rope-llama3/config.json",
+        "f835fe102a260e8c0609a7c957f3366bae1a900b047ab83df5883e8af3a1a200",
+    ),
+    (
+        "models/tiny-llama-rope-llama3/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-llama-rope-llama3/model.safetensors",
+        "2062a30885c2c9f7f3c02b96c0651c771124975b46b9dc40f78c7b00d3f2de16",
+    ),
+    (
+        "models/tiny-llama-rope-llama3/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-llama-rope-llama3/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-llama-rope-yarn/config.json",
+        "2556f8632efc3d818f4a5f056e6c2e354ee78ce9972db36570d01c1822833913",
+    ),
+    (
+        "models/tiny-llama-rope-yarn/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-llama-rope-yarn/model.safetensors",
+        "2062a30885c2c9f7f3c02b96c0651c771124975b46b9dc40f78c7b00d3f2de16",
+    ),
+    (
+        "models/tiny-llama-rope-yarn/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-llama-rope-yarn/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-llama-wide/config.json",
         "ae9e49d7145bbdf7dafc9aeb35ab839b98a5944365e489dae7523c5b1aec0e05",
     ),
@@ -143,6 +243,26 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "models/tiny-mistral-window/config.json",
+        "53f50f4c28e8736c6902c47a290e21b3ffe204e5c56706062a9f141cdf016ae7",
+    ),
+    (
+        "models/tiny-mistral-window/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-mistral-window/model.safetensors",
+        "3483034a7a7c94a46c0ebdeb6a2d0c2251dbed73a3f80b13a26267027ac6530f",
+    ),
+    (
+        "models/tiny-mistral-window/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-mistral-window/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-mistral/config.json",
         "0851e0d108eab4c4e14a435bfcf90bd8a676dbfbe0e3a93193bb5d75bdc9fcdd",
     ),
@@ -160,6 +280,26 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "models/tiny-mistral/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-phi3-window/config.json",
+        "b1f71121e129cb8da3b221260b8c3a6f1f3aceb5a102d9086182061c4a060597",
+    ),
+    (
+        "models/tiny-phi3-window/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-phi3-window/model.safetensors",
+        "0c665068af87bd69483e31bd2cfae711bee17e649041b52fca55caa5eb4f30fb",
+    ),
+    (
+        "models/tiny-phi3-window/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-phi3-window/tokenizer_config.json",
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
@@ -183,6 +323,46 @@ const PINS: &[(&str, &str)] = &[
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
+        "models/tiny-qwen2-rope-linear/config.json",
+        "ea90099dd48e3c54a84136eedb3284e2a32345344c2ed6caf16eca71d81a5bfa",
+    ),
+    (
+        "models/tiny-qwen2-rope-linear/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-qwen2-rope-linear/model.safetensors",
+        "09357859951b3e4947db55bf73e5ec976a9c7eb05fefa5b4b6043e00a578d2de",
+    ),
+    (
+        "models/tiny-qwen2-rope-linear/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-qwen2-rope-linear/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-qwen2-rope-yarn/config.json",
+        "d97c5a76301b209554dd68a5936942b14a31a039cf004a03dd2c98b06885c469",
+    ),
+    (
+        "models/tiny-qwen2-rope-yarn/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-qwen2-rope-yarn/model.safetensors",
+        "09357859951b3e4947db55bf73e5ec976a9c7eb05fefa5b4b6043e00a578d2de",
+    ),
+    (
+        "models/tiny-qwen2-rope-yarn/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-qwen2-rope-yarn/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
         "models/tiny-qwen2-wide/config.json",
         "fad0638a6e8f7e0a58296bd2fce1c3fb26c6d413392a47b00269cf559833d1d6",
     ),
@@ -200,6 +380,26 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "models/tiny-qwen2-wide/tokenizer_config.json",
+        "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
+    ),
+    (
+        "models/tiny-qwen2-window/config.json",
+        "f2308a64145a11d5be946cc5bd3bc1c0a1a2db6ad5d8246af3dfdad37659b91f",
+    ),
+    (
+        "models/tiny-qwen2-window/generation_config.json",
+        "8e7d81a4ad69b0bd3a2c35f56e8d2231218f9adae555f3b68ca17983e0f2b5ef",
+    ),
+    (
+        "models/tiny-qwen2-window/model.safetensors",
+        "09357859951b3e4947db55bf73e5ec976a9c7eb05fefa5b4b6043e00a578d2de",
+    ),
+    (
+        "models/tiny-qwen2-window/tokenizer.json",
+        "3fbb2ce22eb4529a989bb330a337ed0c4791b7303454bfed89493ab704fc3fdc",
+    ),
+    (
+        "models/tiny-qwen2-window/tokenizer_config.json",
         "6bc8abd32ceb1eac7901cd94f8825438e4b9a7974bd1b80028ddcfaf7965063a",
     ),
     (
@@ -348,23 +548,39 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/smollm2-135m/long/copy.json",
-        "0785cbdfcf84d67751709dfef59eb4c6a0ca6dc692b49f47e13bbde7492973f2",
+        "9cd2079cbb05e7a1387c2b721ccd879851d4c073ae5ba3f959356fe0df25c818",
     ),
     (
         "oracle/smollm2-135m/long/nll.json",
-        "360ae0407c45f14c9a581aa88d8a55df1438a30532a113bf4f249a4311ba47b4",
+        "eaed1577d28d8eadef26e782506f91c906f0e5ab500ab237af300b0d62eb75e4",
+    ),
+    (
+        "oracle/smollm2-135m/long/position-1.json",
+        "bd5390d386c0e07f33e066f513cb73fda9a306f3bdb699c36065a4cab339c91f",
+    ),
+    (
+        "oracle/smollm2-135m/long/position-16.json",
+        "825bc3975457e6f0e15bcc6a842bbe4ca75781ba22367a5d2e0f3992b8486a85",
+    ),
+    (
+        "oracle/smollm2-135m/long/position-256.json",
+        "9c2c8ac5929c183ddb58d2dcd45184ea89a03f58fc7009eb22b082ce9829375f",
+    ),
+    (
+        "oracle/smollm2-135m/long/position-64.json",
+        "495788706c0c40fb5c1969aee51a46ab1bbc0967c2a318fefe4ca101c6507086",
     ),
     (
         "oracle/smollm2-135m/long/prefix-2048.json",
-        "c2d3d07326603c579f898ddde80369681b01d54832dcf196b039257f22275d9c",
+        "2c239e269d1e11dcc99456902500cd52627fb82cb96ec9b911a1d22dd9f1c191",
     ),
     (
         "oracle/smollm2-135m/long/prefix-448.json",
-        "5bf4eddcd780d26fe563e0a868713e950f315026ca4e4e92731d8f6be4848e89",
+        "e4c69b02b4740fc59447fadf9a18332732a8485601dcdb679ca3e947554a9db6",
     ),
     (
         "oracle/smollm2-135m/long/prefix-512.json",
-        "c376713d84ae94f2ba103a48646632252bc81a073e4462d7c9affdadd77cb003",
+        "cc309c07adf193ae9854fa027020f69cc0571005009a994f1f31fcebfdac5083",
     ),
     (
         "oracle/smollm2-135m/perplexity.json",
@@ -388,23 +604,99 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-gemma/long/boundary.json",
-        "c1aa19626fe0951c558efce1940d813a1fb670bdb464e3068a7b09571b109986",
+        "bbd2d3779e7bce85b862f17091fdb7ae2ceb146ee5ebfea6289fa3b713c0825b",
     ),
     (
         "oracle/tiny-gemma/long/copy.json",
-        "73e69e57bb3fc389a1809778f1f4cfa23695055de5214ddc0496173126746c85",
+        "74fbb577dcfc35195752bf9953c553e16cef4ce99fa517f4e15fb314ef4509c8",
     ),
     (
         "oracle/tiny-gemma/long/nll.json",
-        "22c404c9b1c149ee2c6d95af1230bc6cf5d908700f2bc2c3da32bb9ee200a3c5",
+        "eb43801b4dcd2759d9b61657ba1e70966ec63ff12d1b9ad25276b3212f6314d5",
+    ),
+    (
+        "oracle/tiny-gemma/long/position-1.json",
+        "3dac114983b9cf9e4738ec50f2c970039877246c67270137fea11a9ff5d4d54c",
+    ),
+    (
+        "oracle/tiny-gemma/long/position-16.json",
+        "a205e7793501e96729b5d3c32dc791fda37f707ea0cccc84745272f69973134f",
+    ),
+    (
+        "oracle/tiny-gemma/long/position-256.json",
+        "dad5a60f9d2bce6277102fc6535c65efbf6b2a84db0bf3fcf1d4f0b6e89a3e55",
+    ),
+    (
+        "oracle/tiny-gemma/long/position-64.json",
+        "8b39e448de50e0cb7f869306b1d7deb8d24b6ff933438a75bc7431e0cf97f74b",
     ),
     (
         "oracle/tiny-gemma/long/prefix-448.json",
-        "1b6efda175bf1e09bc7fec422403ef73fbe683518137c02f874293f014cdd7c1",
+        "32a67fc4c6dfed481b056c5b854aa97b97e08e868c91ed98c1d07e0085e709cc",
     ),
     (
         "oracle/tiny-gemma/perplexity.json",
         "24f09e8a10269eaad4dcba1a0a1d457fec4d4a07498eaee37f94df07d9296463",
+    ),
+    (
+        "oracle/tiny-gemma2-window/arithmetic.json",
+        "932ded65f66bc1095bda8f2dcf1e63256d8b71c0bc130b3346d39b1dc60acff9",
+    ),
+    (
+        "oracle/tiny-gemma2-window/code.json",
+        "23a36df8188ea44cf5d353a3d5261f00a527873c1c0e2f8293f19580e68386c7",
+    ),
+    (
+        "oracle/tiny-gemma2-window/completion.json",
+        "b95f8419e6341021072e6080515f9c0bed069ecc63a939ae07c99037fe9d7fea",
+    ),
+    (
+        "oracle/tiny-gemma2-window/greeting.json",
+        "911ca6c6cee8d796fdd41c2a0ca3265d7f94a70317d6f543334b253d8ec96190",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/boundary.json",
+        "8eeaeb424fca60c968147b3db03c20067a28fd70ea4f55e96f1cdd8889bb5b0b",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/copy.json",
+        "d8815a1c8c752c477bbdc6ca90d3ece62ed7dcf202e30acb69239ebea23a9199",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/nll.json",
+        "2e4536b0fe70fac057e75b5430683152e313e7e824937e19b84b9748f04dae22",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/position-1.json",
+        "5ec12a3f75112d7176db82b5705b05259d65c521c0ca2c59f093aa1bb22a896c",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/position-16.json",
+        "b18de81360b102d824b1434a9294126547a89df5a7eb66b5e7b4cf6b6a623e2d",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/position-256.json",
+        "1ff9d4dbc7da1f63ebf68d47bb1aa7793a59a800cd350267027abc59a4a4b9e2",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/position-32.json",
+        "29e9ecd5d0209fbe3e9a475e24a8608a7567343903c14450202a5aced2b54a73",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/position-33.json",
+        "abdd2a503b87fe56af083695023ec029750d428009907c68fbcf2c6d8cf7000e",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/position-64.json",
+        "d52ad00619c119976ccd72d453dcf8343877edb98b3d37cfda2adc7458998496",
+    ),
+    (
+        "oracle/tiny-gemma2-window/long/prefix-448.json",
+        "9ac09aa4e54381f6e709948e6b47462149e1d31e602c7e61925f59b76326ba02",
+    ),
+    (
+        "oracle/tiny-gemma2-window/perplexity.json",
+        "b3d0cf1fee93c037abd323ef79c0adfcbb460542a44dc7277aa25e82a4d7acbf",
     ),
     (
         "oracle/tiny-gemma2/arithmetic.json",
@@ -424,19 +716,35 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-gemma2/long/boundary.json",
-        "5126b9abaa90fb55076fd5219fd1912dadd93206091b738e67d0b09a6140e8ac",
+        "4f5daec2f29ef9842ccff51c85241dc8dfd16cf8940e1f738d30878721d20569",
     ),
     (
         "oracle/tiny-gemma2/long/copy.json",
-        "c02a2fd47d98a0ba1705192c5e6cdf49fc378d60fda191d687e90585bc00160d",
+        "6810cbeb8a392c73ffdfac65e23788075d3a6568f0ebb2e1e957a944bf367e18",
     ),
     (
         "oracle/tiny-gemma2/long/nll.json",
-        "e1a5c93048d129fe0c744cd3c28516dbcd87742558f5d39e79c964e66c0b5c97",
+        "92a9162a12f200ab971dd2967835b106c3bfcf3dd142ed6f2886aec5babbddc6",
+    ),
+    (
+        "oracle/tiny-gemma2/long/position-1.json",
+        "2fe7f7d2a71969da06a1fa1ddd64254edb472fbe748dba0bc31b0a4783c3486a",
+    ),
+    (
+        "oracle/tiny-gemma2/long/position-16.json",
+        "da33624c6789327c65f9fb917232e6264b7eaae3e77894195a152218b63824c7",
+    ),
+    (
+        "oracle/tiny-gemma2/long/position-256.json",
+        "657aafcf8b5a4a34ebf3595ba7422b8c7b2f5e134fcd6d52579fed37c31828bb",
+    ),
+    (
+        "oracle/tiny-gemma2/long/position-64.json",
+        "8ea17f5f80d6f254cb388df5d6ed9d228887fd9c78187174053ca7ab355ff57a",
     ),
     (
         "oracle/tiny-gemma2/long/prefix-448.json",
-        "0e748cce8f098783b63dab4444a0ce35b67605a2921eb326ec43435b97c174a5",
+        "05b62c277501cd2a566ec6107df8fafbdeeecb7bc822822093a1788151bb2ab1",
     ),
     (
         "oracle/tiny-gemma2/perplexity.json",
@@ -460,19 +768,35 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-gemma3/long/boundary.json",
-        "389d3fc287c1a020318d5c50abc496a2990ee3894015daf3e438443e0c8665bc",
+        "1de44c19abe4645bf7c6c8904d3e20362726f3f8ff4276af4a4ba572e376affd",
     ),
     (
         "oracle/tiny-gemma3/long/copy.json",
-        "9c8da1db01d34a0360a30f203f156172a7e194b89dfabd494a8e892436266966",
+        "7b22ebf5baf3176e14a7787692e17c89d223daaffd545dd2354f170c856185e6",
     ),
     (
         "oracle/tiny-gemma3/long/nll.json",
-        "b05d5fb5f6f7eb622600060a1a9330b1056791dca92e1b5ac16e77b96dcbaed1",
+        "1712c879f1aa07b2c3aac458b6e0c5e14a544a638ce869539c7822870ec74e8c",
+    ),
+    (
+        "oracle/tiny-gemma3/long/position-1.json",
+        "b7342de1d12101cac952a13615a54d3c2dd9c2d58135df1d7e7c055a9790501d",
+    ),
+    (
+        "oracle/tiny-gemma3/long/position-16.json",
+        "52dc77bb16546aac029d96e850593e13b3233f9fc31f7d5584f617befdc90e03",
+    ),
+    (
+        "oracle/tiny-gemma3/long/position-256.json",
+        "b2cb4a592bbe1868e9ffd3badfa97a409af1e97ca3d405b5b004910e70b31a41",
+    ),
+    (
+        "oracle/tiny-gemma3/long/position-64.json",
+        "b06fd497cabd70dcf236a62e6d6ceedd022dbe23e9718db8d459c6bdc1ba1391",
     ),
     (
         "oracle/tiny-gemma3/long/prefix-448.json",
-        "5d0a69fcea2281daf65a832c66abdc784166d343c6e0d5c9cc43defa27f08457",
+        "3fc2acd442c148d0245cbc180ac0d3965566b0795a56fe4dce40d9f263f8d294",
     ),
     (
         "oracle/tiny-gemma3/perplexity.json",
@@ -496,23 +820,263 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-gpt2/long/boundary.json",
-        "3d4c8ed82963e41a099126742b50416ce0040efb1a3d68107717430b1017c0d3",
+        "fa86a291747c1fd37bdd16033e32b166f27d7e0e5abd4e16dbe3e993a157e9bf",
     ),
     (
         "oracle/tiny-gpt2/long/copy.json",
-        "5546790a88f2a6c837a8fde7f7de4eb12ebfdf7a61fc141f2566fc781aa07654",
+        "9780132202cf47a084133e5329e9c0fecf584e598840f3eb0d02b0bc688d1d03",
     ),
     (
         "oracle/tiny-gpt2/long/nll.json",
-        "d6d9b7b07e18479449070f1866b89df56a768fa7537b7648916871b76b3e451b",
+        "d6838c85cf02fdf575b0ad051a288d6d4f06f7d1f004392af194e857376d49d7",
+    ),
+    (
+        "oracle/tiny-gpt2/long/position-1.json",
+        "3a2a33d6eaad723f97d4fe6b23f69be76b1a0dc6a5cff85bbb6c23cf3289f9a8",
+    ),
+    (
+        "oracle/tiny-gpt2/long/position-16.json",
+        "6c240519af17c71c7ca030facd17951c781acc69b1d6bf94232d02e5125c7fbe",
+    ),
+    (
+        "oracle/tiny-gpt2/long/position-256.json",
+        "f1f62bc13fb3b7d90e7d19a042066c910e0d1ed4341d5cb88a81f7a4ead7fd8e",
+    ),
+    (
+        "oracle/tiny-gpt2/long/position-64.json",
+        "30cbc14208157f76d1c10962d4213bc0ebf4d8835e03b8a5d5a2884cdf21be32",
     ),
     (
         "oracle/tiny-gpt2/long/prefix-448.json",
-        "d407dbf8c8aa4f5aff8907c7e5ee897e694b99c0698cb3432eaaafff6a2d8062",
+        "9efb65ade8ee3257285ed4006e1403cc42e1f29001eb233d9e1d62dccc7ec8e0",
     ),
     (
         "oracle/tiny-gpt2/perplexity.json",
         "ff68901c61e6fdd10bad6dda63e4523e22493ac62f8822fd87dc08a6714c7fe4",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/arithmetic.json",
+        "348a2ed273a0e620bd90539a642a9023b734bfcd202c31e88de25517b3defd19",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/code.json",
+        "b95977b11c4a6851a8c8a8c2273c5dbd7a1ca5913ac9fde76fdaf028809fb1f1",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/completion.json",
+        "a8b7b8474578a8977749266b14d328a41d0fc8611e70b25f4000e67205cfac5a",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/greeting.json",
+        "c1318c2ab93541b56a695c31d37ef449e353aca05a3efba61f683e753e04fcb9",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/boundary.json",
+        "499109687c10b0e8523427e1f3ff248c2884490fdcaf36146feae4348bfcfdcd",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/copy.json",
+        "76d79e6ea780220f7f86ee9ae6e84938f4174d8296720e2adb70db0884ebcf54",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/nll.json",
+        "7f9d97b0c43d3f39385592a8dc12075da7466fb0065d705799533e0f5b011cd5",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/position-1.json",
+        "cc7e364f1f000b6d2a6257d25badb3b2d6e008e469217d6e2ba94aae5f95c082",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/position-16.json",
+        "68919de8b47ef6ef047cec1e698f8af854d99e30bd27bb25d9256de5ca2a66ea",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/position-256.json",
+        "4eab77eafc26fd73a21e93fd9923ae58231c5fdc76c9fc32cdb1838d0de4a072",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/position-64.json",
+        "3210c3b4579768875a92ad35566005566453666c6894e295d061e72bb812feff",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/long/prefix-448.json",
+        "d2060ac8d7d66f50f71cbfc7129183c02e9212bfa122a977f1b5ba3acdce37e1",
+    ),
+    (
+        "oracle/tiny-llama-rope-dynamic/perplexity.json",
+        "daa2e20f7606a96cd157a8041dde90d3e456136cd16ecfe36db967d233f94bcc",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/arithmetic.json",
+        "b1903b42e0292144cb6289670baeab5d4fd5066550a87fa629df59c12caf11bf",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/code.json",
+        "1163374effcb2448cce06788e8813cb52daf5f68d321a51e00672315e94b58ee",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/completion.json",
+        "f1df18091c7c3d498d24543d4a69b0ec31ee16c505f46b3f0abc3c8b9f52ec30",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/greeting.json",
+        "f95ff1a8f9c08484d48a6ca6fcfa98a72364b93c40748f8dee672d6e2377afb8",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/boundary.json",
+        "99ba622925a94ed9defefa44d22de927c4bc685a3dbbf6514cad4558f9500da8",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/copy.json",
+        "f7e1dd01443d91d5ba66e62abae7c29ee60efa110d098f03a667d4bb285b3bf7",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/nll.json",
+        "f863bcb3d006f1b2d25ce16a15cf6734dfe42403fe2a083f133e36c7c29ed0f1",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/position-1.json",
+        "a753cade3388cceb25ec33d04d54f22e1d610d4b941f85b97af7043443bfc7f7",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/position-16.json",
+        "e06c8e8aad84d8b63399b407db7da49ba5d592ae65fbb9d83103bd85ce97e03f",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/position-256.json",
+        "face9d9ad31c68cd48e09f509f9a318dcf4ac2fc38d7e5833ac173dc018abab6",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/position-64.json",
+        "5e797e2050cc6747dccc3a68405eff99ee5fbf3c30f2e68080fa7456742eae1f",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/long/prefix-448.json",
+        "7aa9fc2ac0270eb28a590f2e018e6b4ff493a2650a19818f366394f032680e2d",
+    ),
+    (
+        "oracle/tiny-llama-rope-linear/perplexity.json",
+        "96c8dcdf008e4d1acdaec5be248e95baf634fc6c14df58ced4a4ea3c8d0d62c5",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/arithmetic.json",
+        "995e896ecfe4c839837d8b30d10dc37c489c4f41c197b9539d005dc6af466495",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/code.json",
+        "1d8662213aa27db6bf277da36841a4a1d2676f2684d92344f1ad4f1cd10baa42",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/completion.json",
+        "8df257cdfd7c1170e13345fb79936a60520692555077bf75ed1e05fc18016c40",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/greeting.json",
+        "71768f04849f53ff31db3f6f337916f11adb85a9d8d122c1508560438afa8cd3",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/boundary.json",
+        "d05f5c1b588874e4889d323a4039d078e87fd90dc78739334e3f34bcf48ab632",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/copy.json",
+        "08651dd48530b4c9bf72bb2eb3c7f88660b1c8946809da891fdf7464724f3d66",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/nll.json",
+        "a44f613b49fe78a32e08b9f8eed91cdb9e860ef58cea5e2ce11b22832742d72b",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/position-1.json",
+        "4532dcafb54760d0389866e79e6af93c31d7317afb9daa8547374814416af6c2",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/position-128.json",
+        "97d1afecadb637c521de91aa739949d40263f5ff72d5aba336caabd339c2d856",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/position-129.json",
+        "ca1180509b70bf67d9905583e94431f5f41d1149fc2d0781119ccf6f3bdf5393",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/position-16.json",
+        "d5aa6bea0fb0afa1e4fcf96468feacffb7a650b20c101da1cc2d6c64c888dd67",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/position-256.json",
+        "b5bf165180d6c31a6271ebebd026913761edcbaaf9a690a2068e91e16b199b88",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/position-64.json",
+        "efcc8c395bf397383b0f0991fbc283095a921eef9737a5c1da2188cc715df6e5",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/long/prefix-448.json",
+        "a0fdeb4cba336a47bb5d91da83fc3812f3dd1fa490b16484ee28ec79ef19cdcd",
+    ),
+    (
+        "oracle/tiny-llama-rope-llama3/perplexity.json",
+        "b519c1c6071a688e7afe870d338b681261e35eaadedbbc2e3cd24b4e5c7c3253",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/arithmetic.json",
+        "087768e3b7fbfce446989945c9965591ae93f1ece182ca340aa98b03e75c0cd6",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/code.json",
+        "128638fb647a830d7cb5df908a5e53a9f8ad6048b5b4f0c29b1a83c00f9a32f3",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/completion.json",
+        "a4cdd8436cd7877f12d53566ee3fb85b85df57089d9e35835279f1c4eed8a882",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/greeting.json",
+        "9dc9d4e662c29bc3c91f81fc4164459cfda27f4fc815028b622defe82f147b19",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/boundary.json",
+        "33fe52ce969659bec5416d5e66855ee3988f0dfc076b9ec6fc355260649f4a46",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/copy.json",
+        "06567316a90c550b7c2d6775b7128cff770e07c53d6e2e3b3e9b13983bdedc29",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/nll.json",
+        "ffeb07af3417c83ab74318b28c2415fcabe4b28d96636e04b1d1a199b29a50f0",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/position-1.json",
+        "412ac1e4ebda39ee8440b95ab2af04f713e361048338c3add5ce74ec5b8a6b49",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/position-128.json",
+        "a3f9161538c40ddb1a75d35fcd23d1c61a0d70ea4d7cf3e76cfe83ee6dd72aae",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/position-129.json",
+        "493f72382b84949dcf70b44feaaf7c66a4b1d0928fc43ca92b248b10e98f8133",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/position-16.json",
+        "16ff7966e4c66e8c824c02d126c75ff376616cec899f60d1103ea992e232f2d0",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/position-256.json",
+        "7ce6142762bf0bf2611261b3925b27bcdb1c05beeae6c7cf7a7389d9835ab0f7",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/position-64.json",
+        "eb147deb37d961310ea7f03f4309a68bf3b2220ad0ac7b04076b5a69aa50afdd",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/long/prefix-448.json",
+        "3464674703829d40658220e33ab695b1e63e2278021e841548d112dc67257b1b",
+    ),
+    (
+        "oracle/tiny-llama-rope-yarn/perplexity.json",
+        "b1313ca83932f540a52003d829e59c445c2b9fc3e17cc7af53c5f4c915c62c9c",
     ),
     (
         "oracle/tiny-llama-wide/arithmetic.json",
@@ -952,19 +1516,35 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-llama-wide/long/boundary.json",
-        "47dd0bc6259923e0e46687cad6745192a5898a46c0c9a853650111526bac8ce7",
+        "6d45bc0903e43050c517c28c002e17db4488313d72c4bd2508af854c6275df42",
     ),
     (
         "oracle/tiny-llama-wide/long/copy.json",
-        "2ce746a265ef457a1d600b04d3dd9bef72e5f9ba29d0480b98b7c2e27b8e0e8a",
+        "46b12735507dbe1c9933ed4fd149406fa46d97563b52db21bbb65a829d561cdc",
     ),
     (
         "oracle/tiny-llama-wide/long/nll.json",
-        "fcc49efee484c047a9e99ad3ea1ef414d4934a6d371e190bbc4a35eac0546200",
+        "acfa9b408b57d32dc9ed4abb422c2c636418c0a84a2ee9e54b96ef15ebeb88b3",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/position-1.json",
+        "acb93db5b07937a0eb1a12efc821374b5877f3301f83ac1fe5cfc307329a34d8",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/position-16.json",
+        "5f5d3a0eb45c345bffd2f9205b8a5302231a695165619a7b95ba366d1efba13d",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/position-256.json",
+        "a70f0118ad5b1699b23b6c2b92f7f51d1cd7bdedf8062f4fab10fca883646bff",
+    ),
+    (
+        "oracle/tiny-llama-wide/long/position-64.json",
+        "ba403aa3bdb1134d38e078a11b1bf911eb6eca620860e42d6eba0d20c7de37d8",
     ),
     (
         "oracle/tiny-llama-wide/long/prefix-448.json",
-        "5032e9df256e221aae38b33afb7e60691566466681196741723e0910583e4b3d",
+        "5918ffd689e99544306b97f30a38511c9990a4146d6705bd58075c76e4292231",
     ),
     (
         "oracle/tiny-llama-wide/perplexity.json",
@@ -988,23 +1568,99 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-llama/long/boundary.json",
-        "ff68a4f052748de94f7a68df619709f28bca43c6dc41d999cb91832b3d72412f",
+        "f1ae2cc623aea76d01bf4b7b25a60e511a3b135e585bdd0c1d5386389fc515b9",
     ),
     (
         "oracle/tiny-llama/long/copy.json",
-        "3cb43d7ee780d9bcc2b8bb837f6975459396609216f2176f5551089d101f5ad4",
+        "63543b5a9892bd30363fc55e82c790b3955d2dd8bb6fdb41c8bacc92317beb74",
     ),
     (
         "oracle/tiny-llama/long/nll.json",
-        "a42524a551996aa6e0d844eafe4a26ef65ccf4f3aa35734f4c42695515202e61",
+        "6d69e4e59a7b0fe833e481fbf27820ad77a2a7b5cfef8f76489e7a7b347a3559",
+    ),
+    (
+        "oracle/tiny-llama/long/position-1.json",
+        "24629f9b79c2b29a425f14e08168bc4446d0ef19536c0e1a039c464e3f2485e2",
+    ),
+    (
+        "oracle/tiny-llama/long/position-16.json",
+        "02f8470f6a714e84f64806cb69e369533b75a770f7a84850923d3da5135c6046",
+    ),
+    (
+        "oracle/tiny-llama/long/position-256.json",
+        "5a126d8926be40e908529814d0ebb04c84ad981b241070915fa3ec76e364e107",
+    ),
+    (
+        "oracle/tiny-llama/long/position-64.json",
+        "81b6ea5fee54032d488be4134057f3f754b086b3696083446369698a8c3c5f88",
     ),
     (
         "oracle/tiny-llama/long/prefix-448.json",
-        "902c4848398b8616700b269c306faf88e4f7d5551b3e44dd03dd23bbeb390013",
+        "c0922b5a4a96f7c3fe0c2674d4ce92ff32e4181d1eae7c2e7160d0ecfbc066be",
     ),
     (
         "oracle/tiny-llama/perplexity.json",
         "969ca6fa75bc6cfba721e8345382dfff98f327afa14e290e371ff4a655e29943",
+    ),
+    (
+        "oracle/tiny-mistral-window/arithmetic.json",
+        "1dae6d2f10c2f20ed98b3cefb12dc25bac93b45a40a886c0e0b5642baaaa5acd",
+    ),
+    (
+        "oracle/tiny-mistral-window/code.json",
+        "4c40a3af6c889a41f0de9489c592753f91554279cb893c018f61bc331fc783cc",
+    ),
+    (
+        "oracle/tiny-mistral-window/completion.json",
+        "915ef65334db0ca3f6070379c2ed896d27add5393d6a04d6adc770db526e7293",
+    ),
+    (
+        "oracle/tiny-mistral-window/greeting.json",
+        "a750ffa67de6ffcfa4ed3eea6082e954971736511df5ffe299b4da2f61188ab2",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/boundary.json",
+        "aec07a00ab822f492848c6abf04ff4b8174ba9c95d985225e28329447061fd47",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/copy.json",
+        "c3e0778276878d9ec2716b0a04cac09d8919eeafdbb2f56fe8f3c0a1844e1165",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/nll.json",
+        "6fda527498abfe7b39a6f1566f48f9f5c6fe51ddd0d9ae8b3b7d375d1e37c770",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/position-1.json",
+        "3e8d2162b38bbd72ef0f6f75a7baf22c8323938f28d603d7e747b546b17eb6a3",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/position-16.json",
+        "eb80a5cf667fb69d4bc8abf585abd70d22d5374b6226e6e240fd35e5d9126d89",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/position-256.json",
+        "2455585a4f1f932cbaef5b2fb991fb1c1b64d0c5d118075502180ee019533f44",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/position-32.json",
+        "26621f5f442d322450411c9d7697d2ef0fced2c1203c1bb5edb284b3a6d72581",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/position-33.json",
+        "eaefe174e4f31c8ab41a5c396a46587fdf9e567de6afd9c15688dd590be8f64d",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/position-64.json",
+        "77769b52e11a65bd0d068709472c763c6daa13eb69fb44c3bf64b34de33370f4",
+    ),
+    (
+        "oracle/tiny-mistral-window/long/prefix-448.json",
+        "22c1cd7ead4225188fb7bfab78708b7474679a93cee3be14ce0bd605f27eb38b",
+    ),
+    (
+        "oracle/tiny-mistral-window/perplexity.json",
+        "4a35af875927ec58ab45d4f41b07038892cc2ee4e372afafbee9e9548efa570e",
     ),
     (
         "oracle/tiny-mistral/arithmetic.json",
@@ -1024,23 +1680,99 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-mistral/long/boundary.json",
-        "ea00c266ab03a7bff0122eeca01926ea5b251d110aec21d9f4b032a55e99ec37",
+        "c65d41ccd55586b096c200b50822e968f59dd9c43c192f982a956783e01fdbee",
     ),
     (
         "oracle/tiny-mistral/long/copy.json",
-        "e8fad9ed5f7907ae4efd27a816875c3abdfa7b2475f342425bf11c6dd009cb13",
+        "bc29c7f1d29424ebec83bf691c9500d3c0ac62877f3a5c96ab18a2d241425157",
     ),
     (
         "oracle/tiny-mistral/long/nll.json",
-        "44b587bbf3658577fae7c9c7796716ab10de03009abc69e4e8827e68998fb930",
+        "896e7f814196d78c89845974159c3c4f349c0741fa91fd3984532cc53e26c539",
+    ),
+    (
+        "oracle/tiny-mistral/long/position-1.json",
+        "44b9eae9b2da0502b1d1ecfdb86ff02d8b2b4c7f37014cba0ee2591ce59c1e68",
+    ),
+    (
+        "oracle/tiny-mistral/long/position-16.json",
+        "b3142f52a7ed2d4432c57f16347443eb008686cd2c7eb299e7ede4eab0b1b9a1",
+    ),
+    (
+        "oracle/tiny-mistral/long/position-256.json",
+        "b1bf8bc38be59f09aa158276192b26c884ad78918eb9c74701843961f3dc0435",
+    ),
+    (
+        "oracle/tiny-mistral/long/position-64.json",
+        "acc35863b7eade415cd1d85c9c502f8a281bc40e6564168ac483144ccd491ad8",
     ),
     (
         "oracle/tiny-mistral/long/prefix-448.json",
-        "45c8d57e0521cc14ea36f68889202789d56562c6d9fef4cad3394910f022614b",
+        "51cb917dc69dbe6830f06370dc03cfa385872a379b0f268233c2af7a11e41d58",
     ),
     (
         "oracle/tiny-mistral/perplexity.json",
         "bb50ad9ebaaf6b30da9bbf7d649b7a2bb586e4fd9c5739a888c314d03f11a4f2",
+    ),
+    (
+        "oracle/tiny-phi3-window/arithmetic.json",
+        "961e6345658054c27e84d712a34dbc1eafbe59870b21dbb10b22ff905bdbbab9",
+    ),
+    (
+        "oracle/tiny-phi3-window/code.json",
+        "61e1b5a0cceea7a8f7da19eab9220342260ddf61c8b2906e2a1adfdfe9c074a3",
+    ),
+    (
+        "oracle/tiny-phi3-window/completion.json",
+        "7abecab01fb1e4f1de90bb397a4e80249efd25e56b6542a20b73146345392851",
+    ),
+    (
+        "oracle/tiny-phi3-window/greeting.json",
+        "bc05a0ae4d340fbd6a5f4650a0f1d8e072eead2fb6451cf9d906c36dd4fbefb2",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/boundary.json",
+        "d602fda4c312378c968aeed9bce963a3788c3197f09b1e074c4ba461c6757d5a",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/copy.json",
+        "bf48f9532186c1f2ccef88a47e2936ba203ce78f6b0ce9a63d51f45214f4fe81",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/nll.json",
+        "924f6c38934662049e46d3bc861a2d1d6f7396a163c0f04b848c2b643539501e",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/position-1.json",
+        "a19cf49f8d0fb2145b0a1d5149ce4cc286d820d9bbcd87d09276167579975297",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/position-16.json",
+        "c1ce69533fb4a4fc1ff057a478a4f11c0b65fc2977a46b2d0f6a7b38ca91e172",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/position-256.json",
+        "c1d5d0244747a2444eb0aaf41c178671e0b8438613b680a7055c4c006c0923cf",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/position-32.json",
+        "58a8a6f905a1faa59b35ec200086970a2c696e9917352917f98aec3425769cee",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/position-33.json",
+        "c38b90423ea0bf8e344c3261376c19c3929995a2529ce6889932ae0c573fa9ae",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/position-64.json",
+        "bc3154d39d940a39adaed2f5256399e765f57c62fb548fe6f8a6f8e2757dd2eb",
+    ),
+    (
+        "oracle/tiny-phi3-window/long/prefix-448.json",
+        "e3cb4f5685bde8c55be591368640b060714591c4e4a4760a54a8a4a37ceebe37",
+    ),
+    (
+        "oracle/tiny-phi3-window/perplexity.json",
+        "7625587afe9b337e9d1e6a44aed10c1ccfb46258d143377b430fcbe12659a8a9",
     ),
     (
         "oracle/tiny-phi3/arithmetic.json",
@@ -1060,23 +1792,151 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-phi3/long/boundary.json",
-        "b93fa8934ae4c268154200bd91501ef7c2cdcd70174c915da0d83c54181309e8",
+        "45c55a380724efae94eedb28a9d6db2bfeb3ce22754d8f5837a5a03426510db9",
     ),
     (
         "oracle/tiny-phi3/long/copy.json",
-        "2a0f541b4fecab23b565e2faed438e4924f1f3b46d5408a590fcaeba89f13853",
+        "be4d8495b4b86562faf2ae8fa1c7f05cbb7a11f82d1fc178635f39aa69c362e9",
     ),
     (
         "oracle/tiny-phi3/long/nll.json",
-        "16acb25ec7ca2099f014ee971b77e508216496f31d7e7c58e362ffd0a415cad2",
+        "5021414fff83a07abe0f6b068a2ab738826e6efa684f737726bd74fe49be6b73",
+    ),
+    (
+        "oracle/tiny-phi3/long/position-1.json",
+        "99a7971b5031c8e6168773f290275a743801d3675d9236c249b0686c4c016acd",
+    ),
+    (
+        "oracle/tiny-phi3/long/position-16.json",
+        "e37779fedf40ab7223b05a4be7cfff0677b50e47210d0a44ad6f96495e82a27c",
+    ),
+    (
+        "oracle/tiny-phi3/long/position-256.json",
+        "8c4583676af881ec149df106a14798c6c6a95c148423c1610acde9a03cd61cd7",
+    ),
+    (
+        "oracle/tiny-phi3/long/position-64.json",
+        "1d6e104874168864f17a16c749c97edc18efc7dbfbf12f52e88245952dda66bd",
     ),
     (
         "oracle/tiny-phi3/long/prefix-448.json",
-        "4a173469d4cb5692b9a0ea369728370afbdee8609bca3eeec93a6468e4fd1cd8",
+        "08f21bb7f9bed0e24676ab590aae6f38dfe19948b324afe5262ee37cc649ca78",
     ),
     (
         "oracle/tiny-phi3/perplexity.json",
         "bddb86eba578984dd2d5f5ef7a6b1e6a68ad40f068b9462e1920003e6a37b6f2",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/arithmetic.json",
+        "3816b4bea1ce9b00e8d0775c6a48b91e33a7d4fb1dd8f62555124e527c6c50a8",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/code.json",
+        "055d021e6364dc10dade6fea727693bded2eb85b337c58df296c41502f3bd37e",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/completion.json",
+        "35970ec74f9cda8a61138f1cf12bfcc57452d1ea90b8cf903d39fb1ca2ee5885",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/greeting.json",
+        "4ad8a4478e1da7e69a3c71ebdf3ddbbdee69416f58872054062f524afc155956",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/boundary.json",
+        "bb0f843e7d218848c3d94b4907e7563141810efde1b94c448c523d77e3c5020c",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/copy.json",
+        "ff7d95f6f6a233f5b674c99add960bb8aa576e0e4756a56c065b8317d987ddfb",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/nll.json",
+        "b1afc454ec9927e94665f6f8bfecb5488dc183fb141870d25b8e592a836b29e4",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/position-1.json",
+        "1e348f103d07cf6a7e0647a4d8578d7ea7f1e2bc6177c3a3b0c9eace3f0abaf4",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/position-16.json",
+        "db3542227dcd3eb8f036987868c0e10da374433a4d6146da9addbc53970a7b37",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/position-256.json",
+        "eb6d70b7f189cd8b5fe7b38c322d54ec56a5e246fb3be3fdb7d6a0e87e9aecb6",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/position-64.json",
+        "5e2c69eb14bd4c22743f0970173660e6d395ef06e401bfc54c570b747ca5b077",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/long/prefix-448.json",
+        "126062bef82d1a732c760fcaf544396c7ced5b2f98c6b7621d672f6892bd4bf9",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-linear/perplexity.json",
+        "92c0f50b468b34eaa34773877d38eb2b24d7c0042cb54ab11b2e69775f78ac04",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/arithmetic.json",
+        "12e5b6d49c1948d4d232a00e515314957920e999c3deff89ccbb13a3418b2fd1",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/code.json",
+        "02b410a762abb01754e8d12404ac68686791de08b85921b89655e6cb99f4d2da",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/completion.json",
+        "640e11cc23103acb509615df3fae75d10c4a062fe7bde962ab077b60873315b7",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/greeting.json",
+        "35c1c3b8b4f5b6c5da6b4d8ff6283f9de1cde175b57e67426cbef6d457489c5d",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/boundary.json",
+        "dd43ebd6eea24bc4c2cc4032aad29fe2929edbb30cb8f9b79b3dce84a92ed358",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/copy.json",
+        "7d76e2f2fe582e406a8aaf9d243620ab110e6fb44d26028f241617588a595a7e",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/nll.json",
+        "b5394be884f865bae1578fd24dc4cc369ce85de5ea2c76314689ce619418f60e",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/position-1.json",
+        "329461213a1681e229af2d2eeb865dd29c6bbe3bd5999fd6a97b3b51799ba33a",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/position-128.json",
+        "79e2d2f953a90b788518da28dc4e659eaacb15eec8457e57320415597d6ee023",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/position-129.json",
+        "e5cd91cc5aed45de05b04ba497bb866525dee9ccab05083d2ccd7d5692581ee7",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/position-16.json",
+        "05a00039af60e977f12d0ef7a8a0ee5afe829db34f4edaaa3e924c17cec3ec98",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/position-256.json",
+        "c9439e20052a819ea2d9f74fec2ef4019e435d484073e792f14b00ac47f65982",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/position-64.json",
+        "7ef1b56cf8e19ec567ce8b181e7aeb4bcc0476592a0474d6525119db86afa76a",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/long/prefix-448.json",
+        "bcb887b1b2f6de17019763ab9c6aae3b749d5b1b560dd4f13d844dcc3b450f00",
+    ),
+    (
+        "oracle/tiny-qwen2-rope-yarn/perplexity.json",
+        "724bad32ebef6eec26389602297f42511f476c12de55f4fbbd51002856046081",
     ),
     (
         "oracle/tiny-qwen2-wide/arithmetic.json",
@@ -1516,23 +2376,99 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-qwen2-wide/long/boundary.json",
-        "09a1da0d4017259f136868a0dc702c790cf8c24e1d039bd470b85e252bafca3b",
+        "1f4c0fa2902f1bab2a2353d1dd5e0d9fa80644c394461db843ebd59e54a3115a",
     ),
     (
         "oracle/tiny-qwen2-wide/long/copy.json",
-        "2140913d5019e600ecc0354a3692e7e4d25f736583210a303d1bcc375ce34ebb",
+        "32d9e1878a9836516159a715c3f0846027b6ab2f0e7eb7314cf742faab146eae",
     ),
     (
         "oracle/tiny-qwen2-wide/long/nll.json",
-        "dd023d483beb6bb721897b0c881e36d814c6c6ef9e3d620ee02f31b9d5850a12",
+        "27e6f4bdea6cf4b795414ec1a843b7dfe34ba0d66217f30b60e3378c1f6ec75e",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/position-1.json",
+        "801012925e731bb9058f76efca35a34b5c05f4be449b6a1fa6ee0b38205827ad",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/position-16.json",
+        "ede9eaed04d97f94b6840d93c5f1fde6097cda0d553607fb087051f15e6979d7",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/position-256.json",
+        "d4a1569d950e484cc939a1dfe6c9eb46098253ce15fd840c52e5ca989dbb7ff8",
+    ),
+    (
+        "oracle/tiny-qwen2-wide/long/position-64.json",
+        "a37f947db39faee8d1c1fc4185227d8b80efe178d63768228f1b5b45b542d186",
     ),
     (
         "oracle/tiny-qwen2-wide/long/prefix-448.json",
-        "adf7640cb47b2a1eb5f964945cf334ad43bd798f95f7b446e2f2d442371cd328",
+        "233ae735b0db8891d20552d4d171bb80d9cc83ea225ff7aa6fb2f08fd791dfe9",
     ),
     (
         "oracle/tiny-qwen2-wide/perplexity.json",
         "13bd2cb79f386dc2a0a6ed5d890ce020eedbae348b0f46eefa619a3e871889cf",
+    ),
+    (
+        "oracle/tiny-qwen2-window/arithmetic.json",
+        "064927d522ba6ed18614947a0d1bc0cc6d72d5f49cca3e191e7cb03dab5cfe10",
+    ),
+    (
+        "oracle/tiny-qwen2-window/code.json",
+        "c9ccdc43eab719ca9a7d0e2e77ee3641ce73eb894689a388d1b9c5dd63579a89",
+    ),
+    (
+        "oracle/tiny-qwen2-window/completion.json",
+        "8a38af0df815e22cab9be1d6374760961eb3b960f8e27a851fd20239db2523cd",
+    ),
+    (
+        "oracle/tiny-qwen2-window/greeting.json",
+        "f8f11bcfd47e56bb2cbbce34882c8db03d352e024f843f95c8a901bc65cc8159",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/boundary.json",
+        "5a7034bd854f1392e84877f4949cac24496e2f3fd4fa051b9ab30aa9908720e9",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/copy.json",
+        "45be2c3f34e65bdb46ed603ab2a7c85707a0b80e5d1603a826596167ad8b0b42",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/nll.json",
+        "3c14b965b5b55d13f488768e8158ab77043b06670eb4b6fdee5915e8695d57c8",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/position-1.json",
+        "488b5cad313e9ca60681c650a1e7efc8f828d4bfb46f42c0a63dc83a8673695b",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/position-16.json",
+        "16d75f427864abdbcf97c2e5a74eb6c7e618f4133aeb67dd134bc8e8257ca9dd",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/position-256.json",
+        "d9016338d51abd7992cb40d7acdbca3e265374d480bc8eae242a9d2f66b02422",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/position-32.json",
+        "7c84464bb9a6a313ce05c18cfeb4a073144942f9a0ebd0cc8156ce598b280c40",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/position-33.json",
+        "657a1feddb7756745320e63802bfbf4a110b358e94a966adf62d03b944ddd26e",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/position-64.json",
+        "8018de1d87d4eb280cf08d295e4dd5d6ea147035cac4aea4ee383f9b0a7210a7",
+    ),
+    (
+        "oracle/tiny-qwen2-window/long/prefix-448.json",
+        "6024f5780845f43a183bd93a91f122443c8f8584d987a4e5529e02c90ada8eae",
+    ),
+    (
+        "oracle/tiny-qwen2-window/perplexity.json",
+        "bf74e1c8b63954cacf1e2b57835c0b0d8b3eb5d0f9a0d9416a80cb9ed40d40ab",
     ),
     (
         "oracle/tiny-qwen2/arithmetic.json",
@@ -1552,19 +2488,35 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-qwen2/long/boundary.json",
-        "ce4c9df5843b181d4548a34ea1cc09d43407fcab98e04af26d30198091e1bf07",
+        "173c04a57d5b3d581ec15e2f7f6a9a0f4cf4c6df57d2728aeda87cb53fbaa7a0",
     ),
     (
         "oracle/tiny-qwen2/long/copy.json",
-        "0652aa16d0cfadc58dd91cfb93694a6b0597ef31f17dcd232e6dcffae9733e78",
+        "a3f82d45ada599047f83f9b02dcb6c1e143c49973170148dbce0400f5475f1c8",
     ),
     (
         "oracle/tiny-qwen2/long/nll.json",
-        "453e8a11b4b51d580562434f5eec413ae7915898094fbe28c059cfc85363177e",
+        "a187af8b72ac3ec851eeebd0b913dfcfffb41b045dacdb82a31c41840e2a7a82",
+    ),
+    (
+        "oracle/tiny-qwen2/long/position-1.json",
+        "ffb64928976548e4ef39d92ddd8ab9d03f81704f3544696123ebe25aa1857182",
+    ),
+    (
+        "oracle/tiny-qwen2/long/position-16.json",
+        "b39683474d8cd42b19617fb0f4d13f6ba49313118fd59ed1e11a3333b18703a1",
+    ),
+    (
+        "oracle/tiny-qwen2/long/position-256.json",
+        "71d57f50110fde66435a3bb0701139ae338a8f63f1b30a34bad099f329a9fb99",
+    ),
+    (
+        "oracle/tiny-qwen2/long/position-64.json",
+        "55c7c54256421b2c70039d879baf76de69628f788817933f1cfe9bdf4aea9306",
     ),
     (
         "oracle/tiny-qwen2/long/prefix-448.json",
-        "1f38d87ab7b53f14e7c25f65fc5230618be49fa8d71a7dc991db56baef29a623",
+        "e6e2f021a873502fc481f72ef15ebb4b9ee328914373e198197f64866e2fa57f",
     ),
     (
         "oracle/tiny-qwen2/perplexity.json",
@@ -1588,19 +2540,35 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-qwen3/long/boundary.json",
-        "19236fe96116d85b0709c114f5abf12b166f37119e1f875041d7e72848c0da25",
+        "49635c532de58c437dd34f12ea2226f431eb3f3b319e69645c5db7d152b6e7ce",
     ),
     (
         "oracle/tiny-qwen3/long/copy.json",
-        "bcd9b797235b2a7339591942ca1a0de33ce1a2863adc668794e4c0cf804648c0",
+        "1f18513ce47518d449a7cf811399f0cffaf27c6703bcd38e9fe18cbb3bc2fd39",
     ),
     (
         "oracle/tiny-qwen3/long/nll.json",
-        "7ca7c6838494f893f9924a2fb720598d5ea3fe8b052665f58294c462b072b9d5",
+        "328e99a856f46e119ba6b59cb026ab672c58df14d07d5ccdf5f4cd553c32b94e",
+    ),
+    (
+        "oracle/tiny-qwen3/long/position-1.json",
+        "b11453e0b36b894bdff7aecf664846302ad15b7c01b163680a4abb051640e791",
+    ),
+    (
+        "oracle/tiny-qwen3/long/position-16.json",
+        "a9d5715f1f8d2f0caeb53d18dd892f8b238bf4db3fe47d1025ed1cc9229d2203",
+    ),
+    (
+        "oracle/tiny-qwen3/long/position-256.json",
+        "ec3ae996ce18b1d3eb4b20a245166755d7d9e8ce2fdeae7e374b8d70ab83719d",
+    ),
+    (
+        "oracle/tiny-qwen3/long/position-64.json",
+        "166d7e0bf68fcf0b9660f6d798418267d2fabe3761a09c77bda1f4099e0f87dd",
     ),
     (
         "oracle/tiny-qwen3/long/prefix-448.json",
-        "e5704e3c38f924eef36b4dc4a752eaa1d606546872d5a443fd1cba2ea446489b",
+        "d95745e49aaeb77408ebc040c896d23d48d22476b707af60d21624688b237c94",
     ),
     (
         "oracle/tiny-qwen3/perplexity.json",
@@ -1668,7 +2636,7 @@ fn each_tmgt_oracle_records_the_pinned_model_files_it_was_made_from() {
                 .strip_suffix("/model.safetensors")
         })
         .collect();
-    assert_eq!(bundled.len(), 11, "{bundled:?}");
+    assert_eq!(bundled.len(), 21, "{bundled:?}");
     for model in bundled {
         let dir = root().join("oracle").join(model);
         for prompt in ["arithmetic", "code", "completion", "greeting"] {

@@ -112,9 +112,21 @@ fn the_snapshot_base_loads() {
 fn the_repository_config_loads() {
     let config = load(&pristine()).unwrap();
     assert_eq!(config.profile, "default");
-    // The three tiny models, and the 21 rungs of each wide model's ladder without it.
-    assert_eq!(config.models.iter().filter(|m| m.rung.is_none()).count(), 3);
-    assert_eq!(config.models.len(), 45);
+    // The three tiny models, the ten position-scheme variants (their long and metadata suites
+    // only), and the 21 rungs of each wide model's ladder without it.
+    assert_eq!(
+        config.models.iter().filter(|m| m.rung.is_none()).count(),
+        13
+    );
+    assert_eq!(config.models.len(), 55);
+    let limited: Vec<&Option<Vec<String>>> =
+        config.model_suites.iter().filter(|s| s.is_some()).collect();
+    assert_eq!(limited.len(), 10);
+    assert!(
+        limited
+            .iter()
+            .all(|s| s.as_deref() == Some(&["long".to_string(), "metadata".to_string()][..]))
+    );
     assert_eq!(config.rungs.len(), 42);
     assert_eq!(config.prompts.len(), 4);
     assert_eq!(config.thresholds.suites["token"]["int4"], 5);
@@ -258,4 +270,12 @@ fn a_model_s_thresholds_lay_over_the_suite_tables_key_by_key() {
         misspelt.contains("unknown key `int5` in [thresholds.token]"),
         "{misspelt}"
     );
+}
+
+#[test]
+fn unknown_suite_of_a_model() {
+    insta::assert_snapshot!(render(&edit(
+        "source = \"models/tiny-gpt2\"",
+        "source = \"models/tiny-gpt2\"\nsuites = [\"lnog\"]"
+    )));
 }
