@@ -180,6 +180,51 @@ fn finite_threshold(subcommand: &str, threshold: f64) -> Result<String, AprError
     }
 }
 
+/// A float option of apr's command line, compared and hashed by its bits so requests stay
+/// keys of the call cache.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(transparent)]
+pub struct Real(pub f64);
+
+impl PartialEq for Real {
+    fn eq(&self, other: &Real) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Real {}
+
+impl std::hash::Hash for Real {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
+}
+
+impl std::fmt::Display for Real {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How `apr run` chooses each token when it does not decode greedily: each field is the flag
+/// of the same name, and `None` leaves apr's default (top-k 40, no top-p, seed 299792458,
+/// penalty 1, window 64).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Sampling {
+    /// `--temperature` (0 decodes greedily).
+    pub temperature: Option<Real>,
+    /// `--top-k` (0 disables the filter).
+    pub top_k: Option<u32>,
+    /// `--top-p`.
+    pub top_p: Option<Real>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--repeat-penalty`.
+    pub repeat_penalty: Option<Real>,
+    /// `--repeat-last-n`.
+    pub repeat_last_n: Option<u32>,
+}
+
 /// Options of `apr run`. Greedy decoding (`--temperature 0`) on the CPU unless asked otherwise.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct RunRequest {
@@ -190,6 +235,7 @@ pub struct RunRequest {
     gpu: bool,
     chat: bool,
     verbose: bool,
+    sampling: Sampling,
 }
 
 impl RunRequest {
@@ -204,7 +250,15 @@ impl RunRequest {
             gpu: false,
             chat: false,
             verbose: false,
+            sampling: Sampling::default(),
         }
+    }
+
+    /// Sampling flags; a temperature left unset stays 0 (greedy).
+    #[must_use]
+    pub fn sampling(mut self, sampling: Sampling) -> RunRequest {
+        self.sampling = sampling;
+        self
     }
 
     /// `--max-tokens`.
@@ -252,16 +306,32 @@ impl RunRequest {
         {
             return Err(invalid("run", format!("--logprobs must be <= 20, got {k}")));
         }
+        let sampling = &self.sampling;
         let mut b = Build::new(Subcommand::Run)
             .input(&self.model)?
             .text("--prompt", &self.prompt)
             .opt("--max-tokens", self.max_tokens)
-            .opt("--temperature", "0")
+            .opt("--temperature", sampling.temperature.unwrap_or(Real(0.0)))
             .flag("--no-gpu", !self.gpu)
             .flag("--chat", self.chat)
             .flag("--verbose", self.verbose);
         if let Some(k) = self.logprobs {
             b = b.opt("--logprobs", k);
+        }
+        if let Some(k) = sampling.top_k {
+            b = b.opt("--top-k", k);
+        }
+        if let Some(p) = sampling.top_p {
+            b = b.opt("--top-p", p);
+        }
+        if let Some(seed) = sampling.seed {
+            b = b.opt("--seed", seed);
+        }
+        if let Some(p) = sampling.repeat_penalty {
+            b = b.opt("--repeat-penalty", p);
+        }
+        if let Some(n) = sampling.repeat_last_n {
+            b = b.opt("--repeat-last-n", n);
         }
         Ok(b.done())
     }

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{AprError, exit_code_meaning, headline};
-pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, RunRequest};
+pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, Real, RunRequest, Sampling};
 pub use parse::{FieldProblem, Problem, Reply, VersionInfo};
 pub use process::{Captured, DEFAULT_OUTPUT_CAP, Limits, Termination};
 pub use subcommand::Subcommand;

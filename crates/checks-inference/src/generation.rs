@@ -40,7 +40,18 @@ pub fn generate_for(
         cx.max_new_tokens(),
         logprobs.then_some(APR_TOP_K),
     )?;
-    let captured = cx.apr(&invocation)?;
+    run_generation(cx, &invocation, logprobs)
+}
+
+/// Runs an `apr run --json` invocation (any options: a chat template, sampling) and reads its
+/// generation; `logprobs` says the invocation asked for them, so their absence is a schema
+/// fault.
+pub fn run_generation(
+    cx: &dyn Context,
+    invocation: &Invocation,
+    logprobs: bool,
+) -> Result<Generation, CheckError> {
+    let captured = cx.apr(invocation)?;
     let reply = parse::run(&captured)?;
     if let Some(problem) = reply
         .drift

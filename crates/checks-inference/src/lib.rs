@@ -5,7 +5,7 @@ pub mod compare;
 mod generation;
 mod thresholds;
 
-pub use generation::{APR_TOP_K, Generation, generate_for};
+pub use generation::{APR_TOP_K, Generation, generate_for, run_generation};
 pub use runtime_apr::judge_f32_apr;
 pub use runtime_gguf::judge_gguf_run;
 pub use thresholds::{

@@ -41,7 +41,7 @@ impl Check for EvalPositions {
         let encoded = parse::tokenize_encode(&captured)?.value;
         let got = &encoded.ids[..encoded.ids.len().min(top)];
         if let Some(difference) =
-            crate::pieces::first_difference(cx, got, &oracle.token_ids[..top])?
+            checks_metadata::first_difference_for_model(cx, got, &oracle.token_ids[..top])?
         {
             let agree = got
                 .iter()

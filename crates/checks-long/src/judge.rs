@@ -63,7 +63,8 @@ fn prompt_ids_differ(
         .max_by_key(|want| common(want))
         .cloned()
         .unwrap_or_default();
-    let difference = crate::pieces::first_difference(cx, fed, &want)?.unwrap_or_default();
+    let difference =
+        checks_metadata::first_difference_for_model(cx, fed, &want)?.unwrap_or_default();
     Ok(Verdict::fail(
         Evidence::new(common(&want) + 1, "prompt ids"),
         format!(

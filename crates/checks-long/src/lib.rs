@@ -10,7 +10,6 @@ mod copy_gguf;
 mod eval_positions;
 mod judge;
 mod oracles;
-mod pieces;
 mod positions;
 mod positions_apr;
 mod positions_gguf;

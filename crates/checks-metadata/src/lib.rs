@@ -27,7 +27,9 @@ mod texts;
 mod vouch;
 pub use vouch::{FieldStanding, Standing, VouchError, Vouching, vouch_derived_folder};
 
-pub use texts::{Truth, first_difference, first_difference_spelled, hf_texts};
+pub use texts::{
+    Truth, first_difference, first_difference_for_model, first_difference_spelled, hf_texts,
+};
 mod tokens_apr;
 mod tokens_llamacpp;
 mod value;

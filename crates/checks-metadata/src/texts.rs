@@ -135,6 +135,26 @@ pub fn hf_texts(cx: &dyn Context) -> Result<Option<(Tokenizer, Vec<Truth>)>, Che
     Ok(Some((source.tokenizer().clone(), truths)))
 }
 
+/// Where `got` first departs from `want` for the instance's model: with both pieces where its
+/// folder has `tokenizer.json`, by id otherwise; `None` when equal.
+pub fn first_difference_for_model(
+    cx: &dyn Context,
+    got: &[u32],
+    want: &[u32],
+) -> Result<Option<String>, CheckError> {
+    let tokenizer = match cx.model()?.local_dir() {
+        Some(dir) => {
+            let path = dir.join("tokenizer.json");
+            Some(Tokenizer::from_file(&path).map_err(|e| CheckError::file(&path, e))?)
+        }
+        None => None,
+    };
+    Ok(match tokenizer {
+        Some(tokenizer) => first_difference(&tokenizer, got, want),
+        None => first_difference_spelled(&|id| format!("id {id}"), got, want),
+    })
+}
+
 /// Where `got` first departs from `want`, with both pieces as HF's vocabulary spells them;
 /// `None` when equal.
 pub fn first_difference(tokenizer: &Tokenizer, got: &[u32], want: &[u32]) -> Option<String> {

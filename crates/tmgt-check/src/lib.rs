@@ -21,7 +21,8 @@ pub use error::CheckError;
 pub use memo::Memo;
 pub use registry::{Registration, Registry, RegistryError};
 pub use subject::{
-    ConfigJsonError, ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt, Quant, Rung,
+    ChatTemplate, ConfigJsonError, ModelFacts, ModelSource, ModelUnderTest, OpsOracleRef, Prompt,
+    Quant, Rung,
 };
 pub use thresholds::{SuiteThresholds, TableError, ThresholdTable, Thresholds, normalize_as};
 /// The outcome's vocabulary, for checks that write typed details.

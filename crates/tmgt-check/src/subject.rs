@@ -169,6 +169,18 @@ pub struct ModelUnderTest {
     /// llama.cpp's quantization of that model's F32 GGUF, and `oracle_dir` holds oracles made
     /// from that very file.
     pub rung: Option<Rung>,
+    /// The chat templates its chat oracles render conversations with (`chat_templates`), each
+    /// judged on a copy of llama.cpp's GGUF that carries it.
+    pub chat_templates: Vec<ChatTemplate>,
+    /// The repetition penalties its sampling oracles continue the prompts with (`penalties`).
+    pub penalties: Vec<f64>,
+}
+
+/// A chat template by name, and the committed file that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatTemplate {
+    pub name: String,
+    pub file: PathBuf,
 }
 
 /// One rung of a model's quantization ladder. Its oracles ran the rung's own weights

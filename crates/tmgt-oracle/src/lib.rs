@@ -7,6 +7,7 @@
 //! optional here so both load, and callers ask for what they need through methods that fail
 //! loudly when it is absent.
 
+mod chat;
 mod degenerate;
 mod digest;
 mod error;
@@ -16,6 +17,9 @@ mod model;
 mod ops;
 mod stages;
 
+pub use chat::{
+    CHAT_DIR, ChatCase, ChatOracle, Message, RefusedChat, SAMPLING_DIR, chat_cases, penalty_dir,
+};
 pub use degenerate::degenerate;
 pub use digest::{sha256_file, sha256_hex};
 pub use error::OracleError;

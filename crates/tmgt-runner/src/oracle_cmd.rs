@@ -78,6 +78,10 @@ struct Target {
     configured: Option<PathBuf>,
     /// A ladder rung: its oracles stand for the rung's file alone and record its sha256.
     rung: bool,
+    /// The chat templates its entry renders the conversations with.
+    chat_templates: Vec<tmgt_check::ChatTemplate>,
+    /// The repetition penalties its entry continues the prompts with.
+    penalties: Vec<f64>,
 }
 
 pub fn oracle(args: &OracleArgs) -> Exit {
@@ -181,6 +185,8 @@ fn plan(args: &OracleArgs) -> Result<(Config, Vec<Target>), Exit> {
             out,
             configured: entry.map(|m| m.oracle_dir.clone()),
             rung: rung_file.is_some() && args.source.is_none(),
+            chat_templates: entry.map(|m| m.chat_templates.clone()).unwrap_or_default(),
+            penalties: entry.map(|m| m.penalties.clone()).unwrap_or_default(),
         });
     }
     if targets.is_empty() {
@@ -418,6 +424,28 @@ fn make_in(
             config.max_new_tokens,
         )?;
     }
+    if let Some(chat) = config
+        .chat
+        .as_ref()
+        .filter(|_| !target.chat_templates.is_empty())
+    {
+        make_chat(
+            env,
+            target,
+            folder,
+            &staging.join(tmgt_oracle::CHAT_DIR),
+            chat,
+        )?;
+    }
+    if !target.penalties.is_empty() {
+        make_penalties(
+            env,
+            target,
+            folder,
+            &staging.join(tmgt_oracle::SAMPLING_DIR),
+            config,
+        )?;
+    }
     let long_made = staging.join(tmgt_oracle::LONG_DIR).is_dir();
     let prompts: Vec<String> = config.prompts.iter().map(|p| p.name.clone()).collect();
     if let Some(file) = second_voice_file(args, config, target) {
@@ -446,6 +474,31 @@ fn make_in(
                 }
                 reasons.extend(voice.encodings.iter().cloned());
                 reasons.extend(voice.departures.iter().cloned());
+                if staging.join(tmgt_oracle::CHAT_DIR).is_dir() {
+                    match crate::oracle_vouch::chat_voice(&file, staging) {
+                        Ok(chat) => {
+                            eprintln!(
+                                "oracle: {}: llama.cpp on the chat oracles over {} ids and \
+                                 tokens: {} conversations encoded otherwise, {} departures, {} \
+                                 at near-ties",
+                                target.name,
+                                chat.compared,
+                                chat.encodings.len(),
+                                chat.departures.len(),
+                                chat.near_ties.len()
+                            );
+                            for line in &chat.near_ties {
+                                eprintln!("oracle: {}: near-tie: {line}", target.name);
+                            }
+                            reasons.extend(chat.encodings);
+                            reasons.extend(chat.departures);
+                        }
+                        Err(e) => eprintln!(
+                            "warning: {}: no second voice on the chat oracles: {e}",
+                            target.name
+                        ),
+                    }
+                }
                 if long_made {
                     match crate::oracle_vouch::long_voice(&file, staging) {
                         Ok(long) => {
@@ -482,7 +535,19 @@ fn make_in(
         for reason in &reasons {
             eprintln!("oracle: {}: cannot vouch: {reason}", target.name);
         }
-        if !args.force {
+        // Checking committed oracles written with --force: the same reasons, recorded in
+        // their provenance, let the rerun through, so it is graded like any other.
+        let forced_before = (args.check && recorded_forced(&target.out) == Some(reasons.clone()))
+            .then(|| {
+                eprintln!(
+                    "oracle: {}: the committed oracles were written past the same {} reasons \
+                     (`vouching.forced` in their provenance)",
+                    target.name,
+                    reasons.len()
+                );
+            })
+            .is_some();
+        if !args.force && !forced_before {
             eprintln!(
                 "error: tmgt oracle refuses to write {}'s oracles: {} reasons above\nhelp: fix \
                  how the model is loaded, or keep them anyway with --force (the reasons are then \
@@ -555,6 +620,87 @@ fn make_long(
         summary["prefixes"],
         summary["positions"],
         summary["nll_tokens"]
+    );
+    Ok(())
+}
+
+/// Runs the chat oracle for one model's HF folder into `out`: every conversation through
+/// every template of the model's entry.
+fn make_chat(
+    env: &OracleEnv,
+    target: &Target,
+    folder: &Path,
+    out: &Path,
+    chat: &crate::config::ChatSetup,
+) -> Result<(), Exit> {
+    let mut command = Command::new(&env.python);
+    command
+        .arg(&env.chat)
+        .arg("--model")
+        .arg(folder)
+        .args(["--slug", &target.name, "--model-id", &target.model_id])
+        .arg("--out")
+        .arg(out)
+        .arg("--conversations")
+        .arg(&chat.conversations)
+        .arg("--max-new-tokens")
+        .arg(chat.max_new_tokens.to_string());
+    for template in &target.chat_templates {
+        let mut spec = OsString::from(format!("{}=", template.name));
+        spec.push(&template.file);
+        command.arg("--template").arg(spec);
+    }
+    let (summary, status) = run_script(env, command, "the chat oracle")?;
+    if !status.success() {
+        eprintln!("error: the chat oracle exited with {status}");
+        return Err(Exit::Harness);
+    }
+    eprintln!(
+        "oracle: {}: conversations rendered and continued per template: {}",
+        target.name, summary["templates"]
+    );
+    Ok(())
+}
+
+/// Runs the repetition-penalty oracle for one model's HF folder into `out`: every prompt at
+/// every penalty of the model's entry.
+fn make_penalties(
+    env: &OracleEnv,
+    target: &Target,
+    folder: &Path,
+    out: &Path,
+    config: &Config,
+) -> Result<(), Exit> {
+    let mut command = Command::new(&env.python);
+    command
+        .arg(&env.penalty)
+        .arg("--model")
+        .arg(folder)
+        .args(["--slug", &target.name, "--model-id", &target.model_id])
+        .arg("--out")
+        .arg(out)
+        .arg("--max-new-tokens")
+        .arg(config.max_new_tokens.to_string());
+    for penalty in &target.penalties {
+        command.arg("--penalty").arg(penalty.to_string());
+    }
+    for prompt in &config.prompts {
+        let Some(file) = config.prompt_files.get(&prompt.name) else {
+            eprintln!("error: prompt `{}` has no file", prompt.name);
+            return Err(Exit::Harness);
+        };
+        let mut spec = OsString::from(format!("{}=", prompt.name));
+        spec.push(file);
+        command.arg("--prompt").arg(spec);
+    }
+    let (summary, status) = run_script(env, command, "the repetition-penalty oracle")?;
+    if !status.success() {
+        eprintln!("error: the repetition-penalty oracle exited with {status}");
+        return Err(Exit::Harness);
+    }
+    eprintln!(
+        "oracle: {}: prompts continued with repetition penalties {}",
+        target.name, summary["penalties"]
     );
     Ok(())
 }
@@ -833,8 +979,8 @@ fn check_one(
     }
 }
 
-/// Every file of either folder (and of its long-context folder) with its grade: a file on one
-/// side only differs. Other folders inside (a model's ladder rungs, made from files of their
+/// Every file of either folder (and of its long-context, chat and sampling folders) with its
+/// grade: a file on one side only differs. Other folders inside (a model's ladder rungs, made from files of their
 /// own) are not the model's oracles.
 fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
     let files = |dir: &Path, prefix: &str| -> Vec<String> {
@@ -850,6 +996,17 @@ fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
         let mut names = files(dir, "");
         let long = tmgt_oracle::LONG_DIR;
         names.extend(files(&dir.join(long), &format!("{long}/")));
+        // The chat and sampling oracles, one folder per template or penalty.
+        for kind in [tmgt_oracle::CHAT_DIR, tmgt_oracle::SAMPLING_DIR] {
+            for sub in std::fs::read_dir(dir.join(kind))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let sub_name = sub.file_name().to_string_lossy().into_owned();
+                names.extend(files(&sub.path(), &format!("{kind}/{sub_name}/")));
+            }
+        }
         names
     };
     let mut all = names(committed);
@@ -873,6 +1030,15 @@ fn grade_folders(committed: &Path, made: &Path) -> Vec<(String, Grade)> {
             (name, grade)
         })
         .collect()
+}
+
+/// The reasons the folder's prompt oracles record as `vouching.forced`: what llama.cpp said
+/// against them when they were written with `--force`.
+fn recorded_forced(oracle_dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(oracle_dir.join("perplexity.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let forced = json.get("provenance")?.get("vouching")?.get("forced")?;
+    serde_json::from_value(forced.clone()).ok()
 }
 
 /// The `model` field the folder's oracles already record, so a regeneration keeps it.

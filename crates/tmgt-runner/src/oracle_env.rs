@@ -18,6 +18,10 @@ pub const GENERATOR: &str = include_str!("../../../tools/oracle/oracle.py");
 pub const STAGES: &str = include_str!("../../../tools/oracle/stages.py");
 /// The long-context oracle (the long suite's), which imports the oracle's loading and records.
 pub const LONG: &str = include_str!("../../../tools/oracle/long.py");
+/// The chat oracle (the chat suite's): conversations rendered by each template and continued.
+pub const CHAT: &str = include_str!("../../../tools/oracle/chat.py");
+/// The repetition-penalty oracle (the sampling suite's).
+pub const PENALTY: &str = include_str!("../../../tools/oracle/penalty.py");
 /// The interpreter the lock's wheels are built for.
 const PYTHON_VERSION: &str = "3.11";
 const COMPLETE: &str = ".tmgt-complete";
@@ -76,6 +80,10 @@ pub struct OracleEnv {
     pub stages: PathBuf,
     /// The long-context oracle's script, beside the generator it imports.
     pub long: PathBuf,
+    /// The chat oracle's script, beside the generator it imports.
+    pub chat: PathBuf,
+    /// The repetition-penalty oracle's script, beside the generator it imports.
+    pub penalty: PathBuf,
 }
 
 /// The user's cache folder for tmgt.
@@ -135,7 +143,15 @@ pub fn ensure(python: &OsStr) -> Result<OracleEnv, EnvError> {
     let generator = dir.join("oracle.py");
     let stages = dir.join("stages.py");
     let long = dir.join("long.py");
-    for (path, text) in [(&generator, GENERATOR), (&stages, STAGES), (&long, LONG)] {
+    let chat = dir.join("chat.py");
+    let penalty = dir.join("penalty.py");
+    for (path, text) in [
+        (&generator, GENERATOR),
+        (&stages, STAGES),
+        (&long, LONG),
+        (&chat, CHAT),
+        (&penalty, PENALTY),
+    ] {
         if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
             std::fs::write(path, text).map_err(io(path))?;
         }
@@ -145,6 +161,8 @@ pub fn ensure(python: &OsStr) -> Result<OracleEnv, EnvError> {
         generator,
         stages,
         long,
+        chat,
+        penalty,
         dir,
     })
 }

@@ -2,7 +2,7 @@
 //! against the file it came from ([`checks_metadata::vouch_derived_folder`]), and an
 //! independent runtime (llama.cpp) on the same file against the oracle's continuations.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The oracle's margin (top-1 minus top-2 logit) above which llama.cpp choosing another token
 /// is a departure and not float noise. The oracle and llama.cpp run the same weights (the
@@ -85,6 +85,42 @@ pub(crate) fn long_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, 
                 from + ours.len() - 1
             ));
         }
+    }
+    Ok(voice)
+}
+
+/// The same for a model's chat oracles (`<oracle>/chat/<template>/`): llama.cpp encodes every
+/// rendered conversation and continues it from the oracle's ids.
+pub(crate) fn chat_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, String> {
+    let mut voice = SecondVoice::default();
+    let chat = oracle_dir.join(tmgt_oracle::CHAT_DIR);
+    let mut templates: Vec<PathBuf> = std::fs::read_dir(&chat)
+        .map_err(|e| format!("{}: {e}", chat.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    templates.sort();
+    for folder in templates {
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .map_err(|e| format!("{}: {e}", folder.display()))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".refused.json"))
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+            .collect();
+        names.sort();
+        let template = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut one = SecondVoice::default();
+        continuations(file, &folder, &names, &mut one)?;
+        voice.compared += one.compared;
+        let tag = |line: String| format!("chat/{template}/{line}");
+        voice.encodings.extend(one.encodings.into_iter().map(tag));
+        voice.departures.extend(one.departures.into_iter().map(tag));
+        voice.near_ties.extend(one.near_ties.into_iter().map(tag));
     }
     Ok(voice)
 }

@@ -165,6 +165,8 @@ impl Replay {
                 provided: None,
                 ops_oracle: None,
                 rung: None,
+                chat_templates: Vec::new(),
+                penalties: Vec::new(),
             }],
             prompts,
             thresholds: with_suite_defaults(),

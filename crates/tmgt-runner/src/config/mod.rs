@@ -58,6 +58,16 @@ pub struct Config {
     pub rung_suites: Vec<String>,
     /// `[long]`: the text the long-context oracles are made from.
     pub long: Option<LongText>,
+    /// `[chat]`: the conversations and templates the chat oracles are made from.
+    pub chat: Option<ChatSetup>,
+}
+
+/// The conversations file, every named template's file, and how far a chat oracle continues.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChatSetup {
+    pub conversations: PathBuf,
+    pub templates: BTreeMap<String, PathBuf>,
+    pub max_new_tokens: u32,
 }
 
 /// The long text and the prefix lengths `tmgt oracle` continues it from.
@@ -360,11 +370,25 @@ fn resolve(
         .iter()
         .filter(|name| !selected.models.contains(name))
         .map(|name| (name, false));
+    let chat = raw.chat.as_ref().map(|c| ChatSetup {
+        conversations: at(&c.conversations),
+        templates: c
+            .templates
+            .iter()
+            .map(|(k, v)| (k.clone(), at(v)))
+            .collect(),
+        max_new_tokens: c.max_new_tokens,
+    });
+    if let Some(chat) = &chat {
+        check_chat_files(chat, problems);
+    }
     for (name, itself) in whole.chain(ladders_only) {
         let Some(m) = raw.models.get(name) else {
             continue;
         };
-        if let Some(model) = resolve_model(name, m, &at, problems) {
+        if let Some(mut model) = resolve_model(name, m, &at, problems) {
+            model.chat_templates = chat_templates_of(name, m, chat.as_ref(), problems);
+            model.penalties = penalties_of(name, m, problems);
             for (i, fetch) in m.fetch.iter().enumerate() {
                 fetches.extend(resolve_fetch(&model, i, fetch, &native_dir, problems));
             }
@@ -467,6 +491,7 @@ fn resolve(
     }
 
     Some(Config {
+        chat,
         file: file.to_path_buf(),
         profile: profile_name,
         apr: AprSettings {
@@ -669,6 +694,8 @@ fn rungs_of(
                     ftype,
                     base_oracle_dir: model.oracle_dir.clone(),
                 }),
+                chat_templates: Vec::new(),
+                penalties: Vec::new(),
                 ..model.clone()
             };
             let file = crate::ladder::RungFile {
@@ -873,7 +900,87 @@ fn resolve_model(
         provided,
         ops_oracle,
         rung: None,
+        chat_templates: Vec::new(),
+        penalties: Vec::new(),
     })
+}
+
+/// Every conversation and template file of `[chat]` exists.
+fn check_chat_files(chat: &ChatSetup, problems: &mut Vec<Problem>) {
+    if !chat.conversations.is_file() {
+        problems.push(
+            Problem::at(&["chat", "conversations"], format!("{} does not exist", chat.conversations.display()), "this file")
+                .with_help("the chat oracles render the conversations of this JSON file ({\"conversations\": {name: [messages]}})"),
+        );
+    }
+    for (name, file) in &chat.templates {
+        if !file.is_file() {
+            problems.push(
+                Problem::at(
+                    &["chat", "templates", name],
+                    format!("{} does not exist", file.display()),
+                    "this file",
+                )
+                .with_help("name a committed Jinja chat template"),
+            );
+        }
+    }
+}
+
+/// The model's `chat_templates`, each a name of `[chat] templates`.
+fn chat_templates_of(
+    name: &str,
+    m: &raw::RawModel,
+    chat: Option<&ChatSetup>,
+    problems: &mut Vec<Problem>,
+) -> Vec<tmgt_check::ChatTemplate> {
+    let mut out = Vec::new();
+    for (i, template) in m.chat_templates.iter().enumerate() {
+        match chat.and_then(|c| c.templates.get(template)) {
+            Some(file) => out.push(tmgt_check::ChatTemplate {
+                name: template.clone(),
+                file: file.clone(),
+            }),
+            None => {
+                let known: Vec<&String> = chat
+                    .map(|c| c.templates.keys().collect())
+                    .unwrap_or_default();
+                problems.push(
+                    Problem::at(
+                        &["models", name, "chat_templates", &i.to_string()],
+                        format!("unknown chat template `{template}`"),
+                        "not in [chat] templates",
+                    )
+                    .with_help(format!(
+                        "name one of [chat] templates: {}",
+                        known
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The model's `penalties`: repetition penalties above zero.
+fn penalties_of(name: &str, m: &raw::RawModel, problems: &mut Vec<Problem>) -> Vec<f64> {
+    for (i, p) in m.penalties.iter().enumerate() {
+        if !(p.is_finite() && *p > 0.0) {
+            problems.push(
+                Problem::at(
+                    &["models", name, "penalties", &i.to_string()],
+                    format!("repetition penalty {p} is not above zero"),
+                    "this penalty",
+                )
+                .with_help("a repetition penalty divides positive logits: 1.3 penalizes repeats, 0.8 favours them"),
+            );
+        }
+    }
+    m.penalties.clone()
 }
 
 fn parse_version(

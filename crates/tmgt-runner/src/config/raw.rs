@@ -21,6 +21,7 @@ pub(super) struct RawConfig {
     pub profiles: BTreeMap<String, RawProfile>,
     pub ladder: RawLadder,
     pub long: Option<RawLong>,
+    pub chat: Option<RawChat>,
 }
 
 /// `[long]`: the long text the long-context oracles are made from.
@@ -36,6 +37,18 @@ pub(super) struct RawLong {
     /// config declares (its sliding window, its RoPE scaling's original context).
     #[serde(default)]
     pub positions: Vec<u32>,
+}
+
+/// `[chat]`: the conversations and chat templates the chat oracles are made from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChat {
+    /// The conversations file, relative to the configuration file.
+    pub conversations: PathBuf,
+    /// Template name to its file, relative to the configuration file.
+    pub templates: BTreeMap<String, PathBuf>,
+    /// Tokens each chat oracle continues the rendered conversation by.
+    pub max_new_tokens: u32,
 }
 
 /// `[ladder]`: how every model's quantization ladder rungs are checked.
@@ -148,6 +161,12 @@ pub(super) struct RawModel {
     /// The suites this model runs, within the profile's; all of them when absent.
     #[serde(default)]
     pub suites: Option<Vec<String>>,
+    /// Names of `[chat] templates` its chat oracles render the conversations with.
+    #[serde(default)]
+    pub chat_templates: Vec<String>,
+    /// Repetition penalties its sampling oracles continue the prompts with.
+    #[serde(default)]
+    pub penalties: Vec<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,7 +205,7 @@ pub(super) struct RawProfile {
     pub thresholds: Option<toml::Table>,
 }
 
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "apr",
     "run",
     "paths",
@@ -198,6 +217,7 @@ const SECTIONS: [&str; 11] = [
     "profiles",
     "ladder",
     "long",
+    "chat",
 ];
 
 impl RawConfig {
@@ -234,6 +254,9 @@ impl RawConfig {
         let long = table
             .get("long")
             .map(|value| typed::<RawLong>(value, &["long".to_string()], problems));
+        let chat = table
+            .get("chat")
+            .map(|value| typed::<RawChat>(value, &["chat".to_string()], problems));
         Some(RawConfig {
             apr: apr?,
             run: run?,
@@ -246,6 +269,10 @@ impl RawConfig {
             profiles: profiles?,
             ladder: ladder?,
             long: match long {
+                Some(read) => Some(read?),
+                None => None,
+            },
+            chat: match chat {
                 Some(read) => Some(read?),
                 None => None,
             },

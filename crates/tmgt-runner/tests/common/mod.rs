@@ -38,6 +38,27 @@ pub fn link_repository_data(dir: &Path) {
     }
 }
 
+/// The configuration with the default profile's `models` (however laid out) replaced by
+/// `models`.
+pub fn default_profile_models(config: &str, models: &[&str]) -> String {
+    let profile = config
+        .find("[profiles.default]")
+        .expect("the configuration has a default profile");
+    let start = profile
+        + config[profile..]
+            .find("\nmodels = [")
+            .expect("the default profile lists its models")
+        + 1;
+    let end = start + config[start..].find(']').expect("the models list ends") + 1;
+    let list: Vec<String> = models.iter().map(|m| format!("\"{m}\"")).collect();
+    format!(
+        "{}models = [{}]{}",
+        &config[..start],
+        list.join(", "),
+        &config[end..]
+    )
+}
+
 /// The configuration without the profiles' `ladders`: for projects that lack the wide models or
 /// whose llama.cpp worker cannot make their rungs.
 pub fn without_ladders(config: &str) -> String {

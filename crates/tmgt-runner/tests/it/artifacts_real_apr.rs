@@ -18,10 +18,7 @@ fn project(config: &str) -> tempfile::TempDir {
 
 fn only_qwen2(extra_models: &str) -> String {
     let text = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
-    let text = text.replace(
-        "models = [\"tiny-llama\", \"tiny-qwen2\", \"tiny-gpt2\"]",
-        "models = [\"tiny-qwen2\"]",
-    );
+    let text = common::default_profile_models(&text, &["tiny-qwen2"]);
     format!("{text}\n{extra_models}")
 }
 

@@ -296,12 +296,10 @@ fn an_oracle_made_from_another_model_stops_the_run() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&weights, bytes).unwrap();
-    let config = std::fs::read_to_string(root.join("suites.toml"))
-        .unwrap()
-        .replace(
-            "models = [\"tiny-llama\", \"tiny-qwen2\", \"tiny-gpt2\"]",
-            "models = [\"tiny-qwen2\"]",
-        );
+    let config = common::default_profile_models(
+        &std::fs::read_to_string(root.join("suites.toml")).unwrap(),
+        &["tiny-qwen2"],
+    );
     let config = common::without_ladders(&config);
     std::fs::write(dir.path().join("suites.toml"), config).unwrap();
     let (code, stderr) = run_token_suite(dir.path());

@@ -323,13 +323,11 @@ fn contract_suite_finds_the_gguf_hex_header_and_the_quantized_panics() {
 fn project(extra: &str, profile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     link_repository_data(dir.path());
-    let config = std::fs::read_to_string(repo_root().join("suites.toml"))
-        .unwrap()
-        .replace(
-            "models = [\"tiny-llama\", \"tiny-qwen2\", \"tiny-gpt2\"]",
-            "models = [\"tiny-qwen2\"]",
-        )
-        .replace("profile = \"default\"", &format!("profile = \"{profile}\""));
+    let config = common::default_profile_models(
+        &std::fs::read_to_string(repo_root().join("suites.toml")).unwrap(),
+        &["tiny-qwen2"],
+    )
+    .replace("profile = \"default\"", &format!("profile = \"{profile}\""));
     std::fs::write(dir.path().join("suites.toml"), format!("{config}\n{extra}")).unwrap();
     dir
 }

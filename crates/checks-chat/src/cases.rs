@@ -1,0 +1,101 @@
+//! The model's chat templates with the conversations their oracles hold, and the GGUF that
+//! carries each template.
+
+use std::path::PathBuf;
+use tmgt_check::{ArtifactKind, ChatTemplate, CheckError, Context, NativeGguf};
+use tmgt_oracle::ChatCase;
+
+/// One template of the model's entry, its text, and its oracles' conversations.
+pub struct TemplateCases {
+    pub template: ChatTemplate,
+    pub text: String,
+    pub cases: Vec<ChatCase>,
+}
+
+/// Every template of the model's `chat_templates` with its cases, each oracle checked against
+/// the model files it was made from and the template text it rendered.
+pub fn templates(cx: &dyn Context) -> Result<Vec<TemplateCases>, CheckError> {
+    let model = cx.model()?;
+    if model.chat_templates.is_empty() {
+        return Err(CheckError::OutsideEntry(format!(
+            "{} lists no chat templates (`chat_templates`)",
+            model.name
+        )));
+    }
+    let mut out = Vec::new();
+    for template in &model.chat_templates {
+        let bytes =
+            std::fs::read(&template.file).map_err(|e| CheckError::file(&template.file, e))?;
+        let digest = tmgt_oracle::sha256_hex(&bytes);
+        let text = String::from_utf8(bytes).map_err(|e| CheckError::file(&template.file, e))?;
+        let cases = tmgt_oracle::chat_cases(&model.oracle_dir, &template.name).map_err(|e| {
+            CheckError::Input {
+                what: format!(
+                    "the chat oracles of {} with template `{}`",
+                    model.name, template.name
+                ),
+                reason: format!("{e}; make them with `tmgt oracle {}`", model.name),
+            }
+        })?;
+        for case in &cases {
+            if case.template_sha256() != digest {
+                return Err(CheckError::Input {
+                    what: template.file.display().to_string(),
+                    reason: format!(
+                        "the chat oracle `{}/{}` rendered another text of this template (sha256 \
+                         {}, the file's is {digest}); remake it with `tmgt oracle {}`",
+                        template.name,
+                        case.conversation(),
+                        case.template_sha256(),
+                        model.name
+                    ),
+                });
+            }
+            if let (ChatCase::Rendered(rendered), Some(dir)) = (case, model.local_dir()) {
+                rendered.oracle.verify_model(dir)?;
+            }
+        }
+        out.push(TemplateCases {
+            template: template.clone(),
+            text,
+            cases,
+        });
+    }
+    Ok(out)
+}
+
+/// A copy of llama.cpp's F32 GGUF of the model with `tokenizer.chat_template` set to the
+/// template, in the instance's scratch folder, named after neither "chat" nor "instruct" (apr
+/// templates a raw prompt whose path holds either).
+pub fn grafted(cx: &dyn Context, cases: &TemplateCases) -> Result<PathBuf, CheckError> {
+    let native = cx.artifact(ArtifactKind::Native(NativeGguf::F32))?;
+    let source = tmgt_gguf::GgufFile::open(&native).map_err(|e| CheckError::file(&native, e))?;
+    let index = cx
+        .model()?
+        .chat_templates
+        .iter()
+        .position(|t| t.name == cases.template.name)
+        .unwrap_or_default();
+    let out = cx.scratch_dir()?.join(format!("template-{index}.gguf"));
+    let key = "tokenizer.chat_template".to_string();
+    tmgt_gguf::copy_with_metadata(&source, &out, |metadata| {
+        let value = tmgt_gguf::Value::String(cases.text.clone());
+        match metadata.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => metadata.push((key, value)),
+        }
+    })
+    .map_err(|e| CheckError::file(&out, e))?;
+    Ok(out)
+}
+
+/// The line where apr says its renderer failed and it used a built-in template instead.
+pub fn fallback_line(stderr: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("falling back") || l.contains("fall back") || l.contains("fallback")
+        })
+        .map(|l| l.trim().to_string())
+}
