@@ -24,6 +24,7 @@ mod registry;
 mod reports_end_to_end;
 mod run_real_apr;
 mod shards;
+mod suites_chat_sampling;
 mod suites_corruption_contract;
 mod suites_localize;
 mod suites_long;

@@ -1,0 +1,138 @@
+//! The `chat` and `sampling` suites through the built `tmgt` and the real apr: what apr 0.72.3
+//! does with templated conversations and with its sampler, and every sampling check failing on
+//! a scripted fake apr that drops the sampling flags (a fault the real one cannot be made to
+//! show on demand).
+
+use crate::common;
+use common::{real_apr, repo_root, run_report};
+use serde_json::Value;
+
+fn results(report: &Value) -> Vec<Value> {
+    report["results"].as_array().unwrap().clone()
+}
+
+fn of<'a>(results: &'a [Value], code: &str, model: &str) -> Vec<&'a Value> {
+    results
+        .iter()
+        .filter(|r| r["code"] == code && r["model"] == model)
+        .collect()
+}
+
+fn message(r: &Value) -> &str {
+    r["message"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn the_chat_and_sampling_suites_on_the_bundled_models() {
+    let (_, report) = run_report(&repo_root(), &["--filter", "suite=chat|sampling"]);
+    let results = results(&report);
+    for r in &results {
+        if r["verdict"] == "pass" || r["verdict"] == "fail" {
+            assert!(r["evidence"]["count"].as_u64().unwrap() > 0, "{r}");
+        }
+    }
+    // The nine published templates render on tiny-qwen2 as HF renders them; the one with a
+    // `{% break %}` makes apr fall back to its built-in template, which the check names.
+    let rendered = of(&results, "CHT001", "tiny-qwen2")[0];
+    assert_eq!(rendered["verdict"], "fail", "{rendered}");
+    assert!(
+        message(rendered).starts_with("9 of 80 conversations"),
+        "{rendered}"
+    );
+    let conversations = rendered["details"]["conversations"].as_array().unwrap();
+    for c in conversations {
+        let template = c["case"].as_str().unwrap().split('/').next().unwrap();
+        assert_eq!(c["fallback"].is_string(), template == "chatml-break", "{c}");
+        if template != "chatml-break" {
+            assert_eq!(c["equal"], true, "{c}");
+        }
+    }
+    assert!(message(rendered).contains("falling back to apr's built-in template"));
+    assert_eq!(of(&results, "CHT002", "tiny-qwen2")[0]["verdict"], "pass");
+    // Models without chat templates are outside the chat checks' entry: no result.
+    assert!(of(&results, "CHT001", "tiny-llama").is_empty());
+    // A raw prompt is templated through a path naming chat or instruct, except on GPT-2.
+    for (model, verdict) in [
+        ("tiny-llama", "fail"),
+        ("tiny-qwen2", "fail"),
+        ("tiny-gpt2", "pass"),
+    ] {
+        let runs = of(&results, "CHT003", model);
+        assert_eq!(runs.len(), 4, "{model}");
+        assert!(
+            runs.iter().all(|r| r["verdict"] == verdict),
+            "{model}: {runs:#?}"
+        );
+    }
+    // apr's sampler keeps every limit, seed, support and distribution on every model, and its
+    // repetition penalty is HF's where the model's entry lists penalties.
+    for model in ["tiny-llama", "tiny-qwen2", "tiny-gpt2"] {
+        for code in ["SMP001", "SMP002", "SMP003", "SMP005"] {
+            for r in of(&results, code, model) {
+                assert!(
+                    r["verdict"] == "pass" || r["verdict"] == "skip",
+                    "{model} {code}: {r}"
+                );
+            }
+        }
+    }
+    let penalty = of(&results, "SMP004", "tiny-qwen2");
+    assert_eq!(penalty.len(), 4);
+    assert!(
+        penalty.iter().all(|r| r["verdict"] == "pass"),
+        "{penalty:#?}"
+    );
+    let calibration = of(&results, "SMP005", "tiny-qwen2")[0];
+    assert_eq!(
+        calibration["details"]["tests"]["sample"], 4096,
+        "{calibration}"
+    );
+    assert!(
+        message(calibration).contains("1e-3 over 8 tests"),
+        "{calibration}"
+    );
+}
+
+#[test]
+fn every_sampling_check_fails_when_apr_drops_its_sampling_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("apr-drops-sampling-flags");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n# Scripted fake: the real apr with --top-k, --top-p, --seed and \
+             --repeat-penalty dropped.\nskip=0\nfor a in \"$@\"; do\n  shift\n  if [ $skip = 1 ]; \
+             then skip=0; continue; fi\n  case \"$a\" in\n    --top-k|--top-p|--seed|--repeat-penalty) \
+             skip=1; continue;;\n  esac\n  set -- \"$@\" \"$a\"\ndone\nexec {} \"$@\"\n",
+            real_apr().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake_arg = fake.display().to_string();
+    let (code, report) = run_report(
+        &repo_root(),
+        &[
+            "--apr",
+            &fake_arg,
+            "--filter",
+            "suite=sampling model=tiny-qwen2",
+        ],
+    );
+    assert_eq!(code, 1);
+    let results = results(&report);
+    for code in ["SMP001", "SMP002", "SMP003", "SMP004", "SMP005"] {
+        let failed = of(&results, code, "tiny-qwen2")
+            .into_iter()
+            .filter(|r| r["verdict"] == "fail")
+            .count();
+        assert!(failed > 0, "{code} never failed: {results:#?}");
+    }
+    let seeds = of(&results, "SMP002", "tiny-qwen2");
+    assert!(
+        seeds
+            .iter()
+            .any(|r| message(r).contains("the seed does not reach the sampler")),
+        "{seeds:#?}"
+    );
+}
