@@ -1,9 +1,7 @@
-use crate::judge::{judge_tokens, trajectory_for};
-use crate::llama::{generate_native, step_logprobs};
-use checks_inference::RuntimeThresholds;
-use checks_inference::compare::judge_chosen_logprobs;
+use crate::continuation::judge_generation;
+use crate::llama::generate_native;
 use tmgt_check::{
-    ArtifactKind, Check, CheckError, Context, NativeGguf, Scope, Status, Verdict, declare_check,
+    ArtifactKind, Check, CheckError, Context, NativeGguf, Scope, Verdict, declare_check,
 };
 
 declare_check! {
@@ -25,28 +23,12 @@ impl Check for TextF32 {
         let oracle = cx.oracle()?;
         let native = cx.artifact(ArtifactKind::Native(NativeGguf::F32))?;
         let generation = generate_native(cx, &native)?;
-        let trajectory = match trajectory_for(&oracle, &generation, "the native F32 GGUF") {
-            Ok(t) => t,
-            Err(skip) => return Ok(skip),
-        };
-        let t = &cx.thresholds().get::<RuntimeThresholds>()?;
-        let verdict = judge_tokens(
+        judge_generation(
+            cx,
             "llama.cpp, native F32 GGUF",
-            &trajectory,
+            "the native F32 GGUF",
+            &oracle,
             &generation,
-            0,
-            t.tie_margin,
-        );
-        if verdict.status != Status::Pass {
-            return Ok(verdict);
-        }
-        // Tokens agree: hold the chosen tokens' log-probabilities to float noise.
-        judge_chosen_logprobs(
-            "llama.cpp",
-            verdict,
-            &trajectory,
-            &step_logprobs(&generation),
-            t.max_logprob_diff,
         )
     }
 }

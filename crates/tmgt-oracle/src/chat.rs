@@ -2,6 +2,7 @@
 //! renderer and continued greedily (`<oracle>/chat/<template>/`), and the prompts continued
 //! with a repetition penalty (`<oracle>/sampling/penalty-<P>/`), both made by `tmgt oracle`.
 
+use crate::long::read_json as read;
 use crate::{Oracle, OracleError, Provenance};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -139,15 +140,4 @@ pub fn chat_cases(dir: &Path, template: &str) -> Result<Vec<ChatCase>, OracleErr
 /// The folder of the prompts' continuations with repetition penalty `penalty`.
 pub fn penalty_dir(dir: &Path, penalty: f64) -> PathBuf {
     dir.join(SAMPLING_DIR).join(format!("penalty-{penalty}"))
-}
-
-fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, OracleError> {
-    let bytes = std::fs::read(path).map_err(|source| OracleError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes).map_err(|source| OracleError::Parse {
-        path: path.to_path_buf(),
-        source,
-    })
 }

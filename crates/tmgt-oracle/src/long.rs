@@ -77,7 +77,7 @@ fn verify_recorded(
 
 /// Loads `<dir>/long/nll.json`.
 pub fn load_nll(dir: &Path) -> Result<NllOracle, OracleError> {
-    let mut oracle: NllOracle = read(&dir.join(LONG_DIR).join("nll.json"))?;
+    let mut oracle: NllOracle = read_json(&dir.join(LONG_DIR).join("nll.json"))?;
     oracle.path = dir.join(LONG_DIR).join("nll.json");
     if oracle.nll.len() + 1 != oracle.token_ids.len() {
         return Err(OracleError::Inconsistent {
@@ -99,7 +99,7 @@ pub fn load_boundary(dir: &Path) -> Result<Option<BoundaryOracle>, OracleError> 
     if !path.is_file() {
         return Ok(None);
     }
-    let mut oracle: BoundaryOracle = read(&path)?;
+    let mut oracle: BoundaryOracle = read_json(&path)?;
     oracle.path = path;
     Ok(Some(oracle))
 }
@@ -129,7 +129,8 @@ fn numbered(dir: &Path, stem: &str) -> Vec<u32> {
     found
 }
 
-fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, OracleError> {
+/// A JSON file of the oracle folder, parsed.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, OracleError> {
     let bytes = std::fs::read(path).map_err(|source| OracleError::Read {
         path: path.to_path_buf(),
         source,

@@ -2475,6 +2475,46 @@ const PINS: &[(&str, &str)] = &[
         "7f892f13694a001aedfcc1615dad6f9754ce6bbf7a50378ad8f9f8eb694a0677",
     ),
     (
+        "oracle/tiny-qwen2/chat/chatml-break/arithmetic.json",
+        "3491b9ad560f1c1ec6cf795c0542290bb0bd40a931f9b3a8fc3e46cd274ff772",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/code.json",
+        "c4d2b3d11421f20d253ed83ca41a6863a02aac2ddda25c66e35a0d0da54f459f",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/completion.json",
+        "bf47797d31b301152d089faf9d8f4341c0b149cc143eadcd6b0448f55f8a462f",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/emoji.json",
+        "4a4f2129e741ed2010ca2137bb21d65311bedf86885ac4b7869d452c92913f75",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/empty.json",
+        "5947dd35b3f9f565b1f5bae6e5244f0d2ad3df99b2633010fde3eb216c60473d",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/greeting.json",
+        "dcfb8a382e558705a9bbb18584ffa939de41c4ed0127a41424f559ca847bb976",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/im-end.json",
+        "803a28a22acee474ac0687e2208f48203efa9dae9d09411807f2678959c6953d",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/multi-turn.json",
+        "9912b719a48963931e45f2f11033410bf75a4e5fe896c9442e257f4af4619695",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/padded.json",
+        "0145e5852cc69e72f73aed13ba7061663fe6c0f2abc39062bb84820d60f4c1f8",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/system.json",
+        "5c6d4c321c2b8000265f1fbc11fcb530c624fec7882c45fb34c4dd907aef4555",
+    ),
+    (
         "oracle/tiny-qwen2/chat/gemma-2/arithmetic.json",
         "facd3db6d6950719f2599db3d4b376d8b5a8efdf9425b528a914bb17d6a4dedf",
     ),
