@@ -467,6 +467,25 @@ impl Invocation {
             .build()
     }
 
+    /// Greedy CPU `apr run --batch-jsonl FILE` of `model`: every line of `prompts` (`{"prompt":
+    /// ..., "task_id": ...}`) answered with one JSON line, the model loaded once.
+    ///
+    /// # Errors
+    /// Relative paths.
+    pub fn run_batch(
+        model: &Path,
+        prompts: &Path,
+        max_tokens: u32,
+    ) -> Result<Invocation, AprError> {
+        Ok(Build::new(Subcommand::Run)
+            .input(model)?
+            .input_opt("--batch-jsonl", prompts)?
+            .opt("--max-tokens", max_tokens)
+            .opt("--temperature", "0")
+            .flag("--no-gpu", true)
+            .done())
+    }
+
     /// Perplexity of `text`: `--dataset custom --text`, and a threshold of 1e9 so the gate
     /// never hides the number.
     ///

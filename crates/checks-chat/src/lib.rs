@@ -5,6 +5,7 @@
 //! encoder are held against Jinja2 and HF's tokenizer on any template, and the rendered
 //! prompt's continuation against HF's. A raw prompt must stay raw wherever the file lies.
 
+mod batch;
 mod cases;
 mod continuation;
 mod raw_stays_raw;

@@ -177,6 +177,42 @@ pub fn run(c: &Captured) -> Result<Reply<RunOutput>, AprError> {
     object(c, "run")
 }
 
+/// One answer of `apr run --batch-jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct BatchAnswer {
+    /// The `task_id` of the prompt's line.
+    pub task_id: String,
+    /// The generated text (chat markers stripped, trimmed); absent on a failed prompt.
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub tokens_generated: Option<u64>,
+    /// Why the prompt failed, where it did.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `apr run --batch-jsonl --json`: one JSON line per prompt, in the file's order. Lines that
+/// are not JSON objects with a `task_id` (progress) are skipped.
+///
+/// # Errors
+/// A timeout or signal as the module rules say; a non-zero exit with no answer line.
+pub fn run_batch(c: &Captured) -> Result<Reply<Vec<BatchAnswer>>, AprError> {
+    let code = exit_code(c)?;
+    let answers: Vec<BatchAnswer> = String::from_utf8_lossy(&c.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line.trim()).ok())
+        .collect();
+    if answers.is_empty() && code != 0 {
+        return Err(exit_error(c, code));
+    }
+    Ok(Reply {
+        value: answers,
+        exit_code: code,
+        drift: Vec::new(),
+    })
+}
+
 /// `apr eval --json` (built-in or custom text).
 ///
 /// # Errors

@@ -49,6 +49,25 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
     }
     assert!(message(rendered).contains("falling back to apr's built-in template"));
     assert_eq!(of(&results, "CHT002", "tiny-qwen2")[0]["verdict"], "pass");
+    // --batch-jsonl renders its own ChatML whatever the template: it answers as HF continues
+    // a plain ChatML rendering, and not as HF continues Llama 3.1's.
+    let batch = of(&results, "CHT004", "tiny-qwen2")[0];
+    assert_eq!(batch["verdict"], "fail", "{batch}");
+    let answers = batch["details"]["conversations"].as_array().unwrap();
+    let equal = |template: &str| {
+        answers
+            .iter()
+            .filter(|c| {
+                c["case"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{template}/"))
+            })
+            .map(|c| c["equal"] == true)
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(equal("chatml-break"), vec![true; 8], "{batch}");
+    assert_eq!(equal("llama-3.1"), vec![false; 8], "{batch}");
     // Models without chat templates are outside the chat checks' entry: no result.
     assert!(of(&results, "CHT001", "tiny-llama").is_empty());
     // A raw prompt is templated through a path naming chat or instruct, except on GPT-2.
