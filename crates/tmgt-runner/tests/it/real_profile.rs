@@ -159,8 +159,10 @@ fn scratch_and_memory_stay_bounded_and_nothing_is_left() {
     // tmgt's own memory, llama.cpp's weights apart.
     assert!(figure("peak_runtime_kb") > 400_000, "{h}");
     // tmgt's own memory: the metadata and tokenizer suites hold one vocabulary at a time
-    // (about 55 MB for SmolLM2's 49,152 tokens and their merges) beside another job's instance.
-    assert!(figure("peak_harness_rss_kb") < 128 * 1024, "{h}");
+    // (about 55 MB for SmolLM2's 49,152 tokens and their merges) beside another job's instance,
+    // and the run's results and oracles, the ten position-scheme variants' included (130 MB
+    // measured).
+    assert!(figure("peak_harness_rss_kb") < 192 * 1024, "{h}");
 }
 
 #[test]
