@@ -60,8 +60,13 @@ fn comparable(r: &Value) -> Value {
         .iter()
         .any(|p| r["code"].as_str().unwrap().starts_with(p));
     let mut message = r["message"].as_str().unwrap().to_string();
-    // Call numbers and the thread ids apr's panics print differ from run to run too.
-    if unstable || message.contains("call #") || message.contains("panicked") {
+    // Call numbers, the thread ids apr's panics print and the load times its stderr quotes
+    // ("Model ready in 0.01s") differ from run to run too.
+    if unstable
+        || message.contains("call #")
+        || message.contains("panicked")
+        || message.contains("apr exited with code")
+    {
         // Every number, whatever its digits, reads `#`.
         let mut out = String::new();
         let mut in_number = false;
