@@ -588,14 +588,8 @@ fn make_long(
     long: &crate::config::LongText,
     max_new_tokens: u32,
 ) -> Result<(), Exit> {
-    let mut command = Command::new(&env.python);
+    let mut command = script(env, &env.long, target, folder, out);
     command
-        .arg(&env.long)
-        .arg("--model")
-        .arg(folder)
-        .args(["--slug", &target.name, "--model-id", &target.model_id])
-        .arg("--out")
-        .arg(out)
         .arg("--text")
         .arg(&long.text)
         .arg("--max-new-tokens")
@@ -633,14 +627,8 @@ fn make_chat(
     out: &Path,
     chat: &crate::config::ChatSetup,
 ) -> Result<(), Exit> {
-    let mut command = Command::new(&env.python);
+    let mut command = script(env, &env.chat, target, folder, out);
     command
-        .arg(&env.chat)
-        .arg("--model")
-        .arg(folder)
-        .args(["--slug", &target.name, "--model-id", &target.model_id])
-        .arg("--out")
-        .arg(out)
         .arg("--conversations")
         .arg(&chat.conversations)
         .arg("--max-new-tokens")
@@ -671,28 +659,14 @@ fn make_penalties(
     out: &Path,
     config: &Config,
 ) -> Result<(), Exit> {
-    let mut command = Command::new(&env.python);
+    let mut command = script(env, &env.penalty, target, folder, out);
     command
-        .arg(&env.penalty)
-        .arg("--model")
-        .arg(folder)
-        .args(["--slug", &target.name, "--model-id", &target.model_id])
-        .arg("--out")
-        .arg(out)
         .arg("--max-new-tokens")
         .arg(config.max_new_tokens.to_string());
     for penalty in &target.penalties {
         command.arg("--penalty").arg(penalty.to_string());
     }
-    for prompt in &config.prompts {
-        let Some(file) = config.prompt_files.get(&prompt.name) else {
-            eprintln!("error: prompt `{}` has no file", prompt.name);
-            return Err(Exit::Harness);
-        };
-        let mut spec = OsString::from(format!("{}=", prompt.name));
-        spec.push(file);
-        command.arg("--prompt").arg(spec);
-    }
+    push_prompts(&mut command, config)?;
     let (summary, status) = run_script(env, command, "the repetition-penalty oracle")?;
     if !status.success() {
         eprintln!("error: the repetition-penalty oracle exited with {status}");
@@ -715,29 +689,22 @@ fn second_voice_file(args: &OracleArgs, config: &Config, target: &Target) -> Opt
     (args.source.is_none() && native.is_file()).then_some(native)
 }
 
-/// The generator's command for `model` (a GGUF or an HF folder) into `out`.
-fn generator(
-    config: &Config,
-    env: &OracleEnv,
-    target: &Target,
-    model: &Path,
-    out: &Path,
-) -> Result<Command, Exit> {
-    let root = config.file.parent().unwrap_or(Path::new("/"));
+/// `python SCRIPT --model MODEL --slug NAME --model-id ID --out OUT`: what every oracle script
+/// of a model takes first.
+fn script(env: &OracleEnv, script: &Path, target: &Target, model: &Path, out: &Path) -> Command {
     let mut command = Command::new(&env.python);
     command
-        .arg(&env.generator)
+        .arg(script)
         .arg("--model")
         .arg(model)
         .args(["--slug", &target.name, "--model-id", &target.model_id])
         .arg("--out")
-        .arg(out)
-        .arg("--max-new-tokens")
-        .arg(config.max_new_tokens.to_string())
-        .arg("--eval-text")
-        .arg(&config.eval_text)
-        .arg("--eval-text-label")
-        .arg(relative_label(&config.eval_text, root));
+        .arg(out);
+    command
+}
+
+/// `--prompt NAME=FILE` for every prompt of the run.
+fn push_prompts(command: &mut Command, config: &Config) -> Result<(), Exit> {
     for prompt in &config.prompts {
         let file = config.prompt_files.get(&prompt.name).ok_or_else(|| {
             eprintln!("error: prompt `{}` has no file", prompt.name);
@@ -747,6 +714,27 @@ fn generator(
         spec.push(file);
         command.arg("--prompt").arg(spec);
     }
+    Ok(())
+}
+
+/// The generator's command for `model` (a GGUF or an HF folder) into `out`.
+fn generator(
+    config: &Config,
+    env: &OracleEnv,
+    target: &Target,
+    model: &Path,
+    out: &Path,
+) -> Result<Command, Exit> {
+    let root = config.file.parent().unwrap_or(Path::new("/"));
+    let mut command = script(env, &env.generator, target, model, out);
+    command
+        .arg("--max-new-tokens")
+        .arg(config.max_new_tokens.to_string())
+        .arg("--eval-text")
+        .arg(&config.eval_text)
+        .arg("--eval-text-label")
+        .arg(relative_label(&config.eval_text, root));
+    push_prompts(&mut command, config)?;
     Ok(command)
 }
 
