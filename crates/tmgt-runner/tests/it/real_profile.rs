@@ -25,8 +25,11 @@ fn run() -> &'static Run {
         let out_arg = out.path().display().to_string();
         let output = tmgt_at_root(&["run", "--profile", "real", "--out", &out_arg]);
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let report = std::fs::read(out.path().join("report.json"))
-            .unwrap_or_else(|e| panic!("no report.json ({e}); stderr:\n{stderr}"));
+        let report = std::fs::read(out.path().join("report.json")).unwrap_or_else(|e| {
+            let lines: Vec<&str> = stderr.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            panic!("tmgt run --profile real wrote no report.json ({e}); its last lines:\n{tail}")
+        });
         Run {
             code: output.status.code(),
             report: serde_json::from_slice(&report).unwrap(),
