@@ -15,7 +15,12 @@ encoded without special tokens. Into OUT/<template>/ (overwritten) it writes:
   `messages`, `template`, `template_sha256` and `rendered`;
 - `<conversation>.refused.json` where the template itself refuses the conversation
   (`raise_exception`, as Gemma's does for a system turn): the messages and HF's message, which a
-  renderer must also refuse rather than render something else.
+  renderer must also refuse rather than render something else;
+- `dialogue-<name>/turn-<k>.json` for each dialogue (an optional system prompt and user turns,
+  the way `apr chat` is fed): turn k renders the system prompt, the user turns so far and HF's
+  own replies to the earlier ones, each kept as transformers decodes it without special tokens,
+  the line breaks before it and the whitespace after it dropped (`kept_reply`). A turn the
+  template refuses is `turn-<k>.refused.json` and ends the dialogue.
 
 Deterministic like oracle.py: a rerun writes the same bytes. The summary goes to stdout as one
 JSON document; progress goes to stderr.
@@ -55,6 +60,12 @@ def render(tok, messages: list[dict], template: str) -> str:
     )
 
 
+def kept_reply(text: str) -> str:
+    """A reply as a chat keeps it in its history: decoded without special tokens, the line
+    breaks before it and the whitespace after it dropped."""
+    return text.lstrip("\r\n").rstrip()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True)
@@ -76,7 +87,9 @@ def main() -> int:
         prov["helper"] = oracle.GENERATOR_REL
         prov["helper_sha256"] = oracle.sha256_file(oracle.SCRIPT)
         prov["date_string"] = DATE_STRING
-        conversations = json.loads(args.conversations.read_text(encoding="utf-8"))["conversations"]
+        document = json.loads(args.conversations.read_text(encoding="utf-8"))
+        conversations = document["conversations"]
+        dialogues = document.get("dialogues", {})
         model_id = args.model_id or f"local/{args.slug}"
         bos_id = tok.bos_token_id
         bos_policy = (oracle.tokenizer_adds_bos(tok, bos_id), "the tokenizer's own encoding")
@@ -110,6 +123,37 @@ def main() -> int:
                 record["template_sha256"] = digest
                 oracle.write_json(folder / f"{conv}.json", record)
                 made["rendered"].append(conv)
+            for dname, dialogue in dialogues.items():
+                dfolder = folder / f"dialogue-{dname}"
+                dfolder.mkdir(parents=True, exist_ok=True)
+                messages = [{"role": "system", "content": dialogue["system"]}] \
+                    if dialogue.get("system") else []
+                for k, turn in enumerate(dialogue["turns"], start=1):
+                    messages = messages + [{"role": "user", "content": turn}]
+                    try:
+                        text = render(tok, messages, template)
+                    except TemplateError as e:
+                        oracle.write_json(dfolder / f"turn-{k}.refused.json", {
+                            "schema_version": 1, "model_slug": args.slug, "template": name,
+                            "template_sha256": digest, "messages": messages,
+                            "render_error": str(e), "provenance": prov,
+                        })
+                        made["refused"].append(f"dialogue-{dname}/turn-{k}")
+                        break
+                    ids = tok(text, add_special_tokens=False)["input_ids"]
+                    record = oracle.oracle_record(
+                        model_id=model_id, slug=args.slug, prompt=text,
+                        prompt_file=f"{name}/dialogue-{dname}/turn-{k}", tok=tok, model=model,
+                        ids=ids, bos_id=bos_id, bos_policy=bos_policy,
+                        max_new_tokens=args.max_new_tokens, prov=prov,
+                    )
+                    record["messages"] = messages
+                    record["template"] = name
+                    record["template_sha256"] = digest
+                    record["kept_reply"] = kept_reply(record["text"])
+                    oracle.write_json(dfolder / f"turn-{k}.json", record)
+                    made["rendered"].append(f"dialogue-{dname}/turn-{k}")
+                    messages = messages + [{"role": "assistant", "content": record["kept_reply"]}]
             summary["templates"][name] = made
             oracle.log(f"{args.slug}: template {name}: {len(made['rendered'])} rendered, "
                        f"{len(made['refused'])} refused by the template")

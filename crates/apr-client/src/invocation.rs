@@ -52,6 +52,9 @@ pub struct Invocation {
     /// whatever their flags say (`finetune` writes `checkpoints/` there); `None`: the caller's.
     #[serde(skip_serializing_if = "Option::is_none")]
     workdir: Option<PathBuf>,
+    /// What apr reads on stdin (`apr chat`'s turns); `None`: nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdin: Option<String>,
 }
 
 /// Checks a path argument and returns it as a string.
@@ -108,6 +111,7 @@ impl Build {
                 inputs: Vec::new(),
                 outputs: Vec::new(),
                 workdir: None,
+                stdin: None,
             },
         }
     }
@@ -337,6 +341,110 @@ impl RunRequest {
     }
 }
 
+/// An `apr chat` session: the user turns are stdin's lines, one reply each, greedy on the CPU
+/// unless a temperature is given. `apr chat` has no `--seed` (it is fixed) and no `--top-k`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct ChatRequest {
+    model: PathBuf,
+    system: Option<String>,
+    turns: Vec<String>,
+    max_tokens: u32,
+    temperature: Real,
+    top_p: Option<Real>,
+    trace: bool,
+}
+
+impl ChatRequest {
+    /// A greedy chat of `turns` on `model`, 32 tokens a reply.
+    #[must_use]
+    pub fn new(model: &Path, turns: &[String]) -> ChatRequest {
+        ChatRequest {
+            model: model.to_path_buf(),
+            system: None,
+            turns: turns.to_vec(),
+            max_tokens: 32,
+            temperature: Real(0.0),
+            top_p: None,
+            trace: false,
+        }
+    }
+
+    /// `--system`.
+    #[must_use]
+    pub fn system(mut self, system: Option<&str>) -> ChatRequest {
+        self.system = system.map(str::to_string);
+        self
+    }
+
+    /// `--max-tokens`, per reply.
+    #[must_use]
+    pub fn max_tokens(mut self, n: u32) -> ChatRequest {
+        self.max_tokens = n;
+        self
+    }
+
+    /// `--temperature` (0 decodes greedily).
+    #[must_use]
+    pub fn temperature(mut self, t: f64) -> ChatRequest {
+        self.temperature = Real(t);
+        self
+    }
+
+    /// `--top-p`; `None` leaves apr's default (0.9).
+    #[must_use]
+    pub fn top_p(mut self, p: Option<f64>) -> ChatRequest {
+        self.top_p = p.map(Real);
+        self
+    }
+
+    /// `--trace`: apr prints each turn's rendered prompt (its first 500 bytes) and prompt ids
+    /// (the first 50) on stderr.
+    #[must_use]
+    pub fn trace(mut self, on: bool) -> ChatRequest {
+        self.trace = on;
+        self
+    }
+
+    /// The invocation, its turns on stdin.
+    ///
+    /// # Errors
+    /// A relative model path, no turn, or a turn apr would read as several (a line break) or
+    /// as a command (a leading `/`).
+    pub fn build(&self) -> Result<Invocation, AprError> {
+        if self.turns.is_empty() {
+            return Err(invalid("chat", "a chat needs at least one user turn"));
+        }
+        if let Some(turn) = self
+            .turns
+            .iter()
+            .find(|t| t.contains(['\n', '\r']) || t.trim().starts_with('/') || t.trim().is_empty())
+        {
+            return Err(invalid(
+                "chat",
+                format!(
+                    "apr chat reads one trimmed line per turn, so a turn must be one non-empty \
+                     line that does not start with `/`: {turn:?}"
+                ),
+            ));
+        }
+        let mut b = Build::new(Subcommand::Chat)
+            .input(&self.model)?
+            .opt("--temperature", self.temperature)
+            .opt("--max-tokens", self.max_tokens)
+            .flag("--no-gpu", true)
+            .flag("--trace", self.trace);
+        if let Some(system) = &self.system {
+            b = b.text("--system", system);
+        }
+        if let Some(p) = self.top_p {
+            b = b.opt("--top-p", p);
+        }
+        let mut inv = b.done();
+        inv.stdin = Some(self.turns.iter().map(|t| format!("{t}\n")).collect());
+        Ok(inv)
+    }
+}
+
 /// Gate selection of `apr qa`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[allow(clippy::struct_excessive_bools)]
@@ -418,6 +526,12 @@ impl Invocation {
         &self.outputs
     }
 
+    /// What apr reads on stdin, where the call sends anything.
+    #[must_use]
+    pub fn stdin(&self) -> Option<&str> {
+        self.stdin.as_deref()
+    }
+
     /// The folder apr runs in, where it is not the caller's.
     #[must_use]
     pub fn workdir(&self) -> Option<&Path> {
@@ -431,6 +545,9 @@ impl Invocation {
         let mut s = String::new();
         if let Some(dir) = &self.workdir {
             let _ = write!(s, "cd {} && ", shell_quote(&dir.to_string_lossy()));
+        }
+        if let Some(input) = &self.stdin {
+            let _ = write!(s, "printf %s {} | ", shell_quote(input));
         }
         s.push_str("apr");
         for a in &self.args {
@@ -448,6 +565,7 @@ impl Invocation {
             inputs: Vec::new(),
             outputs: Vec::new(),
             workdir: None,
+            stdin: None,
         }
     }
 

@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{AprError, exit_code_meaning, headline};
-pub use invocation::{Invocation, LoraTraining, QaOptions, Quantize, Real, RunRequest, Sampling};
+pub use invocation::{
+    ChatRequest, Invocation, LoraTraining, QaOptions, Quantize, Real, RunRequest, Sampling,
+};
 pub use parse::{FieldProblem, Problem, Reply, VersionInfo};
 pub use process::{Captured, DEFAULT_OUTPUT_CAP, Limits, Termination};
 pub use subcommand::Subcommand;
@@ -188,7 +190,8 @@ impl Apr {
             .collect()
     }
 
-    /// The `duct` expression of an invocation: new process group, stdin null, unchecked exit,
+    /// The `duct` expression of an invocation: new process group, stdin null (or the invocation's
+    /// text), unchecked exit,
     /// call environment. [`Apr::execute`] adds capture and the timeout.
     pub fn expression(&self, inv: &Invocation) -> duct::Expression {
         let env = self.call_env();
@@ -197,10 +200,11 @@ impl Apr {
             args: inv.args(),
             env: &env,
             dir: inv.workdir(),
+            stdin: inv.stdin().map(str::as_bytes),
         })
     }
 
-    /// Runs an invocation: new process group, stdin null, `SOVEREIGN_DISABLE_UPDATE_CHECK=1`
+    /// Runs an invocation: new process group, stdin null (or the invocation's text), `SOVEREIGN_DISABLE_UPDATE_CHECK=1`
     /// and `NO_COLOR=1`, stdout/stderr captured up to the cap; the timeout SIGTERMs the whole
     /// group, waits the grace period, then SIGKILLs it.
     ///
@@ -239,6 +243,7 @@ impl Apr {
                 args: inv.args(),
                 env: &env,
                 dir: inv.workdir(),
+                stdin: inv.stdin().map(str::as_bytes),
             },
             timeout,
             &self.limits,
@@ -276,6 +281,7 @@ pub fn execute_program(
             args,
             env: &env,
             dir: None,
+            stdin: None,
         },
         timeout,
         limits,

@@ -166,18 +166,22 @@ pub(crate) struct Spec<'a> {
     pub env: &'a [(String, String)],
     /// The working directory; `None`: the caller's.
     pub dir: Option<&'a Path>,
+    /// What the child reads on stdin; `None`: nothing (stdin is null).
+    pub stdin: Option<&'a [u8]>,
 }
 
-/// Builds the `duct` expression for a spec: new process group, stdin null, unchecked exit,
-/// environment. Output redirection is added by the caller.
+/// Builds the `duct` expression for a spec: new process group, stdin null or the spec's bytes,
+/// unchecked exit, environment. Output redirection is added by the caller.
 pub(crate) fn expression(spec: &Spec<'_>) -> duct::Expression {
-    let mut expr = duct::cmd(spec.program, spec.args)
-        .unchecked()
-        .stdin_null()
-        .before_spawn(|command| {
-            command.process_group(0);
-            Ok(())
-        });
+    let expr = duct::cmd(spec.program, spec.args).unchecked();
+    let expr = match spec.stdin {
+        Some(bytes) => expr.stdin_bytes(bytes.to_vec()),
+        None => expr.stdin_null(),
+    };
+    let mut expr = expr.before_spawn(|command| {
+        command.process_group(0);
+        Ok(())
+    });
     for (key, value) in spec.env {
         expr = expr.env(key, value);
     }

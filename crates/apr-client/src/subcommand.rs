@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Subcommand {
     Bench,
+    Chat,
     Check,
     CompareHf,
     Convert,
@@ -45,6 +46,7 @@ impl Subcommand {
     pub const fn as_str(self) -> &'static str {
         match self {
             Subcommand::Bench => "bench",
+            Subcommand::Chat => "chat",
             Subcommand::Check => "check",
             Subcommand::CompareHf => "compare-hf",
             Subcommand::Convert => "convert",

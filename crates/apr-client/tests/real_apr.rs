@@ -872,3 +872,45 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
     }
     out
 }
+
+#[test]
+fn chat_reads_its_turns_on_stdin_and_traces_each() {
+    let w = World::new();
+    let gguf = w.gguf("qwen2");
+    let turns = ["Hello!".to_string(), "What is 2+2?".to_string()];
+    let request = apr_client::ChatRequest::new(&gguf, &turns)
+        .system(Some("Be terse."))
+        .max_tokens(4);
+    let traced = w.call(&request.clone().trace(true).build().unwrap(), parse::chat);
+    assert_eq!(traced.value.len(), 2, "{traced:?}");
+    let (first, second) = (&traced.value[0], &traced.value[1]);
+    for (turn, said) in [(first, "Hello!"), (second, "What is 2+2?")] {
+        let head = turn.rendered_head.as_deref().unwrap();
+        assert!(head.contains("Be terse.") && head.contains(said), "{head}");
+        let count = turn.prompt_token_count.unwrap();
+        assert_eq!(turn.prompt_ids_head.len(), count.min(50), "{turn:?}");
+    }
+    // Turn 2's prompt holds the reply apr printed for turn 1.
+    assert!(
+        second
+            .rendered_head
+            .as_deref()
+            .unwrap()
+            .contains(first.reply.as_str()),
+        "{traced:?}"
+    );
+    // Without --trace: the same replies, no trace.
+    let plain = w.call(&request.build().unwrap(), parse::chat);
+    let replies = |r: &Reply<Vec<parse::ChatTurn>>| {
+        r.value.iter().map(|t| t.reply.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(replies(&plain), replies(&traced));
+    assert!(plain.value.iter().all(|t| t.prompt_token_count.is_none()));
+    // A turn apr would read as two lines is refused before any call.
+    let two_lines = ["a\nb".to_string()];
+    assert!(
+        apr_client::ChatRequest::new(&gguf, &two_lines)
+            .build()
+            .is_err()
+    );
+}

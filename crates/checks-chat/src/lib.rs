@@ -10,3 +10,4 @@ mod cases;
 mod continuation;
 mod raw_stays_raw;
 mod rendered_ids;
+mod session;

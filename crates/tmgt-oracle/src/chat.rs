@@ -104,37 +104,134 @@ struct ChatFields {
 /// A folder that cannot be read, or a file that does not parse.
 pub fn chat_cases(dir: &Path, template: &str) -> Result<Vec<ChatCase>, OracleError> {
     let folder = dir.join(CHAT_DIR).join(template);
+    let mut names = json_names(&folder)?;
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| case(&folder, &name, &name))
+        .collect()
+}
+
+/// A dialogue fed turn by turn: turn k holds the system prompt, the user turns so far and HF's
+/// replies to the earlier ones (as a chat keeps them), or the template's refusal, which ends it.
+#[derive(Debug, Clone)]
+pub struct Dialogue {
+    /// Its name in the conversations file.
+    pub name: String,
+    pub turns: Vec<ChatCase>,
+}
+
+impl Dialogue {
+    /// The system prompt, where the dialogue has one.
+    pub fn system(&self) -> Option<&str> {
+        let first = self.turns.first()?.messages().first()?;
+        (first.role == "system").then_some(first.content.as_str())
+    }
+
+    /// The user turns, in order, as far as the template renders them (a refused turn last).
+    pub fn user_turns(&self) -> Vec<String> {
+        self.turns
+            .last()
+            .map(|t| {
+                t.messages()
+                    .iter()
+                    .filter(|m| m.role == "user")
+                    .map(|m| m.content.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The reply HF's turn k gave, as the history of turn k+1 keeps it.
+    pub fn kept_reply(&self, turn: usize) -> Option<&str> {
+        let next = self.turns.get(turn + 1)?.messages();
+        next.iter()
+            .rev()
+            .find(|m| m.role == "assistant")
+            .map(|m| m.content.as_str())
+    }
+}
+
+/// Every dialogue `<dir>/chat/<template>/dialogue-<name>/` holds, by name, its turns in order.
+///
+/// # Errors
+/// A folder that cannot be read, or a file that does not parse.
+pub fn dialogues(dir: &Path, template: &str) -> Result<Vec<Dialogue>, OracleError> {
+    let folder = dir.join(CHAT_DIR).join(template);
     let entries = std::fs::read_dir(&folder).map_err(|source| OracleError::Read {
         path: folder.clone(),
         source,
     })?;
     let mut names: Vec<String> = entries
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix(DIALOGUE_PREFIX)
+                .map(str::to_string)
+        })
         .collect();
     names.sort();
     names
         .into_iter()
         .map(|name| {
-            let path = folder.join(&name);
-            if let Some(conversation) = name.strip_suffix(".refused.json") {
-                let mut refused: RefusedChat = read(&path)?;
-                refused.conversation = conversation.to_string();
-                refused.path = path;
-                return Ok(ChatCase::Refused(Box::new(refused)));
-            }
-            let conversation = name.trim_end_matches(".json").to_string();
-            let fields: ChatFields = read(&path)?;
-            let oracle = crate::load(&folder, &conversation)?;
-            Ok(ChatCase::Rendered(Box::new(ChatOracle {
-                conversation,
-                messages: fields.messages,
-                template_sha256: fields.template_sha256,
-                oracle,
-            })))
+            let sub = folder.join(format!("{DIALOGUE_PREFIX}{name}"));
+            let mut files: Vec<(usize, String)> = json_names(&sub)?
+                .into_iter()
+                .filter_map(|f| {
+                    let k = f.strip_prefix("turn-")?.split('.').next()?.parse().ok()?;
+                    Some((k, f))
+                })
+                .collect();
+            files.sort();
+            let turns = files
+                .into_iter()
+                .map(|(_, file)| {
+                    let label = format!("{DIALOGUE_PREFIX}{name}/{file}");
+                    case(&sub, &file, &label)
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Dialogue { name, turns })
         })
         .collect()
+}
+
+/// The folder prefix of a dialogue's turns.
+const DIALOGUE_PREFIX: &str = "dialogue-";
+
+/// The `.json` files of a folder.
+fn json_names(folder: &Path) -> Result<Vec<String>, OracleError> {
+    let entries = std::fs::read_dir(folder).map_err(|source| OracleError::Read {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    Ok(entries
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect())
+}
+
+/// The case of one file of `folder`, named by `label` (the file name, or a dialogue's
+/// `dialogue-<name>/turn-<k>`) without its `.json` or `.refused.json`.
+fn case(folder: &Path, file: &str, label: &str) -> Result<ChatCase, OracleError> {
+    let path = folder.join(file);
+    if let Some(conversation) = label.strip_suffix(".refused.json") {
+        let mut refused: RefusedChat = read(&path)?;
+        refused.conversation = conversation.to_string();
+        refused.path = path;
+        return Ok(ChatCase::Refused(Box::new(refused)));
+    }
+    let fields: ChatFields = read(&path)?;
+    let oracle = crate::load(folder, file.trim_end_matches(".json"))?;
+    Ok(ChatCase::Rendered(Box::new(ChatOracle {
+        conversation: label.trim_end_matches(".json").to_string(),
+        messages: fields.messages,
+        template_sha256: fields.template_sha256,
+        oracle,
+    })))
 }
 
 /// The folder of the prompts' continuations with repetition penalty `penalty`.

@@ -18,7 +18,8 @@ mod ops;
 mod stages;
 
 pub use chat::{
-    CHAT_DIR, ChatCase, ChatOracle, Message, RefusedChat, SAMPLING_DIR, chat_cases, penalty_dir,
+    CHAT_DIR, ChatCase, ChatOracle, Dialogue, Message, RefusedChat, SAMPLING_DIR, chat_cases,
+    dialogues, penalty_dir,
 };
 pub use degenerate::degenerate;
 pub use digest::{sha256_file, sha256_hex};

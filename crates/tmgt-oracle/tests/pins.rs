@@ -2476,403 +2476,559 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/arithmetic.json",
-        "3491b9ad560f1c1ec6cf795c0542290bb0bd40a931f9b3a8fc3e46cd274ff772",
+        "ba225331a91e2d431fc81f4c74c14ca945e07711fc1a97341abeaef57ebc6c53",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/code.json",
-        "c4d2b3d11421f20d253ed83ca41a6863a02aac2ddda25c66e35a0d0da54f459f",
+        "93eb12120fd5405a26334c959c88c3da221a0b1cf03ac81afc454d59f2179710",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/completion.json",
-        "bf47797d31b301152d089faf9d8f4341c0b149cc143eadcd6b0448f55f8a462f",
+        "5ff9bf2bcb22ad96299331505c1c4af9853ff666554a4408342acf3401c318c1",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/dialogue-system-two-turns/turn-1.json",
+        "1f535d6169cb9c67a842bcc07dc19c5be9438e6eb84f400c665e37ca5171afe7",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/dialogue-system-two-turns/turn-2.json",
+        "c2fba12066076e416d5081beed2011d0ebaf331218f8992f0540db72d570e194",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/dialogue-two-turns/turn-1.json",
+        "94ea40ffe8e21c493fa66f4e84734230f28b8a7bd8096e116ee3ee5ddf00a1a1",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/chatml-break/dialogue-two-turns/turn-2.json",
+        "c5d5b028b014d9e8cb8dab936769a8b140d5ad688bdc00df24c17a1090f064ff",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/emoji.json",
-        "4a4f2129e741ed2010ca2137bb21d65311bedf86885ac4b7869d452c92913f75",
+        "108d7c346ed5546a39afd1e53d230fed9e0ca463dfc4591533fe673a9f8c9974",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/empty.json",
-        "5947dd35b3f9f565b1f5bae6e5244f0d2ad3df99b2633010fde3eb216c60473d",
+        "93446748fb1c07923791084d9dd6142e7acb7df4744de1f9cc49b1894242caa4",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/greeting.json",
-        "dcfb8a382e558705a9bbb18584ffa939de41c4ed0127a41424f559ca847bb976",
+        "ff9020d1586823c6836b31ccc36df57ba489c1635e2ebf9dce798f8081222bc5",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/im-end.json",
-        "803a28a22acee474ac0687e2208f48203efa9dae9d09411807f2678959c6953d",
+        "0aeabf885aa17904336f04baa163836c27e00515625cc44b21965c371e584a10",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/multi-turn.json",
-        "9912b719a48963931e45f2f11033410bf75a4e5fe896c9442e257f4af4619695",
+        "31f6c13a36e51b41c3d7e1c263949a975e7b94a06ffe69755891b4b24cf25d12",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/padded.json",
-        "0145e5852cc69e72f73aed13ba7061663fe6c0f2abc39062bb84820d60f4c1f8",
+        "b85dd5d466ca7449816e91c9e6eb7a87d09a9156108f33e89ad2bbc83eeafc8d",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/system.json",
-        "5c6d4c321c2b8000265f1fbc11fcb530c624fec7882c45fb34c4dd907aef4555",
+        "dc246c6372b26d57e3b6f99ab3ecf4f52c82efeca905be3004a98c44ba98665d",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/arithmetic.json",
-        "facd3db6d6950719f2599db3d4b376d8b5a8efdf9425b528a914bb17d6a4dedf",
+        "d38b64a1fccc4d46ec687976558eae9cdfadbeba2b1f2e1d3407f11abb67bb87",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/code.json",
-        "1e94a6922f31d2149b1b4bddd785537ecdd7984d17ed050f611c81f6e8cde372",
+        "f14633c9eaec92268ec70505b50d3c6c7c9f016a655c0cb14cd28925213bd612",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/completion.json",
-        "8471f6242b8d4ba3311ca8db10c7a26eea553684a56f30fe3f5db7637e791bc7",
+        "c96b1a24338b502fc1ba2f0ab8f20f8689d93733dd8cf387c30f2eee5215f978",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/gemma-2/dialogue-system-two-turns/turn-1.refused.json",
+        "e1aa4d07bb5a57b64a86bf11b74dcc027e2725decb84c1b3f405630c8c5eff42",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/gemma-2/dialogue-two-turns/turn-1.json",
+        "7ebdc39772459241816e892f31ea5b1d10067877fc275899904375d220364301",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/gemma-2/dialogue-two-turns/turn-2.json",
+        "26a0465677b73be0f4324afbd1f25d67cd0cf42f3f452acbea5d98bd4271350c",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/emoji.json",
-        "5ea62c1e2d2402a329043c72aaeea4869c621a8638d3b3bafe406d66281d8920",
+        "b73035ed487601f6739318132ea7a96a7c68336503a90ac1221846e96b4f8d15",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/empty.json",
-        "40210292565fc482106b79e77885fb46ee4212c358edf82faa16a69f90f3d44e",
+        "4035cd49c77378f26d6f5e711b070554a493b7704ba83748dff443d59219bab4",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/greeting.json",
-        "2dce6de9726afb2d2764f8c7e6dd9c5b206ea8dfb88d366c41776c26791bb1f5",
+        "229f5ec3b10c2b0698d3dbda2ceb620ae59641a08082414f41d978f86ca5b84f",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/im-end.json",
-        "23e1d72c1a585b5e99a78813d2e8fc570969da4ea564e73b47075c1d5c9d5d9a",
+        "e887aabf3642fdfea5547a657c51226abf630911c3a587552d5a69b25bcebf01",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/multi-turn.json",
-        "10211935b0d7b4d9588aa7cf6033b8845bf61a9bf53c696de8ea983546da2b15",
+        "aa91cc2016ce11c18137c23ccb4e2381ffbee8f5ef27564962df8ab8cc016845",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/padded.json",
-        "057ba030633bb7ff6f1417ebb2a0c9e2ad398f38d11b1be1110f75e066860c6d",
+        "37a59bc8c3219f096d82f9cb60bd9d1c2d24a52465ed9d8d9845b60c3600baaf",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/system.refused.json",
-        "482c6ac7f6a446992069d5c2676203a0017ad82e1aa0bbb17adc08a4dec5ae12",
+        "e1aa4d07bb5a57b64a86bf11b74dcc027e2725decb84c1b3f405630c8c5eff42",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/arithmetic.json",
-        "c3c7b3d87500d8a01ce7b4172c6dad4b4b1f65c8d71ca1432b70329d86ca09c6",
+        "9209e78313431ede43cba7f4b5b201cf6ffe50784bd7e6ef86f483a56204e02f",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/code.json",
-        "db7c34502cd9a36ca4002d9ec864e52a41af57bbada8787f29c3dc85ba8408e4",
+        "efdc74244c17dc2205c6f8a948c330ba027804a75a4326c461822b34c4f50876",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/completion.json",
-        "d418ead3b9bdba4dc64c9fff181984d4906a173287b6f64f1aebf5c11f87e5b4",
+        "8baee58159a42d7014caab50426a6522cd43f128bc2df70150c083fb9e91266d",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.1/dialogue-system-two-turns/turn-1.json",
+        "58674b7f27e0acc352d52eca400533eb7c58a450501647e4750b1f6385c9610f",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.1/dialogue-system-two-turns/turn-2.json",
+        "e9f34f0cdc0eb727336b4c38adac2464864f46489f0c7c5a45fb2b1315b448d5",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.1/dialogue-two-turns/turn-1.json",
+        "faead850996bd32190fa6a3eeb3a98f137b51755db6cbbfb631322a50836aa23",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.1/dialogue-two-turns/turn-2.json",
+        "b6a430e7e5d5ec87b55be1ecafbe693edf2bfac77b87dbef0612c70b871ff8d5",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/emoji.json",
-        "f6a4566ff68cf099d4130c1f718620ac405c4bf9447af6333caefa3cdf9cc644",
+        "5a9a8ac7f1457f3218fc936a9fa61c4635d1c68ef04517fda895da3eb2434c92",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/empty.json",
-        "da32d5d86ff2cfa05adef0493231b74b5c7af25205c87d914c3fe2ef99ee661d",
+        "646a75eb9dacaa5989e82ee402b8311321a570518bf960ad7afeb78c1ecbf95b",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/greeting.json",
-        "37a933771816130b3514756b68c9e656a883e2aba19ad09e7c4d4a61cc2b24f6",
+        "db0f4b76fd2eef01486617be4bc02e8ba59729890574493e927f7776a43a283d",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/im-end.json",
-        "52fa165e4b957f3110851ce3df33d1269a59f9d6cecd80ddfd69b8f3f13f0244",
+        "ebbd89e11310f554aa0975014cd0de5fbe10f1a065a7f6dc77d474ebc5c0f462",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/multi-turn.json",
-        "d6982a545529483111575247831a880f3f8639031315c8cbb845ea1ffd7f4ba4",
+        "85e1b84d2515bd748f3eb47ee7279ea4a09d4dd86df404b874a96cc082fdc442",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/padded.json",
-        "5014c489965166634eeecbef48dba9a056794dd6ed1e16e86ddad9a124ed148d",
+        "19176e78bf5ce6e0e74075d1f30900ca47197dd9730669f07163f481d226a537",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/system.json",
-        "3960ad397124a1de7f89078f660d83eca73f3a1a968e3cf701d2d9f70d3ce235",
+        "c324eaaac4f21679264c03f5d059340ab4f23ea45d1767dac05620ba2168f049",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/arithmetic.json",
-        "b50ed772e633ab8e13ccf7931acff80280d24f593023284c0625ac39a6c9521e",
+        "f5c0b41806685b143e917ed35efc3cac5b10c4c92ddec756d7ef1e1f75a3b114",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/code.json",
-        "2f70a40c7f951effc6b4f9af5991ee73fea960ba777517de678193df95aac971",
+        "b83f60dd7c4097cdf0a8135fd64ffe6835eaaca51e3e272a2b2a227ea026b329",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/completion.json",
-        "d6d3679d2f6ef8461e9fef0c633f017b7e53281b94e9b2ff8b15b553a973b7b5",
+        "eebaf335b8ff35e8fe10d4d6be12cc113473ffb79bb1a6ba909bcc4c2043474f",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.2/dialogue-system-two-turns/turn-1.json",
+        "6263a1798964be0753fb3d215054d673536ce15c03bc4577d32906c3c1db10d0",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.2/dialogue-system-two-turns/turn-2.json",
+        "a1fa488395c625d587a0fea9c9beeb0d488d160a73354db913130e97097ef3b8",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.2/dialogue-two-turns/turn-1.json",
+        "1bef4a530049fb7fd9b7d466286783ac0a61ad0d43a99f1e386ec7207051ff16",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/llama-3.2/dialogue-two-turns/turn-2.json",
+        "214efdb4f497d9985b5e2b84500fa906d62438739b353e2500c89bd5e56b7260",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/emoji.json",
-        "0e9436068d380bf6bbc3c0a197f3f2ec825b6fae47a1d0360e3f7b0d32a8d760",
+        "557e9be29147d3896f812822177e60d5f62ab0a2eaf942cba0a5f8eed175b4ed",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/empty.json",
-        "e26358f151f56c4d3462854d014351e11b053f0a8dbe635ec292e47ea998d217",
+        "6d900c59c41c2bb7fe10e70fbe1758feab7868c558ef33465bf2be86ac31b15c",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/greeting.json",
-        "5d700cd4bfde10e9aecd04e77eff7c8f8b455ffcd0913fcf4b7d4a72d4b29a7a",
+        "c908dec78e3d89c51cb5629c143374398ff21b4af016e5635ef9aac41e8b0bf3",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/im-end.json",
-        "79ed5c173d1f0d08b2becb429b63f0330c81563df4c37f860c93841502152a35",
+        "1a2f373c7af763a0df13cc952d1519202b7c95410243cbca3e771dc20c36171e",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/multi-turn.json",
-        "db588c061ad8389fe9aff03526f26e77e961497706d98464efb84edb4b526a91",
+        "dca07f73ebaa4ff4d47079498a54ff14dc929dbd76d13fb92f1afed25a1fc755",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/padded.json",
-        "12b05b4638c7ac3f966b309ad00f4ae41d99dd9ae81b03f8e5448d3d292f551f",
+        "0b65db506e703171bf026001d1a20272110430b56fa2edfebee9e032b461c542",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/system.json",
-        "294e3c84f2f7f1219e104995358be87b70c3bc5fd1fa1214482d053aa8eca42a",
+        "ca8ac7cfeea3953a9d9d72be7ff02b3445ac222b0602bae671f42232b2e7b28b",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/arithmetic.json",
-        "c8e818202719a093e21bcbea6445eefbd61ae949af5732f41dc1bea82d79c7a2",
+        "f70a53a1172a5b5cfd085a2e7066a5449bcdcf4b2fae46fb3b7fd516a17257e6",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/code.json",
-        "ca72b6fe9e74ef068a80a4a3067faa88a386d681b0da1b1007ea2e8da65503f6",
+        "e3bfb77b158f36e116800441a83371c58f759faaa0594301665d7ffec378ebfb",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/completion.json",
-        "8c411573d3f3a917bb9005361607b1624283d3cce1f99addf6c942c844729f73",
+        "0b7de442ef0e61bf88a85f56db13858f35a61362a6504b5e145d6d6dca6f321d",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-system-two-turns/turn-1.json",
+        "4d6f5b2f10603859bfe2cdef0ebad247328e3ac7596a2106cba9ebd8962c2b73",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-system-two-turns/turn-2.json",
+        "42b57b911ce46dad681d3a993057e08fc7c80c253352a7b74e39c53c625c44c0",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-two-turns/turn-1.json",
+        "a196ceb37c3013ccd16695cc8456aa5cdfcd7d74210919c40dfdeed85e36443f",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-two-turns/turn-2.json",
+        "3ecbef73b596c96446e49cea5e8f804c5cfe2ea20ef2afe4e418be662c6593a0",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/emoji.json",
-        "19b985dfb32714204a9b594241e88b7e754ba1b0bb050274b57fa62682851e1f",
+        "75b2b8b4fcb0a67c9f35cf380ef7b0673afab74f924b298b79bab090943ef694",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/empty.json",
-        "6996f4092e0bcc16e9093d210ac68b4a03c8205410493dbdc011405a6ee0cb6e",
+        "ab1a9503bcedc36c4d42be3b4483c0d44c516f2a885ce9c824a994b1fa982cb6",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/greeting.json",
-        "e3e527c1126984690fe004524fff7449a2ca6160694f9d432b103604120d0404",
+        "c73e62ef143dfe1cb71caa91fb496b8a6d3ed9db7e2a8e8d8be82b82d6f1b041",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/im-end.json",
-        "9bf8561f768b92defc4fbcedc1d15309dcdf515939b8dc65a46a8d5c00bfd812",
+        "4e6cffefe8b2fb0415dbf750c970250f6d719ae82667e907a66f6ea10cc7bf17",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/multi-turn.json",
-        "2ecdccd3ae34fc671b28757a776eaa1fa7d16cbe7d59008c4cbb0244281ad99c",
+        "6205051643c540d491d934a770f56290befdb435bc534c705229bf0740f98853",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/padded.json",
-        "ea1383b2e0357d57606ef02b567ded08b6519dfed5589e2e7bb5b15c44f6e14f",
+        "767b29328126b61702ef5026d50afd8238f73058f8e9437e91713a1ef9571b6c",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/system.json",
-        "ef3c69bddb1f9d843c3518193a9b976414b2e94784c5e2ab31283a58ca64d474",
+        "1e6d89aa5ff531de9fe7436955ea66ce588c143c533d6280267e3e8c8643041a",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/arithmetic.json",
-        "38aca127c96f86883d689725a6ad3e5b98529afeeab440db2303d76f7f72eb05",
+        "beba97f6365655d29fb854a26e598363c2d0e1f6e3264391e5351d957161e6fe",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/code.json",
-        "90878d096906876fa13cc7df7eeb6d77e771621e7968d0597a02c171524cd708",
+        "4e99c9913cc94b7a4a71a46cf1bc85cea53b3a1d46e3911352b68917c74ec9ca",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/completion.json",
-        "eec3513d657d01a284403f0f76924730b946ac1949be1655597ef362152ae2e3",
+        "52066e6606e44bc8d4cefe9425c6eb71609f0fca35ec89547b1a6d46e7086473",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/phi-3.5/dialogue-system-two-turns/turn-1.json",
+        "c0fe546350ca6a95821b85e0eed6b0c3a4df182603822278c8f46f98cf254ec1",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/phi-3.5/dialogue-system-two-turns/turn-2.json",
+        "1e5ef976b14590eb31a4c35be754442477fa02d44162dc0ac406e772646dad8e",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/phi-3.5/dialogue-two-turns/turn-1.json",
+        "fc965c6f29ab44c6f5aaac098ab4bac07298180737e1d2329ab02a1cb395b15f",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/phi-3.5/dialogue-two-turns/turn-2.json",
+        "eeb120a8b7cc49307d88490af5e72c5ad9862fce25e2e6424c9bd0937e2d6cff",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/emoji.json",
-        "3db413b8808b10cd8739e9064836405b3a97d5b49efeb72afe0607a667c6f156",
+        "1a990372ca9a80ecab212a911314d45b99d3ae53661dbe059a6c7ea127e66114",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/empty.json",
-        "06c3a8d36f71a43fcc72ee0e580976006fcd9dbd34531720ce22a15726b246f8",
+        "929c294529cce2f2c1af1598a2d0e35f5dd40470251b71fd188b377c8552f9e7",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/greeting.json",
-        "2a4ee01ad64185cb0140122d573594a5c58886c90be899dbf22d662a3f928b4f",
+        "9a6de941e5c4ccd2955d3ac5cf43902003c5fb92cfc3769252c8a805ae41a2a6",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/im-end.json",
-        "88bb9e4bbb1c3b6df862079fd23398b2ee653c479d727ed8d06200c2b39fcfb2",
+        "77a79b57c4e74e07d4e1e013707d38a0003af2fc787aecb292ebe629f5a98cb2",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/multi-turn.json",
-        "d91de3768d2fda97a5c5f3c7966a9b273c39a6cefc07db1741199831a3304d20",
+        "8b4d56e10d34b1ee3bc4f1f0bdffd3db137d052fe9be4dd6a3cb3fdc9fbacf05",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/padded.json",
-        "50d3b9d80455db726c3132d6d832199267ca045fa7486384678d8051ba8c48ec",
+        "ad8bc84450b5488ffe803d05d70a72d46f510fe07f227e5afc884593829d14d3",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/system.json",
-        "c037bb8f91c85ef871515bddbac857f7d373a8745f8fe9ce85f4aa938f95622b",
+        "a5c62d5602ded85397af38d4867d75cd38bdd02c8292ba6e12d8bc5e3b0c474c",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/arithmetic.json",
-        "264963b0e5d4699e7a0db8827db2d1ed99c5d5e8087add70ac4938e60d56f420",
+        "b67d996ef08aff2b99d6ca95648e83387b5763763bc9b27ce0ba0451af7c0686",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/code.json",
-        "f02c3f93feafba1bb782c5c2971e5356009f548fb9e4b9aaa15063e4114e9760",
+        "c3bdc299ccc61269867a349cb60f00dacb16ee40babce13ce6e2242d3d2500e5",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/completion.json",
-        "d7249830bf8227e194d87b884d0faaa8f3da26bcfbedad26c7d12444e22ec97c",
+        "67a1e75b84bf0cafa22f0617cda4f5b8416026e50db6dd2698806f932ab8245d",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen2.5/dialogue-system-two-turns/turn-1.json",
+        "50c3c1b64e7f2cefaaa5cce5559d72d133862d322d2aaedf8e1ef7f7d33903ae",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen2.5/dialogue-system-two-turns/turn-2.json",
+        "4cfc05f39bf507b3eb1064a9a8cf5e71984d9f38a1465616e77aaf9639c84999",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen2.5/dialogue-two-turns/turn-1.json",
+        "4c116757ec39d785a7cf461ee7c8e252d8945863267dbf5be0eb7f290857be5c",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen2.5/dialogue-two-turns/turn-2.json",
+        "4558b806a3aa86629dd8e65e2fb15e6edfe692cf74f7681ede184b414aa411b5",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/emoji.json",
-        "0aa1b9eccb405fe01bb2c74662f02a3046b45a139debcf28d2e46a167f873bc9",
+        "779b81db68e68f86ce9ff7e8313f88d19dee8ee4f928bae1165bf821797a6d1b",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/empty.json",
-        "b6ef09dc3a10fe14918b726e3e31463dee09f063b5dcba6f2a155c1c1e9ae95d",
+        "6f3c5b397631742b520b777668e678a691f204601b15357788478b69569ec1c8",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/greeting.json",
-        "bb608bdb471fcd15f191dd79a98df2559863e6332c8144f44563ddcf29ce03a7",
+        "f1339059622bd4115d2d8c62f6de973c18026f351fc926c9eb9bf695c8745a83",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/im-end.json",
-        "35d8f71b80d84c780868f423ed4d3b2224a39a959ac503d404cb01838a4666e9",
+        "3a0531e3e6aea9406bbf834750cca2df6cb612227f9b3435a8060de5c713ec5f",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/multi-turn.json",
-        "4f5fddd87697a9cfbb06d922bd15aa5abac3a58be366cb2863d8c5f989e91b22",
+        "dd3a1993d373c0ddcc3735391f2a67a655088affe1e43486f5e4adbf098b44ed",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/padded.json",
-        "6dc4b8d7e95eac696a625b97f21f9cf6654f9da0fc193172fbb0e8592ee93a7c",
+        "d76699dcc0629a1b8503374df2acff94a329f6f77c862014308a9b867cacd616",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/system.json",
-        "2bcc0cb8d80d0754c78c38d9abbe35047c90389a963dfb051f86c102c554c1bb",
+        "ca5232eed11a97885e890a4887e3e1cdaa49f335a9cb0288307e3a1e3c4084b4",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/arithmetic.json",
-        "79182433173387e26736e898df154b53abb8371dd3101b17d6ecca8cbe11ab94",
+        "7887e8e6a7d13f1185aae2d90cb2e15aac78cf957c95b200dc510148d78316b8",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/code.json",
-        "a6cee9a8fb6738e1b5f9dfcc8a4a2359c9c35a3076ade33b3ad544398df3aec8",
+        "01a41c29819b1398f12b38a44de8c4888c90ebabe3e3458599f6f4894f286a3a",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/completion.json",
-        "3b309bd251b0cf2982e2c686244549e3b00720a93317aaf67ac4847bead6e7fa",
+        "411da06267e3d1832c58556807e3c4781f4dc9b269747f55542aaf2caf878d46",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen3/dialogue-system-two-turns/turn-1.json",
+        "1ac81958e50686f19ad9d3f5f0ccc9e6655f295501fc585f6bbb3ce44c4559cb",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen3/dialogue-system-two-turns/turn-2.json",
+        "0731dcb1862e2500117a5d502f5864bfa991ad5b0c9428d1b2251ce9b8e310c6",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen3/dialogue-two-turns/turn-1.json",
+        "aa5651d7174559d59ed0de3bcc58f93b3cca789c6f64a8377b6a80ad4ca0c82e",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/qwen3/dialogue-two-turns/turn-2.json",
+        "4bae58a65cbfe83e0d90ba1d3d61fcaee954bd3d9ef0a99529d25338831209b0",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/emoji.json",
-        "f29fab0afe2b22333faae2324b4737eff2cd8c4e52ac415708284a14211115c4",
+        "f2e8fb3b223760e87b32d682f427b748a821059db9a5bc4362c87c401a4d7a5e",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/empty.json",
-        "9e373ab5ad5ad76ca4e63c9199ca529a3cb5fe6623cbc85cc338f93d9dfa66dd",
+        "49319696b5a40b38b61e30a97e24672d2616a716351b9ec6f55b33a5f1d87fcb",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/greeting.json",
-        "6c094dd6c016abb56f92b136e856bbce0d159aae93571863fa72a2500d3848e2",
+        "232ccfaa99fe4eb6f9d9c2cba3d03e331e3d6eb3067d54d423d39ce7c4e2508b",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/im-end.json",
-        "66bbd760237b01a3ee3581306380694cfcde4c33c43e6d94eed94b2bb640f39a",
+        "8e7031da576f80ac7e323d895c78961dfb536aa29c7f308aa366ef60a5aad6c6",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/multi-turn.json",
-        "c96dce483c74b6abffa62311a2d747e59a331d344ab3bf180eded622d9f4aa61",
+        "07221d6975bcc7aa10adb93c53d44665f8eb65ec4bc49bac8f344fca0ce8a1c7",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/padded.json",
-        "8fb0505cad15e05f00ea29908392ff7749d100925f32eef5ddaa326d9778b4ea",
+        "dbee2d54be4bbff6e3476715bc3ac666ef51f3453cecf47b00cda77c2da24f4c",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/system.json",
-        "55e5403ed3f630fe9029c794dff57cf7fd795087893d08e9f3e13859b920bba4",
+        "36f7ea3c9ecdc4d531728e3c0aed7c7b6babec4d1477de84fc8f9ebabb89114c",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/arithmetic.json",
-        "b88541f430e5e77c6bba7389c43d543d346a6c4aaf75a8719bfa1dc84c85d7e2",
+        "1501b55f13cddfc5d7bf163a4af43138596f8346c6f2893b2873b1e40c32c1c0",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/code.json",
-        "8e8bf5d0421aa1696d85836b7c17be28cff1d729b978516b76b60f586db07ecb",
+        "5e44beb4ad51570dcd911f4df0f1c30f64245cf3d242213ca38e2f22344e5a45",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/completion.json",
-        "919a6c3ebe9da8211c71609cad8e2121a9bf1028753876fb8e0e02b865c8ad5e",
+        "045f3d5feb5fd628fdfaaa18bac119c805d587f2970c4e4098c201366d25bfc4",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm2/dialogue-system-two-turns/turn-1.json",
+        "a53d6c4c98c3804a5333c069fe58d1f56231158efa46118e8c6c37c8c7c9c04a",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm2/dialogue-system-two-turns/turn-2.json",
+        "bc584424aa62510ddfba304cd5ca90d2984ba167994bd7459d0945188ce215a3",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm2/dialogue-two-turns/turn-1.json",
+        "2ce9ca888885a5702c69292cd8e69c0779bd871ccdb7f62f6c3cc8925ec9f8fe",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm2/dialogue-two-turns/turn-2.json",
+        "10d30480a89f9b36ab75e3238d5a0bf9c50e0a063329cc2dd59f4a53860734c0",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/emoji.json",
-        "ba969a794c78c520a95e61c36007a5c4a2ab5f7018faa933b508ddf03609db07",
+        "fb78cf5b29d59edd9dac1af062b7ab1e03a78fcf9e7d70bc3802596bad31f0b9",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/empty.json",
-        "345f5dcf143bbe9f050514c42f2cb59e9ab346776b5e3e2b0265c9c43e3f5e9b",
+        "ea53f9f424053dbdf4b632ed380cf93a692f128b8e81b528bc2150b6041d4908",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/greeting.json",
-        "bc2564168cff285539ace4984c0b66cce825b0f1c07357165aa45a57c7b8a06c",
+        "c5d1f3b8193a6e7173fef971a7044f95ccae65e68148d92d1dc9053d42b6cfd1",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/im-end.json",
-        "954546bad6f67f54889921139855adef1fb5cb1f749431fd780a3ce337eb40b3",
+        "25ebdd63c7fb22d591cde584d3ca9e88cba0ea1a74b81f414bdcc0f31902edab",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/multi-turn.json",
-        "68bc556c0df215544472cdcb2d4e29a1d09a50844f41d13847527b829703c6c3",
+        "2bde3f8fdabac3e68be804976329d96dee8ebaee672cf66408c3c3dac6802a6a",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/padded.json",
-        "6f64de66267335183b11f8799883733c6c3c63c8dc8a78f9da6a879a78d11c20",
+        "f40787fa0eed94db2a9cc387326b138c1b181e0a6eed47cf8a8aad75e3d09c1d",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/system.json",
-        "8cf26d2c8c9ff815f51557459acbe9386930500f5b252268285a3aa48f92b7b4",
+        "bd8b6d6e88b18ebb65044e6d999fe2814fcdc6678d66b72770c947a851792b3a",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/arithmetic.json",
-        "7e569a6f57bd7a085eba8e31cb09318f6f16b3fcd626b3327a3ff9de84ece081",
+        "9f77f8f024692397d6961778a6a158a433c6cee13be0397408d8a6c37e46e96f",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/code.json",
-        "7fbc8faf9cfbf8004df1f0296d010c4df21f48e0a22b30bc3dba9fa7bacb836f",
+        "34ecac711fcacb517c3467ab2eb935ac6fc42a6c363677235aed9bcb6f914ea1",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/completion.json",
-        "690922b562c57f6d5eecf83f29fa42ce077cc6a31f2db50c6893bd65b4286bc1",
+        "4bba5cd3910e2ae7241eeda53e273de45fe70cab64bd3a3f072057fecc4acd1d",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm3/dialogue-system-two-turns/turn-1.json",
+        "e5798fd8d40526157453cfed46ea960a9bfdd13d5fb025cc58a1f41a0018acec",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm3/dialogue-system-two-turns/turn-2.json",
+        "28e1b375c444d019f5ac3bafec682fe667f5646162d039dc178d64b74b38cfda",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm3/dialogue-two-turns/turn-1.json",
+        "1ec526b9414414c938076419009e681808eb5b232e827b25e5ff4bf3e9b2811a",
+    ),
+    (
+        "oracle/tiny-qwen2/chat/smollm3/dialogue-two-turns/turn-2.json",
+        "a997fea04bc490cedef7550ea2b0b2a22b378c1e3258e874abfe571bfa12db99",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/emoji.json",
-        "9b8b82819cdfac23220e85fc6959fc8ed418c8a051ff704b083409ba8dce61d3",
+        "ac29d579a4756ad3e6fb5cf4109e8f502125ce405bdd38be82c3987aaff67dbf",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/empty.json",
-        "573b860cf2ff987320194501aa55933e4ec830011100ae8a486a3c928b1cf0b4",
+        "af52c49c5947b3198287361f003df72bdb99acd63279fd44dc23779b7c1ecc58",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/greeting.json",
-        "e2dd09ca8bf33e7ee02d62e6f5e9d7197c3de9d2013d243e84978fb378a412c0",
+        "0de08f680237d8ace8bf4e6b9c3d3fe6171bd0845d140e3dead1434aa61393c5",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/im-end.json",
-        "26341f256565b6729c290d72254bdb9b3510bd08a668164fe8a98549e699719e",
+        "a886b021e0bcb2b5d080cfb5b7de7217a487eea026d3e39b09222aaef88d2557",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/multi-turn.json",
-        "78cd35eecf1e9f24a44a134e293edb183abc120bc794aec2139ef765dcfdaafe",
+        "1f8df24fa33c0ab4f3a4d9b1dde616c8b0ded2b8ad5c373b2b0b068b1afcb4b6",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/padded.json",
-        "d22e5a6f1deba02bb836cc7072d1c362f638ae7a70e853557b9cef6b7531a105",
+        "2b0bb12720490d6a995fe3cbf2eccd0ab41af8984cda54116b1b51efb6f07a0a",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/system.json",
-        "0ebb74f43fc0d4ac4eef36d703b23b6ad89c9c515813734484faca902ce7b093",
+        "809c772893f186aa55703b42ed91053fbb54549d3be0cb9c97216a09ddf3a247",
     ),
     (
         "oracle/tiny-qwen2/code.json",

@@ -94,14 +94,24 @@ pub(crate) fn long_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, 
 pub(crate) fn chat_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, String> {
     let mut voice = SecondVoice::default();
     let chat = oracle_dir.join(tmgt_oracle::CHAT_DIR);
-    let mut templates: Vec<PathBuf> = std::fs::read_dir(&chat)
-        .map_err(|e| format!("{}: {e}", chat.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    templates.sort();
-    for folder in templates {
+    // Each template's folder, and each dialogue's folder inside it.
+    let subfolders = |dir: &Path| -> Result<Vec<PathBuf>, String> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        found.sort();
+        Ok(found)
+    };
+    let mut folders = Vec::new();
+    for template in subfolders(&chat)? {
+        let dialogues = subfolders(&template)?;
+        folders.push(template);
+        folders.extend(dialogues);
+    }
+    for folder in folders {
         let mut names: Vec<String> = std::fs::read_dir(&folder)
             .map_err(|e| format!("{}: {e}", folder.display()))?
             .flatten()
@@ -111,8 +121,8 @@ pub(crate) fn chat_voice(file: &Path, oracle_dir: &Path) -> Result<SecondVoice, 
             .collect();
         names.sort();
         let template = folder
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .strip_prefix(&chat)
+            .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut one = SecondVoice::default();
         continuations(file, &folder, &names, &mut one)?;

@@ -13,6 +13,7 @@
 //!   [`Reply::drift`] and its value falls back to something that fails any check (`false`,
 //!   `0`, empty, NaN). Callers that need the exact shape use [`Reply::strict`].
 
+mod chat;
 mod fields;
 mod json;
 mod models;
@@ -24,6 +25,7 @@ use crate::AprError;
 use crate::error::exit_code_meaning;
 use crate::process::{Captured, Termination};
 
+pub use chat::{ChatTurn, chat};
 pub use fields::{FieldProblem, Problem};
 pub use models::*;
 

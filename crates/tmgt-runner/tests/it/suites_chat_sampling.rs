@@ -68,6 +68,48 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
     };
     assert_eq!(equal("chatml-break"), vec![true; 8], "{batch}");
     assert_eq!(equal("llama-3.1"), vec![false; 8], "{batch}");
+    // apr chat, turn by turn with the history it keeps: SmolLM2's, Qwen 2.5's, Qwen3's and
+    // Phi-3.5's templates give HF's rendering and replies on both turns of both dialogues, the
+    // templates opening with `{{ bos_token }}` lose that BOS, and the fallbacks are named.
+    let session = of(&results, "CHT005", "tiny-qwen2")[0];
+    assert_eq!(session["verdict"], "fail", "{session}");
+    let turns = session["details"]["turns"].as_array().unwrap();
+    for template in ["smollm2", "qwen2.5", "qwen3", "phi-3.5"] {
+        let equal: Vec<&Value> = turns
+            .iter()
+            .filter(|t| {
+                t["turn"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{template}/"))
+            })
+            .collect();
+        assert_eq!(equal.len(), 4, "{template}: {session}");
+        assert!(
+            equal.iter().all(|t| t["outcome"] == "equal"),
+            "{template}: {session}"
+        );
+    }
+    let departures: Vec<&str> = session["details"]["departures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        departures.contains(
+            &"llama-3.1/two-turns turn 1: apr feeds 137 ids where HF's rendering has 138; among \
+              the first 50: 50 ids where HF has 50; at position 1: \"<\" (28) where HF has \
+              \"<|endoftext|>\" (0)"
+        ),
+        "{departures:#?}"
+    );
+    assert!(
+        departures
+            .iter()
+            .any(|d| d.starts_with("gemma-2/system-two-turns turn 1: the template refuses")),
+        "{departures:#?}"
+    );
     // Models without chat templates are outside the chat checks' entry: no result.
     assert!(of(&results, "CHT001", "tiny-llama").is_empty());
     // A raw prompt is templated through a path naming chat or instruct, except on GPT-2.
