@@ -322,23 +322,28 @@ impl RunRequest {
         if let Some(k) = self.logprobs {
             b = b.opt("--logprobs", k);
         }
-        if let Some(k) = sampling.top_k {
-            b = b.opt("--top-k", k);
-        }
-        if let Some(p) = sampling.top_p {
-            b = b.opt("--top-p", p);
-        }
-        if let Some(seed) = sampling.seed {
-            b = b.opt("--seed", seed);
-        }
-        if let Some(p) = sampling.repeat_penalty {
-            b = b.opt("--repeat-penalty", p);
-        }
-        if let Some(n) = sampling.repeat_last_n {
-            b = b.opt("--repeat-last-n", n);
-        }
-        Ok(b.done())
+        Ok(sampling_flags(b, sampling).done())
     }
+}
+
+/// `apr run`'s sampling flags but the temperature, each where it is set.
+fn sampling_flags(mut b: Build, sampling: &Sampling) -> Build {
+    if let Some(k) = sampling.top_k {
+        b = b.opt("--top-k", k);
+    }
+    if let Some(p) = sampling.top_p {
+        b = b.opt("--top-p", p);
+    }
+    if let Some(seed) = sampling.seed {
+        b = b.opt("--seed", seed);
+    }
+    if let Some(p) = sampling.repeat_penalty {
+        b = b.opt("--repeat-penalty", p);
+    }
+    if let Some(n) = sampling.repeat_last_n {
+        b = b.opt("--repeat-last-n", n);
+    }
+    b
 }
 
 /// An `apr chat` session: the user turns are stdin's lines, one reply each, greedy on the CPU
@@ -585,8 +590,9 @@ impl Invocation {
             .build()
     }
 
-    /// Greedy CPU `apr run --batch-jsonl FILE` of `model`: every line of `prompts` (`{"prompt":
-    /// ..., "task_id": ...}`) answered with one JSON line, the model loaded once.
+    /// CPU `apr run --batch-jsonl FILE` of `model`: every line of `prompts` (`{"prompt": ...,
+    /// "task_id": ...}`) answered with one JSON line, the model loaded once. Greedy unless
+    /// `sampling` sets a temperature; its other fields are passed as `apr run` takes them.
     ///
     /// # Errors
     /// Relative paths.
@@ -594,14 +600,15 @@ impl Invocation {
         model: &Path,
         prompts: &Path,
         max_tokens: u32,
+        sampling: &Sampling,
     ) -> Result<Invocation, AprError> {
-        Ok(Build::new(Subcommand::Run)
+        let b = Build::new(Subcommand::Run)
             .input(model)?
             .input_opt("--batch-jsonl", prompts)?
             .opt("--max-tokens", max_tokens)
-            .opt("--temperature", "0")
-            .flag("--no-gpu", true)
-            .done())
+            .opt("--temperature", sampling.temperature.unwrap_or(Real(0.0)))
+            .flag("--no-gpu", true);
+        Ok(sampling_flags(b, sampling).done())
     }
 
     /// Perplexity of `text`: `--dataset custom --text`, and a threshold of 1e9 so the gate

@@ -2,7 +2,6 @@ use crate::cases;
 use apr_client::{Invocation, parse};
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
-use tmgt_oracle::ChatCase;
 
 declare_check! {
     /// `apr run --batch-jsonl`, apr's batch chat surface, answers every single-user-turn
@@ -27,31 +26,17 @@ impl Check for Batch {
         let mut departures = Vec::new();
         let mut judged = Vec::new();
         for template in cases::templates(cx)? {
-            let rendered: Vec<(&str, &str, &tmgt_oracle::Oracle)> = template
-                .cases
-                .iter()
-                .filter_map(|case| match (case, case.single_user_turn()) {
-                    (ChatCase::Rendered(r), Some(content)) => {
-                        Some((case.conversation(), content, &r.oracle))
-                    }
-                    _ => None,
-                })
-                .collect();
+            let rendered = cases::single_turns(&template);
             let Some((_, _, first)) = rendered.first() else {
                 continue;
             };
             let gguf = cases::grafted(cx, &template)?;
             let prompts = gguf.with_extension("jsonl");
-            let lines: Vec<String> = rendered
-                .iter()
-                .map(|(conversation, content, _)| {
-                    json!({ "prompt": content, "task_id": conversation }).to_string()
-                })
-                .collect();
-            std::fs::write(&prompts, lines.join("\n") + "\n")
-                .map_err(|e| CheckError::file(&prompts, e))?;
+            let lines: Vec<(&str, &str)> = rendered.iter().map(|(c, t, _)| (*c, *t)).collect();
+            cases::write_batch(&prompts, &lines)?;
             let tokens = u32::try_from(first.max_new_tokens).unwrap_or(u32::MAX);
-            let invocation = Invocation::run_batch(&gguf, &prompts, tokens)?;
+            let invocation =
+                Invocation::run_batch(&gguf, &prompts, tokens, &apr_client::Sampling::default())?;
             let answers = parse::run_batch(&*cx.apr(&invocation)?)?.value;
             for (conversation, _, oracle) in &rendered {
                 let label = format!("{}/{conversation}", template.template.name);

@@ -1,11 +1,12 @@
 //! The model's chat templates with the conversations their oracles hold, and the GGUF that
 //! carries each template.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tmgt_check::{ArtifactKind, ChatTemplate, CheckError, Context, NativeGguf};
-use tmgt_oracle::ChatCase;
+use tmgt_oracle::{ChatCase, Oracle};
 
 /// One template of the model's entry, its text, and its oracles' conversations.
+#[derive(Debug)]
 pub struct TemplateCases {
     pub template: ChatTemplate,
     pub text: String,
@@ -98,4 +99,38 @@ pub fn fallback_line(stderr: &[u8]) -> Option<String> {
             l.contains("falling back") || l.contains("fall back") || l.contains("fallback")
         })
         .map(|l| l.trim().to_string())
+}
+
+/// The rendered single-user-turn conversations of a template, with their text.
+pub fn single_turns(cases: &TemplateCases) -> Vec<(&str, &str, &Oracle)> {
+    cases
+        .cases
+        .iter()
+        .filter_map(|case| match (case, case.single_user_turn()) {
+            (ChatCase::Rendered(r), Some(content)) => {
+                Some((case.conversation(), content, &r.oracle))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `apr chat` can send `content` as one turn: it reads one trimmed line per turn and
+/// takes a line starting with `/` as a command.
+pub fn one_chat_line(content: &str) -> bool {
+    !content.is_empty()
+        && content.trim() == content
+        && !content.contains(['\n', '\r'])
+        && !content.starts_with('/')
+}
+
+/// Writes `apr run --batch-jsonl`'s input: one `{"prompt", "task_id"}` line per conversation.
+pub fn write_batch(path: &Path, conversations: &[(&str, &str)]) -> Result<(), CheckError> {
+    let lines: String = conversations
+        .iter()
+        .map(|(name, content)| {
+            serde_json::json!({ "prompt": content, "task_id": name }).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(path, lines).map_err(|e| CheckError::file(path, e))
 }

@@ -6,7 +6,7 @@
 //! prompt's continuation against HF's. A raw prompt must stay raw wherever the file lies.
 
 mod batch;
-mod cases;
+pub mod cases;
 mod continuation;
 mod raw_stays_raw;
 mod rendered_ids;

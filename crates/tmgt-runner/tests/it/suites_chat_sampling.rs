@@ -143,6 +143,13 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
         penalty.iter().all(|r| r["verdict"] == "pass"),
         "{penalty:#?}"
     );
+    // --batch-jsonl ignores --seed: two seeds give the same answers, improbably.
+    let batch_seeds = of(&results, "SMP007", "tiny-qwen2")[0];
+    assert_eq!(batch_seeds["verdict"], "fail", "{batch_seeds}");
+    assert!(
+        message(batch_seeds).contains("the seed does not reach the batch's sampler"),
+        "{batch_seeds}"
+    );
     let calibration = of(&results, "SMP005", "tiny-qwen2")[0];
     assert_eq!(
         calibration["details"]["tests"]["sample"], 4096,
@@ -195,5 +202,53 @@ fn every_sampling_check_fails_when_apr_drops_its_sampling_flags() {
             .iter()
             .any(|r| message(r).contains("the seed does not reach the sampler")),
         "{seeds:#?}"
+    );
+}
+
+#[test]
+fn the_surface_limits_pass_where_top_p_keeps_one_token() {
+    // apr chat and --batch-jsonl ignore --top-p, so the real apr cannot show SMP006 passing.
+    // Scripted fake: the real apr, with a call at top-p 1e-6 made the greedy call that limit
+    // means; every other call goes through untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("apr-keeps-top-p");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n# Scripted fake: a call at top-p 1e-6 becomes the greedy call it means.\n\
+             limit=0\nfor a in \"$@\"; do [ \"$a\" = 0.000001 ] && limit=1; done\n\
+             [ $limit = 0 ] && exec {real} \"$@\"\nskip=0; prev=\nfor a in \"$@\"; do\n  shift\n  \
+             if [ \"$prev\" = --temperature ]; then set -- \"$@\" 0; prev=$a; continue; fi\n  \
+             if [ \"$a\" = --top-p ]; then skip=1; prev=$a; continue; fi\n  \
+             if [ $skip = 1 ]; then skip=0; prev=$a; continue; fi\n  \
+             set -- \"$@\" \"$a\"; prev=$a\ndone\nexec {real} \"$@\"\n",
+            real = real_apr().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake_arg = fake.display().to_string();
+    let (_, faithful) = run_report(
+        &repo_root(),
+        &[
+            "--apr",
+            &fake_arg,
+            "--filter",
+            "check=SMP006 model=tiny-qwen2",
+        ],
+    );
+    let (_, real) = run_report(&repo_root(), &["--filter", "check=SMP006 model=tiny-qwen2"]);
+    let (faithful, real) = (&results(&faithful)[0], &results(&real)[0]);
+    assert_eq!(faithful["verdict"], "pass", "{faithful}");
+    assert_eq!(faithful["evidence"]["count"], 36, "{faithful}");
+    // The real apr: both surfaces draw at top-p 1e-6 (8 batch answers, 6 chat replies).
+    assert_eq!(real["verdict"], "fail", "{real}");
+    let departures = real["details"]["departures"].as_array().unwrap();
+    assert_eq!(departures.len(), 14, "{real}");
+    assert!(
+        departures
+            .iter()
+            .all(|d| d.as_str().unwrap().contains("temperature 1, top-p 1e-6")),
+        "{real}"
     );
 }
