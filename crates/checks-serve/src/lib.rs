@@ -9,6 +9,7 @@ mod bad_input_refused;
 mod chat;
 mod chat_logprobs;
 mod chat_stream;
+mod chat_templates;
 mod chat_versus_run;
 mod completion;
 mod completion_logprobs;

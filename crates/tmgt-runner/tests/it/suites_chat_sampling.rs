@@ -252,3 +252,42 @@ fn the_surface_limits_pass_where_top_p_keeps_one_token() {
         "{real}"
     );
 }
+
+#[test]
+fn apr_serve_is_held_to_hf_on_every_templated_conversation() {
+    let (_, report) = run_report(&repo_root(), &["--filter", "check=SRV020"]);
+    let results = results(&report);
+    // Only tiny-qwen2 names chat templates; the other models are outside the check's entry.
+    assert_eq!(results.len(), 1, "{results:#?}");
+    let served = &results[0];
+    assert_eq!(served["verdict"], "fail", "{served}");
+    // 10 templates x (10 conversations + the dialogues' 4 turns), Gemma's refusals included.
+    assert!(
+        message(served).contains(" of 139 conversations"),
+        "{served}"
+    );
+    let departures: Vec<&str> = served["details"]["departures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        departures.contains(
+            &"gemma-2/system: the template refuses this conversation (HF: System role not \
+              supported), apr serve answered 200"
+        ),
+        "{departures:#?}"
+    );
+    assert!(
+        departures.contains(
+            &"smollm2/system: apr serve counts 79 prompt tokens where HF's rendering has 80"
+        ),
+        "{departures:#?}"
+    );
+    // Every request is kept with its curl line.
+    assert!(
+        served["requests"].as_array().unwrap().len() >= 139,
+        "{served}"
+    );
+}
