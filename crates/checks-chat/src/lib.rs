@@ -11,3 +11,4 @@ mod continuation;
 mod raw_stays_raw;
 mod rendered_ids;
 mod session;
+mod surfaces;

@@ -206,12 +206,12 @@ fn rendered_prompt(
             piece(hf_text)
         ));
     }
+    // The trajectory apr's ids are (plain, or with the tokenizer's BOS in front); where they
+    // are neither, the difference is told against the plain one.
     let plain = rendered.oracle.prompt_token_ids.clone().unwrap_or_default();
-    let bos = rendered
-        .oracle
-        .bos
-        .as_ref()
-        .filter(|b| turn.prompt_ids_head.first() == Some(&b.bos_token_id));
+    let bos = rendered.oracle.bos.as_ref().filter(|b| {
+        b.prompt_token_ids.len() == count && b.prompt_token_ids.starts_with(&turn.prompt_ids_head)
+    });
     let want = bos.map_or(plain, |b| b.prompt_token_ids.clone());
     let want_head = &want[..want.len().min(TRACED_IDS)];
     if count != want.len() || turn.prompt_ids_head != want_head {

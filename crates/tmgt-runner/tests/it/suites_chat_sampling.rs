@@ -68,14 +68,14 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
     };
     assert_eq!(equal("chatml-break"), vec![true; 8], "{batch}");
     assert_eq!(equal("llama-3.1"), vec![false; 8], "{batch}");
-    // apr chat, turn by turn with the history it keeps: SmolLM2's, Qwen 2.5's, Qwen3's and
-    // Phi-3.5's templates give HF's rendering and replies on both turns of both dialogues, the
-    // templates opening with `{{ bos_token }}` lose that BOS, and the fallbacks are named.
+    // apr chat, turn by turn with the history it keeps: eight templates give HF's rendering
+    // and replies on both turns of both dialogues; SmolLM3's (str.replace), `{% break %}` and
+    // Gemma 2's refusal of a system turn make its renderer fall back, which the check names.
     let session = of(&results, "CHT005", "tiny-qwen2")[0];
     assert_eq!(session["verdict"], "fail", "{session}");
     let turns = session["details"]["turns"].as_array().unwrap();
-    for template in ["smollm2", "qwen2.5", "qwen3", "phi-3.5"] {
-        let equal: Vec<&Value> = turns
+    let outcomes = |template: &str| -> Vec<&str> {
+        turns
             .iter()
             .filter(|t| {
                 t["turn"]
@@ -83,13 +83,29 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
                     .unwrap()
                     .starts_with(&format!("{template}/"))
             })
-            .collect();
-        assert_eq!(equal.len(), 4, "{template}: {session}");
-        assert!(
-            equal.iter().all(|t| t["outcome"] == "equal"),
+            .map(|t| t["outcome"].as_str().unwrap())
+            .collect()
+    };
+    for template in [
+        "smollm2",
+        "qwen2.5",
+        "qwen3",
+        "phi-3.5",
+        "llama-3.1",
+        "llama-3.2",
+        "mistral-nemo",
+    ] {
+        assert_eq!(
+            outcomes(template),
+            vec!["equal"; 4],
             "{template}: {session}"
         );
     }
+    assert_eq!(
+        outcomes("gemma-2"),
+        vec!["refused", "equal", "equal"],
+        "{session}"
+    );
     let departures: Vec<&str> = session["details"]["departures"]
         .as_array()
         .unwrap()
@@ -98,9 +114,9 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
         .collect();
     assert!(
         departures.contains(
-            &"llama-3.1/two-turns turn 1: apr feeds 137 ids where HF's rendering has 138; among \
-              the first 50: 50 ids where HF has 50; at position 1: \"<\" (28) where HF has \
-              \"<|endoftext|>\" (0)"
+            &"smollm3/system-two-turns turn 1: apr feeds 80 ids where HF's rendering has 142; \
+              among the first 50: 50 ids where HF has 50; at position 11: \"Y\" (57) where HF \
+              has \"#\" (3)"
         ),
         "{departures:#?}"
     );
@@ -110,6 +126,18 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
             .any(|d| d.starts_with("gemma-2/system-two-turns turn 1: the template refuses")),
         "{departures:#?}"
     );
+    // One conversation, four surfaces: the table names the one that departs.
+    let surfaces = of(&results, "CHT007", "tiny-qwen2")[0];
+    assert_eq!(surfaces["verdict"], "fail", "{surfaces}");
+    let table = &surfaces["details"]["table"];
+    assert_eq!(table.as_object().unwrap().len(), 60, "{surfaces}");
+    for surface in ["apr run --chat", "apr chat", "--batch-jsonl", "apr serve"] {
+        assert_eq!(table["phi-3.5/arithmetic"][surface], "hf", "{surfaces}");
+    }
+    let llama = &table["llama-3.1/code"];
+    assert_eq!(llama["--batch-jsonl"], "reply: other text", "{surfaces}");
+    assert_eq!(llama["apr run --chat"], "hf", "{surfaces}");
+    assert_eq!(llama["apr chat"], "hf", "{surfaces}");
     // Models without chat templates are outside the chat checks' entry: no result.
     assert!(of(&results, "CHT001", "tiny-llama").is_empty());
     // A raw prompt is templated through a path naming chat or instruct, except on GPT-2.
