@@ -7,9 +7,8 @@ use apr_client::{Real, Sampling};
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
-/// Seeds per setting, and tokens per draw.
+/// Seeds per setting (tokens per draw: `[thresholds.sampling] calibration_tokens`).
 const SEEDS: [u64; 4] = [11, 12, 13, 14];
-const TOKENS: u32 = 256;
 /// The significance level of the whole check, split evenly over its two tests.
 pub const ALPHA: f64 = 1e-3;
 
@@ -41,7 +40,8 @@ pub const SETTINGS: [Warp; 4] = [
 declare_check! {
     /// apr's draws follow the distribution HF's warpers give its own reported logits. For each
     /// of four settings (temperature 0.7 and 1.3, top-p off and 0.9, top-k 20: the depth apr
-    /// reports), four seeds draw 256 tokens of the run's first prompt with `--logprobs 20`; at
+    /// reports), four seeds draw `[thresholds.sampling] calibration_tokens` tokens (256) of the
+    /// run's first prompt with `--logprobs 20`; at
     /// each step HF's distribution q over the reported logits (temperature, then top-k, then
     /// top-p) gives the drawn token a randomized probability-integral transform u, uniform on
     /// (0, 1) when apr samples q. Two tests per setting, each at an eighth of the stated alpha
@@ -67,6 +67,10 @@ impl Check for Calibration {
             .prompts()
             .first()
             .ok_or_else(|| CheckError::NoEvidence("the run has no prompt to draw from".into()))?;
+        let tokens = cx
+            .thresholds()
+            .get::<crate::SamplingThresholds>()?
+            .calibration_tokens;
         let mut steps = Vec::new();
         let mut per_setting = Vec::new();
         for warp in SETTINGS {
@@ -79,7 +83,7 @@ impl Check for Calibration {
                     seed: Some(seed),
                     ..Sampling::default()
                 };
-                let generation = draw(cx, &prompt.text, flags, TOKENS, true)?;
+                let generation = draw(cx, &prompt.text, flags, tokens, true)?;
                 for step in generation.steps.unwrap_or_default() {
                     steps.push((warp, step));
                 }

@@ -18,3 +18,25 @@ mod support;
 mod surface_limits;
 mod surfaces;
 mod warp;
+
+use serde::{Deserialize, Serialize};
+
+/// `[thresholds.sampling]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingThresholds {
+    /// Tokens each of the calibration check's 16 draws runs (4 settings x 4 seeds): the
+    /// sample is 16 times this. A real model draws a few tokens a second, so its profile
+    /// lowers it and the check states the smaller sample.
+    pub calibration_tokens: u32,
+}
+
+impl Default for SamplingThresholds {
+    fn default() -> Self {
+        SamplingThresholds {
+            calibration_tokens: 256,
+        }
+    }
+}
+
+tmgt_check::declare_thresholds!(SamplingThresholds, suite: "sampling");

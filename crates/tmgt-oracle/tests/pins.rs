@@ -495,6 +495,62 @@ const PINS: &[(&str, &str)] = &[
         "8f34344ca3d1519a26f5195d7b123fd07f51e32c580468bb8fdbfd130451d2a7",
     ),
     (
+        "oracle/smollm2-135m/chat/smollm2/arithmetic.json",
+        "b28ebf59d05b415b37aa059f50e049a0a1a1382bc9f84967c65314ab6a4a786d",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/code.json",
+        "c49980a97d49209602594e5d3d6c42e422c2179f90939ee8d8872d3c79d4572e",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/completion.json",
+        "b298cbcd425bbd39f69997b4143acd9148d964927523e11ab85f90757aef8f76",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/dialogue-system-two-turns/turn-1.json",
+        "60c9617b5e826034250c2b3b826cdb0293aef46d1bfcfa79647175da19aca7e2",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/dialogue-system-two-turns/turn-2.json",
+        "bc177637f5420d74b1e4aa7f15b3ee710e64985a27896d7fd9a28cf949216cf3",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/dialogue-two-turns/turn-1.json",
+        "301bc6e71d680f560c05f5768f7e001ef9a9ecf0d3cb1fc1fe7d86960dde6751",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/dialogue-two-turns/turn-2.json",
+        "6bb52dc70577bcb4f2d2bc6bd030b5bf13a746d49e3432df83c581150dad12f7",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/emoji.json",
+        "26769bb85320b5ca0d3a75f3fe786997cf003d096b69fa9bcc64589ac8b9e9eb",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/empty.json",
+        "01a86803909771f87ae236e3931db73434a5b44beea35247a88917b8029ae012",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/greeting.json",
+        "e44759eff4eae75ccf30082961a9bb9fd463ef6c4d4a2f565ea740003698a3a9",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/im-end.json",
+        "15db16e2818c186167fb51f78b89c120b44d894d52a47d611527b3ed8ad0b2ee",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/multi-turn.json",
+        "f4acffa49599ec91b7c08f07608e544b34eaa532f0eaf62cedfbaf9d813c2875",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/padded.json",
+        "e667bb0c861a90ac5377393d16a495f69297da5580e9d07980d3583baf9f7f8f",
+    ),
+    (
+        "oracle/smollm2-135m/chat/smollm2/system.json",
+        "f633a1a074bd02bcd33b6c68cc75d5de41ea2580646f31e75d3b1012c9dfd8c3",
+    ),
+    (
         "oracle/smollm2-135m/code.json",
         "99a9893fa68be3eaabc0e16d3a7d5f364a139d591cb48527088328801dde3614",
     ),
@@ -585,6 +641,22 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/smollm2-135m/perplexity.json",
         "93ed42e68e56d6d14fe3d8e2ff0ac73449da4cf9a4983c45d24c18f051a87252",
+    ),
+    (
+        "oracle/smollm2-135m/sampling/penalty-1.3/arithmetic.json",
+        "694c2adeaf5a7c87f2a09f54308356ecf4cc4e12bfa2c815ceb03cace94e6d43",
+    ),
+    (
+        "oracle/smollm2-135m/sampling/penalty-1.3/code.json",
+        "10190a41f3398c489f80785dab9257c40df7bcabb1d5f95b17c32b17051be500",
+    ),
+    (
+        "oracle/smollm2-135m/sampling/penalty-1.3/completion.json",
+        "8fa2c574a3b1658be2ae89c6c95541c8408e4e59cded0f3a8ba2429cee1c32f1",
+    ),
+    (
+        "oracle/smollm2-135m/sampling/penalty-1.3/greeting.json",
+        "fe247c9b6809f875bf811617bab590c790eb5b925e7123cb07947c3658b23d72",
     ),
     (
         "oracle/tiny-gemma/arithmetic.json",
@@ -807,6 +879,62 @@ const PINS: &[(&str, &str)] = &[
         "be77c4cee62ba4706daa039035dce0660f428761630165f096cdb79530c4c391",
     ),
     (
+        "oracle/tiny-gpt2/chat/smollm2/arithmetic.json",
+        "2b46a44c8e0a5344f597c381d0bcaea8b702e3cff930404a79684d19f10287a8",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/code.json",
+        "fcaa3f1d4637f615b66cd24ca9de23ad45a8dc4d3490da9041e9d0982298e28a",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/completion.json",
+        "fc65ed59a29512fbd888c9d701322c4c02cd0f8716f5f9788941da550f7a716d",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/dialogue-system-two-turns/turn-1.json",
+        "cd7643c7eae1a539bedaf9119b9fe355ba8a637258cbf603ef735b6325b14449",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/dialogue-system-two-turns/turn-2.json",
+        "5d1e3c8627a92c6832c714a9ea47e771f906d9bac618be75e7936babade0549a",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/dialogue-two-turns/turn-1.json",
+        "10928f63a29a7f8c84ac60591e7752a2b7525c9f97ce272525618fa84903e2b5",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/dialogue-two-turns/turn-2.json",
+        "835660cdc106c90a6efd8b9444cd5b318e0cb709a344ac88f2f2f50eb0874880",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/emoji.json",
+        "f8929131cb79e0b5e165ae1d6cdcdf4ea5f0909eaeb53532c651bf63e580d58a",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/empty.json",
+        "0106a6ec16f63f35c4c58e59eb9f806886d4d7dfe119b5edbabe5deddfaa4af2",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/greeting.json",
+        "d95e589240d9fd36d6fbc58897fe53ef3b9bb1de50a850b915c3e6406e92d224",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/im-end.json",
+        "830718414e63cfb5458028a479c70f63927248d7bacba2f4386bacb0bd06f217",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/multi-turn.json",
+        "54da4a391069edd1651b7b4760f1345a7a2c8d64af11a43508ba183db85dc0c4",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/padded.json",
+        "4d4d5395e34dfaef6252219c194b739522bf20296bc7405496353bb0eb648324",
+    ),
+    (
+        "oracle/tiny-gpt2/chat/smollm2/system.json",
+        "ae26e9a4e1164460bf34918c09ba083bb92ea03331aad5f6cb71824be6e9432f",
+    ),
+    (
         "oracle/tiny-gpt2/code.json",
         "a26d85c6a647c249deffcad10119eef7f174e79d612336c12342375bdf1d1a7d",
     ),
@@ -853,6 +981,38 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-gpt2/perplexity.json",
         "ff68901c61e6fdd10bad6dda63e4523e22493ac62f8822fd87dc08a6714c7fe4",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-0.8/arithmetic.json",
+        "9394fcc5363925e9ce43abf943ff9b5770f59dfbee253e04bdd3a1d1d1f04c60",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-0.8/code.json",
+        "97ac03ed1730ac7d05f894794fb3d99321d10740e067ee1005d2d4796ea1e418",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-0.8/completion.json",
+        "71b71efeaea374b6637e22939113b43d691569d3809f108f4cd2e5c219f277c7",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-0.8/greeting.json",
+        "85fc0313a5c9e3e84162a6001dd01ed911a1eee620bafc340c518c3416e4230e",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-1.3/arithmetic.json",
+        "569f30142af611646fd7bfe4eea948d0e8d752d046890274fff7e0fb629b1115",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-1.3/code.json",
+        "54ec7948b7b07425117193a84a73378e754afeef194928a9328150d658fba9e9",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-1.3/completion.json",
+        "a99cf98f58f5cd560b6bd09b354211a7e4e867cb4f16394da7f028d2010fb0e4",
+    ),
+    (
+        "oracle/tiny-gpt2/sampling/penalty-1.3/greeting.json",
+        "caed08b569c8feb2a57f917b48248b6bf214d0759d288ee8b1074ccf6cfbdac1",
     ),
     (
         "oracle/tiny-llama-rope-dynamic/arithmetic.json",
@@ -1555,6 +1715,118 @@ const PINS: &[(&str, &str)] = &[
         "b1bade672a4df48a8e9f2f60c03a112eeb8949ad0862cb400ccb15eb44d2a3ee",
     ),
     (
+        "oracle/tiny-llama/chat/llama-3.2/arithmetic.json",
+        "33df912f257545d2f84c4dcf5fc0e95c83d041961e8e5c0cf4a9ed4c072c085b",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/code.json",
+        "233559d95536d8a8976317c074577b4ec470e57af4cb7b8203e461012dd65144",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/completion.json",
+        "814a9d4e9f8ccf7472ac47202a5e0af9d1a85d300ae4efb2cca72aad3bde9fad",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/dialogue-system-two-turns/turn-1.json",
+        "7c1270a26de21d0c9623fb0e1c094f931036472e9b382adc17dfe9ed6472b868",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/dialogue-system-two-turns/turn-2.json",
+        "e5271d929336bdfbb54d2499e2392470c0c826b89c311593391c410c9fe22c1b",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/dialogue-two-turns/turn-1.json",
+        "12f2d1a6c52e7e293341533beb1f405eb835a391a4ca626f74e04ee92641e73f",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/dialogue-two-turns/turn-2.json",
+        "dc8032c547ea9d162e52824c8522e68ac3af5dbb6412eec1aa7a5493de24e047",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/emoji.json",
+        "5d502170ed2b21ae9b8151c7a29372f6b95adf2f9ad9e2f07ae7791264b364d2",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/empty.json",
+        "fc282ef68c52644da4933afebec62eda441e4d9d7188387fbad893583a4daaea",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/greeting.json",
+        "d1ca6e86518f7b6089d25acdec8750bbf01a7761a4adedfacd25efc20e769b21",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/im-end.json",
+        "feb010577cfe98fa76c779199ee1659ea23e6b81d07b9608b4b7bdcc5ce4de7b",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/multi-turn.json",
+        "bb6612c9e45667196a21cedaae15e65629a7ee2008d6fed4c5c628999d794314",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/padded.json",
+        "64d76fb5641143a49823166880f9b5b1ac143f104e8a9893b7244f2e5d4a3890",
+    ),
+    (
+        "oracle/tiny-llama/chat/llama-3.2/system.json",
+        "ac3f9f76e50084cd044f1e8de4f8cea87c588ecb5c7a7a6c2c20ca46e3948079",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/arithmetic.json",
+        "f87049b8421447cc1b759c06f223cb1cdb9ac73d11789172607c5977066faf3b",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/code.json",
+        "f8e6d56f30fb0916cc4b984f906d55dd256a87e5309b1619e19045ccb6f34ac6",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/completion.json",
+        "a828ef083c75158e4d20e6d4e6928083c3b7e2ce08edc70c2104933892474750",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/dialogue-system-two-turns/turn-1.json",
+        "6ef7f9a7c7ef1320f920e7a5a27947c5e04cc944f1201d7d8acbeec8e1fa87c3",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/dialogue-system-two-turns/turn-2.json",
+        "19527a10f055900496c51af1ca94181310ffd028d0aef367d0c6e07a78218b04",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/dialogue-two-turns/turn-1.json",
+        "a752504f1c2d0dfc91354657483efcd9d68fc7360a1603ab600db4be55f47ac6",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/dialogue-two-turns/turn-2.json",
+        "71e3b856afa88a58ff8108bf093ac2b31d88dc7ef50884eaba51b9d06a08cb5c",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/emoji.json",
+        "f4af5723910fca900e5311314218a0a537014500c64c0e0073ee39db935fc409",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/empty.json",
+        "ebedfea5c8f5f1205a4617ec9e10c3bfd941fc502b214492e97d5ed39e12ba3b",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/greeting.json",
+        "1447640ef705b35c05914608f17b9dc2502f816488f6e4bcc74f6c764db82507",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/im-end.json",
+        "e805335d0d2227d0643cb352cf9bec95b5b7759cdce531d79d63a93cad68057a",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/multi-turn.json",
+        "7c1e5d2f3ef010d8b4e29493c16cb172f7ae000692ae56322798a0eb6bf9e6d1",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/padded.json",
+        "347c40fa27ace3d9e3f96237a93739d7412b132d213942c54cf0d11552e005c1",
+    ),
+    (
+        "oracle/tiny-llama/chat/smollm2/system.json",
+        "246e23ff0929abd10d9fbbc2d900190b53121d54d59490fef5d39373d4bfeab7",
+    ),
+    (
         "oracle/tiny-llama/code.json",
         "9595d28d265a9df41a5dcb279e7f643293abc0454bd5b50861ba3e06d7ee1444",
     ),
@@ -1601,6 +1873,38 @@ const PINS: &[(&str, &str)] = &[
     (
         "oracle/tiny-llama/perplexity.json",
         "969ca6fa75bc6cfba721e8345382dfff98f327afa14e290e371ff4a655e29943",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-0.8/arithmetic.json",
+        "f2ab5e853d5b4b6014f600639398c087ec15efe2496d7bdf2d03f3d15df10de7",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-0.8/code.json",
+        "dbffb99de7f2a44ed12bcdb3fb21a0f962cb05d59b95049d4cb674f44bca08f1",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-0.8/completion.json",
+        "18d7c640d4e3baab52e14dc1ebb3daf953dc270630559104329c325c1844f7e6",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-0.8/greeting.json",
+        "8d6c82f1ba1973a39e9dac550daf5cb4982109d6260afe4b8030343dc30d2aa4",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-1.3/arithmetic.json",
+        "0421248ad086989761808dc08ea6faab14015cc1c5853c9ac77d3e8fecbffa51",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-1.3/code.json",
+        "4239a3aedd359444cf7473f3cf76e3a6f2f99c94fa32935f5732e5bf108868ea",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-1.3/completion.json",
+        "06970df2abd88f3c26148d67b543cdf46226d1aea1e3b26b152674f56bf0299e",
+    ),
+    (
+        "oracle/tiny-llama/sampling/penalty-1.3/greeting.json",
+        "521e4708df8b9c16a20db1b709d680b8bc3a3eae066737512fa884d6569a1b20",
     ),
     (
         "oracle/tiny-mistral-window/arithmetic.json",

@@ -138,8 +138,14 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
     assert_eq!(llama["--batch-jsonl"], "reply: other text", "{surfaces}");
     assert_eq!(llama["apr run --chat"], "hf", "{surfaces}");
     assert_eq!(llama["apr chat"], "hf", "{surfaces}");
-    // Models without chat templates are outside the chat checks' entry: no result.
-    assert!(of(&results, "CHT001", "tiny-llama").is_empty());
+    // SmolLM2's and Llama 3.2's templates on tiny-llama, SmolLM2's on tiny-gpt2: apr run --chat
+    // and apr chat render, feed and continue them as HF does.
+    for model in ["tiny-llama", "tiny-gpt2"] {
+        for code in ["CHT001", "CHT002", "CHT005"] {
+            let r = of(&results, code, model)[0];
+            assert_eq!(r["verdict"], "pass", "{model} {code}: {r}");
+        }
+    }
     // A raw prompt is templated through a path naming chat or instruct, except on GPT-2.
     for (model, verdict) in [
         ("tiny-llama", "fail"),
@@ -318,4 +324,110 @@ fn apr_serve_is_held_to_hf_on_every_templated_conversation() {
         served["requests"].as_array().unwrap().len() >= 139,
         "{served}"
     );
+}
+
+/// A project whose model `planted` (tiny-qwen2's files) names one template: `smollm2`, whose
+/// oracles HF rendered, or `smollm2-edited`, the same template with one character changed
+/// (`helpful` to `helpfu1` in its default system turn) holding those same oracles, recorded
+/// as that template's: apr renders the edited text where HF rendered the original.
+fn template_project(template: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for link in ["models", "oracle-ops", "prompts"] {
+        std::os::unix::fs::symlink(repo_root().join(link), dir.path().join(link)).unwrap();
+    }
+    // llama.cpp's conversion of tiny-qwen2, under the planted model's name too.
+    std::fs::create_dir(dir.path().join("native")).unwrap();
+    for name in ["tiny-qwen2", "planted"] {
+        let native = repo_root().join("native/tiny-qwen2");
+        std::os::unix::fs::symlink(native, dir.path().join("native").join(name)).unwrap();
+    }
+    let original = repo_root().join("prompts/chat/templates/smollm2.jinja");
+    let text = std::fs::read_to_string(&original).unwrap();
+    let edited = text.replacen("helpful", "helpfu1", 1);
+    assert_ne!(edited, text);
+    std::fs::write(dir.path().join("smollm2-edited.jinja"), &edited).unwrap();
+    let digest = |t: &str| tmgt_oracle::sha256_hex(t.as_bytes());
+    // The oracle folder: tiny-qwen2's prompt oracles, and its smollm2 chat oracles under both
+    // names, the edited name's recording the edited template's digest.
+    let oracles = dir.path().join("oracle/planted");
+    let from = repo_root().join("oracle/tiny-qwen2");
+    let copy = |src: &std::path::Path, dst: &std::path::Path, rewrite: bool| {
+        for entry in walk(src) {
+            let to = dst.join(entry.strip_prefix(src).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            let mut bytes = std::fs::read_to_string(&entry).unwrap();
+            if rewrite {
+                bytes = bytes.replace(&digest(&text), &digest(&edited));
+            }
+            std::fs::write(to, bytes).unwrap();
+        }
+    };
+    for name in ["arithmetic", "code", "completion", "greeting"] {
+        std::fs::create_dir_all(&oracles).unwrap();
+        std::fs::copy(from.join(format!("{name}.json")), oracles.join(format!("{name}.json")))
+            .unwrap();
+    }
+    let chat = from.join("chat/smollm2");
+    copy(&chat, &oracles.join("chat/smollm2"), false);
+    copy(&chat, &oracles.join("chat/smollm2-edited"), true);
+    let mut config = std::fs::read_to_string(repo_root().join("suites.toml")).unwrap();
+    config = config.replacen(
+        "templates = { ",
+        "templates = { \"smollm2-edited\" = \"smollm2-edited.jinja\", ",
+        1,
+    );
+    config += &format!(
+        "\n[models.planted]\nsource = \"models/tiny-qwen2\"\noracle = \"oracle/planted\"\n\
+         quants = [\"f32\"]\nppl_ceiling = 2000.0\nchat_templates = [\"{template}\"]\n\
+         \n[profiles.edits]\nmodels = [\"planted\"]\n"
+    );
+    std::fs::write(dir.path().join("suites.toml"), config).unwrap();
+    dir
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_template_edited_by_one_character_fails_every_rendering_check() {
+    let filter = "check=CHT001|CHT002|CHT005|CHT007";
+    for (template, verdict) in [("smollm2", "pass"), ("smollm2-edited", "fail")] {
+        let dir = template_project(template);
+        let (_, report) = run_report(dir.path(), &["--profile", "edits", "--filter", filter]);
+        let results = results(&report);
+        assert_eq!(results.len(), 4, "{template}: {results:#?}");
+        for code in ["CHT001", "CHT005"] {
+            let r = of(&results, code, "planted")[0];
+            assert_eq!(r["verdict"], verdict, "{template} {code}: {r}");
+        }
+        // apr run --chat and apr chat render the template: HF's prompt on every conversation
+        // of the faithful one, another prompt on every one of the edited.
+        let surfaces = of(&results, "CHT007", "planted")[0];
+        let table = surfaces["details"]["table"].as_object().unwrap();
+        assert_eq!(table.len(), 6, "{surfaces}");
+        for row in table.values() {
+            for surface in ["apr run --chat", "apr chat"] {
+                let judged = row[surface].as_str().unwrap();
+                if verdict == "pass" {
+                    assert_eq!(judged, "hf", "{template} {surface}: {surfaces}");
+                } else {
+                    assert!(judged.starts_with("prompt: "), "{template} {surface}: {surfaces}");
+                }
+            }
+        }
+        // The continuation is judged only where the ids are HF's: none of the edited ones.
+        let continuation = of(&results, "CHT002", "planted")[0];
+        let expected = if verdict == "pass" { "pass" } else { "skip" };
+        assert_eq!(continuation["verdict"], expected, "{template}: {continuation}");
+    }
 }
