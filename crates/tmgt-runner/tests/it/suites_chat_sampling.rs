@@ -364,8 +364,11 @@ fn template_project(template: &str) -> tempfile::TempDir {
     };
     for name in ["arithmetic", "code", "completion", "greeting"] {
         std::fs::create_dir_all(&oracles).unwrap();
-        std::fs::copy(from.join(format!("{name}.json")), oracles.join(format!("{name}.json")))
-            .unwrap();
+        std::fs::copy(
+            from.join(format!("{name}.json")),
+            oracles.join(format!("{name}.json")),
+        )
+        .unwrap();
     }
     let chat = from.join("chat/smollm2");
     copy(&chat, &oracles.join("chat/smollm2"), false);
@@ -421,13 +424,70 @@ fn a_template_edited_by_one_character_fails_every_rendering_check() {
                 if verdict == "pass" {
                     assert_eq!(judged, "hf", "{template} {surface}: {surfaces}");
                 } else {
-                    assert!(judged.starts_with("prompt: "), "{template} {surface}: {surfaces}");
+                    assert!(
+                        judged.starts_with("prompt: "),
+                        "{template} {surface}: {surfaces}"
+                    );
                 }
             }
         }
         // The continuation is judged only where the ids are HF's: none of the edited ones.
         let continuation = of(&results, "CHT002", "planted")[0];
         let expected = if verdict == "pass" { "pass" } else { "skip" };
-        assert_eq!(continuation["verdict"], expected, "{template}: {continuation}");
+        assert_eq!(
+            continuation["verdict"], expected,
+            "{template}: {continuation}"
+        );
     }
+}
+
+#[test]
+fn the_batch_seed_check_passes_where_the_batch_honours_seeds() {
+    // apr run --batch-jsonl ignores --seed, so the real apr cannot show SMP007 passing.
+    // Scripted fake: a batch answered line by line through the real `apr run --chat`, which
+    // takes the seed; every other call goes to the real apr untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("apr-batch-by-run");
+    std::fs::write(
+        &fake,
+        format!(
+            r#"#!/usr/bin/env python3
+# Scripted fake: a --batch-jsonl call answered one line at a time by the real apr run --chat.
+import json, subprocess, sys
+REAL = {real:?}
+args = sys.argv[1:]
+if "--batch-jsonl" not in args:
+    sys.exit(subprocess.call([REAL] + args))
+i = args.index("--batch-jsonl")
+lines = open(args[i + 1]).read().splitlines()
+rest = args[:i] + args[i + 2:]
+for line in lines:
+    task = json.loads(line)
+    out = subprocess.run([REAL] + rest + ["--chat", "--prompt=" + task["prompt"]],
+                         capture_output=True, text=True)
+    reply = json.loads(out.stdout)
+    print(json.dumps({{"task_id": task["task_id"], "text": reply.get("text", ""),
+                      "tokens_generated": reply.get("tokens_generated", 0)}}))
+"#,
+            real = real_apr().display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake_arg = fake.display().to_string();
+    let (_, report) = run_report(
+        &repo_root(),
+        &[
+            "--apr",
+            &fake_arg,
+            "--filter",
+            "check=SMP007 model=tiny-qwen2",
+        ],
+    );
+    let seeds = &results(&report)[0];
+    assert_eq!(seeds["verdict"], "pass", "{seeds}");
+    assert!(
+        message(seeds).starts_with("seed 20261206 repeats its 8 answers and seed 20261207 changes"),
+        "{seeds}"
+    );
 }
