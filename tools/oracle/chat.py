@@ -12,7 +12,7 @@ encoded without special tokens. Into OUT/<template>/ (overwritten) it writes:
 
 - `<conversation>.json`: a prompt oracle of the rendered text (oracle.py's `oracle_record`: its
   ids, the greedy continuation with log-probs and margins, the BOS-prefixed run included) plus
-  `messages`, `template`, `template_sha256` and `rendered`;
+  `messages`, `template`, `template_sha256` and `kept_reply` (the reply as a chat keeps it);
 - `<conversation>.refused.json` where the template itself refuses the conversation
   (`raise_exception`, as Gemma's does for a system turn): the messages and HF's message, which a
   renderer must also refuse rather than render something else;
@@ -101,28 +101,36 @@ def main() -> int:
             folder = args.out / name
             folder.mkdir(parents=True, exist_ok=True)
             made = {"rendered": [], "refused": []}
-            for conv, messages in conversations.items():
+
+            def case(folder, stem, label, messages):
+                """Renders one conversation into folder/<stem>.json (the continuation's record,
+                returned) or folder/<stem>.refused.json (None)."""
                 try:
                     text = render(tok, messages, template)
                 except TemplateError as e:
-                    oracle.write_json(folder / f"{conv}.refused.json", {
+                    oracle.write_json(folder / f"{stem}.refused.json", {
                         "schema_version": 1, "model_slug": args.slug, "template": name,
                         "template_sha256": digest, "messages": messages,
                         "render_error": str(e), "provenance": prov,
                     })
-                    made["refused"].append(conv)
-                    continue
+                    made["refused"].append(label)
+                    return None
                 ids = tok(text, add_special_tokens=False)["input_ids"]
                 record = oracle.oracle_record(
-                    model_id=model_id, slug=args.slug, prompt=text, prompt_file=f"{name}/{conv}",
+                    model_id=model_id, slug=args.slug, prompt=text, prompt_file=f"{name}/{label}",
                     tok=tok, model=model, ids=ids, bos_id=bos_id, bos_policy=bos_policy,
                     max_new_tokens=args.max_new_tokens, prov=prov,
                 )
                 record["messages"] = messages
                 record["template"] = name
                 record["template_sha256"] = digest
-                oracle.write_json(folder / f"{conv}.json", record)
-                made["rendered"].append(conv)
+                record["kept_reply"] = kept_reply(record["text"])
+                oracle.write_json(folder / f"{stem}.json", record)
+                made["rendered"].append(label)
+                return record
+
+            for conv, messages in conversations.items():
+                case(folder, conv, conv, messages)
             for dname, dialogue in dialogues.items():
                 dfolder = folder / f"dialogue-{dname}"
                 dfolder.mkdir(parents=True, exist_ok=True)
@@ -130,29 +138,9 @@ def main() -> int:
                     if dialogue.get("system") else []
                 for k, turn in enumerate(dialogue["turns"], start=1):
                     messages = messages + [{"role": "user", "content": turn}]
-                    try:
-                        text = render(tok, messages, template)
-                    except TemplateError as e:
-                        oracle.write_json(dfolder / f"turn-{k}.refused.json", {
-                            "schema_version": 1, "model_slug": args.slug, "template": name,
-                            "template_sha256": digest, "messages": messages,
-                            "render_error": str(e), "provenance": prov,
-                        })
-                        made["refused"].append(f"dialogue-{dname}/turn-{k}")
+                    record = case(dfolder, f"turn-{k}", f"dialogue-{dname}/turn-{k}", messages)
+                    if record is None:
                         break
-                    ids = tok(text, add_special_tokens=False)["input_ids"]
-                    record = oracle.oracle_record(
-                        model_id=model_id, slug=args.slug, prompt=text,
-                        prompt_file=f"{name}/dialogue-{dname}/turn-{k}", tok=tok, model=model,
-                        ids=ids, bos_id=bos_id, bos_policy=bos_policy,
-                        max_new_tokens=args.max_new_tokens, prov=prov,
-                    )
-                    record["messages"] = messages
-                    record["template"] = name
-                    record["template_sha256"] = digest
-                    record["kept_reply"] = kept_reply(record["text"])
-                    oracle.write_json(dfolder / f"turn-{k}.json", record)
-                    made["rendered"].append(f"dialogue-{dname}/turn-{k}")
                     messages = messages + [{"role": "assistant", "content": record["kept_reply"]}]
             summary["templates"][name] = made
             oracle.log(f"{args.slug}: template {name}: {len(made['rendered'])} rendered, "

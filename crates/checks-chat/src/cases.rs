@@ -90,13 +90,15 @@ pub fn grafted(cx: &dyn Context, cases: &TemplateCases) -> Result<PathBuf, Check
     Ok(out)
 }
 
-/// The line where apr says its renderer failed and it used a built-in template instead.
+/// The line where apr says its renderer failed and it used a built-in template instead (not
+/// its other fallbacks, such as a tokenizer's).
 pub fn fallback_line(stderr: &[u8]) -> Option<String> {
     String::from_utf8_lossy(stderr)
         .lines()
         .find(|l| {
             let l = l.to_ascii_lowercase();
-            l.contains("falling back") || l.contains("fall back") || l.contains("fallback")
+            l.contains("template")
+                && (l.contains("falling back") || l.contains("fall back") || l.contains("fallback"))
         })
         .map(|l| l.trim().to_string())
 }
@@ -133,4 +135,19 @@ pub fn write_batch(path: &Path, conversations: &[(&str, &str)]) -> Result<(), Ch
         })
         .collect();
     std::fs::write(path, lines).map_err(|e| CheckError::file(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fallback_line;
+
+    #[test]
+    fn only_a_template_fallback_counts() {
+        let renderer = b"warning: the model's own chat template failed to render (x); falling \
+            back to apr's built-in template, which may not match\n";
+        assert!(fallback_line(renderer).is_some());
+        let tokenizer = b"warning: byte-level BPE tokenizer: pre-tokenizer 'smollm' is not \
+            implemented; falling back to greedy longest-match\n";
+        assert_eq!(fallback_line(tokenizer), None);
+    }
 }

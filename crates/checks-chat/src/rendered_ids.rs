@@ -71,13 +71,13 @@ impl Check for RenderedIds {
                     faults.push(format!("{label}: apr's renderer failed: \"{line}\""));
                 }
                 if !matched {
-                    let bos_first = rendered
-                        .oracle
-                        .bos
-                        .as_ref()
-                        .is_some_and(|b| fed.first() == Some(&b.bos_token_id));
-                    let want = match (&rendered.oracle.bos, bos_first) {
-                        (Some(bos), true) => bos.prompt_token_ids.clone(),
+                    // Told against the trajectory apr's ids follow further (plain first).
+                    let shared =
+                        |ids: &[u32]| ids.iter().zip(&fed).take_while(|(a, b)| a == b).count();
+                    let want = match &rendered.oracle.bos {
+                        Some(bos) if shared(&bos.prompt_token_ids) > shared(&plain) => {
+                            bos.prompt_token_ids.clone()
+                        }
                         _ => plain.clone(),
                     };
                     let difference = checks_metadata::first_difference_for_model(cx, &fed, &want)?
@@ -104,9 +104,11 @@ impl Check for RenderedIds {
                 judged.len()
             )
         } else {
+            let departing: std::collections::BTreeSet<&str> =
+                faults.iter().filter_map(|f| f.split(':').next()).collect();
             format!(
                 "{} of {} conversations depart from HF's rendering: {}",
-                faults.len(),
+                departing.len(),
                 judged.len(),
                 tmgt_check::first_few(&faults, 4, "; ")
             )

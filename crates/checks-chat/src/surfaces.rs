@@ -57,16 +57,28 @@ impl Check for Surfaces {
             .into_iter()
             .map(|a| (a.task_id, a.text.unwrap_or_default()))
             .collect();
-            let server = apr_serve::private(&apr_serve::spec(&gguf))?;
-            let stop = Stop(&server);
-            let client = Client::new(stop.0, REQUEST_LIMIT);
+            // A server that does not start answers no conversation: its column says why.
+            let server = apr_serve::private(&apr_serve::spec(&gguf));
+            let stop = server.as_ref().ok().map(|s| Stop(s));
+            let client = stop.as_ref().map(|s| Client::new(s.0, REQUEST_LIMIT));
+            let unserved = server.as_ref().err().map(|e| {
+                let text = e.to_string();
+                let cause = text.lines().rev().find(|l| !l.trim().is_empty());
+                format!(
+                    "no answer: apr serve did not start ({})",
+                    cause.unwrap_or("").trim()
+                )
+            });
             for (name, content, oracle) in &turns {
                 let label = format!("{}/{name}", template.template.name);
                 let judged = [
                     by_run(cx, &gguf, content, tokens, oracle, tie)?,
                     by_chat(cx, &gguf, content, tokens, oracle)?,
                     by_text(batch.get(*name).map(String::as_str), oracle, None),
-                    by_server(&client, content, tokens, oracle, tie)?,
+                    match (&client, &unserved) {
+                        (Some(client), _) => by_server(client, content, tokens, oracle, tie)?,
+                        (None, why) => why.clone().unwrap_or_default(),
+                    },
                 ];
                 compared += judged.len();
                 let row: serde_json::Map<String, Value> = SURFACES

@@ -79,8 +79,16 @@ impl Check for BatchSeeds {
                     .map(|q| (name.clone(), q))
             })
             .collect();
+        if bounds.is_empty() {
+            return Ok(Verdict::skip(format!(
+                "seeds {SEED} and {} give the same answers, and no greedy batch answer is HF's \
+                 continuation of any of the model's templates, so no distribution tells how \
+                 likely that is",
+                SEED + 1
+            )));
+        }
         let p: f64 = bounds.iter().map(|(_, q)| q).product();
-        if !bounds.is_empty() && p < ALPHA {
+        if p < ALPHA {
             Ok(Verdict::fail(
                 evidence,
                 format!(

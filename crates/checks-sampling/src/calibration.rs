@@ -41,7 +41,7 @@ declare_check! {
     /// apr's draws follow the distribution HF's warpers give its own reported logits. For each
     /// of four settings (temperature 0.7 and 1.3, top-p off and 0.9, top-k 20: the depth apr
     /// reports), four seeds draw `[thresholds.sampling] calibration_tokens` tokens (256) of the
-    /// run's first prompt with `--logprobs 20`; at
+    /// run's prompt HF continues longest, with `--logprobs 20`; at
     /// each step HF's distribution q over the reported logits (temperature, then top-k, then
     /// top-p) gives the drawn token a randomized probability-integral transform u, uniform on
     /// (0, 1) when apr samples q. Two tests per setting, each at an eighth of the stated alpha
@@ -63,9 +63,15 @@ declare_check! {
 
 impl Check for Calibration {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
+        // The prompt HF continues longest (a prompt the model ends at once gives few draws).
+        let model = cx.model()?;
         let prompt = cx
             .prompts()
-            .first()
+            .iter()
+            .rev() // the first of equals
+            .max_by_key(|p| {
+                tmgt_oracle::load(&model.oracle_dir, &p.name).map_or(0, |o| o.tokens.len())
+            })
             .ok_or_else(|| CheckError::NoEvidence("the run has no prompt to draw from".into()))?;
         let tokens = cx
             .thresholds()

@@ -2,7 +2,7 @@
 
 use apr_client::{Real, RunRequest, Sampling};
 use checks_inference::{Generation, run_generation};
-use tmgt_check::{ArtifactKind, CheckError, Context, NativeGguf};
+use tmgt_check::{ArtifactKind, CheckError, Context, NativeGguf, Verdict};
 
 /// `prompt` drawn with `sampling` for `tokens` tokens, with apr's top-20 log-probs per step
 /// when `logprobs`.
@@ -31,4 +31,25 @@ pub fn sampling(t: f64, k: u32, p: Option<f64>, seed: Option<u64>) -> Sampling {
         seed,
         ..Sampling::default()
     }
+}
+
+/// A skip where apr drew nothing because the prompt ends at once: HF's greedy continuation is
+/// a lone end-of-sequence token, so a draw that ends there too leaves nothing to judge.
+pub fn ended_at_once(
+    cx: &dyn Context,
+    generation: &Generation,
+) -> Result<Option<Verdict>, CheckError> {
+    if !generation.tokens.is_empty() {
+        return Ok(None);
+    }
+    let oracle = cx.oracle()?;
+    let eos = oracle.eos_token_ids.as_deref().unwrap_or_default();
+    let lone_eos = matches!(oracle.tokens.as_slice(), [only] if eos.contains(only));
+    Ok(lone_eos.then(|| {
+        Verdict::skip(format!(
+            "HF ends this prompt at its first token (end of sequence) and apr's draw ended there \
+             too (exit {}): no drawn token to judge",
+            generation.exit_code
+        ))
+    }))
 }

@@ -66,6 +66,9 @@ impl Check for Seeds {
             "with_logprobs": reported.tokens,
             "next_seed": next.tokens,
         });
+        if let Some(skip) = crate::draw::ended_at_once(cx, &first)? {
+            return Ok(skip);
+        }
         if first.tokens.is_empty() {
             return Err(CheckError::NoEvidence(format!(
                 "apr drew no token at seed {SEED} (exit {})",

@@ -39,6 +39,9 @@ impl Check for Support {
             Some(SEED),
         );
         let generation = draw(cx, &cx.prompt()?.text, flags, STEPS, true)?;
+        if let Some(skip) = crate::draw::ended_at_once(cx, &generation)? {
+            return Ok(skip);
+        }
         let steps = generation.steps.clone().unwrap_or_default();
         if steps.is_empty() {
             return Err(CheckError::NoEvidence(format!(

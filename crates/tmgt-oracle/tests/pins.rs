@@ -496,59 +496,59 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/arithmetic.json",
-        "b28ebf59d05b415b37aa059f50e049a0a1a1382bc9f84967c65314ab6a4a786d",
+        "3e1613b0455cccccf43dd99d8490a06e64f682c1a32740f183d95b9fadb5fb30",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/code.json",
-        "c49980a97d49209602594e5d3d6c42e422c2179f90939ee8d8872d3c79d4572e",
+        "e462c269805ae6344671f62a0871bda796bf9f818168d345d255d5bcf4ea73a1",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/completion.json",
-        "b298cbcd425bbd39f69997b4143acd9148d964927523e11ab85f90757aef8f76",
+        "bbca4f64908d2f6b9fa48b2c5e2e2e8e70f9a15b29e97f66113a8747c51be2db",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/dialogue-system-two-turns/turn-1.json",
-        "60c9617b5e826034250c2b3b826cdb0293aef46d1bfcfa79647175da19aca7e2",
+        "6e71bc08443dd421dde7de48097f0cef65e0b164bbcec924b9f83844fa7e4a1a",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/dialogue-system-two-turns/turn-2.json",
-        "bc177637f5420d74b1e4aa7f15b3ee710e64985a27896d7fd9a28cf949216cf3",
+        "524435c069509752e408aa78b3d4f1c778829c07338fb2a76eb83f832e2925c0",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/dialogue-two-turns/turn-1.json",
-        "301bc6e71d680f560c05f5768f7e001ef9a9ecf0d3cb1fc1fe7d86960dde6751",
+        "3e823344178593f8fdf24ebceb0f56327d34d739669c2df6c249e63a3442d532",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/dialogue-two-turns/turn-2.json",
-        "6bb52dc70577bcb4f2d2bc6bd030b5bf13a746d49e3432df83c581150dad12f7",
+        "9b3b7b38fb2f2057b3a4b213467217dc6703732a63a4e1f22ead10e8731e9a43",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/emoji.json",
-        "26769bb85320b5ca0d3a75f3fe786997cf003d096b69fa9bcc64589ac8b9e9eb",
+        "ba85f4eaadf067910903d3425b08f2c1109c64fb04c1f84050271533f548e1a6",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/empty.json",
-        "01a86803909771f87ae236e3931db73434a5b44beea35247a88917b8029ae012",
+        "339ddfb1023e9e00ecdd91a12d968e7d360831ca3c06ae8952bc75a49f8e4911",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/greeting.json",
-        "e44759eff4eae75ccf30082961a9bb9fd463ef6c4d4a2f565ea740003698a3a9",
+        "781d007f2be8ad1d1f4e822fdb05d1d790443834c24f8715be61ac5246fbd964",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/im-end.json",
-        "15db16e2818c186167fb51f78b89c120b44d894d52a47d611527b3ed8ad0b2ee",
+        "206428888c1a94e8c4876c2cbd40fdd865a00e413f079f738858f07dd8364285",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/multi-turn.json",
-        "f4acffa49599ec91b7c08f07608e544b34eaa532f0eaf62cedfbaf9d813c2875",
+        "04b636b72c3c42882813a2c83a26e866c34e86b8750c35651980ff9057959c58",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/padded.json",
-        "e667bb0c861a90ac5377393d16a495f69297da5580e9d07980d3583baf9f7f8f",
+        "58a9deaf0c008f3450fd66cce3d24059a2bc075feac1e3bfdb1fb82f2714a412",
     ),
     (
         "oracle/smollm2-135m/chat/smollm2/system.json",
-        "f633a1a074bd02bcd33b6c68cc75d5de41ea2580646f31e75d3b1012c9dfd8c3",
+        "f7904b47f8e646cec32d71e8eeab1ad085ca2100f5635198781048dcfa67ecba",
     ),
     (
         "oracle/smollm2-135m/code.json",
@@ -880,59 +880,59 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/arithmetic.json",
-        "2b46a44c8e0a5344f597c381d0bcaea8b702e3cff930404a79684d19f10287a8",
+        "b7d3a185fc0c389a72ae1b1143b1132bad00442d8db5772820c085c26cf1537a",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/code.json",
-        "fcaa3f1d4637f615b66cd24ca9de23ad45a8dc4d3490da9041e9d0982298e28a",
+        "34f1b0150cfd7d61afaa344abc08007971cc96938f7ce95386609c60717a88a1",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/completion.json",
-        "fc65ed59a29512fbd888c9d701322c4c02cd0f8716f5f9788941da550f7a716d",
+        "60c42d0b29840ad7cf9924ab58bbd1d6d38a4a70fa0db0c5bcb89dbd20c6de09",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/dialogue-system-two-turns/turn-1.json",
-        "cd7643c7eae1a539bedaf9119b9fe355ba8a637258cbf603ef735b6325b14449",
+        "1c13f749d76efbc1338ec46c407e283f1796fe0216666252181a901049f000dd",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/dialogue-system-two-turns/turn-2.json",
-        "5d1e3c8627a92c6832c714a9ea47e771f906d9bac618be75e7936babade0549a",
+        "dcfa1a632e940ac98ca270138e77526d91e258370f08cc4abbd49096e4732e6a",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/dialogue-two-turns/turn-1.json",
-        "10928f63a29a7f8c84ac60591e7752a2b7525c9f97ce272525618fa84903e2b5",
+        "97ca71d5607f916a54fc0f1ea6046f52cfc5fef41d22677979362d9cf3237ae1",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/dialogue-two-turns/turn-2.json",
-        "835660cdc106c90a6efd8b9444cd5b318e0cb709a344ac88f2f2f50eb0874880",
+        "ba387ce3a584cd638cae4f706ba6fcc855c508261ba2595c8254757b16336121",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/emoji.json",
-        "f8929131cb79e0b5e165ae1d6cdcdf4ea5f0909eaeb53532c651bf63e580d58a",
+        "85256ff2b4c0d0f70357f2182dcd74def1fc7e8453e5c50ce898b3b41a5efa59",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/empty.json",
-        "0106a6ec16f63f35c4c58e59eb9f806886d4d7dfe119b5edbabe5deddfaa4af2",
+        "6aca9f699ebbe6388d643387a158995b3fd1fa02c9d547d78b37967222365aa1",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/greeting.json",
-        "d95e589240d9fd36d6fbc58897fe53ef3b9bb1de50a850b915c3e6406e92d224",
+        "658789d8609b4f514e6ad1acd8f60e390e838a80bcf053b126560e4ec95d3906",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/im-end.json",
-        "830718414e63cfb5458028a479c70f63927248d7bacba2f4386bacb0bd06f217",
+        "e66824817710f4ff0cf08e00bcbc8a94d7996a5ddff45f94762e226bb568935b",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/multi-turn.json",
-        "54da4a391069edd1651b7b4760f1345a7a2c8d64af11a43508ba183db85dc0c4",
+        "f1e94eaa2f4320794a2cd99c4da5674025557abdbc16b3860499bb3f03148cd7",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/padded.json",
-        "4d4d5395e34dfaef6252219c194b739522bf20296bc7405496353bb0eb648324",
+        "c07995de7ce8922df55030aec43c802a6c864844217a1e5aa2335f6d6d95bbc7",
     ),
     (
         "oracle/tiny-gpt2/chat/smollm2/system.json",
-        "ae26e9a4e1164460bf34918c09ba083bb92ea03331aad5f6cb71824be6e9432f",
+        "c03b99afe7f69d84e1c50161244760d0d1416084995990169896a9c1dc8e5a01",
     ),
     (
         "oracle/tiny-gpt2/code.json",
@@ -1716,115 +1716,115 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/arithmetic.json",
-        "33df912f257545d2f84c4dcf5fc0e95c83d041961e8e5c0cf4a9ed4c072c085b",
+        "f5f9f6b36a4e8d96ed9ea60e3d6270381eb10455f5925984798d5ebaed3e7917",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/code.json",
-        "233559d95536d8a8976317c074577b4ec470e57af4cb7b8203e461012dd65144",
+        "c0c0143d8fcf478ec77bb15caa1fd7922bd450e660dfe8dbe332e029a7ad2c4d",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/completion.json",
-        "814a9d4e9f8ccf7472ac47202a5e0af9d1a85d300ae4efb2cca72aad3bde9fad",
+        "8100dbb23a9070405e58717ff38d6d78f0f8e591756c86bcbfc0de6ffe925c87",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/dialogue-system-two-turns/turn-1.json",
-        "7c1270a26de21d0c9623fb0e1c094f931036472e9b382adc17dfe9ed6472b868",
+        "ec0dcd5d3f03a2af0575877ce318950c5771af4d4982b482980d5279cc7fecc7",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/dialogue-system-two-turns/turn-2.json",
-        "e5271d929336bdfbb54d2499e2392470c0c826b89c311593391c410c9fe22c1b",
+        "0264f889d19f3ae21762f8b7d96dc6fc377ee29df762c2f72a82dec7efbf9346",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/dialogue-two-turns/turn-1.json",
-        "12f2d1a6c52e7e293341533beb1f405eb835a391a4ca626f74e04ee92641e73f",
+        "b5efb39705d201adc04c2de39aecc78c4262c1db322862b9a1e03f009561a62c",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/dialogue-two-turns/turn-2.json",
-        "dc8032c547ea9d162e52824c8522e68ac3af5dbb6412eec1aa7a5493de24e047",
+        "aec461fab468313b15814d3771d2185791749c4373efc8118e20e83b1dfafca8",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/emoji.json",
-        "5d502170ed2b21ae9b8151c7a29372f6b95adf2f9ad9e2f07ae7791264b364d2",
+        "5b41e364e2be5e6da18402e2a2697578913afc058ab125cfc435178b23233b3b",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/empty.json",
-        "fc282ef68c52644da4933afebec62eda441e4d9d7188387fbad893583a4daaea",
+        "bfed16a0026bb073546b1fdcd179895139dea101d5801ebc577a3b2b700501af",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/greeting.json",
-        "d1ca6e86518f7b6089d25acdec8750bbf01a7761a4adedfacd25efc20e769b21",
+        "adc70003e5993f5b402efc2435b5dc14587e5e35e2b3637e6f3303c62a815566",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/im-end.json",
-        "feb010577cfe98fa76c779199ee1659ea23e6b81d07b9608b4b7bdcc5ce4de7b",
+        "29ea1f13e0dd15a9b8ee3d5005c50ba4108d7331ec0aae5aed1a0a7d46abc5dd",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/multi-turn.json",
-        "bb6612c9e45667196a21cedaae15e65629a7ee2008d6fed4c5c628999d794314",
+        "ca61e51d09803a389caade7ab1a3768d30c2fc27a449130624aac93966c28f19",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/padded.json",
-        "64d76fb5641143a49823166880f9b5b1ac143f104e8a9893b7244f2e5d4a3890",
+        "9559360f962329fca0487dcf5608a39e7925ad12984be70bd955cdb11abdb4c7",
     ),
     (
         "oracle/tiny-llama/chat/llama-3.2/system.json",
-        "ac3f9f76e50084cd044f1e8de4f8cea87c588ecb5c7a7a6c2c20ca46e3948079",
+        "01fdb517e8737d6d616c8e89f06c29c730658687038547cfc219f41eb47db440",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/arithmetic.json",
-        "f87049b8421447cc1b759c06f223cb1cdb9ac73d11789172607c5977066faf3b",
+        "84b9c4875e08df662e1545b191d7a05ff0fa5f4805af41383b5c4065ef2d59f6",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/code.json",
-        "f8e6d56f30fb0916cc4b984f906d55dd256a87e5309b1619e19045ccb6f34ac6",
+        "ec2d9f9643bf1f24c23f9c204df8eee831883295411554d8e8b221fda5110006",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/completion.json",
-        "a828ef083c75158e4d20e6d4e6928083c3b7e2ce08edc70c2104933892474750",
+        "43b4b24d9a7faed063b483eb13e7f8ed13d547973e28c72a136b4fac2271e1b4",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/dialogue-system-two-turns/turn-1.json",
-        "6ef7f9a7c7ef1320f920e7a5a27947c5e04cc944f1201d7d8acbeec8e1fa87c3",
+        "f6a59c4d94019ac9267c61aeefc46742007bef9e31ec7cf0cb69de1f4cb0d944",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/dialogue-system-two-turns/turn-2.json",
-        "19527a10f055900496c51af1ca94181310ffd028d0aef367d0c6e07a78218b04",
+        "4f88ddc680a21c128ffa119e69349063bca54855e854da3167b0b7775cc287b8",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/dialogue-two-turns/turn-1.json",
-        "a752504f1c2d0dfc91354657483efcd9d68fc7360a1603ab600db4be55f47ac6",
+        "512e703077bfbee79ff767eee2a77f3dbeeff99cbee41d9efa9bc8a43e51c01d",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/dialogue-two-turns/turn-2.json",
-        "71e3b856afa88a58ff8108bf093ac2b31d88dc7ef50884eaba51b9d06a08cb5c",
+        "cc8de9e50e4887e1c5cbd4911448988a7786fe4d0e6cea11db171bac43c6e12c",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/emoji.json",
-        "f4af5723910fca900e5311314218a0a537014500c64c0e0073ee39db935fc409",
+        "88deed9aab137959bd08440ed41ace1ce62c2bc7ae2e0b7eb5cb5e89e0ca5b4f",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/empty.json",
-        "ebedfea5c8f5f1205a4617ec9e10c3bfd941fc502b214492e97d5ed39e12ba3b",
+        "e5ada6ca7cfaf28c0fc58e63b12e5984359a45a3ef05ae32ea014f4e46e70567",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/greeting.json",
-        "1447640ef705b35c05914608f17b9dc2502f816488f6e4bcc74f6c764db82507",
+        "f39724a3aae860e1f8b558a750285bc14f159d3ba6f5694b90d9e24baa24240e",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/im-end.json",
-        "e805335d0d2227d0643cb352cf9bec95b5b7759cdce531d79d63a93cad68057a",
+        "e05c3e9a27bfa6eb6f87f1621465a6d1fab51bc60686e4e96f285c8e4fef5d37",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/multi-turn.json",
-        "7c1e5d2f3ef010d8b4e29493c16cb172f7ae000692ae56322798a0eb6bf9e6d1",
+        "f6d5cf3f81079809353e29c84900db1963e47369b504cb9264072f2adc2a941d",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/padded.json",
-        "347c40fa27ace3d9e3f96237a93739d7412b132d213942c54cf0d11552e005c1",
+        "d4c96c6c1b5d6ca64f3a89c1b3c5ba5e0e9a9be667be7fbb5f6e04fa14597edc",
     ),
     (
         "oracle/tiny-llama/chat/smollm2/system.json",
-        "246e23ff0929abd10d9fbbc2d900190b53121d54d59490fef5d39373d4bfeab7",
+        "e4273b8b0d8ed5f76de8d5ee89ee91bc556abf86f2dba7dfc821f0ca654bc052",
     ),
     (
         "oracle/tiny-llama/code.json",
@@ -2780,559 +2780,559 @@ const PINS: &[(&str, &str)] = &[
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/arithmetic.json",
-        "ba225331a91e2d431fc81f4c74c14ca945e07711fc1a97341abeaef57ebc6c53",
+        "a17a163b8ce9ff538a8a08fe3b50bc1b57bef62d6302116126a425f92de43648",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/code.json",
-        "93eb12120fd5405a26334c959c88c3da221a0b1cf03ac81afc454d59f2179710",
+        "dd1385e95b02dc6e960f6c9876521e7593ec4974d201c0de123dfb5ec917b6bc",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/completion.json",
-        "5ff9bf2bcb22ad96299331505c1c4af9853ff666554a4408342acf3401c318c1",
+        "dcfc4bf0f6fc1b6886954e38da762e054a23e0b4f42d73d4f931a92c094ad9f0",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/dialogue-system-two-turns/turn-1.json",
-        "1f535d6169cb9c67a842bcc07dc19c5be9438e6eb84f400c665e37ca5171afe7",
+        "f4130ce7fc9ccc2d13f0e2853238bb4518186f65140834a0ad04b7322845a45e",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/dialogue-system-two-turns/turn-2.json",
-        "c2fba12066076e416d5081beed2011d0ebaf331218f8992f0540db72d570e194",
+        "82fe8ae9cb30ee78fede4203d036d935932aee86323183f2b57cd99b10c5a53a",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/dialogue-two-turns/turn-1.json",
-        "94ea40ffe8e21c493fa66f4e84734230f28b8a7bd8096e116ee3ee5ddf00a1a1",
+        "05821839f21bd8e54a946229d48be2d88b0878e3ae7930a4a823f1009cc5fd66",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/dialogue-two-turns/turn-2.json",
-        "c5d5b028b014d9e8cb8dab936769a8b140d5ad688bdc00df24c17a1090f064ff",
+        "0bf8e237f2218101f0273a609917c2aba9d1aedcea5a932b7524159c464642d3",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/emoji.json",
-        "108d7c346ed5546a39afd1e53d230fed9e0ca463dfc4591533fe673a9f8c9974",
+        "d67350288eb611f562358deb4f1e5d2c3c2178af77eb8e46cf7422bc7c96fcbc",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/empty.json",
-        "93446748fb1c07923791084d9dd6142e7acb7df4744de1f9cc49b1894242caa4",
+        "6d1618497da03aac832d42bab6c80cc7a1c0e6028c63a40da62ac2c950310176",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/greeting.json",
-        "ff9020d1586823c6836b31ccc36df57ba489c1635e2ebf9dce798f8081222bc5",
+        "1e3d8fea12464c87b178700e0c517fccec528a085d9dc57aa89532a136061d0c",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/im-end.json",
-        "0aeabf885aa17904336f04baa163836c27e00515625cc44b21965c371e584a10",
+        "9e6c9a113441c5846e3fa43837147d3cf3ee2c73ad87bdc84381c26d80ae0c5d",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/multi-turn.json",
-        "31f6c13a36e51b41c3d7e1c263949a975e7b94a06ffe69755891b4b24cf25d12",
+        "c746f18f9d2cd3612f6fafd4d4df4827c455cafc7b53af834aea01a0e6584556",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/padded.json",
-        "b85dd5d466ca7449816e91c9e6eb7a87d09a9156108f33e89ad2bbc83eeafc8d",
+        "2738f5516f639f2a4ab37baf8c07aa29f67b914f5b109ac07edac670905b1643",
     ),
     (
         "oracle/tiny-qwen2/chat/chatml-break/system.json",
-        "dc246c6372b26d57e3b6f99ab3ecf4f52c82efeca905be3004a98c44ba98665d",
+        "c6d64aff1105510d2ff952140bda64f1e6e5f004f0d3e1a70ae349553ae9b00d",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/arithmetic.json",
-        "d38b64a1fccc4d46ec687976558eae9cdfadbeba2b1f2e1d3407f11abb67bb87",
+        "083766be56c8e7cc904c3d90836a8ea4bd4929a500fc85db57f8ec5b1079a27a",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/code.json",
-        "f14633c9eaec92268ec70505b50d3c6c7c9f016a655c0cb14cd28925213bd612",
+        "cf02416faf31862ccf06f5afd8b6cf945951c2dcb98ed81d417e5e67bb42f230",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/completion.json",
-        "c96b1a24338b502fc1ba2f0ab8f20f8689d93733dd8cf387c30f2eee5215f978",
+        "3827084eab25c89e91b4da266ce3c6fcc22ea2253aff337770f8579451a49fa4",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/dialogue-system-two-turns/turn-1.refused.json",
-        "e1aa4d07bb5a57b64a86bf11b74dcc027e2725decb84c1b3f405630c8c5eff42",
+        "ca101003fdc8855ee896113698b83e0208b64ea93df018be630eb97a7b3ac7c9",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/dialogue-two-turns/turn-1.json",
-        "7ebdc39772459241816e892f31ea5b1d10067877fc275899904375d220364301",
+        "d5466fa5ae27fac40d1dcde55b62f9b75720cb94e8a3305bdb067f4bdf625e4e",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/dialogue-two-turns/turn-2.json",
-        "26a0465677b73be0f4324afbd1f25d67cd0cf42f3f452acbea5d98bd4271350c",
+        "d66010449196e1e0e67195ec896c05e98be0ac92c636167dbd226aad0403d0db",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/emoji.json",
-        "b73035ed487601f6739318132ea7a96a7c68336503a90ac1221846e96b4f8d15",
+        "55da9b9d7167d7a8d44f9990ce4599158207095d432e4da7e772439a48c1e0e9",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/empty.json",
-        "4035cd49c77378f26d6f5e711b070554a493b7704ba83748dff443d59219bab4",
+        "c6a3f4c069e2e35552b693aed8018195b5ecaf8c3f4c68d0f835c99aadc16a85",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/greeting.json",
-        "229f5ec3b10c2b0698d3dbda2ceb620ae59641a08082414f41d978f86ca5b84f",
+        "57093633763bea631e2399b7091a42bc836b724eaf9a8d98f538c634e216f063",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/im-end.json",
-        "e887aabf3642fdfea5547a657c51226abf630911c3a587552d5a69b25bcebf01",
+        "5b54263da83381f77da677633712ef221aa5f18d83c9357b2589acf40375d245",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/multi-turn.json",
-        "aa91cc2016ce11c18137c23ccb4e2381ffbee8f5ef27564962df8ab8cc016845",
+        "374c8826c7d21879ff4916f7a24bb4550eb8d337de55e37343cf4e18d4843779",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/padded.json",
-        "37a59bc8c3219f096d82f9cb60bd9d1c2d24a52465ed9d8d9845b60c3600baaf",
+        "bc781b1fce7b12771a81cb79c0833b1f03b0f8aeaa0332921655f2a8a3fe2505",
     ),
     (
         "oracle/tiny-qwen2/chat/gemma-2/system.refused.json",
-        "e1aa4d07bb5a57b64a86bf11b74dcc027e2725decb84c1b3f405630c8c5eff42",
+        "ca101003fdc8855ee896113698b83e0208b64ea93df018be630eb97a7b3ac7c9",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/arithmetic.json",
-        "9209e78313431ede43cba7f4b5b201cf6ffe50784bd7e6ef86f483a56204e02f",
+        "747554a1482ec90f9ece6afdaa72ef12ca55e08c2c8e6152933d25843e92b1d2",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/code.json",
-        "efdc74244c17dc2205c6f8a948c330ba027804a75a4326c461822b34c4f50876",
+        "e90e8033e0936a61cb37bbb37e4a07e16267cdaa6a9978c28483f2251f27eef2",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/completion.json",
-        "8baee58159a42d7014caab50426a6522cd43f128bc2df70150c083fb9e91266d",
+        "0c0b0577d29e1a7cdc2abe972ead119be440771aaec7de4880a36ef0029a2be9",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/dialogue-system-two-turns/turn-1.json",
-        "58674b7f27e0acc352d52eca400533eb7c58a450501647e4750b1f6385c9610f",
+        "a1b13ae33babee444115155c8d1a90a39755b9c342b3873d160579ff3239bbae",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/dialogue-system-two-turns/turn-2.json",
-        "e9f34f0cdc0eb727336b4c38adac2464864f46489f0c7c5a45fb2b1315b448d5",
+        "b493c6687297cbf40866782276eb44bb486efb4bd34210976c00f3be4608504c",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/dialogue-two-turns/turn-1.json",
-        "faead850996bd32190fa6a3eeb3a98f137b51755db6cbbfb631322a50836aa23",
+        "4b13649d98743fa750a2bb2cd0dfaee95e13e48d10e3f1810e1124a652a62cc8",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/dialogue-two-turns/turn-2.json",
-        "b6a430e7e5d5ec87b55be1ecafbe693edf2bfac77b87dbef0612c70b871ff8d5",
+        "3169d8f931eb7d65140a657c3c3f1047dbe76233ad527f57fefadedc25f2e857",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/emoji.json",
-        "5a9a8ac7f1457f3218fc936a9fa61c4635d1c68ef04517fda895da3eb2434c92",
+        "66e6eb9dbbb9cf015e0c0964bdb2d0019af1f4fc2a3e0c61dafc193f35f6ab9c",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/empty.json",
-        "646a75eb9dacaa5989e82ee402b8311321a570518bf960ad7afeb78c1ecbf95b",
+        "8fdc23d8a929b4114be5afe3b6dcda17392bc28644849d3bcd93a1ba8fd01d93",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/greeting.json",
-        "db0f4b76fd2eef01486617be4bc02e8ba59729890574493e927f7776a43a283d",
+        "a78cd8b034339ca78a74f319205e2662411ed115ed1a633ed0df229e0a31ef4c",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/im-end.json",
-        "ebbd89e11310f554aa0975014cd0de5fbe10f1a065a7f6dc77d474ebc5c0f462",
+        "79f9a9d258b6abdc3abfd89f2b50c4745d7a60b0826f17a1b3b39c8e2b5a45d7",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/multi-turn.json",
-        "85e1b84d2515bd748f3eb47ee7279ea4a09d4dd86df404b874a96cc082fdc442",
+        "b683f206d6ec13c2176bd6ee490ee5751956e09ba75a6626d053da8436c60056",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/padded.json",
-        "19176e78bf5ce6e0e74075d1f30900ca47197dd9730669f07163f481d226a537",
+        "8bb9bcfb110c221aeb86a5ca25582d4a40c1e67daa6146bb0088adbc4fdbeba5",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.1/system.json",
-        "c324eaaac4f21679264c03f5d059340ab4f23ea45d1767dac05620ba2168f049",
+        "2bf8b8b2f9102ea67e226c3066aa0f7b43df774b9cdf2fbf6589f654732f815e",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/arithmetic.json",
-        "f5c0b41806685b143e917ed35efc3cac5b10c4c92ddec756d7ef1e1f75a3b114",
+        "f4b40f55bce4fa1343f361cb1f54d4979bd6d1c0213a8a6d84b91771c4a9606c",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/code.json",
-        "b83f60dd7c4097cdf0a8135fd64ffe6835eaaca51e3e272a2b2a227ea026b329",
+        "4dabc7d96a8559356d0e96f0328418bb17a7e0cc22a7d7d1d76d603b38523f0c",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/completion.json",
-        "eebaf335b8ff35e8fe10d4d6be12cc113473ffb79bb1a6ba909bcc4c2043474f",
+        "4e5f1af6d283a781443f0623c859e076903d117d6c1ce5fb151dc6ec9b60b423",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/dialogue-system-two-turns/turn-1.json",
-        "6263a1798964be0753fb3d215054d673536ce15c03bc4577d32906c3c1db10d0",
+        "34fbbe049e722ad26d5e554524a594a52bc7320722c3adb49eb3fbb1c39b25d3",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/dialogue-system-two-turns/turn-2.json",
-        "a1fa488395c625d587a0fea9c9beeb0d488d160a73354db913130e97097ef3b8",
+        "c585a9123aabe648c56ad11765562f8414e2297be809e88e37953308a84bab68",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/dialogue-two-turns/turn-1.json",
-        "1bef4a530049fb7fd9b7d466286783ac0a61ad0d43a99f1e386ec7207051ff16",
+        "db37f5eca3660e2fba8eddb53170e8682f557530c38b7b50287cf7c295a0fe4f",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/dialogue-two-turns/turn-2.json",
-        "214efdb4f497d9985b5e2b84500fa906d62438739b353e2500c89bd5e56b7260",
+        "d360e75a8bb4d5fdf58f48c61ecfa14266e1c9b7e38cc6538a86b2f3409b87be",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/emoji.json",
-        "557e9be29147d3896f812822177e60d5f62ab0a2eaf942cba0a5f8eed175b4ed",
+        "1ac0a3ff1a8f88cb206ec9cf21bcc89dd9dc0fb719314d47fdb4a7acea9b0f06",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/empty.json",
-        "6d900c59c41c2bb7fe10e70fbe1758feab7868c558ef33465bf2be86ac31b15c",
+        "6c2c3b161c23788ca804fb397cc7b347d6b2278fe7599fc2d6276d905359d690",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/greeting.json",
-        "c908dec78e3d89c51cb5629c143374398ff21b4af016e5635ef9aac41e8b0bf3",
+        "252246ca7da46a8e86af03b390f2ce75ff1cb4e06bc252c4509f4987879f8de6",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/im-end.json",
-        "1a2f373c7af763a0df13cc952d1519202b7c95410243cbca3e771dc20c36171e",
+        "72923fd3b6251afc02deaa6b6157d5f027ec00589bd901b2cadfc086ca6a6a8a",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/multi-turn.json",
-        "dca07f73ebaa4ff4d47079498a54ff14dc929dbd76d13fb92f1afed25a1fc755",
+        "a82b74c32c66cc503964c3e62ceef8d531e61e7428cb2569e0e3506453dd90be",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/padded.json",
-        "0b65db506e703171bf026001d1a20272110430b56fa2edfebee9e032b461c542",
+        "485cbea00fa34771a2ecdb22f90404061fce2f5e304da9ba29fe4132896aaca0",
     ),
     (
         "oracle/tiny-qwen2/chat/llama-3.2/system.json",
-        "ca8ac7cfeea3953a9d9d72be7ff02b3445ac222b0602bae671f42232b2e7b28b",
+        "565749770cb2e0b554bb6f7b37b2c19d51c753f65ef1fdb36b039c3bfc608f57",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/arithmetic.json",
-        "f70a53a1172a5b5cfd085a2e7066a5449bcdcf4b2fae46fb3b7fd516a17257e6",
+        "3d82fdda356ea17b8144125eb5f3e3f1087f1f5561ab64ba5ab33e0baa4561c3",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/code.json",
-        "e3bfb77b158f36e116800441a83371c58f759faaa0594301665d7ffec378ebfb",
+        "9f8e89012031165c52d338587dc5b9671a6cb9c84bea8d944ee95d87c288e4b6",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/completion.json",
-        "0b7de442ef0e61bf88a85f56db13858f35a61362a6504b5e145d6d6dca6f321d",
+        "c8375b0b90720e3defa0a3d5aaba392c1de489dac63effb7dc94851c2a4fb28b",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-system-two-turns/turn-1.json",
-        "4d6f5b2f10603859bfe2cdef0ebad247328e3ac7596a2106cba9ebd8962c2b73",
+        "4e221865c036f32babb802aa7307a8c7ff94194429b5620ee908d9df7266ce90",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-system-two-turns/turn-2.json",
-        "42b57b911ce46dad681d3a993057e08fc7c80c253352a7b74e39c53c625c44c0",
+        "8c15bbbd49dfcc3a64a8b92d4a69157efeb8ca657e68e34172b9ed22663f6d87",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-two-turns/turn-1.json",
-        "a196ceb37c3013ccd16695cc8456aa5cdfcd7d74210919c40dfdeed85e36443f",
+        "58e2838745a486f122075460fa68197696488639a32431bc151ee88ef93a8c70",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/dialogue-two-turns/turn-2.json",
-        "3ecbef73b596c96446e49cea5e8f804c5cfe2ea20ef2afe4e418be662c6593a0",
+        "4730fcec39a538115a4da7407d0c05a1a73c5780bd57189233d61c490e2b9a5d",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/emoji.json",
-        "75b2b8b4fcb0a67c9f35cf380ef7b0673afab74f924b298b79bab090943ef694",
+        "57c8eb1f8f9f5442d732b406f27a15cf4f37da8f2d13c1a493b41c3f0c829589",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/empty.json",
-        "ab1a9503bcedc36c4d42be3b4483c0d44c516f2a885ce9c824a994b1fa982cb6",
+        "f28f0dbb2c22222e665d38400a0935e2539f41223a098e42252a14ef7f8a1dc2",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/greeting.json",
-        "c73e62ef143dfe1cb71caa91fb496b8a6d3ed9db7e2a8e8d8be82b82d6f1b041",
+        "ff5afbd3357b6ea4ac88364d7656abd5eb7c5f6f686e0978eac23ec5b918577f",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/im-end.json",
-        "4e6cffefe8b2fb0415dbf750c970250f6d719ae82667e907a66f6ea10cc7bf17",
+        "baa77e22f20972afd2f9bb907f9ad581dfb8bfeae829bb01c04cd3e18caf0e48",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/multi-turn.json",
-        "6205051643c540d491d934a770f56290befdb435bc534c705229bf0740f98853",
+        "c1836f58e23d7896c6e25ea9e209d6518979f54d37927de7543e414f1c10f2c8",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/padded.json",
-        "767b29328126b61702ef5026d50afd8238f73058f8e9437e91713a1ef9571b6c",
+        "718982f2cb921dae5cd62e35b255e85b040cc59fa55dc27a45035258891f635d",
     ),
     (
         "oracle/tiny-qwen2/chat/mistral-nemo/system.json",
-        "1e6d89aa5ff531de9fe7436955ea66ce588c143c533d6280267e3e8c8643041a",
+        "d247562f9a6093ead5f7b11a7db42d1723925213e64ee5aa00740c839f332d8b",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/arithmetic.json",
-        "beba97f6365655d29fb854a26e598363c2d0e1f6e3264391e5351d957161e6fe",
+        "73ddd0a9b9c7b4152b6a74ddec88622ea7bd506ea02195dd291a858d9424336c",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/code.json",
-        "4e99c9913cc94b7a4a71a46cf1bc85cea53b3a1d46e3911352b68917c74ec9ca",
+        "a99844156ac3c943ff5d418b0dacf8ee11e3c0c270a2205e4e93a7aee0097242",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/completion.json",
-        "52066e6606e44bc8d4cefe9425c6eb71609f0fca35ec89547b1a6d46e7086473",
+        "9d45428b62163bbc23747538b9d1e82cef70a7637c33805e0640e2085af0e332",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/dialogue-system-two-turns/turn-1.json",
-        "c0fe546350ca6a95821b85e0eed6b0c3a4df182603822278c8f46f98cf254ec1",
+        "f6a23c19ec8f62b5ff5cc53a378cec14d577aa1c7c70f1905aa89e5dd6da9817",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/dialogue-system-two-turns/turn-2.json",
-        "1e5ef976b14590eb31a4c35be754442477fa02d44162dc0ac406e772646dad8e",
+        "87206515d7dfcac3145c2731da39f507186777a28857048b45028f40c5d00266",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/dialogue-two-turns/turn-1.json",
-        "fc965c6f29ab44c6f5aaac098ab4bac07298180737e1d2329ab02a1cb395b15f",
+        "eab9f357cc88bcf9eb1bb3c83d981456882e35d75f7ff641cc2a785be4df9535",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/dialogue-two-turns/turn-2.json",
-        "eeb120a8b7cc49307d88490af5e72c5ad9862fce25e2e6424c9bd0937e2d6cff",
+        "1949c689c84c464cd015f7f210bd9f13b7ce3f93519400bb7054d4fa44c2e148",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/emoji.json",
-        "1a990372ca9a80ecab212a911314d45b99d3ae53661dbe059a6c7ea127e66114",
+        "bd44ea9e3e0ff046e14c6cbccc9f719f1e3f7574cb97610752c4880f159925d8",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/empty.json",
-        "929c294529cce2f2c1af1598a2d0e35f5dd40470251b71fd188b377c8552f9e7",
+        "7f87c9adc179ab724b5dbb12802404b0ed73b4e9640fcbf97c14614799092d04",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/greeting.json",
-        "9a6de941e5c4ccd2955d3ac5cf43902003c5fb92cfc3769252c8a805ae41a2a6",
+        "de2321e543319f23665e71087fe41c2cffec46c3ad276418e0dec8e54d03666f",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/im-end.json",
-        "77a79b57c4e74e07d4e1e013707d38a0003af2fc787aecb292ebe629f5a98cb2",
+        "5c9aea066f01feef551ae4b06a8504ba4f7f71a97bafd8d36528fe32663ddd78",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/multi-turn.json",
-        "8b4d56e10d34b1ee3bc4f1f0bdffd3db137d052fe9be4dd6a3cb3fdc9fbacf05",
+        "755d077f6ba097286968a2d12d9c5fe47a79a111092abf2f1296ee1ea9f45363",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/padded.json",
-        "ad8bc84450b5488ffe803d05d70a72d46f510fe07f227e5afc884593829d14d3",
+        "834da52f2d883625d03ff36c0eebbdc4c697106a712898786c9deb037e76977f",
     ),
     (
         "oracle/tiny-qwen2/chat/phi-3.5/system.json",
-        "a5c62d5602ded85397af38d4867d75cd38bdd02c8292ba6e12d8bc5e3b0c474c",
+        "5053ee947b90aa64052ae088d248353be53e3b9558cc841e528251d79787a1f8",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/arithmetic.json",
-        "b67d996ef08aff2b99d6ca95648e83387b5763763bc9b27ce0ba0451af7c0686",
+        "0f27c8ae93f814363432b53b20087b35f8c56a5bd5929ea103e4b541a6f1a4b7",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/code.json",
-        "c3bdc299ccc61269867a349cb60f00dacb16ee40babce13ce6e2242d3d2500e5",
+        "3b1df5fabf42f0846761ebaf69e8f5efa65103b2595a3df4fb47835060736e8a",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/completion.json",
-        "67a1e75b84bf0cafa22f0617cda4f5b8416026e50db6dd2698806f932ab8245d",
+        "c6bee4595632dcf14b8764ee72b31affc06ef5fd3b9c16f3b00045f186d02ba3",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/dialogue-system-two-turns/turn-1.json",
-        "50c3c1b64e7f2cefaaa5cce5559d72d133862d322d2aaedf8e1ef7f7d33903ae",
+        "a154c4776166710d18452a0d97d1abe6b65da509f417ac0354d827d61410028e",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/dialogue-system-two-turns/turn-2.json",
-        "4cfc05f39bf507b3eb1064a9a8cf5e71984d9f38a1465616e77aaf9639c84999",
+        "3a358f43bad7116f7f75e572b289adacf05a3b6dc77925af859465564d965a3f",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/dialogue-two-turns/turn-1.json",
-        "4c116757ec39d785a7cf461ee7c8e252d8945863267dbf5be0eb7f290857be5c",
+        "58a47b5d3fae528705ccf83af1683808c9dba1d6b5cacfdfa7d916cfd13cf8bf",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/dialogue-two-turns/turn-2.json",
-        "4558b806a3aa86629dd8e65e2fb15e6edfe692cf74f7681ede184b414aa411b5",
+        "bf65f66e16ecfee6d30b790ad234ab4f9571beeca0a3c91ffc74105694b63f82",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/emoji.json",
-        "779b81db68e68f86ce9ff7e8313f88d19dee8ee4f928bae1165bf821797a6d1b",
+        "3cc9a0fbc279f34450dc0a1211b3283683dff2e5215795c6e78e40456af61a8e",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/empty.json",
-        "6f3c5b397631742b520b777668e678a691f204601b15357788478b69569ec1c8",
+        "28a068acc12c762f296ba03839bbead462c58e7d6ac338bfa686802745c36dcc",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/greeting.json",
-        "f1339059622bd4115d2d8c62f6de973c18026f351fc926c9eb9bf695c8745a83",
+        "1d81db285932be955eb7cbbb245e4ec788b7b168aa0f0560f4a81409dae95933",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/im-end.json",
-        "3a0531e3e6aea9406bbf834750cca2df6cb612227f9b3435a8060de5c713ec5f",
+        "160b96bc98c2b6e80784c3eefccf9fac21a3f743036cfdfa828f2c97bf031853",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/multi-turn.json",
-        "dd3a1993d373c0ddcc3735391f2a67a655088affe1e43486f5e4adbf098b44ed",
+        "49f12e7cda56a6ff77b979b97d680fd65f53bf1d56b7e87b0917c3acc6f149b5",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/padded.json",
-        "d76699dcc0629a1b8503374df2acff94a329f6f77c862014308a9b867cacd616",
+        "8ed931febddda6aeefb957b1687e2f6cbb1988b03737f9bef7e1937677b9bf97",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen2.5/system.json",
-        "ca5232eed11a97885e890a4887e3e1cdaa49f335a9cb0288307e3a1e3c4084b4",
+        "c7b72a6552653457b9a27ac821098282873e72774f8e5c7831075a1bf3283cf7",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/arithmetic.json",
-        "7887e8e6a7d13f1185aae2d90cb2e15aac78cf957c95b200dc510148d78316b8",
+        "c28dfedd63db6f8f84b5de5fd83066d2857ca7478b7153d23972d5acc0fd63eb",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/code.json",
-        "01a41c29819b1398f12b38a44de8c4888c90ebabe3e3458599f6f4894f286a3a",
+        "88ffa0d93691cb5e1fb2d7be788bab2acf3411317eceb808c7d3d4ccce0b2868",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/completion.json",
-        "411da06267e3d1832c58556807e3c4781f4dc9b269747f55542aaf2caf878d46",
+        "26a88bdd8e82cc548bf04362e4f37fc34aaf9973e4b762cd47d0c5541684241d",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/dialogue-system-two-turns/turn-1.json",
-        "1ac81958e50686f19ad9d3f5f0ccc9e6655f295501fc585f6bbb3ce44c4559cb",
+        "98de51018468ba0e4369d1d9f16d6851dce348f6cc3a77933955e465b3dc1be2",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/dialogue-system-two-turns/turn-2.json",
-        "0731dcb1862e2500117a5d502f5864bfa991ad5b0c9428d1b2251ce9b8e310c6",
+        "4b2904957cc7056a38c2d4c89e3c7f2cb83c10dd87fc15f98b378013aa31585b",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/dialogue-two-turns/turn-1.json",
-        "aa5651d7174559d59ed0de3bcc58f93b3cca789c6f64a8377b6a80ad4ca0c82e",
+        "7f279aee803ad695d5a7dd938108f391a3695b8c92e17fa89dfde52d2c1174ea",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/dialogue-two-turns/turn-2.json",
-        "4bae58a65cbfe83e0d90ba1d3d61fcaee954bd3d9ef0a99529d25338831209b0",
+        "28c78f978a44fe0bf4e6253ea15cd8d5076cc04361401929a200f5eab41a81ca",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/emoji.json",
-        "f2e8fb3b223760e87b32d682f427b748a821059db9a5bc4362c87c401a4d7a5e",
+        "f5f7b9ca1daa4c515715337f5a358e2c7cfb0cd1ee2d12b57f3e6ceae28b9fdb",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/empty.json",
-        "49319696b5a40b38b61e30a97e24672d2616a716351b9ec6f55b33a5f1d87fcb",
+        "0120c499ce9cc453ff92ac97b2bfc27389b67f9969fcc88366a1a2e3d4f2465e",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/greeting.json",
-        "232ccfaa99fe4eb6f9d9c2cba3d03e331e3d6eb3067d54d423d39ce7c4e2508b",
+        "d355fc32d93fa1945705a729fce1094d425e2a90a9afba0c8bdf30fa1ad10a7b",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/im-end.json",
-        "8e7031da576f80ac7e323d895c78961dfb536aa29c7f308aa366ef60a5aad6c6",
+        "9ebbf25d1aa42e18970934c306e741d5dc82e7a3d65a2b2469590470b8789721",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/multi-turn.json",
-        "07221d6975bcc7aa10adb93c53d44665f8eb65ec4bc49bac8f344fca0ce8a1c7",
+        "f17a5b2c1dc3d40916353035ff1257d7bc23d1f76248302fea0cbe1b540dc754",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/padded.json",
-        "dbee2d54be4bbff6e3476715bc3ac666ef51f3453cecf47b00cda77c2da24f4c",
+        "815b44b1850827576272958174b78eee90f5e112d173400453fa9b37945d0f22",
     ),
     (
         "oracle/tiny-qwen2/chat/qwen3/system.json",
-        "36f7ea3c9ecdc4d531728e3c0aed7c7b6babec4d1477de84fc8f9ebabb89114c",
+        "21f58435ecdb4212fe8b2c4da3f12c107916464ce897c400fd385cc568593ed7",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/arithmetic.json",
-        "1501b55f13cddfc5d7bf163a4af43138596f8346c6f2893b2873b1e40c32c1c0",
+        "ccf38bb0df9585cfd777ef43604321329df6c80975e986b7648a4c3b01015e7c",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/code.json",
-        "5e44beb4ad51570dcd911f4df0f1c30f64245cf3d242213ca38e2f22344e5a45",
+        "02f55eaa997d237838678e9d8983cbd1b21566809717cab21f8c1a3024944a30",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/completion.json",
-        "045f3d5feb5fd628fdfaaa18bac119c805d587f2970c4e4098c201366d25bfc4",
+        "c61983dbea54c227f9f152b81a6bbeaa6d8dc04e82a1eb3124b57f67b534a03c",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/dialogue-system-two-turns/turn-1.json",
-        "a53d6c4c98c3804a5333c069fe58d1f56231158efa46118e8c6c37c8c7c9c04a",
+        "c1dcd431dd6757016bf51d3947d2d26e917652120de3281375577c82fb70348c",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/dialogue-system-two-turns/turn-2.json",
-        "bc584424aa62510ddfba304cd5ca90d2984ba167994bd7459d0945188ce215a3",
+        "223e1a51098591fdc903b963c53fedfa630c05db5279d0dcada2af1cddd67832",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/dialogue-two-turns/turn-1.json",
-        "2ce9ca888885a5702c69292cd8e69c0779bd871ccdb7f62f6c3cc8925ec9f8fe",
+        "f708e10973800e3a0eef22709a31363f70f97261d9332405dae024542e3c1ebd",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/dialogue-two-turns/turn-2.json",
-        "10d30480a89f9b36ab75e3238d5a0bf9c50e0a063329cc2dd59f4a53860734c0",
+        "2780d7ac7f3b39d81bc3958de2ae7014bf037d1274a076e5b1b1eef112194294",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/emoji.json",
-        "fb78cf5b29d59edd9dac1af062b7ab1e03a78fcf9e7d70bc3802596bad31f0b9",
+        "cf239e1080da3ede5edd6c428a0af533401490e810e964abdb6f4402674e3b10",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/empty.json",
-        "ea53f9f424053dbdf4b632ed380cf93a692f128b8e81b528bc2150b6041d4908",
+        "d26c85c02e891a49c330da3529d7fd5298cd0256f4c379e8efab56b3bcb75e2a",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/greeting.json",
-        "c5d1f3b8193a6e7173fef971a7044f95ccae65e68148d92d1dc9053d42b6cfd1",
+        "4be1115ea63bcc66d0e6644b96ac7378f1efe8dafc6c6e7d14d0b12c279006b8",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/im-end.json",
-        "25ebdd63c7fb22d591cde584d3ca9e88cba0ea1a74b81f414bdcc0f31902edab",
+        "427efb6b2f2dd368710cdbf9e3c6af1a1ebca051d448783eec258cdbf2a916c7",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/multi-turn.json",
-        "2bde3f8fdabac3e68be804976329d96dee8ebaee672cf66408c3c3dac6802a6a",
+        "c8affca276bb822ee1252899cd69ac5bae2469412cedf413cf3564447cc22cc0",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/padded.json",
-        "f40787fa0eed94db2a9cc387326b138c1b181e0a6eed47cf8a8aad75e3d09c1d",
+        "d142d2a71a80335e2adb66450c01dc634bfc667080f2bdfefe949698093d4eef",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm2/system.json",
-        "bd8b6d6e88b18ebb65044e6d999fe2814fcdc6678d66b72770c947a851792b3a",
+        "66d5ec88b092d527eee3580a581bcd1d286646b0380e3c4cbfc915333c9e8500",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/arithmetic.json",
-        "9f77f8f024692397d6961778a6a158a433c6cee13be0397408d8a6c37e46e96f",
+        "c7c1c1735b451fe73ac63869a285c2edc449cdc731c3f78badf2ae5c99412b2d",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/code.json",
-        "34ecac711fcacb517c3467ab2eb935ac6fc42a6c363677235aed9bcb6f914ea1",
+        "d948baf2984b54ae38590504156702718a78ef0a05d5b738a33ca10a7e7a84f1",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/completion.json",
-        "4bba5cd3910e2ae7241eeda53e273de45fe70cab64bd3a3f072057fecc4acd1d",
+        "7a5b11ef19ea90d1e59cadf0de69fffea9c5ef4fbd2881e9c17a787e0af23b67",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/dialogue-system-two-turns/turn-1.json",
-        "e5798fd8d40526157453cfed46ea960a9bfdd13d5fb025cc58a1f41a0018acec",
+        "1b7d2a66b777e563a5ed7f94f5964cf16656635b536850feaa02bd88d58ed8a9",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/dialogue-system-two-turns/turn-2.json",
-        "28e1b375c444d019f5ac3bafec682fe667f5646162d039dc178d64b74b38cfda",
+        "86a8e1a0bd212a2c3029cb0916214775329bd3e7ef134d6d611a585fb709a265",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/dialogue-two-turns/turn-1.json",
-        "1ec526b9414414c938076419009e681808eb5b232e827b25e5ff4bf3e9b2811a",
+        "809e9697858b859644065141118ac11259a333448d964a0e56a0ba76230edb51",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/dialogue-two-turns/turn-2.json",
-        "a997fea04bc490cedef7550ea2b0b2a22b378c1e3258e874abfe571bfa12db99",
+        "9292b73423cd79acbb29c275e7141861cd1e342e5a3bb7d04f2d9968fd9ada27",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/emoji.json",
-        "ac29d579a4756ad3e6fb5cf4109e8f502125ce405bdd38be82c3987aaff67dbf",
+        "c37018e3fc02c20183fc9e42c8851ed7038f7d22e2e6468e6fdcf392ed212643",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/empty.json",
-        "af52c49c5947b3198287361f003df72bdb99acd63279fd44dc23779b7c1ecc58",
+        "32f911304e9be3ca39b44384ea143aa6ac8229fee68c074685c5dd08fa69e4f3",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/greeting.json",
-        "0de08f680237d8ace8bf4e6b9c3d3fe6171bd0845d140e3dead1434aa61393c5",
+        "f8f546a8a1953850ca3f85bcaea96c54db3e2b6578538e690b51527ecf860d85",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/im-end.json",
-        "a886b021e0bcb2b5d080cfb5b7de7217a487eea026d3e39b09222aaef88d2557",
+        "5ccefb767ffda50dafbc9c2916577f243dd7f7a1c356c9797a3db9af36317565",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/multi-turn.json",
-        "1f8df24fa33c0ab4f3a4d9b1dde616c8b0ded2b8ad5c373b2b0b068b1afcb4b6",
+        "195dc05d8a64b1e484c9e4fddb3460c0dac05c9187ac862a297ff6b8233cfabc",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/padded.json",
-        "2b0bb12720490d6a995fe3cbf2eccd0ab41af8984cda54116b1b51efb6f07a0a",
+        "f918a4f052b421b1427d71fbd202ed8517bcd6e4da06faba55bdeb5a7b8ee4dd",
     ),
     (
         "oracle/tiny-qwen2/chat/smollm3/system.json",
-        "809c772893f186aa55703b42ed91053fbb54549d3be0cb9c97216a09ddf3a247",
+        "64dfad316fc586256a7d426c8526fc2c70f70f514ca388eace036198ce796ac0",
     ),
     (
         "oracle/tiny-qwen2/code.json",

@@ -22,6 +22,28 @@ fn message(r: &Value) -> &str {
     r["message"].as_str().unwrap_or_default()
 }
 
+/// The departures a result lists in its facts.
+fn departures(r: &Value) -> Vec<&str> {
+    r["details"]["departures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect()
+}
+
+/// Runs `filter` at the repository root with a scripted fake apr of `script`'s text (its
+/// first lines say what it changes), returning the results.
+fn with_fake_apr(name: &str, script: &str, filter: &str) -> (i32, Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join(name);
+    std::fs::write(&fake, script).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake_arg = fake.display().to_string();
+    let (code, report) = run_report(&repo_root(), &["--apr", &fake_arg, "--filter", filter]);
+    (code, results(&report))
+}
+
 #[test]
 fn the_chat_and_sampling_suites_on_the_bundled_models() {
     let (_, report) = run_report(&repo_root(), &["--filter", "suite=chat|sampling"]);
@@ -36,7 +58,7 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
     let rendered = of(&results, "CHT001", "tiny-qwen2")[0];
     assert_eq!(rendered["verdict"], "fail", "{rendered}");
     assert!(
-        message(rendered).starts_with("9 of 80 conversations"),
+        message(rendered).starts_with("8 of 80 conversations"),
         "{rendered}"
     );
     let conversations = rendered["details"]["conversations"].as_array().unwrap();
@@ -106,12 +128,7 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
         vec!["refused", "equal", "equal"],
         "{session}"
     );
-    let departures: Vec<&str> = session["details"]["departures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap())
-        .collect();
+    let departures = departures(session);
     assert!(
         departures.contains(
             &"smollm3/system-two-turns turn 1: apr feeds 80 ids where HF's rendering has 142; \
@@ -197,32 +214,18 @@ fn the_chat_and_sampling_suites_on_the_bundled_models() {
 
 #[test]
 fn every_sampling_check_fails_when_apr_drops_its_sampling_flags() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("apr-drops-sampling-flags");
-    std::fs::write(
-        &fake,
-        format!(
+    let (code, results) = with_fake_apr(
+        "apr-drops-sampling-flags",
+        &format!(
             "#!/bin/sh\n# Scripted fake: the real apr with --top-k, --top-p, --seed and \
              --repeat-penalty dropped.\nskip=0\nfor a in \"$@\"; do\n  shift\n  if [ $skip = 1 ]; \
              then skip=0; continue; fi\n  case \"$a\" in\n    --top-k|--top-p|--seed|--repeat-penalty) \
              skip=1; continue;;\n  esac\n  set -- \"$@\" \"$a\"\ndone\nexec {} \"$@\"\n",
             real_apr().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let fake_arg = fake.display().to_string();
-    let (code, report) = run_report(
-        &repo_root(),
-        &[
-            "--apr",
-            &fake_arg,
-            "--filter",
-            "suite=sampling model=tiny-qwen2",
-        ],
+        "suite=sampling model=tiny-qwen2",
     );
     assert_eq!(code, 1);
-    let results = results(&report);
     for code in ["SMP001", "SMP002", "SMP003", "SMP004", "SMP005"] {
         let failed = of(&results, code, "tiny-qwen2")
             .into_iter()
@@ -244,11 +247,9 @@ fn the_surface_limits_pass_where_top_p_keeps_one_token() {
     // apr chat and --batch-jsonl ignore --top-p, so the real apr cannot show SMP006 passing.
     // Scripted fake: the real apr, with a call at top-p 1e-6 made the greedy call that limit
     // means; every other call goes through untouched.
-    let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("apr-keeps-top-p");
-    std::fs::write(
-        &fake,
-        format!(
+    let (_, faithful) = with_fake_apr(
+        "apr-keeps-top-p",
+        &format!(
             "#!/bin/sh\n# Scripted fake: a call at top-p 1e-6 becomes the greedy call it means.\n\
              limit=0\nfor a in \"$@\"; do [ \"$a\" = 0.000001 ] && limit=1; done\n\
              [ $limit = 0 ] && exec {real} \"$@\"\nskip=0; prev=\nfor a in \"$@\"; do\n  shift\n  \
@@ -258,21 +259,10 @@ fn the_surface_limits_pass_where_top_p_keeps_one_token() {
              set -- \"$@\" \"$a\"; prev=$a\ndone\nexec {real} \"$@\"\n",
             real = real_apr().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let fake_arg = fake.display().to_string();
-    let (_, faithful) = run_report(
-        &repo_root(),
-        &[
-            "--apr",
-            &fake_arg,
-            "--filter",
-            "check=SMP006 model=tiny-qwen2",
-        ],
+        "check=SMP006 model=tiny-qwen2",
     );
     let (_, real) = run_report(&repo_root(), &["--filter", "check=SMP006 model=tiny-qwen2"]);
-    let (faithful, real) = (&results(&faithful)[0], &results(&real)[0]);
+    let (faithful, real) = (&faithful[0], &results(&real)[0]);
     assert_eq!(faithful["verdict"], "pass", "{faithful}");
     assert_eq!(faithful["evidence"]["count"], 36, "{faithful}");
     // The real apr: both surfaces draw at top-p 1e-6 (8 batch answers, 6 chat replies).
@@ -300,12 +290,7 @@ fn apr_serve_is_held_to_hf_on_every_templated_conversation() {
         message(served).contains(" of 139 conversations"),
         "{served}"
     );
-    let departures: Vec<&str> = served["details"]["departures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap())
-        .collect();
+    let departures = departures(served);
     assert!(
         departures.contains(
             &"gemma-2/system: the template refuses this conversation (HF: System role not \
@@ -446,11 +431,9 @@ fn the_batch_seed_check_passes_where_the_batch_honours_seeds() {
     // apr run --batch-jsonl ignores --seed, so the real apr cannot show SMP007 passing.
     // Scripted fake: a batch answered line by line through the real `apr run --chat`, which
     // takes the seed; every other call goes to the real apr untouched.
-    let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("apr-batch-by-run");
-    std::fs::write(
-        &fake,
-        format!(
+    let (_, results) = with_fake_apr(
+        "apr-batch-by-run",
+        &format!(
             r#"#!/usr/bin/env python3
 # Scripted fake: a --batch-jsonl call answered one line at a time by the real apr run --chat.
 import json, subprocess, sys
@@ -471,20 +454,9 @@ for line in lines:
 "#,
             real = real_apr().display().to_string()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let fake_arg = fake.display().to_string();
-    let (_, report) = run_report(
-        &repo_root(),
-        &[
-            "--apr",
-            &fake_arg,
-            "--filter",
-            "check=SMP007 model=tiny-qwen2",
-        ],
+        "check=SMP007 model=tiny-qwen2",
     );
-    let seeds = &results(&report)[0];
+    let seeds = &results[0];
     assert_eq!(seeds["verdict"], "pass", "{seeds}");
     assert!(
         message(seeds).starts_with("seed 20261206 repeats its 8 answers and seed 20261207 changes"),
