@@ -281,9 +281,13 @@ fn the_surface_limits_pass_where_top_p_keeps_one_token() {
 fn apr_serve_is_held_to_hf_on_every_templated_conversation() {
     let (_, report) = run_report(&repo_root(), &["--filter", "check=SRV020"]);
     let results = results(&report);
-    // Only tiny-qwen2 names chat templates; the other models are outside the check's entry.
-    assert_eq!(results.len(), 1, "{results:#?}");
-    let served = &results[0];
+    // The three default models name chat templates, and apr serve departs on each.
+    assert_eq!(results.len(), 3, "{results:#?}");
+    assert!(
+        results.iter().all(|r| r["verdict"] == "fail"),
+        "{results:#?}"
+    );
+    let served = of(&results, "SRV020", "tiny-qwen2")[0];
     assert_eq!(served["verdict"], "fail", "{served}");
     // 10 templates x (10 conversations + the dialogues' 4 turns), Gemma's refusals included.
     assert!(
