@@ -17,5 +17,5 @@ mod server;
 
 pub use error::ServeError;
 pub use http::{Client, Event, Exchange, Reply};
-pub use pool::{cancel_with, configure, private, shared, shutdown, spec};
+pub use pool::{Scoped, cancel_with, configure, private, scoped, shared, shutdown, spec};
 pub use server::{Server, ServerSpec, Stopped};

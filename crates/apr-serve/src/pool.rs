@@ -86,6 +86,28 @@ pub fn private(spec: &ServerSpec) -> Result<Arc<Server>, ServeError> {
     Ok(server)
 }
 
+/// A private server of `file` that stops when dropped: for a check that needs a server of a
+/// file of its own (a scratch copy) only while it runs.
+#[derive(Debug)]
+pub struct Scoped(Arc<Server>);
+
+impl Scoped {
+    pub fn server(&self) -> &Server {
+        &self.0
+    }
+}
+
+impl Drop for Scoped {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// Starts a [`Scoped`] server of `file`, as the pool would start it.
+pub fn scoped(file: &Path) -> Result<Scoped, ServeError> {
+    private(&spec(file)).map(Scoped)
+}
+
 /// How the pool would start a server of `file`: the configured apr, a ready limit scaled by
 /// the file's size, the stop grace period, a free port.
 pub fn spec(file: &Path) -> ServerSpec {

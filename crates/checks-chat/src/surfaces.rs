@@ -58,9 +58,11 @@ impl Check for Surfaces {
             .map(|a| (a.task_id, a.text.unwrap_or_default()))
             .collect();
             // A server that does not start answers no conversation: its column says why.
-            let server = apr_serve::private(&apr_serve::spec(&gguf));
-            let stop = server.as_ref().ok().map(|s| Stop(s));
-            let client = stop.as_ref().map(|s| Client::new(s.0, REQUEST_LIMIT));
+            let server = apr_serve::scoped(&gguf);
+            let client = server
+                .as_ref()
+                .ok()
+                .map(|s| Client::new(s.server(), REQUEST_LIMIT));
             let unserved = server.as_ref().err().map(|e| {
                 let text = e.to_string();
                 let cause = text.lines().rev().find(|l| !l.trim().is_empty());
@@ -90,15 +92,6 @@ impl Check for Surfaces {
             }
         }
         verdict(rows, compared)
-    }
-}
-
-/// Stops a private server when the check is done with it.
-struct Stop<'a>(&'a apr_serve::Server);
-
-impl Drop for Stop<'_> {
-    fn drop(&mut self) {
-        self.0.stop();
     }
 }
 

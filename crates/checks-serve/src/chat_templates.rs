@@ -1,6 +1,6 @@
 use crate::serving::Transcript;
+use apr_serve::Client;
 use apr_serve::api::chat;
-use apr_serve::{Client, Server};
 use checks_chat::cases;
 use checks_inference::RuntimeThresholds;
 use serde_json::json;
@@ -45,9 +45,9 @@ impl Check for ServedChatTemplates {
                 })?;
             all.extend(dialogues.into_iter().flat_map(|d| d.turns));
             let gguf = cases::grafted(cx, &template)?;
-            let server = Own(apr_serve::private(&apr_serve::spec(&gguf))?);
-            let client = Client::new(&server.0, REQUEST_LIMIT);
-            let mut transcript = Transcript::of(&server.0);
+            let server = apr_serve::scoped(&gguf)?;
+            let client = Client::new(server.server(), REQUEST_LIMIT);
+            let mut transcript = Transcript::of(server.server());
             for case in &all {
                 let label = format!("{}/{}", template.template.name, case.conversation());
                 let tokens = match case {
@@ -114,15 +114,6 @@ impl Check for ServedChatTemplates {
         )
         .with_facts(json!({ "departures": tally.faults, "near_ties": tally.near_ties }))
         .with_requests(kept))
-    }
-}
-
-/// A private server, stopped when the check is done with it.
-struct Own(std::sync::Arc<Server>);
-
-impl Drop for Own {
-    fn drop(&mut self) {
-        self.0.stop();
     }
 }
 
