@@ -67,6 +67,46 @@ pub struct ChatChoice {
     pub logprobs: Option<ChatLogprobs>,
 }
 
+impl ChatCompletion {
+    /// The first choice's generated ids (see [`ChatChoice::token_ids`]).
+    pub fn token_ids(&self) -> Option<Vec<u32>> {
+        self.choices.first()?.token_ids()
+    }
+}
+
+impl ChatChoice {
+    /// The generated ids, read from the log-probs (apr's `token_id` extension); `None` where
+    /// the reply has no log-probs or an entry lacks its id.
+    pub fn token_ids(&self) -> Option<Vec<u32>> {
+        self.logprobs
+            .as_ref()?
+            .content
+            .iter()
+            .map(|t| t.token_id)
+            .collect()
+    }
+}
+
+/// A greedy `/v1/chat/completions` body for OpenAI `messages`; `top_logprobs` 0 asks for no
+/// log-probs (OpenAI takes `top_logprobs` only with them).
+pub fn chat_body(
+    messages: &serde_json::Value,
+    max_tokens: u32,
+    top_logprobs: u32,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "model": "default",
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    });
+    if top_logprobs > 0 {
+        body["logprobs"] = serde_json::json!(true);
+        body["top_logprobs"] = serde_json::json!(top_logprobs);
+    }
+    body
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ChatMessage {
     pub role: String,

@@ -1,5 +1,5 @@
 use crate::cases;
-use apr_client::{Invocation, parse};
+use apr_client::Sampling;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 
@@ -27,30 +27,19 @@ impl Check for Batch {
         let mut judged = Vec::new();
         for template in cases::templates(cx)? {
             let rendered = cases::single_turns(&template);
-            let Some((_, _, first)) = rendered.first() else {
+            let Some(grafted) = cases::Grafted::of(cx, &template, &rendered)? else {
                 continue;
             };
-            let gguf = cases::grafted(cx, &template)?;
-            let prompts = gguf.with_extension("jsonl");
-            let lines: Vec<(&str, &str)> = rendered.iter().map(|(c, t, _)| (*c, *t)).collect();
-            cases::write_batch(&prompts, &lines)?;
-            let tokens = u32::try_from(first.max_new_tokens).unwrap_or(u32::MAX);
-            let invocation =
-                Invocation::run_batch(&gguf, &prompts, tokens, &apr_client::Sampling::default())?;
-            let answers = parse::run_batch(&*cx.apr(&invocation)?)?.value;
+            let answers = grafted.batch(cx, &Sampling::default())?;
             for (conversation, _, oracle) in &rendered {
                 let label = format!("{}/{conversation}", template.template.name);
-                let Some(answer) = answers.iter().find(|a| a.task_id == *conversation) else {
+                let Some(answer) = answers.get(*conversation) else {
                     departures.push(format!("{label}: no answer line"));
                     continue;
                 };
                 compared += 1;
-                let got = answer.text.as_deref().unwrap_or_default().trim();
-                let hf = [
-                    Some(oracle.text.as_str()),
-                    oracle.bos.as_ref().map(|b| b.text.as_str()),
-                ];
-                let agrees = hf.iter().flatten().any(|want| want.trim() == got);
+                let got = answer.trim();
+                let agrees = oracle.trajectory_saying(got).is_some();
                 if !agrees {
                     departures.push(format!(
                         "{label}: batch answers {got:?} where HF's rendering continues {:?}",

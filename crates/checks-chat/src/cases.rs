@@ -1,20 +1,23 @@
 //! The model's chat templates with the conversations their oracles hold, and the GGUF that
 //! carries each template.
 
-use std::path::{Path, PathBuf};
+use apr_client::{Invocation, Sampling, parse};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use tmgt_check::{ArtifactKind, ChatTemplate, CheckError, Context, NativeGguf};
-use tmgt_oracle::{ChatCase, Oracle};
+use tmgt_oracle::{ChatCase, Dialogue, Oracle};
 
-/// One template of the model's entry, its text, and its oracles' conversations.
+/// One template of the model's entry, its text, and its oracles' conversations and dialogues.
 #[derive(Debug)]
 pub struct TemplateCases {
     pub template: ChatTemplate,
     pub text: String,
     pub cases: Vec<ChatCase>,
+    pub dialogues: Vec<Dialogue>,
 }
 
-/// Every template of the model's `chat_templates` with its cases, each oracle checked against
-/// the model files it was made from and the template text it rendered.
+/// Every template of the model's `chat_templates` with its cases and dialogues, each oracle
+/// checked against the model files it was made from and the template text it rendered.
 pub fn templates(cx: &dyn Context) -> Result<Vec<TemplateCases>, CheckError> {
     let model = cx.model()?;
     if model.chat_templates.is_empty() {
@@ -29,16 +32,18 @@ pub fn templates(cx: &dyn Context) -> Result<Vec<TemplateCases>, CheckError> {
             std::fs::read(&template.file).map_err(|e| CheckError::file(&template.file, e))?;
         let digest = tmgt_oracle::sha256_hex(&bytes);
         let text = String::from_utf8(bytes).map_err(|e| CheckError::file(&template.file, e))?;
-        let cases = tmgt_oracle::chat_cases(&model.oracle_dir, &template.name).map_err(|e| {
-            CheckError::Input {
-                what: format!(
-                    "the chat oracles of {} with template `{}`",
-                    model.name, template.name
-                ),
-                reason: format!("{e}; make them with `tmgt oracle {}`", model.name),
-            }
-        })?;
-        for case in &cases {
+        let unreadable = |e: tmgt_oracle::OracleError| CheckError::Input {
+            what: format!(
+                "the chat oracles of {} with template `{}`",
+                model.name, template.name
+            ),
+            reason: format!("{e}; make them with `tmgt oracle {}`", model.name),
+        };
+        let cases =
+            tmgt_oracle::chat_cases(&model.oracle_dir, &template.name).map_err(unreadable)?;
+        let dialogues =
+            tmgt_oracle::dialogues(&model.oracle_dir, &template.name).map_err(unreadable)?;
+        for case in cases.iter().chain(dialogues.iter().flat_map(|d| &d.turns)) {
             if case.template_sha256() != digest {
                 return Err(CheckError::Input {
                     what: template.file.display().to_string(),
@@ -60,6 +65,7 @@ pub fn templates(cx: &dyn Context) -> Result<Vec<TemplateCases>, CheckError> {
             template: template.clone(),
             text,
             cases,
+            dialogues,
         });
     }
     Ok(out)
@@ -126,15 +132,65 @@ pub fn one_chat_line(content: &str) -> bool {
         && !content.starts_with('/')
 }
 
-/// Writes `apr run --batch-jsonl`'s input: one `{"prompt", "task_id"}` line per conversation.
-pub fn write_batch(path: &Path, conversations: &[(&str, &str)]) -> Result<(), CheckError> {
-    let lines: String = conversations
-        .iter()
-        .map(|(name, content)| {
-            serde_json::json!({ "prompt": content, "task_id": name }).to_string() + "\n"
-        })
-        .collect();
-    std::fs::write(path, lines).map_err(|e| CheckError::file(path, e))
+/// A template's grafted GGUF with the batch input of some of its single-turn conversations:
+/// what every check sending them to apr's surfaces shares.
+#[derive(Debug)]
+pub struct Grafted {
+    pub gguf: PathBuf,
+    /// `apr run --batch-jsonl`'s input: one `{"prompt", "task_id"}` line per conversation.
+    pub batch_file: PathBuf,
+    /// Tokens per answer: as many as the chat oracles hold.
+    pub tokens: u32,
+}
+
+impl Grafted {
+    /// The GGUF carrying `template`, and the batch input of `turns` (none: no conversation to
+    /// send).
+    pub fn of(
+        cx: &dyn Context,
+        template: &TemplateCases,
+        turns: &[(&str, &str, &Oracle)],
+    ) -> Result<Option<Grafted>, CheckError> {
+        let Some((_, _, first)) = turns.first() else {
+            return Ok(None);
+        };
+        let gguf = grafted(cx, template)?;
+        let batch_file = gguf.with_extension("jsonl");
+        let lines: String = turns
+            .iter()
+            .map(|(name, content, _)| {
+                serde_json::json!({ "prompt": content, "task_id": name }).to_string() + "\n"
+            })
+            .collect();
+        std::fs::write(&batch_file, lines).map_err(|e| CheckError::file(&batch_file, e))?;
+        Ok(Some(Grafted {
+            gguf,
+            batch_file,
+            tokens: u32::try_from(first.max_new_tokens).unwrap_or(u32::MAX),
+        }))
+    }
+
+    /// `apr run --batch-jsonl`'s answer to each conversation, by name (a failed prompt's as
+    /// `[error: ...]`).
+    pub fn batch(
+        &self,
+        cx: &dyn Context,
+        sampling: &Sampling,
+    ) -> Result<BTreeMap<String, String>, CheckError> {
+        let invocation =
+            Invocation::run_batch(&self.gguf, &self.batch_file, self.tokens, sampling)?;
+        let answers = parse::run_batch(&*cx.apr(&invocation)?)?.value;
+        Ok(answers
+            .into_iter()
+            .map(|a| {
+                let text = match (a.text, a.error) {
+                    (_, Some(error)) => format!("[error: {error}]"),
+                    (text, None) => text.unwrap_or_default(),
+                };
+                (a.task_id, text)
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]

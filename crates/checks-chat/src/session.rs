@@ -4,7 +4,7 @@ use apr_client::{ChatRequest, parse};
 use checks_inference::RuntimeThresholds;
 use serde_json::json;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
-use tmgt_oracle::{ChatCase, ChatOracle, Dialogue};
+use tmgt_oracle::{ChatCase, ChatOracle, Dialogue, Trajectory};
 
 /// How many bytes of the rendered prompt and ids of it `apr chat --trace` prints.
 const TRACED_BYTES: usize = 500;
@@ -33,19 +33,14 @@ declare_check! {
 impl Check for Session {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let tie_margin = cx.thresholds().get::<RuntimeThresholds>()?.tie_margin;
-        let model = cx.model()?;
         let mut tally = Tally::default();
         for template in cases::templates(cx)? {
-            let dialogues = tmgt_oracle::dialogues(&model.oracle_dir, &template.template.name)
-                .map_err(|e| CheckError::Input {
-                    what: format!("the dialogues of template `{}`", template.template.name),
-                    reason: format!("{e}; make them with `tmgt oracle {}`", model.name),
-                })?;
+            let dialogues = &template.dialogues;
             if dialogues.is_empty() {
                 continue;
             }
             let gguf = cases::grafted(cx, &template)?;
-            for dialogue in &dialogues {
+            for dialogue in dialogues {
                 let label = format!("{}/{}", template.template.name, dialogue.name);
                 let request = |trace: bool| {
                     let tokens = dialogue.turns.iter().find_map(|t| match t {
@@ -104,25 +99,20 @@ fn judge(
             return Ok(());
         };
         let faults_before = tally.faults.len();
-        let bos = rendered_prompt(cx, &turn_label, rendered, turn, tally)?;
-        if tally.faults.len() > faults_before {
+        let trajectory = rendered_prompt(cx, &turn_label, rendered, turn, tally)?;
+        let (Some(trajectory), false) = (trajectory, tally.faults.len() > faults_before) else {
             tally.judged(&turn_label, "departs");
             tally.not_judged.push(format!(
                 "{label}: the reply to turn {} and later turns, whose prompt already departs",
                 k + 1
             ));
             return Ok(());
-        }
-        let want = hf_reply(rendered, bos);
+        };
+        let want = hf_reply(&trajectory);
         tally.compared += 1;
         let replies_agree = turn.reply == want;
         if !replies_agree {
-            let near_tie = rendered
-                .oracle
-                .steps
-                .iter()
-                .flatten()
-                .find(|s| s.margin < tie_margin);
+            let near_tie = trajectory.steps.iter().find(|s| s.margin < tie_margin);
             match near_tie {
                 Some(step) => {
                     tally.not_judged.push(format!(
@@ -163,15 +153,15 @@ fn judge(
     Ok(())
 }
 
-/// Holds the traced rendering and ids of one turn against HF's; returns whether apr's ids
-/// start with the BOS the oracle's BOS trajectory has.
-fn rendered_prompt(
+/// Holds the traced rendering and ids of one turn against HF's; returns the trajectory apr's
+/// ids follow, if any.
+fn rendered_prompt<'a>(
     cx: &dyn Context,
     turn_label: &str,
-    rendered: &ChatOracle,
+    rendered: &'a ChatOracle,
     turn: &ChatTurn,
     tally: &mut Tally,
-) -> Result<bool, CheckError> {
+) -> Result<Option<Trajectory<'a>>, CheckError> {
     let (Some(bytes), Some(head), Some(count)) = (
         turn.rendered_bytes,
         &turn.rendered_head,
@@ -208,33 +198,32 @@ fn rendered_prompt(
     }
     // The trajectory apr's ids are (plain, or with the tokenizer's BOS in front); where they
     // are neither, the difference is told against the plain one.
-    let plain = rendered.oracle.prompt_token_ids.clone().unwrap_or_default();
-    let bos = rendered.oracle.bos.as_ref().filter(|b| {
-        b.prompt_token_ids.len() == count && b.prompt_token_ids.starts_with(&turn.prompt_ids_head)
-    });
-    let want = bos.map_or(plain, |b| b.prompt_token_ids.clone());
-    let want_head = &want[..want.len().min(TRACED_IDS)];
-    if count != want.len() || turn.prompt_ids_head != want_head {
+    let trajectory = rendered
+        .oracle
+        .trajectory_led_by(count, &turn.prompt_ids_head);
+    if trajectory.is_none() {
+        let plain = rendered.oracle.prompt_token_ids.clone().unwrap_or_default();
+        let want_head = &plain[..plain.len().min(TRACED_IDS)];
         let difference =
             checks_metadata::first_difference_for_model(cx, &turn.prompt_ids_head, want_head)?
                 .unwrap_or_else(|| "the same first ids".to_string());
         tally.fault(format!(
             "{turn_label}: apr feeds {count} ids where HF's rendering has {}; among the first \
              {TRACED_IDS}: {difference}",
-            want.len()
+            plain.len()
         ));
     }
-    Ok(bos.is_some())
+    Ok(trajectory)
 }
 
 /// HF's reply to a turn as a chat keeps it: decoded without special tokens, the line breaks
-/// before it and the whitespace after it dropped (the BOS trajectory's where apr fed a BOS).
-fn hf_reply(rendered: &ChatOracle, bos: bool) -> String {
-    let text = match (&rendered.oracle.bos, bos) {
-        (Some(b), true) => &b.text,
-        _ => &rendered.oracle.text,
-    };
-    text.trim_start_matches(['\r', '\n']).trim_end().to_string()
+/// before it and the whitespace after it dropped (of the trajectory apr's ids follow).
+fn hf_reply(trajectory: &Trajectory<'_>) -> String {
+    trajectory
+        .text
+        .trim_start_matches(['\r', '\n'])
+        .trim_end()
+        .to_string()
 }
 
 /// What the dialogues gave, across templates.

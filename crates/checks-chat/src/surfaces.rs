@@ -1,12 +1,12 @@
 use crate::cases;
-use apr_client::{ChatRequest, Invocation, RunRequest, Sampling, parse};
+use apr_client::{ChatRequest, RunRequest, Sampling, parse};
 use apr_serve::Client;
 use checks_inference::{RuntimeThresholds, run_generation};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 use tmgt_oracle::{Oracle, Trajectory};
+use tmgt_outcome::{Classification, TokenComparison};
 
 /// One request's allowance on the server.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -42,23 +42,13 @@ impl Check for Surfaces {
                 .into_iter()
                 .filter(|(_, content, _)| cases::one_chat_line(content))
                 .collect();
-            let Some((_, _, first)) = turns.first() else {
+            let Some(grafted) = cases::Grafted::of(cx, &template, &turns)? else {
                 continue;
             };
-            let tokens = u32::try_from(first.max_new_tokens).unwrap_or(u32::MAX);
-            let gguf = cases::grafted(cx, &template)?;
-            let batch_file = gguf.with_extension("jsonl");
-            let lines: Vec<(&str, &str)> = turns.iter().map(|(c, t, _)| (*c, *t)).collect();
-            cases::write_batch(&batch_file, &lines)?;
-            let batch: BTreeMap<String, String> = parse::run_batch(&*cx.apr(
-                &Invocation::run_batch(&gguf, &batch_file, tokens, &Sampling::default())?,
-            )?)?
-            .value
-            .into_iter()
-            .map(|a| (a.task_id, a.text.unwrap_or_default()))
-            .collect();
+            let (gguf, tokens) = (&grafted.gguf, grafted.tokens);
+            let batch = grafted.batch(cx, &Sampling::default())?;
             // A server that does not start answers no conversation: its column says why.
-            let server = apr_serve::scoped(&gguf);
+            let server = apr_serve::scoped(gguf);
             let client = server
                 .as_ref()
                 .ok()
@@ -74,8 +64,8 @@ impl Check for Surfaces {
             for (name, content, oracle) in &turns {
                 let label = format!("{}/{name}", template.template.name);
                 let judged = [
-                    by_run(cx, &gguf, content, tokens, oracle, tie)?,
-                    by_chat(cx, &gguf, content, tokens, oracle)?,
+                    by_run(cx, gguf, content, tokens, oracle, tie)?,
+                    by_chat(cx, gguf, content, tokens, oracle)?,
                     by_text(batch.get(*name).map(String::as_str), oracle, None),
                     match (&client, &unserved) {
                         (Some(client), _) => by_server(client, content, tokens, oracle, tie)?,
@@ -141,13 +131,12 @@ fn by_chat(
         return Ok("no reply".into());
     };
     let count = turn.prompt_token_count.unwrap_or_default();
-    let trajectory = trajectories(oracle).into_iter().find(|t| {
-        t.prompt_token_ids.len() == count && t.prompt_token_ids.starts_with(&turn.prompt_ids_head)
-    });
-    Ok(match trajectory {
-        None => format!("prompt: {count} ids where HF has {}", plain_len(oracle)),
-        Some(t) => by_text(Some(&turn.reply), oracle, Some(&t)),
-    })
+    Ok(
+        match oracle.trajectory_led_by(count, &turn.prompt_ids_head) {
+            None => format!("prompt: {count} ids where HF has {}", plain_len(oracle)),
+            Some(t) => by_text(Some(&turn.reply), oracle, Some(&t)),
+        },
+    )
 }
 
 fn by_server(
@@ -157,47 +146,32 @@ fn by_server(
     oracle: &Oracle,
     tie: f64,
 ) -> Result<Judged, CheckError> {
-    let body = json!({
-        "model": "default",
-        "messages": [{ "role": "user", "content": content }],
-        "max_tokens": tokens,
-        "temperature": 0,
-        "logprobs": true,
-        "top_logprobs": 1,
-    });
+    let messages = json!([{ "role": "user", "content": content }]);
+    let body = apr_serve::api::chat_body(&messages, tokens, 1);
     let reply = client.post_json("/v1/chat/completions", &body)?;
     let served = apr_serve::api::chat(&reply)?.value;
     let count = served.usage.map_or(0, |u| u.prompt_tokens as usize);
-    let Some(trajectory) = trajectories(oracle)
-        .into_iter()
-        .find(|t| t.prompt_token_ids.len() == count)
-    else {
+    let Some(trajectory) = oracle.trajectory_led_by(count, &[]) else {
         return Ok(format!(
             "prompt: {count} ids where HF has {}",
             plain_len(oracle)
         ));
     };
-    let ids: Option<Vec<u32>> = served
-        .choices
-        .first()
-        .and_then(|c| c.logprobs.as_ref())
-        .and_then(|l| l.content.iter().map(|t| t.token_id).collect());
-    Ok(match ids {
+    Ok(match served.token_ids() {
         Some(ids) => by_tokens(&ids, &trajectory, tie),
         None => "reply: no token ids".into(),
     })
 }
 
-/// Generated ids against a trajectory: equal, or different first at a near-tie, agree.
+/// Generated ids against a trajectory: equal, or first different at a tie-flip, agree.
 fn by_tokens(ids: &[u32], trajectory: &Trajectory<'_>, tie: f64) -> Judged {
-    let Some(at) = (0..ids.len().max(trajectory.tokens.len()))
-        .find(|&i| ids.get(i) != trajectory.tokens.get(i))
-    else {
+    let Some(at) = TokenComparison::new(trajectory.tokens, ids).first_divergence else {
         return AGREES.into();
     };
-    match trajectory.steps.get(at) {
-        Some(step) if step.margin < tie => AGREES.into(),
-        _ => format!("reply: departs at step {}", at + 1),
+    if Classification::at(at, trajectory.margin(at), tie).is_tie_flip() {
+        AGREES.into()
+    } else {
+        format!("reply: departs at step {}", at + 1)
     }
 }
 
@@ -206,22 +180,15 @@ fn by_text(text: Option<&str>, oracle: &Oracle, only: Option<&Trajectory<'_>>) -
     let Some(text) = text else {
         return "no reply".into();
     };
-    let candidates = match only {
-        Some(t) => vec![*t],
-        None => trajectories(oracle),
+    let agrees = match only {
+        Some(t) => t.text.trim() == text.trim(),
+        None => oracle.trajectory_saying(text).is_some(),
     };
-    if candidates.iter().any(|t| t.text.trim() == text.trim()) {
+    if agrees {
         AGREES.into()
     } else {
         "reply: other text".into()
     }
-}
-
-fn trajectories(oracle: &Oracle) -> Vec<Trajectory<'_>> {
-    [oracle.plain().ok(), oracle.with_bos().ok()]
-        .into_iter()
-        .flatten()
-        .collect()
 }
 
 fn plain_len(oracle: &Oracle) -> usize {

@@ -118,15 +118,7 @@ impl Check for BatchSeeds {
 /// records (an upper bound on it over the whole vocabulary), where the batch's greedy `answer`
 /// is HF's continuation (plain or BOS-prefixed); `None` elsewhere.
 fn likeliest_first_token(oracle: &Oracle, answer: &str, temperature: f64) -> Option<f64> {
-    let step = if oracle.text.trim() == answer.trim() {
-        oracle.steps.as_ref()?.first()?
-    } else {
-        let bos = oracle
-            .bos
-            .as_ref()
-            .filter(|b| b.text.trim() == answer.trim())?;
-        bos.steps.first()?
-    };
+    let step = oracle.trajectory_saying(answer)?.steps.first()?;
     let probabilities: Vec<f64> = step
         .top
         .iter()
@@ -148,7 +140,8 @@ mod tests {
             .map(|(i, lp)| json!({ "token_id": i, "logprob": lp }))
             .collect();
         serde_json::from_value(json!({
-            "model": "m", "model_slug": "m", "prompt": "p", "tokens": [0], "text": text,
+            "model": "m", "model_slug": "m", "prompt": "p", "prompt_token_ids": [1],
+            "tokens": [0], "text": text,
             "max_new_tokens": 1,
             "steps": [{ "token_id": 0, "logprob": logprobs[0], "margin": 1.0, "top": top }],
         }))

@@ -64,14 +64,12 @@ declare_check! {
 impl Check for Calibration {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         // The prompt HF continues longest (a prompt the model ends at once gives few draws).
-        let model = cx.model()?;
-        let prompt = cx
+        let (_, prompt) = cx
             .prompts()
             .iter()
+            .enumerate()
             .rev() // the first of equals
-            .max_by_key(|p| {
-                tmgt_oracle::load(&model.oracle_dir, &p.name).map_or(0, |o| o.tokens.len())
-            })
+            .max_by_key(|(i, _)| cx.prompt_oracle(*i).map_or(0, |o| o.tokens.len()))
             .ok_or_else(|| CheckError::NoEvidence("the run has no prompt to draw from".into()))?;
         let tokens = cx
             .thresholds()

@@ -7,19 +7,13 @@ use apr_serve::{Client, Reply};
 use serde_json::{Value, json};
 use tmgt_check::CheckError;
 
-/// `top_logprobs` 0: no log-probs asked for (OpenAI takes `top_logprobs` only with them).
+/// One user turn, greedy (`top_logprobs` 0: no log-probs asked for).
 pub(crate) fn body(prompt: &str, max_tokens: u32, top_logprobs: u32) -> Value {
-    let mut body = json!({
-        "model": "default",
-        "messages": [{ "role": "user", "content": prompt }],
-        "max_tokens": max_tokens,
-        "temperature": 0,
-    });
-    if top_logprobs > 0 {
-        body["logprobs"] = json!(true);
-        body["top_logprobs"] = json!(top_logprobs);
-    }
-    body
+    apr_serve::api::chat_body(
+        &json!([{ "role": "user", "content": prompt }]),
+        max_tokens,
+        top_logprobs,
+    )
 }
 
 /// The reply to `body`, kept in `transcript`.

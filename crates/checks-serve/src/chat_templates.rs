@@ -7,6 +7,7 @@ use serde_json::json;
 use std::time::Duration;
 use tmgt_check::{Check, CheckError, Context, Evidence, Scope, Verdict, declare_check};
 use tmgt_oracle::{ChatCase, ChatOracle};
+use tmgt_outcome::{Classification, TokenComparison};
 
 /// One request's allowance: the chat oracles' conversations are short and the models tiny.
 const REQUEST_LIMIT: Duration = Duration::from_secs(120);
@@ -33,17 +34,14 @@ declare_check! {
 impl Check for ServedChatTemplates {
     fn run(&self, cx: &dyn Context) -> Result<Verdict, CheckError> {
         let tie_margin = cx.thresholds().get::<RuntimeThresholds>()?.tie_margin;
-        let model = cx.model()?;
         let mut tally = Tally::default();
         let mut kept = Vec::new();
         for template in cases::templates(cx)? {
-            let mut all = template.cases.clone();
-            let dialogues = tmgt_oracle::dialogues(&model.oracle_dir, &template.template.name)
-                .map_err(|e| CheckError::Input {
-                    what: format!("the dialogues of template `{}`", template.template.name),
-                    reason: format!("{e}; make them with `tmgt oracle {}`", model.name),
-                })?;
-            all.extend(dialogues.into_iter().flat_map(|d| d.turns));
+            let all: Vec<&ChatCase> = template
+                .cases
+                .iter()
+                .chain(template.dialogues.iter().flat_map(|d| &d.turns))
+                .collect();
             let gguf = cases::grafted(cx, &template)?;
             let server = apr_serve::scoped(&gguf)?;
             let client = Client::new(server.server(), REQUEST_LIMIT);
@@ -51,17 +49,12 @@ impl Check for ServedChatTemplates {
             for case in &all {
                 let label = format!("{}/{}", template.template.name, case.conversation());
                 let tokens = match case {
-                    ChatCase::Rendered(r) => r.oracle.max_new_tokens,
+                    ChatCase::Rendered(r) => {
+                        u32::try_from(r.oracle.max_new_tokens).unwrap_or(u32::MAX)
+                    }
                     ChatCase::Refused(_) => 1,
                 };
-                let body = json!({
-                    "model": "default",
-                    "messages": case.messages(),
-                    "max_tokens": tokens,
-                    "temperature": 0,
-                    "logprobs": true,
-                    "top_logprobs": 1,
-                });
+                let body = apr_serve::api::chat_body(&json!(case.messages()), tokens, 1);
                 let reply = client.post_json("/v1/chat/completions", &body)?;
                 transcript.keep(&reply.exchange);
                 tally.compared += 1;
@@ -126,46 +119,36 @@ fn judge(
     tally: &mut Tally,
 ) {
     let oracle = &rendered.oracle;
-    let plain = oracle.prompt_token_ids.as_ref().map_or(0, Vec::len);
-    let with_bos = oracle.bos.as_ref().map(|b| b.prompt_token_ids.len());
     let Some(counted) = served.usage.as_ref().map(|u| u.prompt_tokens as usize) else {
         tally.fault(format!("{label}: the reply has no usage.prompt_tokens"));
         return;
     };
-    let (tokens, steps) = match (&oracle.bos, Some(counted) == with_bos && counted != plain) {
-        (Some(bos), true) => (&bos.tokens, Some(&bos.steps)),
-        _ => (&oracle.tokens, oracle.steps.as_ref()),
-    };
-    if counted != plain && Some(counted) != with_bos {
+    // The count tells the trajectory: the plain prompt's, or one more with apr's own BOS.
+    let Some(trajectory) = oracle.trajectory_led_by(counted, &[]) else {
         tally.fault(format!(
-            "{label}: apr serve counts {counted} prompt tokens where HF's rendering has {plain}"
+            "{label}: apr serve counts {counted} prompt tokens where HF's rendering has {}",
+            oracle.prompt_token_ids.as_ref().map_or(0, Vec::len)
         ));
         return;
-    }
-    let ids: Option<Vec<u32>> = served
-        .choices
-        .first()
-        .and_then(|c| c.logprobs.as_ref())
-        .and_then(|l| l.content.iter().map(|t| t.token_id).collect());
-    let Some(ids) = ids else {
+    };
+    let Some(ids) = served.token_ids() else {
         tally.fault(format!(
             "{label}: the reply has no token ids in its log-probs"
         ));
         return;
     };
     tally.ids += counted + ids.len();
-    let Some(at) = (0..ids.len().max(tokens.len())).find(|&i| ids.get(i) != tokens.get(i)) else {
+    let Some(at) = TokenComparison::new(trajectory.tokens, &ids).first_divergence else {
         return;
     };
-    let margin = steps.and_then(|s| s.get(at)).map(|s| s.margin);
-    match margin {
-        Some(m) if m < tie_margin => tally
+    match Classification::at(at, trajectory.margin(at), tie_margin) {
+        Classification::TieFlip { margin, .. } => tally
             .near_ties
-            .push(format!("{label}: step {} (margin {m:.3})", at + 1)),
+            .push(format!("{label}: step {} (margin {margin:.3})", at + 1)),
         _ => tally.fault(format!(
             "{label}: apr serve generates {:?} where HF continues {:?}, from step {}",
             ids,
-            tokens,
+            trajectory.tokens,
             at + 1
         )),
     }

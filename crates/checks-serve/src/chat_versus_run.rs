@@ -35,10 +35,7 @@ fn judge(cx: &dyn Context) -> Result<Verdict, CheckError> {
         .first()
         .ok_or_else(|| CheckError::NoEvidence("the chat reply has no choice".into()))?;
     let served_text = choice.message.content.clone().unwrap_or_default();
-    let served_ids: Option<Vec<u32>> = choice
-        .logprobs
-        .as_ref()
-        .and_then(|l| l.content.iter().map(|t| t.token_id).collect());
+    let served_ids = choice.token_ids();
     let run = parse::run(
         &*cx.apr(
             &RunRequest::new(&session.file, &prompt.text)

@@ -141,15 +141,6 @@ impl Dialogue {
             })
             .unwrap_or_default()
     }
-
-    /// The reply HF's turn k gave, as the history of turn k+1 keeps it.
-    pub fn kept_reply(&self, turn: usize) -> Option<&str> {
-        let next = self.turns.get(turn + 1)?.messages();
-        next.iter()
-            .rev()
-            .find(|m| m.role == "assistant")
-            .map(|m| m.content.as_str())
-    }
 }
 
 /// Every dialogue `<dir>/chat/<template>/dialogue-<name>/` holds, by name, its turns in order.

@@ -222,12 +222,35 @@ impl Oracle {
         self.conventional().map_or(&self.tokens, |t| t.tokens)
     }
 
-    /// The trajectory whose prompt ids equal `prompt_ids`, if the oracle has one.
-    pub fn trajectory_for_prompt(&self, prompt_ids: &[u32]) -> Option<Trajectory<'_>> {
+    /// The trajectories the oracle has: the plain prompt's, then the BOS-prefixed one's.
+    pub fn trajectories(&self) -> Vec<Trajectory<'_>> {
         [self.plain().ok(), self.with_bos().ok()]
             .into_iter()
             .flatten()
+            .collect()
+    }
+
+    /// The trajectory whose prompt ids equal `prompt_ids`, if the oracle has one.
+    pub fn trajectory_for_prompt(&self, prompt_ids: &[u32]) -> Option<Trajectory<'_>> {
+        self.trajectories()
+            .into_iter()
             .find(|t| t.prompt_token_ids == prompt_ids)
+    }
+
+    /// The trajectory whose prompt has `count` ids starting with `head`: for a runtime that
+    /// tells only the count and the first ids it fed (`apr chat --trace`, a server's usage).
+    pub fn trajectory_led_by(&self, count: usize, head: &[u32]) -> Option<Trajectory<'_>> {
+        self.trajectories()
+            .into_iter()
+            .find(|t| t.prompt_token_ids.len() == count && t.prompt_token_ids.starts_with(head))
+    }
+
+    /// The trajectory whose continuation reads `text` (both trimmed): for a runtime that tells
+    /// only the text it generated.
+    pub fn trajectory_saying(&self, text: &str) -> Option<Trajectory<'_>> {
+        self.trajectories()
+            .into_iter()
+            .find(|t| t.text.trim() == text.trim())
     }
 
     /// Refuses the oracle when the model files it records differ from those in `model_dir`.
